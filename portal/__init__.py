@@ -1,0 +1,80 @@
+"""The consent portal: a self-hosted preference centre for a group of brands."""
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from portal.config import from_environment
+from portal.core.crypto import Keys
+from portal.extensions import babel, csrf, db, htmx, limiter, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    """An explicit choice (``?lang=`` remembered in the session) wins over Accept-Language."""
+    languages = babel_languages()
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def babel_languages() -> list[str]:
+    from flask import current_app
+
+    return current_app.config["LANGUAGES"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(connection, _record):
+    # Enforce foreign keys and wait for a busy writer rather than fail at once.
+    if type(connection).__module__.startswith("sqlite3"):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.update(from_environment(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    app.config.setdefault("MAIL_SUPPRESS_SEND", False)  # Flask-Mail would not send under testing
+    app.config["MAIL_SUPPRESS_SEND"] = False
+    app.extensions["portal.keys"] = Keys(
+        app.config["PORTAL_DATA_KEY"], app.config["PORTAL_HASH_KEY"]
+    )
+
+    import portal.core.models  # noqa: F401 - register every table before migrations look
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+
+    from portal import cli, errors, web
+    from portal.signup.views import blueprint as signup
+
+    app.register_blueprint(signup)
+    web.register(app)
+    errors.register(app)
+    cli.register(app)
+    if app.config["PORTAL_ENV"] == "development" and app.config["MAIL_TRANSPORT"] == "mailbox":
+        from portal.devmail.views import blueprint as devmail
+
+        app.register_blueprint(devmail)
+    return app

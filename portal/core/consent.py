@@ -1,0 +1,221 @@
+"""Grant, confirm and withdraw consent: the only code that writes consent state and ledger rows.
+
+Every function here works inside the caller's transaction and leaves committing to the
+operation that called it, so a consent change and its ledger row and mail land together or
+not at all.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from portal.core import clock, ledger
+from portal.core.models import Consent, ConsentText, SignupRequest, Subject, Topic
+from portal.core.models.consent import (
+    CONFIRMED,
+    GRANT,
+    GRANTED,
+    PENDING,
+    REQUESTED,
+    WITHDRAWAL,
+    WITHDRAWN,
+)
+from portal.extensions import db
+
+
+def truncate_ip(raw: str | None) -> str | None:
+    """Keep only the network part: /24 for IPv4, /48 for IPv6 (enough as proof, not a person)."""
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who made a change, through what, from where: the provenance every ledger row carries."""
+
+    source: str
+    actor: str
+    ip: str | None = None
+    user_agent: str | None = None
+    evidence: dict | None = field(default=None)
+
+    def __post_init__(self):
+        object.__setattr__(self, "ip", truncate_ip(self.ip))
+        if self.user_agent:
+            object.__setattr__(self, "user_agent", self.user_agent[:500])
+
+
+def _record(
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    action: str,
+    origin: Origin,
+    *,
+    text_version_id=None,
+    language=None,
+    policy_version=None,
+    requested_at=None,
+    occurred_at=None,
+):
+    return ledger.append(
+        subject.group_id,
+        subject_id=subject.id,
+        brand_id=topic.brand_id,
+        topic_id=topic.id,
+        channel=channel,
+        action=action,
+        source=origin.source,
+        text_version_id=text_version_id,
+        language=language,
+        policy_version=policy_version,
+        occurred_at=occurred_at or clock.now(),
+        requested_at=requested_at,
+        actor=origin.actor,
+        evidence=origin.evidence,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+
+
+def current(subject: Subject) -> dict[tuple[int, str], Consent]:
+    """The subject's consents, by (topic id, channel)."""
+    rows = db.session.scalars(select(Consent).where(Consent.subject_id == subject.id))
+    return {(row.topic_id, row.channel): row for row in rows}
+
+
+def request(
+    subject: Subject,
+    topics: list[Topic],
+    channel: str,
+    text: ConsentText,
+    language: str,
+    policy_version: str,
+    origin: Origin,
+) -> SignupRequest | None:
+    """Ask for consent to ``topics`` pending the person's confirmation (double opt-in).
+
+    Topics already granted are left alone; returns None when nothing is left to confirm.
+    """
+    held = current(subject)
+    wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
+    if not wanted:
+        return None
+    now = clock.now()
+    pending = SignupRequest(
+        subject_id=subject.id,
+        brand_id=wanted[0].brand_id,
+        topic_ids=[t.id for t in wanted],
+        channel=channel,
+        source=origin.source,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy_version,
+        requested_at=now,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+    db.session.add(pending)
+    for topic in wanted:
+        row = held.get((topic.id, channel))
+        if row is None:
+            row = Consent(
+                subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
+            )
+            db.session.add(row)
+        row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
+        row.text_version_id, row.policy_version = text.id, policy_version
+        _record(
+            subject,
+            topic,
+            channel,
+            REQUESTED,
+            origin,
+            text_version_id=text.id,
+            language=language,
+            policy_version=policy_version,
+            occurred_at=now,
+        )
+    db.session.flush()
+    return pending
+
+
+def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
+    """Turn a request's pending consents into granted ones, keeping both times as proof.
+
+    A consent withdrawn between request and confirmation stays withdrawn: the later choice wins.
+    """
+    subject = pending.subject
+    now = clock.now()
+    held = current(subject)
+    topics = db.session.scalars(select(Topic).where(Topic.id.in_(pending.topic_ids))).all()
+    granted = []
+    for topic in topics:
+        row = held.get((topic.id, pending.channel))
+        if row is None or row.state == WITHDRAWN:
+            continue
+        row.state, row.since, row.source, row.updated_at = GRANTED, now, pending.source, now
+        row.text_version_id, row.policy_version = pending.text_version_id, pending.policy_version
+        _record(
+            subject,
+            topic,
+            pending.channel,
+            CONFIRMED,
+            origin,
+            text_version_id=pending.text_version_id,
+            language=pending.language,
+            policy_version=pending.policy_version,
+            requested_at=pending.requested_at,
+            occurred_at=now,
+        )
+        granted.append(row)
+    pending.confirmed_at = now
+    return granted
+
+
+def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bool:
+    """Withdraw one consent at once (GDPR Art. 7(3)); False when there was none to withdraw."""
+    row = current(subject).get((topic.id, channel))
+    if row is None or row.state == WITHDRAWN:
+        return False
+    now = clock.now()
+    row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+    _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
+    return True
+
+
+def grant(
+    subject: Subject, topic: Topic, channel: str, text: ConsentText, language: str, origin: Origin
+) -> bool:
+    """Grant one consent directly (a confirmed subject acting for themselves); False if held."""
+    row = current(subject).get((topic.id, channel))
+    if row is not None and row.state == GRANTED:
+        return False
+    now = clock.now()
+    if row is None:
+        row = Consent(
+            subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
+        )
+        db.session.add(row)
+    policy = topic.brand.policy_version
+    row.state, row.since, row.source, row.updated_at = GRANTED, now, origin.source, now
+    row.text_version_id, row.policy_version = text.id, policy
+    _record(
+        subject,
+        topic,
+        channel,
+        GRANT,
+        origin,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy,
+        occurred_at=now,
+    )
+    return True

@@ -1,0 +1,68 @@
+"""Encryption of personal data at rest, and the keyed hash that finds a subject.
+
+A copy of the database alone must reveal no address: every personal field is stored as
+AES-256-GCM ciphertext, and subjects are looked up by HMAC-SHA-256 of the normalised address
+under a separate key. Nothing outside the core sees ciphertext: models declare their personal
+columns as ``Encrypted`` and read and write plain strings.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+from sqlalchemy import LargeBinary
+from sqlalchemy.types import TypeDecorator
+
+_VERSION = b"\x01"  # format byte, so that key rotation can tell old rows from new
+_NONCE = 12
+
+
+def decode_key(value: str, name: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(value.encode() + b"=" * (-len(value) % 4))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} is not valid URL-safe base64") from error
+    if len(key) != 32:
+        raise ValueError(f"{name} must decode to 32 bytes, not {len(key)}")
+    return key
+
+
+class Keys:
+    """The data key (AES-GCM) and the hash key (HMAC) of one installation."""
+
+    def __init__(self, data_key: str, hash_key: str):
+        self._aead = AESGCM(decode_key(data_key, "PORTAL_DATA_KEY"))
+        self._hash_key = decode_key(hash_key, "PORTAL_HASH_KEY")
+
+    def encrypt(self, plaintext: str) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), _VERSION)
+
+    def decrypt(self, blob: bytes) -> str:
+        if blob[:1] != _VERSION:
+            raise ValueError("unknown ciphertext format")
+        nonce, body = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
+        return self._aead.decrypt(nonce, body, _VERSION).decode()
+
+    def keyed_hash(self, value: str) -> str:
+        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def keys() -> Keys:
+    return current_app.extensions["portal.keys"]
+
+
+class Encrypted(TypeDecorator):
+    """A text column stored as AES-GCM ciphertext; Python sees ``str`` (or None)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else keys().encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else keys().decrypt(bytes(value))

@@ -1,0 +1,121 @@
+"""The append-only consent ledger and its hash chain.
+
+Each entry carries the hash of the previous entry of its site group, so an entry edited or
+removed in the database breaks the chain at that point and ``verify`` names it. Only
+``portal.core.consent`` calls ``append``.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from portal.core.models import LedgerEntry, SiteGroup
+from portal.extensions import db
+
+
+def _iso(moment) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
+def personal_digest(salt: str, subject_id: int | None, ip: str | None, ua: str | None) -> str:
+    material = json.dumps([salt, subject_id, ip, ua], separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def entry_hash(entry: LedgerEntry) -> str:
+    fields = {
+        "group": entry.group_id,
+        "seq": entry.seq,
+        "brand": entry.brand_id,
+        "topic": entry.topic_id,
+        "channel": entry.channel,
+        "action": entry.action,
+        "source": entry.source,
+        "text_version": entry.text_version_id,
+        "language": entry.language,
+        "policy_version": entry.policy_version,
+        "occurred_at": _iso(entry.occurred_at),
+        "requested_at": _iso(entry.requested_at),
+        "actor": entry.actor,
+        "evidence": entry.evidence,
+        "personal": entry.personal_digest,
+        "prev": entry.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append(group_id: int, **fields) -> LedgerEntry:
+    """Add one entry at the head of the group's chain, inside the caller's transaction.
+
+    The group row is updated first, which takes its lock (a row lock on PostgreSQL, the write
+    lock on SQLite), so concurrent appends in one group are serialised and never share a seq.
+    """
+    db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(ledger_seq=SiteGroup.ledger_seq + 1)
+    )
+    seq, head = db.session.execute(
+        select(SiteGroup.ledger_seq, SiteGroup.ledger_head).where(SiteGroup.id == group_id)
+    ).one()
+    salt = secrets.token_hex(16)
+    entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt, **fields)
+    entry.personal_digest = personal_digest(salt, entry.subject_id, entry.ip, entry.user_agent)
+    entry.hash = entry_hash(entry)
+    db.session.add(entry)
+    db.session.execute(
+        update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=entry.hash)
+    )
+    return entry
+
+
+@dataclass
+class Break:
+    seq: int
+    entry_id: int
+    reason: str
+
+
+def verify(group_id: int, batch: int = 5000) -> tuple[int, Break | None]:
+    """Walk the group's chain in order; return (entries checked, first break or None)."""
+    previous_hash, expected_seq, checked = "", 1, 0
+    last_seq = 0
+    while True:
+        rows = db.session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.group_id == group_id, LedgerEntry.seq > last_seq)
+            .order_by(LedgerEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            problem = _check(entry, expected_seq, previous_hash)
+            if problem:
+                at = expected_seq if entry.seq != expected_seq else entry.seq
+                return checked, Break(at, entry.id, problem)
+            previous_hash, expected_seq, last_seq = entry.hash, entry.seq + 1, entry.seq
+            checked += 1
+        db.session.expunge_all()
+    head = db.session.scalar(select(SiteGroup.ledger_head).where(SiteGroup.id == group_id))
+    if head != previous_hash:
+        return checked, Break(expected_seq, 0, "entries after this point are missing")
+    return checked, None
+
+
+def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | None:
+    if entry.seq != expected_seq:
+        return f"entry {expected_seq} is missing"
+    if entry.prev_hash != previous_hash:
+        return "does not follow the previous entry"
+    if entry.personal_salt is not None:  # not yet anonymised by an erasure
+        digest = personal_digest(entry.personal_salt, entry.subject_id, entry.ip, entry.user_agent)
+        if digest != entry.personal_digest:
+            return "subject, IP or user agent was changed"
+    if entry_hash(entry) != entry.hash:
+        return "content was changed"
+    return None

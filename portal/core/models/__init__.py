@@ -1,0 +1,18 @@
+"""Every table of the portal; importing this module registers them all."""
+
+from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
+from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.models.outbox import OutboxMessage
+from portal.core.models.subject import Subject
+
+__all__ = [
+    "Brand",
+    "Consent",
+    "ConsentText",
+    "LedgerEntry",
+    "OutboxMessage",
+    "SignupRequest",
+    "SiteGroup",
+    "Subject",
+    "Topic",
+]

@@ -1,0 +1,91 @@
+"""A site group (one company), its brands, their topics and versioned consent texts."""
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core import clock
+from portal.core.models.base import UTCDateTime
+from portal.extensions import db
+
+
+class SiteGroup(db.Model):
+    __tablename__ = "site_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # Head of the group's consent ledger hash chain, moved by ledger.append() only.
+    ledger_seq: Mapped[int] = mapped_column(default=0)
+    ledger_head: Mapped[str] = mapped_column(String(64), default="")
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+
+    brands: Mapped[list["Brand"]] = relationship(
+        back_populates="group", order_by="Brand.position, Brand.id"
+    )
+
+    def active_brands(self) -> list["Brand"]:
+        return [brand for brand in self.brands if brand.archived_at is None]
+
+
+class Brand(db.Model):
+    __tablename__ = "brand"
+    __table_args__ = (UniqueConstraint("group_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(120))
+    sender_name: Mapped[str] = mapped_column(String(120))
+    sender_address: Mapped[str] = mapped_column(String(254))
+    privacy_policy_url: Mapped[str] = mapped_column(String(500))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    colour: Mapped[str] = mapped_column(String(7), default="#222222")
+    postal_address: Mapped[str] = mapped_column(String(500), default="")
+    position: Mapped[int] = mapped_column(default=0)
+    archived_at = mapped_column(UTCDateTime, nullable=True)
+
+    group: Mapped[SiteGroup] = relationship(back_populates="brands")
+    topics: Mapped[list["Topic"]] = relationship(
+        back_populates="brand", order_by="Topic.position, Topic.id"
+    )
+
+
+class Topic(db.Model):
+    """Something a person can subscribe to at one brand, on the channels it allows."""
+
+    __tablename__ = "topic"
+    __table_args__ = (UniqueConstraint("brand_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    key: Mapped[str] = mapped_column(String(40))
+    names: Mapped[dict] = mapped_column(JSON)  # language -> name
+    descriptions: Mapped[dict] = mapped_column(JSON)  # language -> description
+    channels: Mapped[list] = mapped_column(JSON)  # subset of CHANNELS
+    marketing: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    brand: Mapped[Brand] = relationship(back_populates="topics")
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("en") or self.key
+
+    def description(self, language: str) -> str:
+        return self.descriptions.get(language) or self.descriptions.get("en") or ""
+
+
+class ConsentText(db.Model):
+    """One version of a brand's consent text. Never edited once shown: a change is a new row."""
+
+    __tablename__ = "consent_text"
+    __table_args__ = (UniqueConstraint("brand_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    version: Mapped[int] = mapped_column()
+    texts: Mapped[dict] = mapped_column(JSON)  # language -> the exact text shown
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+
+    def text(self, language: str) -> str:
+        return self.texts.get(language) or self.texts["en"]

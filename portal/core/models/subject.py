@@ -1,0 +1,27 @@
+"""A person known to one site group, found by the keyed hash of their address."""
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core import clock
+from portal.core.crypto import Encrypted
+from portal.core.models.base import UTCDateTime
+from portal.extensions import db
+
+PENDING, ACTIVE, ERASED = "pending", "active", "erased"
+
+
+class Subject(db.Model):
+    __tablename__ = "subject"
+    __table_args__ = (UniqueConstraint("group_id", "email_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(Encrypted)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    confirmed_at = mapped_column(UTCDateTime, nullable=True)
+
+    group = relationship("SiteGroup")

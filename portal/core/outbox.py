@@ -1,0 +1,218 @@
+"""The mail outbox: queue inside a change's transaction, send later from a worker.
+
+Mail is never sent inside a web request: the request only writes a row. ``send_due`` claims due
+rows with a lease (and SKIP LOCKED on PostgreSQL) so that two workers never take the same row,
+marks a row sent only once the SMTP server has accepted it, and on failure keeps the row and
+retries with exponential back-off. No message is lost: after the last attempt a row is kept as
+failed, for ``flask outbox retry``.
+"""
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import or_, select, update
+
+from portal.core import clock
+from portal.core.models import OutboxMessage
+from portal.core.models.outbox import FAILED, QUEUED, SENT
+from portal.extensions import db, mail
+
+log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
+
+
+def queue(group_id: int, subject_id: int | None, kind: str, **content) -> OutboxMessage:
+    """Add a message to the outbox in the caller's transaction.
+
+    ``content``: to, sender (name, address), subject, text, html, and optional reply_to and
+    headers (a dict of extra header lines).
+    """
+    row = OutboxMessage(
+        group_id=group_id,
+        subject_id=subject_id,
+        kind=kind,
+        content=json.dumps(content),
+        status=QUEUED,
+        next_attempt_at=clock.now(),
+        created_at=clock.now(),
+    )
+    db.session.add(row)
+    return row
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at 6 hours between attempts."""
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+
+
+@dataclass
+class Pass:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _due(now):
+    return (
+        OutboxMessage.status == QUEUED,
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+    )
+
+
+def _claim(owner: str, limit: int) -> list[OutboxMessage]:
+    now = clock.now()
+    candidates = select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(candidates))
+    if ids:
+        lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+        # The conditions are checked again in the UPDATE, so a row another worker claimed
+        # meanwhile (SQLite has no SKIP LOCKED) is not taken twice.
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), *_due(now))
+            .values(lease_owner=owner, lease_until=lease)
+        )
+    db.session.commit()
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner)
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def _message(row: OutboxMessage) -> Message:
+    content = json.loads(row.content)
+    message = Message(
+        subject=content["subject"],
+        recipients=[content["to"]],
+        body=content["text"],
+        html=content["html"],
+        sender=tuple(content["sender"]),
+        reply_to=content.get("reply_to"),
+        extra_headers=content.get("headers") or {},
+    )
+    message.msgId = f"<outbox-{row.id}-{uuid.uuid4().hex[:12]}@portal>"
+    return message
+
+
+def _deliver(pairs: list[tuple[OutboxMessage, Message]], record) -> None:
+    """Hand each message to the transport and ``record(row, error or None)`` its fate."""
+    pending = list(pairs)
+    if current_app.config["MAIL_TRANSPORT"] == "mailbox":
+        folder = Path(current_app.config["MAILBOX_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for row, message in pending:
+            (folder / f"{clock.now():%Y%m%dT%H%M%S%f}-{row.id}.eml").write_bytes(message.as_bytes())
+            record(row, None)
+        return
+    try:
+        with mail.connect() as connection:
+            while pending:
+                row, message = pending[0]
+                try:
+                    connection.send(message)
+                except Exception as error:  # noqa: BLE001 - any refusal keeps the row for a retry
+                    record(row, error)
+                else:
+                    record(row, None)
+                pending.pop(0)
+    except Exception as error:  # noqa: BLE001 - server unreachable: the rest wait for a retry
+        for row, _ in pending:
+            record(row, error)
+
+
+def scrub(text: str) -> str:
+    """Error text as kept and logged: SMTP refusals often quote the recipient's address."""
+    return _ADDRESS.sub("<address>", text)[:1000]
+
+
+def send_due(limit: int = 100, owner: str | None = None) -> Pass:
+    """Send one batch of due messages; returns what happened to them."""
+    owner = owner or uuid.uuid4().hex
+    rows = _claim(owner, limit)
+    result = Pass()
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+
+    def record(row: OutboxMessage, error: Exception | None) -> None:
+        now = clock.now()
+        mine = (OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
+        if error is None:
+            values = {
+                "status": SENT,
+                "sent_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "attempts": row.attempts + 1,
+                "last_error": None,
+            }
+            result.sent += 1
+        else:
+            attempts = row.attempts + 1
+            final = attempts >= max_attempts
+            values = {
+                "attempts": attempts,
+                "last_error": scrub(f"{type(error).__name__}: {error}"),
+                "lease_owner": None,
+                "lease_until": None,
+                "next_attempt_at": now + backoff(attempts),
+                "status": FAILED if final else QUEUED,
+            }
+            log.warning(
+                "outbox message %s attempt %s failed: %s", row.id, attempts, values["last_error"]
+            )
+            if final:
+                result.failed += 1
+            else:
+                result.retrying += 1
+        db.session.execute(update(OutboxMessage).where(*mine).values(**values))
+        db.session.commit()
+
+    _deliver([(row, _message(row)) for row in rows], record)
+    return result
+
+
+def send_all(batch: int = 100) -> Pass:
+    """Send everything due now, batch after batch; what ``flask outbox send`` does."""
+    total = Pass()
+    while True:
+        one = send_due(batch)
+        total.sent += one.sent
+        total.retrying += one.retrying
+        total.failed += one.failed
+        if one.handled < batch:
+            return total
+
+
+def retry_failed() -> int:
+    """Give failed messages a fresh set of attempts; returns how many."""
+    count = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == FAILED)
+        .values(status=QUEUED, attempts=0, next_attempt_at=clock.now())
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+def backlog() -> int:
+    return db.session.scalar(
+        select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.status == QUEUED)
+    )

@@ -1,0 +1,62 @@
+"""Finding and creating subjects by their address, without ever storing it in clear."""
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.core import clock
+from portal.core.crypto import keys
+from portal.core.errors import InvalidInput
+from portal.core.models import Subject
+from portal.core.models.subject import PENDING
+from portal.extensions import db
+
+MAX_ADDRESS = 254  # RFC 5321 path limit less the angle brackets
+
+
+def normalise_email(raw: str) -> str:
+    """The canonical form of an address, used for the keyed hash; raises InvalidInput."""
+    if raw is None or not raw.strip():
+        raise InvalidInput("email", _l("Enter your email address."))
+    if "\r" in raw or "\n" in raw:
+        raise InvalidInput("email", _l("The address must not contain line breaks."))
+    value = raw.strip()
+    if len(value) > MAX_ADDRESS:
+        raise InvalidInput("email", _l("The address is too long (254 characters at most)."))
+    try:
+        valid = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise InvalidInput(
+            "email", _l("Enter a valid email address, like name@example.com.")
+        ) from None
+    # Mailbox providers treat the local part case-insensitively in practice; one person, one row.
+    return valid.normalized.lower()
+
+
+def address_hash(group_id: int, address: str) -> str:
+    """Keyed hash of a normalised address, scoped to one group."""
+    return keys().keyed_hash(f"{group_id}:{address}")
+
+
+def find(group_id: int, address: str) -> Subject | None:
+    return db.session.scalar(
+        select(Subject).where(
+            Subject.group_id == group_id, Subject.email_hash == address_hash(group_id, address)
+        )
+    )
+
+
+def find_or_create(group_id: int, address: str, language: str) -> Subject:
+    subject = find(group_id, address)
+    if subject is None:
+        subject = Subject(
+            group_id=group_id,
+            email_hash=address_hash(group_id, address),
+            email=address,
+            status=PENDING,
+            language=language,
+            created_at=clock.now(),
+        )
+        db.session.add(subject)
+        db.session.flush()
+    return subject

@@ -1,0 +1,1 @@
+"""Development only: a mailbox page listing every mail the worker delivered."""

@@ -1,0 +1,63 @@
+"""Error pages in the brand-neutral layout: never a bare 500 for something a person did."""
+
+import logging
+
+from flask import Flask, render_template
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = _(
+            "This form has expired or was sent from elsewhere. "
+            "Go back, reload the page and try again."
+        )
+        return render_template(
+            "error.html", code=400, title=_("Please try again"), message=message
+        ), 400
+
+    @app.errorhandler(429)
+    def too_many(error):
+        message = _(
+            "You have made too many requests in a short time. Please wait a while and try again."
+        )
+        response = render_template(
+            "error.html", code=429, title=_("Too many requests"), message=message
+        )
+        return response, 429
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        titles = {
+            400: _("This request could not be understood"),
+            404: _("Page not found"),
+            405: _("This page cannot be used that way"),
+            413: _("What you sent is too large"),
+        }
+        messages = {
+            404: _(
+                "There is nothing at this address. Check the link, or start from the home page."
+            ),
+        }
+        code = error.code or 500
+        return render_template(
+            "error.html",
+            code=code,
+            title=titles.get(code, error.name),
+            message=messages.get(code, error.description if code < 500 else ""),
+        ), code
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unhandled error")
+        return render_template(
+            "error.html",
+            code=500,
+            title=_("Something went wrong on our side"),
+            message=_("Nothing was changed. Please try again in a moment."),
+        ), 500

@@ -1,0 +1,1 @@
+"""Lite registration: a brand's sign-up page, the double opt-in confirmation, the group home."""

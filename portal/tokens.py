@@ -1,0 +1,61 @@
+"""The one place itsdangerous is used: a salt and a lifetime per purpose.
+
+A token only proves that we issued it; whether it may still be used (once only, for the
+right subject) is decided by the core from the row the token names.
+"""
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from portal.core import clock
+
+# purpose -> (salt, config key of the lifetime in seconds)
+PURPOSES = {
+    "confirm-signup": ("portal.confirm-signup.v1", "CONFIRMATION_MAX_AGE"),
+}
+
+
+class InvalidToken(Exception):
+    """Tampered, truncated or made for another purpose."""
+
+
+class ExpiredToken(Exception):
+    """Genuine but too old; ``payload`` lets the caller offer a new one."""
+
+    def __init__(self, payload):
+        super().__init__("token expired")
+        self.payload = payload
+
+
+class _Signer(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock.now().timestamp())  # the core's clock, so tests can age a token
+
+
+class _Serializer(URLSafeTimedSerializer):
+    default_signer = _Signer
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    salt, _ = PURPOSES[purpose]
+    return _Serializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def issue(purpose: str, payload: dict) -> str:
+    return _serializer(purpose).dumps(payload)
+
+
+def read(purpose: str, token: str) -> dict:
+    """The payload of a valid, unexpired token; raises InvalidToken or ExpiredToken."""
+    serializer = _serializer(purpose)
+    max_age = current_app.config[PURPOSES[purpose][1]]
+    try:
+        return serializer.loads(token, max_age=max_age)
+    except SignatureExpired as expired:
+        try:
+            payload = serializer.load_payload(expired.payload)
+        except BadSignature:
+            raise InvalidToken() from None
+        raise ExpiredToken(payload) from None
+    except BadSignature:
+        raise InvalidToken() from None

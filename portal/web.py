@@ -1,0 +1,81 @@
+"""What every page shares: the site-group home redirect, template helpers, per-group CSS."""
+
+from flask import Flask, abort, g, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from sqlalchemy import select
+
+from portal.core.models import SiteGroup
+from portal.extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.get("/")
+    def index():
+        """One group: go to it. Several: list them (the installation hosts them all)."""
+        slug = app.config["PORTAL_DEFAULT_GROUP"]
+        groups = db.session.scalars(select(SiteGroup).order_by(SiteGroup.name)).all()
+        if slug:
+            return redirect(url_for("signup.home", group=slug))
+        if len(groups) == 1:
+            return redirect(url_for("signup.home", group=groups[0].slug))
+        return render_template("groups.html", groups=groups)
+
+    @app.get("/<group>/brands.css")
+    def brand_styles(group: str):
+        """Brand colours as CSS custom properties, so pages need no inline style (strict CSP)."""
+        site_group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == group))
+        if site_group is None:
+            abort(404)
+        css = render_template("brands.css", brands=site_group.brands)
+        return (
+            css,
+            200,
+            {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300"},
+        )
+
+    @app.context_processor
+    def helpers():
+        return {
+            "current_language": str(get_locale() or "en"),
+            "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
+            "format_date": format_date,
+            "language_url": lambda code: _with_lang(code),
+        }
+
+
+def _with_lang(code: str) -> str:
+    args = request.args.to_dict()
+    args["lang"] = code
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def scope_to_group(blueprint) -> None:
+    """Every route of ``blueprint`` lives under ``/<group>/``; ``g.group`` is that site group.
+
+    Every query a view makes starts from ``g.group``, so nothing of another group is reachable.
+    """
+
+    @blueprint.url_value_preprocessor
+    def load_group(endpoint, values):
+        slug = (values or {}).pop("group", None)
+        group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == slug))
+        if group is None:
+            abort(404)
+        g.group = group
+
+    @blueprint.url_defaults
+    def add_group(endpoint, values):
+        if "group" not in values and getattr(g, "group", None) is not None:
+            values["group"] = g.group.slug
+
+
+def client_origin(source: str, actor: str = "subject"):
+    """The ledger's Origin for a change made through this request."""
+    from portal.core.consent import Origin
+
+    return Origin(
+        source=source,
+        actor=actor,
+        ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent"),
+    )

@@ -1,0 +1,152 @@
+"""Fixtures: an app on each database (SQLite and PostgreSQL), a real SMTP server, a browser.
+
+Every test that asks for ``app`` runs twice, once per database. PostgreSQL is required: when
+it cannot be reached the PostgreSQL half fails loudly instead of being skipped.
+"""
+
+import os
+import re
+import socket
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.core import clock
+from portal.extensions import db, limiter
+from tests.smtp import SMTPSink
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
+os.environ.setdefault("PORTAL_DATA_KEY", "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LXRlc3Q=")
+os.environ.setdefault("PORTAL_HASH_KEY", "dGVzdC1oYXNoLWtleS10ZXN0LWhhc2gta2V5LXRlc3Q=")
+os.environ["PORTAL_ENV"] = "development"
+
+POSTGRES_ADMIN = os.environ.get(
+    "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = os.environ.get("PORTAL_TEST_DATABASES", "sqlite,postgresql").split(",")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SMTPSink(port=free_port())
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_sink):
+    smtp_sink.clear()
+    if not smtp_sink.running:
+        smtp_sink.start()
+    return smtp_sink
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id):
+    """A database of this run's own, created on the shared server and dropped after."""
+    name = f"portal_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        raise RuntimeError(
+            f"PostgreSQL cannot be reached at {POSTGRES_ADMIN}: the PostgreSQL half of the "
+            "suite cannot run. Start it (see .ci/run) or set PORTAL_TEST_DATABASES=sqlite "
+            "for a SQLite-only run on a laptop."
+        ) from error
+    yield POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """One migrated database per backend, shared by the tests of a session."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite3'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _empty_tables() -> None:
+    db.session.remove()
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if db.engine.dialect.name == "postgresql":
+            connection.execute(
+                sa.text(
+                    "TRUNCATE "
+                    + ", ".join(f'"{name}"' for name in tables)
+                    + " RESTART IDENTITY CASCADE"
+                )
+            )
+        else:
+            for name in tables:
+                connection.execute(sa.text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture
+def app(database_url, smtp_sink, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "PORTAL_BASE_URL": "http://portal.test",
+            "MAIL_TRANSPORT": "smtp",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": smtp_sink.port,
+            "MAILBOX_DIR": str(tmp_path / "mailbox"),
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    with app.app_context():
+        limiter.reset()
+        yield app
+        clock.freeze(None)
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def demo(app):
+    from portal.core.demo import load
+
+    group, _ = load()
+    return group
+
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page, as a browser would send it back."""
+    match = CSRF.search(html) or re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

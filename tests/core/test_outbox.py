@@ -1,0 +1,83 @@
+"""The outbox: never sent in a request, never lost, never taken by two workers."""
+
+import threading
+
+from sqlalchemy import select
+
+from portal.core import clock, outbox
+from portal.core.models import OutboxMessage
+from portal.extensions import db
+
+
+def _queue(count: int, group_id: int) -> None:
+    for n in range(count):
+        outbox.queue(
+            group_id,
+            None,
+            "test",
+            to=f"r{n}@example.com",
+            sender=["S", "s@example.com"],
+            subject=f"Message {n}",
+            text="text",
+            html="<p>html</p>",
+        )
+    db.session.commit()
+
+
+def test_two_workers_never_take_the_same_row(app, demo, smtp):
+    _queue(40, demo.id)
+    results = []
+
+    def worker():
+        with app.app_context():
+            results.append(outbox.send_all(batch=5))
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(result.sent for result in results) == 40
+    recipients = [message["To"] for message in smtp.messages]
+    assert sorted(recipients) == sorted(f"r{n}@example.com" for n in range(40))
+
+
+def test_a_refused_message_is_kept_and_retried_with_back_off(app, demo, smtp):
+    _queue(1, demo.id)
+    smtp.stop()
+    start = clock.now()
+    clock.freeze(start)
+    assert outbox.send_all().retrying == 1
+    row = db.session.scalar(select(OutboxMessage))
+    db.session.refresh(row)
+    assert row.status == "queued" and row.attempts == 1
+    assert "r0@example.com" not in row.last_error  # errors are kept without the address
+    assert (row.next_attempt_at - start).total_seconds() == 30
+    clock.freeze(start + outbox.backoff(1))
+    assert outbox.send_all().retrying == 1
+    db.session.refresh(row)
+    assert (row.next_attempt_at - clock.now()).total_seconds() == 60
+
+
+def test_after_the_last_attempt_the_row_is_kept_as_failed(app, demo, smtp):
+    app.config["OUTBOX_MAX_ATTEMPTS"] = 2
+    _queue(1, demo.id)
+    smtp.stop()
+    outbox.send_all()
+    clock.freeze(clock.now() + outbox.backoff(1))
+    assert outbox.send_all().failed == 1
+    row = db.session.scalar(select(OutboxMessage))
+    db.session.refresh(row)
+    assert row.status == "failed"
+    smtp.start()
+    assert outbox.retry_failed() == 1
+    assert outbox.send_all().sent == 1
+    assert len(smtp.messages) == 1
+
+
+def test_cli_send_reports_what_it_did(runner, demo, smtp):
+    _queue(2, demo.id)
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0
+    assert "sent 2, to retry 0, failed 0, queued 0" in result.output
