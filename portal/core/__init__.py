@@ -1,0 +1,1 @@
+"""The domain: subjects, consent ledger, outbox. Knows nothing of HTTP."""
