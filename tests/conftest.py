@@ -52,9 +52,10 @@ def smtp(smtp_sink):
 
 
 @pytest.fixture(scope="session")
-def postgres_url(worker_id):
+def postgres_url():
     """A database of this run's own, created on the shared server and dropped after."""
-    name = f"portal_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"portal_test_{worker}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
