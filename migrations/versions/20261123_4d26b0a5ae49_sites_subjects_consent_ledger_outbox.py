@@ -60,7 +60,8 @@ def upgrade():
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['group_id'], ['site_group.id'], name=op.f('fk_subject_group_id_site_group')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subject')),
-    sa.UniqueConstraint('group_id', 'email_hash', name=op.f('uq_subject_group_id_email_hash'))
+    sa.UniqueConstraint('group_id', 'email_hash', name=op.f('uq_subject_group_id_email_hash')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('subject', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subject_group_id'), ['group_id'], unique=False)

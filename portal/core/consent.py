@@ -18,6 +18,7 @@ from portal.core.models.consent import (
     GRANTED,
     PENDING,
     REQUESTED,
+    SUPPRESSION_LIFTED,
     WITHDRAWAL,
     WITHDRAWN,
 )
@@ -189,6 +190,38 @@ def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bo
     row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
     _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
     return True
+
+
+def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) -> int:
+    """Withdraw every consent still held or pending (of one brand, or of the whole group)."""
+    rows = [
+        row
+        for row in current(subject).values()
+        if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
+    ]
+    now = clock.now()
+    for row in rows:
+        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+        _record(subject, row.topic, row.channel, WITHDRAWAL, origin, occurred_at=now)
+    return len(rows)
+
+
+def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
+    """An erased address signed up again and confirmed: proof of why it may be contacted."""
+    ledger.append(
+        subject.group_id,
+        subject_id=subject.id,
+        brand_id=None,
+        topic_id=None,
+        channel=None,
+        action=SUPPRESSION_LIFTED,
+        source=origin.source,
+        occurred_at=clock.now(),
+        actor=origin.actor,
+        evidence=origin.evidence,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
 
 
 def grant(

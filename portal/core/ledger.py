@@ -119,3 +119,18 @@ def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | N
     if entry_hash(entry) != entry.hash:
         return "content was changed"
     return None
+
+
+def anonymise(subject_id: int, erasure_id: str) -> int:
+    """Keep a subject's entries as anonymous proof: the subject becomes the erasure id.
+
+    Dropping the salt makes the personal digest unlinkable; the chain still verifies because
+    the digest, not the personal fields, is what the chain hashes.
+    """
+    return db.session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.subject_id == subject_id)
+        .values(
+            subject_id=None, erasure_id=erasure_id, ip=None, user_agent=None, personal_salt=None
+        )
+    ).rowcount

@@ -15,12 +15,21 @@ from portal.extensions import db
 from portal.links import external_url
 
 
-def _queue(kind: str, subject: Subject, brand: Brand, title: str, template: str, **context):
+def _queue(
+    kind: str,
+    subject: Subject,
+    brand: Brand,
+    title: str,
+    template: str,
+    discard_when_done: bool = False,
+    **context,
+):
     context.update(brand=brand, subject=subject, title=title, kind=kind)
     return outbox.queue(
         subject.group_id,
-        subject.id,
+        None if discard_when_done else subject.id,
         kind,
+        discard_when_done=discard_when_done,
         to=subject.email,
         sender=[brand.sender_name, brand.sender_address],
         subject=title,
@@ -71,5 +80,22 @@ def already_registered(subject: Subject, brand: Brand, pending: SignupRequest | 
             topics=_topics(pending) if pending else [],
             link=confirmation_link(pending) if pending else None,
             home=external_url("signup.home", group=subject.group.slug),
+            language=subject.language,
+        )
+
+
+def erasure_confirmed(subject: Subject) -> None:
+    """The last mail: the data is gone. Sent once, then its outbox row is deleted too."""
+    brands = subject.group.active_brands() or subject.group.brands
+    brand = brands[0]
+    with force_locale(subject.language):
+        _queue(
+            "erasure_confirmed",
+            subject,
+            brand,
+            _("Your data has been erased from %(group)s", group=subject.group.name),
+            "erasure_confirmed",
+            discard_when_done=True,
+            group=subject.group,
             language=subject.language,
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from portal.core import clock
 from portal.core.models import OutboxMessage
@@ -28,11 +28,14 @@ log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
 
 
-def queue(group_id: int, subject_id: int | None, kind: str, **content) -> OutboxMessage:
+def queue(
+    group_id: int, subject_id: int | None, kind: str, discard_when_done: bool = False, **content
+) -> OutboxMessage:
     """Add a message to the outbox in the caller's transaction.
 
     ``content``: to, sender (name, address), subject, text, html, and optional reply_to and
-    headers (a dict of extra header lines).
+    headers (a dict of extra header lines). ``discard_when_done`` deletes the row once it is
+    sent or has finally failed (the last mail to an erased person).
     """
     row = OutboxMessage(
         group_id=group_id,
@@ -42,6 +45,7 @@ def queue(group_id: int, subject_id: int | None, kind: str, **content) -> Outbox
         status=QUEUED,
         next_attempt_at=clock.now(),
         created_at=clock.now(),
+        discard_when_done=discard_when_done,
     )
     db.session.add(row)
     return row
@@ -182,7 +186,10 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
                 result.failed += 1
             else:
                 result.retrying += 1
-        db.session.execute(update(OutboxMessage).where(*mine).values(**values))
+        if row.discard_when_done and values["status"] in (SENT, FAILED):
+            db.session.execute(delete(OutboxMessage).where(*mine))
+        else:
+            db.session.execute(update(OutboxMessage).where(*mine).values(**values))
         db.session.commit()
 
     _deliver([(row, _message(row)) for row in rows], record)

@@ -9,7 +9,7 @@ from enum import Enum
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock, consent, mails, subjects
+from portal.core import clock, consent, erasure, mails, subjects
 from portal.core.consent import Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import Brand, ConsentText, SignupRequest, Topic
@@ -93,6 +93,7 @@ def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> 
             return Confirmation.ALREADY
         consent.confirm(pending, origin)
         subject = pending.subject
+        erasure.lift_suppression(subject, origin)
         if subject.status != ACTIVE:
             subject.status, subject.confirmed_at = ACTIVE, clock.now()
         return Confirmation.CONFIRMED

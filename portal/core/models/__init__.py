@@ -1,6 +1,7 @@
 """Every table of the portal; importing this module registers them all."""
 
 from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
+from portal.core.models.erasure import ErasureRecord, Suppression
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.outbox import OutboxMessage
 from portal.core.models.subject import Subject
@@ -9,10 +10,12 @@ __all__ = [
     "Brand",
     "Consent",
     "ConsentText",
+    "ErasureRecord",
     "LedgerEntry",
     "OutboxMessage",
     "SignupRequest",
     "SiteGroup",
     "Subject",
+    "Suppression",
     "Topic",
 ]

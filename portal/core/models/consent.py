@@ -12,6 +12,7 @@ PENDING, GRANTED, WITHDRAWN = "pending", "granted", "withdrawn"
 
 # Ledger actions
 REQUESTED, CONFIRMED, GRANT, WITHDRAWAL = "requested", "confirmed", "granted", "withdrawn"
+SUPPRESSION_LIFTED = "suppression_lifted"
 
 # Where a consent change came from
 SOURCES = ("signup_form", "double_opt_in", "preference_centre", "api", "import", "admin")

@@ -1,6 +1,6 @@
 """Mail waiting to be sent, written in the same transaction as the change that causes it."""
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core import clock
@@ -30,3 +30,6 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     sent_at = mapped_column(UTCDateTime, nullable=True)
+    # The last mail to an erased person: deleted once sent or finally failed, so nothing of
+    # the address outlives its delivery.
+    discard_when_done: Mapped[bool] = mapped_column(default=False, server_default=false())

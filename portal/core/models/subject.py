@@ -13,7 +13,9 @@ PENDING, ACTIVE, ERASED = "pending", "active", "erased"
 
 class Subject(db.Model):
     __tablename__ = "subject"
-    __table_args__ = (UniqueConstraint("group_id", "email_hash"),)
+    # Ids are never reused (AUTOINCREMENT on SQLite; sequences on PostgreSQL), so a session or
+    # token naming an erased subject can never come to name someone else.
+    __table_args__ = (UniqueConstraint("group_id", "email_hash"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)

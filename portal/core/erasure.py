@@ -1,0 +1,95 @@
+"""Withdrawal that erases (GDPR Art. 17): one transaction, all or nothing.
+
+What goes: the subject, every row of every table that refers to them (profile fields,
+consents, pending requests and links, queued mail), so a feature adding such a table is
+covered without touching this module. What stays: the ledger rows as anonymous proof (the
+subject replaced by the erasure id), the keyed hash of the address on the suppression list,
+and a disposal record with counts. A last mail confirms the erasure and is discarded once sent.
+"""
+
+import uuid
+
+from sqlalchemy import delete, select
+
+from portal.core import clock, consent, ledger, mails
+from portal.core.consent import Origin
+from portal.core.models import ErasureRecord, LedgerEntry, Subject, Suppression
+from portal.core.transaction import transaction
+from portal.extensions import db
+
+# Tables that refer to a subject but are not erased with them: the ledger is anonymised instead.
+KEPT = {LedgerEntry.__tablename__}
+
+
+def _personal_tables():
+    """Every table with a subject_id column, children before parents."""
+    return [
+        table
+        for table in reversed(db.metadata.sorted_tables)
+        if "subject_id" in table.columns and table.name not in KEPT
+    ]
+
+
+def is_suppressed(group_id: int, email_hash: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Suppression.id).where(
+                Suppression.group_id == group_id, Suppression.email_hash == email_hash
+            )
+        )
+        is not None
+    )
+
+
+def erase(subject: Subject, requested_by: str, origin: Origin, reason: str = "") -> ErasureRecord:
+    """Erase ``subject``; ``requested_by`` says who asked (subject, admin:<id>, api:<client>,
+    or a retention rule). Returns the disposal record. Nothing changes if anything fails."""
+    with transaction():
+        erasure_id = str(uuid.uuid4())
+        group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
+        # Withdrawal first, so the ledger proves consent ended before the data went.
+        withdrawn = consent.withdraw_all(subject, origin)
+        mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
+        db.session.flush()
+        counts = {"consents_withdrawn": withdrawn}
+        for table in _personal_tables():
+            removed = db.session.execute(
+                delete(table).where(table.c.subject_id == subject_id)
+            ).rowcount
+            if removed:
+                counts[table.name] = removed
+        counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
+        db.session.expunge(subject)
+        db.session.execute(delete(Subject).where(Subject.id == subject_id))
+        if not is_suppressed(group_id, email_hash):
+            db.session.add(
+                Suppression(
+                    group_id=group_id,
+                    email_hash=email_hash,
+                    erasure_id=erasure_id,
+                    created_at=clock.now(),
+                )
+            )
+        record = ErasureRecord(
+            id=erasure_id,
+            group_id=group_id,
+            subject_ref=subject_id,
+            requested_by=requested_by,
+            reason=reason,
+            erased_at=clock.now(),
+            counts=counts,
+        )
+        db.session.add(record)
+    return record
+
+
+def lift_suppression(subject: Subject, origin: Origin) -> bool:
+    """Called when a suppressed address confirms a new sign-up by double opt-in."""
+    removed = db.session.execute(
+        delete(Suppression).where(
+            Suppression.group_id == subject.group_id, Suppression.email_hash == subject.email_hash
+        )
+    ).rowcount
+    if removed:
+        consent.record_suppression_lifted(subject, origin)
+    return bool(removed)
