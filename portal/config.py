@@ -62,6 +62,7 @@ def from_environment(instance_path: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PORTAL_BASE_URL": env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_DEFAULT_GROUP": env.get("PORTAL_DEFAULT_GROUP", ""),
+        "PORTAL_JURISDICTION": env.get("PORTAL_JURISDICTION", "EU"),
         # Mail: with no MAIL_SERVER in development, mail goes to the mailbox page instead.
         "MAIL_SERVER": mail_server or "localhost",
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),

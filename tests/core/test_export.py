@@ -1,0 +1,77 @@
+"""The data export: valid against its published schema, complete, and the same in CSV."""
+
+import csv
+import io
+import json
+import zipfile
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from portal.core import consent, export, subjects
+from portal.core.consent import Origin
+from portal.core.models import Topic
+from portal.extensions import db
+from tests.actions import confirm, confirmation_link, deliver, sign_up
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "portal/static/schemas/export-v1.schema.json").read_text())
+
+
+def _history(client, smtp):
+    sign_up(client, "export@example.com")
+    deliver()
+    confirm(client, confirmation_link(smtp.messages[0]))
+    subject = subjects.find(1, "export@example.com")
+    news = db.session.get(Topic, 1)
+    consent.withdraw(subject, news, "email", Origin(source="preference_centre", actor="subject"))
+    db.session.commit()
+    return subject
+
+
+def test_json_export_is_valid_and_holds_every_receipt(client, demo, smtp):
+    subject = _history(client, smtp)
+    data = json.loads(export.as_json(subject))
+    Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(data)
+
+    assert data["subject"]["email"] == "export@example.com"
+    assert {(c["topicKey"], c["state"]) for c in data["consents"]} == {
+        ("news", "withdrawn"),
+        ("events", "granted"),
+    }
+    actions = [r["action"] for r in data["receipts"]]
+    assert actions == ["requested", "requested", "confirmed", "confirmed", "withdrawn"]
+    confirmed = data["receipts"][2]
+    assert confirmed["version"] == "KI-CR-v1.1.0"
+    assert confirmed["jurisdiction"] == "EU"
+    assert confirmed["piiPrincipalId"] == "export@example.com"
+    assert confirmed["piiControllers"][0]["piiController"] == "Camille"
+    assert confirmed["policyUrl"] == "https://camille.example/privacy"
+    assert confirmed["services"][0]["purposes"][0]["purpose"] == "News"
+    assert confirmed["consentText"].startswith("I agree that Camille may send me")
+    assert confirmed["collectionMethod"] == "confirmation link sent by email (double opt-in)"
+    assert len({r["consentReceiptID"] for r in data["receipts"]}) == 5
+    assert data["signups"][0]["confirmedAt"] is not None
+
+
+def test_an_invalid_export_would_fail_the_schema():
+    """The schema is strict enough to catch a broken export, so the test above means something."""
+    validator = Draft202012Validator(SCHEMA)
+    assert not validator.is_valid({"$schema": "export-v1.schema.json", "schemaVersion": "1.0"})
+
+
+def test_csv_zip_has_one_file_per_kind_of_record(client, demo, smtp):
+    subject = _history(client, smtp)
+    archive = zipfile.ZipFile(io.BytesIO(export.as_csv_zip(subject)))
+    names = set(archive.namelist())
+    assert {"subject.csv", "consents.csv", "signups.csv", "receipts.csv", "README.txt"} <= names
+
+    def rows(name):
+        return list(csv.DictReader(io.StringIO(archive.read(name).decode())))
+
+    assert rows("subject.csv")[0]["email"] == "export@example.com"
+    assert len(rows("consents.csv")) == 2
+    receipts = rows("receipts.csv")
+    assert [r["action"] for r in receipts][-1] == "withdrawn"
+    assert "I agree that Camille" in receipts[2]["consentText"]
+    assert json.loads(receipts[2]["piiControllers"])[0]["piiController"] == "Camille"
