@@ -66,12 +66,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from portal import cli, errors, web
+    from portal import cli, errors, ops, web
     from portal.signup.views import blueprint as signup
 
     app.register_blueprint(signup)
     web.register(app)
     errors.register(app)
+    ops.init_app(app)
     cli.register(app)
     if app.config["PORTAL_ENV"] == "development" and app.config["MAIL_TRANSPORT"] == "mailbox":
         from portal.devmail.views import blueprint as devmail

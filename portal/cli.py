@@ -15,6 +15,7 @@ from portal.extensions import db
 ledger_cli = click.Group("ledger", help="The consent ledger's hash chain.")
 outbox_cli = click.Group("outbox", help="Send queued mail.")
 demo_cli = click.Group("demo", help="The demo site group.")
+keys_cli = click.Group("keys", help="Encryption keys of personal data.")
 
 
 @ledger_cli.command("verify")
@@ -96,6 +97,38 @@ def load_demo():
     )
 
 
+@keys_cli.command("rotate")
+@click.option("--batch", default=500, show_default=True, help="Rows per transaction.")
+def rotate_keys(batch):
+    """Re-encrypt personal data under the current PORTAL_DATA_KEY (old keys in
+    PORTAL_OLD_DATA_KEYS stay readable until this reports nothing left)."""
+    from portal.core import rotation
+
+    done = rotation.rotate(batch, progress=lambda table, n: click.echo(f"{table}: {n}"))
+    for table, count in done.items():
+        click.echo(f"{table}: {count} rows re-encrypted")
+    left = rotation.remaining()
+    click.echo(
+        "nothing left under an old key: PORTAL_OLD_DATA_KEYS can be emptied"
+        if left == 0
+        else f"{left} rows still under an old key: run again"
+    )
+
+
+@click.command("doctor")
+def doctor():
+    """Check configuration, database, migrations, SMTP and the worker."""
+    from portal.ops.doctor import examine
+
+    problems = examine()
+    if not problems:
+        click.echo("All good: configuration, database, migrations, mail server and worker.")
+        return
+    for problem in problems:
+        click.echo(f"- {problem}")
+    sys.exit(1)
+
+
 def register(app: Flask) -> None:
-    for group in (ledger_cli, outbox_cli, demo_cli):
+    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, doctor):
         app.cli.add_command(group)

@@ -33,6 +33,32 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says which variable and why."""
 
 
+KNOWN_DEFAULTS = {"change-me", "changeme", "secret", "dev", "development", "test", "password"}
+
+
+def check_secrets(env) -> None:
+    """Outside development, refuse to start with a default, short or reused secret."""
+    from portal.core.crypto import decode_key
+
+    secret_key = env.get("SECRET_KEY", "")
+    if secret_key.lower() in KNOWN_DEFAULTS or len(set(secret_key)) < 8:
+        raise ConfigError("SECRET_KEY is a default or placeholder value: set a random one.")
+    if len(secret_key) < 32:
+        raise ConfigError(
+            f"SECRET_KEY is too short ({len(secret_key)} characters; "
+            "use at least 32 random characters)."
+        )
+    for name in ("PORTAL_DATA_KEY", "PORTAL_HASH_KEY"):
+        try:
+            raw = decode_key(env.get(name, ""), name)
+        except ValueError as error:
+            raise ConfigError(f"{error} (32 random bytes, URL-safe base64).") from None
+        if len(set(raw)) < 8:
+            raise ConfigError(f"{name} is not random enough: generate a new one.")
+    if env["PORTAL_DATA_KEY"] == env["PORTAL_HASH_KEY"]:
+        raise ConfigError("PORTAL_DATA_KEY and PORTAL_HASH_KEY must be different keys.")
+
+
 def from_environment(instance_path: str) -> dict:
     env = os.environ
     instance = Path(instance_path)
@@ -48,6 +74,9 @@ def from_environment(instance_path: str) -> dict:
             )
         return _instance_secret(instance, filename, make)
 
+    if not development:
+        check_secrets(env)
+
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'portal.sqlite3'}"
     if database_url.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
@@ -59,6 +88,9 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": secret("SECRET_KEY", "secret_key", lambda: secrets.token_hex(32)),
         "PORTAL_DATA_KEY": secret("PORTAL_DATA_KEY", "data_key"),
         "PORTAL_HASH_KEY": secret("PORTAL_HASH_KEY", "hash_key"),
+        "PORTAL_OLD_DATA_KEYS": [
+            k.strip() for k in env.get("PORTAL_OLD_DATA_KEYS", "").split(",") if k.strip()
+        ],
         "SQLALCHEMY_DATABASE_URI": database_url,
         "PORTAL_BASE_URL": env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_DEFAULT_GROUP": env.get("PORTAL_DEFAULT_GROUP", ""),
@@ -80,9 +112,17 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,
+        # __Host- binds the cookie to this exact host over HTTPS (no Domain, Path=/).
+        "SESSION_COOKIE_NAME": "session" if development else "__Host-session",
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "fr", "de"],
+        "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024))),
+        "LOG_JSON": _bool(env.get("LOG_JSON"), default=not development),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        "READY_MAX_BACKLOG": int(env.get("READY_MAX_BACKLOG", "10000")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS", "20")),
         "OUTBOX_LEASE_SECONDS": int(env.get("OUTBOX_LEASE_SECONDS", "300")),
     }

@@ -16,8 +16,10 @@ from flask import current_app
 from sqlalchemy import LargeBinary
 from sqlalchemy.types import TypeDecorator
 
-_VERSION = b"\x01"  # format byte, so that key rotation can tell old rows from new
+_LEGACY = b"\x01"  # version byte, nonce, ciphertext: under the current key only
+_VERSION = b"\x02"  # version byte, key id, nonce, ciphertext: any known key
 _NONCE = 12
+_KEY_ID = 4
 
 
 def decode_key(value: str, name: str) -> bytes:
@@ -30,22 +32,41 @@ def decode_key(value: str, name: str) -> bytes:
     return key
 
 
-class Keys:
-    """The data key (AES-GCM) and the hash key (HMAC) of one installation."""
+class _DataKey:
+    def __init__(self, raw: bytes):
+        self.id = hashlib.sha256(raw).digest()[:_KEY_ID]
+        self.aead = AESGCM(raw)
 
-    def __init__(self, data_key: str, hash_key: str):
-        self._aead = AESGCM(decode_key(data_key, "PORTAL_DATA_KEY"))
+
+class Keys:
+    """The data keys (AES-GCM: the current one and older ones still readable during a
+    rotation) and the hash key (HMAC) of one installation."""
+
+    def __init__(self, data_key: str, hash_key: str, old_data_keys: list[str] = ()):
+        self.current = _DataKey(decode_key(data_key, "PORTAL_DATA_KEY"))
+        olds = [_DataKey(decode_key(k, "PORTAL_OLD_DATA_KEYS")) for k in old_data_keys if k]
+        self._by_id = {key.id: key for key in (*olds, self.current)}
         self._hash_key = decode_key(hash_key, "PORTAL_HASH_KEY")
 
     def encrypt(self, plaintext: str) -> bytes:
         nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), _VERSION)
+        header = _VERSION + self.current.id
+        return header + nonce + self.current.aead.encrypt(nonce, plaintext.encode(), header)
 
     def decrypt(self, blob: bytes) -> str:
+        if blob[:1] == _LEGACY:
+            nonce, body = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
+            return self.current.aead.decrypt(nonce, body, _LEGACY).decode()
         if blob[:1] != _VERSION:
             raise ValueError("unknown ciphertext format")
-        nonce, body = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
-        return self._aead.decrypt(nonce, body, _VERSION).decode()
+        header, rest = blob[: 1 + _KEY_ID], blob[1 + _KEY_ID :]
+        key = self._by_id.get(header[1:])
+        if key is None:
+            raise ValueError("data encrypted under a key that is not configured")
+        return key.aead.decrypt(rest[:_NONCE], rest[_NONCE:], header).decode()
+
+    def is_current(self, blob: bytes) -> bool:
+        return blob[: 1 + _KEY_ID] == _VERSION + self.current.id
 
     def keyed_hash(self, value: str) -> str:
         return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()

@@ -39,9 +39,28 @@ def inbox():
     return render_template("devmail/inbox.html", mails=[_read(path) for path in paths[:200]])
 
 
-@blueprint.get("/<name>")
-def show(name: str):
+def _path(name: str) -> Path:
     path = _folder() / name
     if "/" in name or not name.endswith(".eml") or not path.is_file():
         abort(404)
-    return render_template("devmail/show.html", mail=_read(path))
+    return path
+
+
+@blueprint.get("/<name>")
+def show(name: str):
+    return render_template("devmail/show.html", mail=_read(_path(name)))
+
+
+@blueprint.get("/<name>/html")
+def html_part(name: str):
+    """The mail's HTML as a mail client would show it: its inline styles allowed, no script."""
+    policy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+    return (
+        _read(_path(name))["html"],
+        200,
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": policy,
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )

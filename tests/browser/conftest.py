@@ -70,7 +70,8 @@ def page_without_js(browser):
 
 def axe_violations(page) -> list:
     """WCAG 2.2 AA violations axe-core finds in the page as it is now."""
-    page.add_script_tag(path=str(AXE))
+    # Evaluated through the DevTools protocol: the page's strict CSP forbids injected scripts.
+    page.evaluate(AXE.read_text() + "\n;void 0")
     return page.evaluate("""async () => (await axe.run(document, {
         runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]},
         rules: {"target-size": {enabled: true}}})).violations.map(v => ({

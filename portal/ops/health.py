@@ -1,0 +1,50 @@
+"""Health checks for load balancers: /healthz (the process is up), /readyz (it can serve)."""
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from portal.core import outbox
+from portal.extensions import db
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+def migration_state() -> tuple[str | None, set[str]]:
+    """(revision the database is at, head revisions of the code)."""
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, set(script.get_heads())
+
+
+def readiness() -> dict[str, str]:
+    """Each check's verdict in plain words; all "ok" means ready."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:  # noqa: BLE001 - report, do not crash the probe
+        db.session.rollback()
+        return {"database": f"unreachable: {type(error).__name__}"}
+    current, heads = migration_state()
+    checks["migrations"] = (
+        "ok" if current in heads else f"at {current}, the code expects {sorted(heads)}"
+    )
+    backlog = outbox.backlog()
+    limit = current_app.config["READY_MAX_BACKLOG"]
+    checks["outbox"] = "ok" if backlog <= limit else f"{backlog} waiting (limit {limit})"
+    return checks
+
+
+@blueprint.get("/readyz")
+def readyz():
+    checks = readiness()
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503

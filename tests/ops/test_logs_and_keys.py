@@ -1,0 +1,61 @@
+"""Logs hold no personal data or tokens; keys rotate while data stays readable."""
+
+import json
+import logging
+
+from portal.core import rotation, subjects
+from portal.core.crypto import Keys
+from portal.extensions import db
+from tests.actions import confirm, confirmation_link, deliver, path_of, sign_up
+
+NEW_KEY = "bmV3LWRhdGEta2V5LW5ldy1kYXRhLWtleS1uZXctZGE="
+
+
+def test_a_full_journey_logs_no_address_and_no_token(client, demo, smtp, caplog):
+    caplog.set_level(logging.DEBUG)
+    sign_up(client, "Private.Person@Example.net")
+    deliver()
+    link = confirmation_link(smtp.messages[0])
+    confirm(client, link)
+    sign_up(client, "bad address", topics=[])
+    ours = [r for r in caplog.records if r.name != "mail.log"]  # not the test's SMTP server
+    text = "\n".join(r.getMessage() + json.dumps(r.__dict__, default=str) for r in ours).lower()
+    assert "private.person" not in text and "example.net" not in text
+    assert path_of(link).rsplit("/", 1)[1].lower() not in text
+    routes = {r.__dict__.get("route") for r in caplog.records if r.name == "portal.request"}
+    assert "/<group>/confirm/<token>" in routes
+
+
+def test_request_lines_carry_an_id_status_and_duration(client, demo, caplog):
+    caplog.set_level(logging.INFO, logger="portal.request")
+    answer = client.get("/luxe/", headers={"X-Request-ID": "abc12345-from-proxy"})
+    assert answer.headers["X-Request-ID"] == "abc12345-from-proxy"
+    [line] = [r for r in caplog.records if r.name == "portal.request"]
+    assert (line.status, line.method, line.request_id) == (200, "GET", "abc12345-from-proxy")
+    assert line.duration_ms >= 0
+
+
+def test_rotation_rewrites_under_the_new_key_and_old_data_stays_readable(app, client, demo):
+    sign_up(client, "rotate@example.com")
+    group_id = demo.id
+    old = app.config["PORTAL_DATA_KEY"]
+    app.extensions["portal.keys"] = Keys(NEW_KEY, app.config["PORTAL_HASH_KEY"], [old])
+    db.session.expire_all()
+    assert subjects.find(group_id, "rotate@example.com").email == "rotate@example.com"
+    assert rotation.remaining() == 2  # the subject's address and the queued mail
+    assert rotation.rotate(batch=1) == {"subject": 1, "outbox_message": 1}
+    assert rotation.remaining() == 0
+    # The old key is no longer needed.
+    app.extensions["portal.keys"] = Keys(NEW_KEY, app.config["PORTAL_HASH_KEY"])
+    db.session.expire_all()
+    assert subjects.find(group_id, "rotate@example.com").email == "rotate@example.com"
+
+
+def test_flask_keys_rotate_reports_progress(app, runner, client, demo):
+    sign_up(client, "cli@example.com")
+    app.extensions["portal.keys"] = Keys(
+        NEW_KEY, app.config["PORTAL_HASH_KEY"], [app.config["PORTAL_DATA_KEY"]]
+    )
+    result = runner.invoke(args=["keys", "rotate"])
+    assert "subject: 1 rows re-encrypted" in result.output
+    assert "nothing left under an old key" in result.output
