@@ -106,6 +106,7 @@ def from_environment(instance_path: str) -> dict:
         or ("smtp" if mail_server or not development else "mailbox"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR", str(instance / "mailbox")),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "portal"),
         "RATELIMIT_SIGNUP_IP": env.get("RATELIMIT_SIGNUP_IP", "20 per minute;200 per day"),
         "RATELIMIT_SIGNUP_ADDRESS": env.get("RATELIMIT_SIGNUP_ADDRESS", "3 per hour"),
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),

@@ -1,0 +1,1 @@
+"""Speed and load figures, run by `make bench` (never by `make test`)."""
