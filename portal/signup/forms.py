@@ -1,10 +1,11 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import Form
 
-class SignupForm(FlaskForm):
+
+class SignupForm(Form):
     # Length and format are checked by the core, which gives the messages; the browser's
     # own checks (type=email, maxlength) only help.
     email = EmailField(_l("Email address"), render_kw={"autocomplete": "email", "maxlength": 254})
