@@ -77,38 +77,39 @@ def fuzz_client(app, demo):
     return app.test_client()
 
 
+def _fuzz_forms(client, rule: str, path: str, names: list[str]) -> None:
+    @SETTINGS
+    @given(form=st.dictionaries(st.sampled_from(names) | st.text(max_size=8),
+                                st.lists(VALUE, min_size=1, max_size=3), max_size=6))
+    def post(form):
+        answer = client.post(path, data=form)
+        assert answer.status_code < 500, (rule, form)
+
+    post()
+
+
+def _fuzz_json(client, rule: str, path: str) -> None:
+    @SETTINGS
+    @given(body=JSON_VALUE)
+    def post(body):
+        answer = client.post(path, json=body)
+        assert answer.status_code < 500, (rule, body)
+
+    post()
+
+
 def test_every_post_route_survives_random_forms(app, fuzz_client):
     routes = _post_routes(app)
     assert routes, "no POST route found"
     for rule, path in routes:
         page = fuzz_client.get(path)
         names = sorted(set(FIELD.findall(page.get_data(as_text=True)))) or ["email", "value"]
-
-        @SETTINGS
-        @given(
-            form=st.dictionaries(
-                st.sampled_from(names) | st.text(max_size=8),
-                st.lists(VALUE, min_size=1, max_size=3),
-                max_size=6,
-            )
-        )
-        def post(form):
-            answer = fuzz_client.post(path, data=form)
-            assert answer.status_code < 500, (rule, form)
-
-        post()
+        _fuzz_forms(fuzz_client, rule, path, names)
         clock.freeze(None)
 
 
 def test_every_post_route_survives_random_json(app, fuzz_client):
     for rule, path in _post_routes(app):
-
-        @SETTINGS
-        @given(body=JSON_VALUE)
-        def post(body):
-            answer = fuzz_client.post(path, json=body)
-            assert answer.status_code < 500, (rule, body)
-
-        post()
+        _fuzz_json(fuzz_client, rule, path)
         raw = fuzz_client.post(path, data=b"{not json", content_type="application/json")
         assert raw.status_code < 500, rule
