@@ -4,7 +4,7 @@ Each function here composes one kind of message and puts it in the outbox within
 transaction; the worker sends it later.
 """
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -15,17 +15,35 @@ from portal.extensions import db
 from portal.links import external_url
 
 
-def _queue(kind: str, subject: Subject, brand: Brand, title: str, template: str, **context):
+def manage_link(subject: Subject) -> str:
+    """The footer link of every mail: opens the preference centre for subscription changes."""
+    from portal.core.access import manage_token
+
+    return external_url("preferences.manage", group=subject.group.slug, token=manage_token(subject))
+
+
+def _queue(
+    kind: str,
+    subject: Subject,
+    brand: Brand,
+    title: str,
+    template: str,
+    sender: str | None = None,
+    headers: dict | None = None,
+    **context,
+):
     context.update(brand=brand, subject=subject, title=title, kind=kind)
+    context.setdefault("manage", manage_link(subject))
     return outbox.queue(
         subject.group_id,
         subject.id,
         kind,
         to=subject.email,
-        sender=[brand.sender_name, brand.sender_address],
+        sender=[brand.sender_name, sender or brand.sender_address],
         subject=title,
         text=render_template(f"mail/{template}.txt", **context),
         html=render_template(f"mail/{template}.html", **context),
+        headers=headers or {},
     )
 
 
@@ -73,3 +91,37 @@ def already_registered(subject: Subject, brand: Brand, pending: SignupRequest | 
             home=external_url("signup.home", group=subject.group.slug),
             language=subject.language,
         )
+
+
+def sign_in(subject: Subject, brand: Brand, link: str, language: str) -> None:
+    """The magic link to the preference centre, in the language the person asked in."""
+    with force_locale(language):
+        _queue(
+            "sign_in",
+            subject,
+            brand,
+            _("Your link to manage your preferences at %(group)s", group=subject.group.name),
+            "sign_in",
+            link=link,
+            language=language,
+            minutes=current_app.config["MAGIC_LINK_MAX_AGE"] // 60,
+        )
+
+
+def topic(subject: Subject, topic: Topic, title: str, body: str, unsubscribe: str, headers: dict):
+    """A topic mail, from the brand's news address, with its unsubscribe link in sight."""
+    brand = topic.brand
+    _queue(
+        "topic",
+        subject,
+        brand,
+        title,
+        "topic",
+        sender=brand.news_sender_address or brand.sender_address,
+        headers=headers,
+        topic=topic,
+        paragraphs=[part.strip() for part in body.split("\n\n") if part.strip()],
+        body=body.strip(),
+        unsubscribe=unsubscribe,
+        language=subject.language,
+    )

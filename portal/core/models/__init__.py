@@ -1,8 +1,10 @@
 """Every table of the portal; importing this module registers them all."""
 
+from portal.core.models.access import SignInLink
 from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.outbox import OutboxMessage
+from portal.core.models.profile import ProfileField
 from portal.core.models.subject import Subject
 
 __all__ = [
@@ -11,6 +13,8 @@ __all__ = [
     "ConsentText",
     "LedgerEntry",
     "OutboxMessage",
+    "ProfileField",
+    "SignInLink",
     "SignupRequest",
     "SiteGroup",
     "Subject",
