@@ -34,6 +34,7 @@ def end() -> None:
     """Forget everything but the chosen language."""
     language = session.get("lang")
     session.clear()
+    g.pop("csrf_token", None)  # Flask-WTF caches the form token per context: make a new one
     if language:
         session["lang"] = language
 
@@ -46,7 +47,7 @@ def current() -> dict | None:
         return None
     seen = datetime.fromtimestamp(held.get("seen", 0), UTC)
     if access.is_idle(seen, current_app.config["SESSION_IDLE_MINUTES"]):
-        end()
+        session.pop(KEY, None)  # only the sign-in: a form token made in this request stays valid
         return None
     held["seen"] = clock.now().timestamp()
     session[KEY] = held

@@ -126,13 +126,29 @@ def _submitted(form, only=None):
         )
     except InvalidInput as refused:
         context["errors"][refused.field] = str(refused.message)
-        context["needs"] = refused.key if isinstance(refused, ContactNeeded) else None
-        if refused.field.startswith(("mobile", "postal")) and only is not None:
-            context["needs"] = only
+        context["needs"] = (
+            refused.key if isinstance(refused, ContactNeeded) else _asking(refused.field, only)
+        )
         # Show the page as the person left it, so nothing they typed or ticked is lost.
         context["ticked"] = set(request.form.getlist("consent"))
         context["shown"] = set(request.form.getlist("shown"))
     return context
+
+
+def _asking(field_name: str, only) -> tuple[int, str] | None:
+    """The row whose contact fields were refused: the one being turned on for that channel."""
+    channel = {"mobile": "sms", "postal": "post"}.get(field_name.split("_")[0])
+    if channel is None:
+        return None
+    if only is not None:
+        return only
+    ticked = set(request.form.getlist("consent"))
+    for raw in request.form.getlist("shown"):
+        key, _, state = raw.rpartition(":")
+        topic, _, row_channel = key.partition(":")
+        if row_channel == channel and state == "0" and key in ticked and topic.isdigit():
+            return int(topic), channel
+    return None
 
 
 @blueprint.route("/", methods=["GET", "POST"])
