@@ -1,5 +1,6 @@
 """The centre: every brand, what the person holds and since when, changes without JS."""
 
+from flask_babel import refresh
 from sqlalchemy import select
 
 from portal.core.models import Consent, LedgerEntry, ProfileField, Topic
@@ -39,6 +40,7 @@ def test_every_brand_is_shown_with_what_the_person_holds_and_since_when(client, 
     news = _topic("news")
     assert centre_form(html)[f"{news.id}:email"] is True
     assert centre_form(html)[f"{news.id}:post"] is False
+    refresh()  # the test's app context outlives requests: forget the English of the last one
     french = client.get("/luxe/preferences/?lang=fr").get_data(as_text=True)
     assert "par inscription par email sur Camille" in french
 
