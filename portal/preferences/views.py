@@ -1,7 +1,8 @@
 """Routes of the preference centre; the rules live in portal.core.access and .preferences."""
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import access as sessions
@@ -106,10 +107,40 @@ def sign_out():
     return render_template("preferences/signed_out.html")
 
 
+def _words() -> dict:
+    """Words every row repeats, translated once per page rather than once per row."""
+    return {
+        "channels": {"email": _("Email"), "sms": _("SMS"), "post": _("Post")},
+        "hows": {
+            "signup_form": _("by email sign-up"),
+            "double_opt_in": _("by email sign-up"),
+            "preference_centre": _("in your preference centre"),
+            "api": _("through a website or app"),
+            "import": _("from earlier records"),
+            "admin": _("through customer service"),
+        },
+        "none": _("Not subscribed"),
+        "unverified": _("not verified"),
+    }
+
+
+def _rows_context() -> dict:
+    """What every row needs, worked out once per page."""
+    cache = {}
+
+    def day(moment):
+        if moment.date() not in cache:
+            cache[moment.date()] = format_date(moment, "long")
+        return cache[moment.date()]
+
+    base = url_for(".row", topic_id=0, channel="email").removesuffix("0/email")
+    return {"words": _words(), "day": day, "row_base": base, "language": _language()}
+
+
 def _centre_page(status=200, **context):
     centre = preferences.centre(g.subject)
     context.setdefault("errors", {})
-    context.update(centre=centre, language=_language(), level=g.access_level)
+    context.update(centre=centre, level=g.access_level, **_rows_context())
     return render_template("preferences/centre.html", **context), status
 
 
@@ -175,7 +206,8 @@ def row(topic_id: int, channel: str):
                     brand=brand,
                     topic=topic,
                     channel=channel,
-                    language=_language(),
+                    **_rows_context(),
+                    standalone=True,
                     single=True,
                     saved_row=True,
                     **context,

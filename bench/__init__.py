@@ -1,0 +1,1 @@
+"""Speed targets, measured by `make bench` (never by timed tests)."""
