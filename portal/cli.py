@@ -16,6 +16,7 @@ ledger_cli = click.Group("ledger", help="The consent ledger's hash chain.")
 outbox_cli = click.Group("outbox", help="Send queued mail.")
 demo_cli = click.Group("demo", help="The demo site group.")
 keys_cli = click.Group("keys", help="Encryption keys of personal data.")
+mail_cli = click.Group("mail", help="Topic mails to the people who asked for them.")
 
 
 @ledger_cli.command("verify")
@@ -129,6 +130,34 @@ def doctor():
     sys.exit(1)
 
 
+
+@mail_cli.command("send-topic")
+@click.option("--group", "group_slug", default="luxe", show_default=True, help="Site group slug.")
+@click.option("--brand", "brand_slug", required=True, help="Brand slug, e.g. camille.")
+@click.option("--topic", "key", required=True, help="Topic key, e.g. news.")
+@click.option("--subject", "title", required=True, help="The mail's subject line.")
+@click.option(
+    "--body-file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="Plain text body; blank lines separate paragraphs.",
+)
+def send_topic(group_slug, brand_slug, key, title, body_file):
+    """Queue a topic mail for everyone consenting to the topic by email (the worker sends)."""
+    from portal.core import topic_mail
+    from portal.core.errors import NotFound
+
+    body = body_file.read()
+    if not title.strip() or not body.strip() or "\n" in title or "\r" in title:
+        raise click.ClickException("the subject must be one non-empty line and the body not empty")
+    try:
+        topic = topic_mail.find_topic(group_slug, brand_slug, key)
+    except NotFound as missing:
+        raise click.ClickException(str(missing)) from None
+    count = topic_mail.send_topic(topic, title.strip(), body)
+    click.echo(f"queued {count} mails for {brand_slug}/{key}")
+
+
 def register(app: Flask) -> None:
-    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, doctor):
+    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, mail_cli, doctor):
         app.cli.add_command(group)

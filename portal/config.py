@@ -110,6 +110,13 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_SIGNUP_IP": env.get("RATELIMIT_SIGNUP_IP", "20 per minute;200 per day"),
         "RATELIMIT_SIGNUP_ADDRESS": env.get("RATELIMIT_SIGNUP_ADDRESS", "3 per hour"),
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),
+        # The preference centre: magic links, the mail-footer link, one-click unsubscribe.
+        "MAGIC_LINK_MAX_AGE": int(env.get("MAGIC_LINK_MAX_AGE", str(30 * 60))),
+        "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 86400))),
+        "UNSUBSCRIBE_LINK_MAX_AGE": int(env.get("UNSUBSCRIBE_LINK_MAX_AGE", str(180 * 86400))),
+        "UNSUBSCRIBE_MAILTO_DOMAIN": env.get("UNSUBSCRIBE_MAILTO_DOMAIN", ""),
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "PERMANENT_SESSION_LIFETIME": 60 * int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -12,6 +12,12 @@ from portal.core import clock
 # purpose -> (salt, config key of the lifetime in seconds)
 PURPOSES = {
     "confirm-signup": ("portal.confirm-signup.v1", "CONFIRMATION_MAX_AGE"),
+    # A magic link: names a SignInLink row, which makes it single use.
+    "sign-in": ("portal.sign-in.v1", "MAGIC_LINK_MAX_AGE"),
+    # The "Manage preferences" link in every mail's footer: subject and group, reusable.
+    "manage": ("portal.manage.v1", "MANAGE_LINK_MAX_AGE"),
+    # List-Unsubscribe (RFC 8058): subject, brand, topic; short enough for a mailto local part.
+    "unsubscribe": ("portal.unsubscribe.v1", "UNSUBSCRIBE_LINK_MAX_AGE"),
 }
 
 

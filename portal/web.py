@@ -40,7 +40,25 @@ def register(app: Flask) -> None:
             "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
             "format_date": format_date,
             "language_url": lambda code: _with_lang(code),
+            "signed_in": _signed_in,
+            "countries": _countries,
         }
+
+
+def _countries() -> list[tuple[str, str]]:
+    """Country codes a postal address may have, with their names in the page's language."""
+    from babel import Locale
+
+    from portal.core.profile import COUNTRIES
+
+    names = Locale.parse(str(get_locale() or "en")).territories
+    return sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
+
+
+def _signed_in() -> bool:
+    from portal import access
+
+    return access.current() is not None
 
 
 def _with_lang(code: str) -> str:

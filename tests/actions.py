@@ -51,3 +51,66 @@ def confirm(client, link):
     assert page.status_code == 200, page.status_code
     html = page.get_data(as_text=True)
     return client.post(path_of(link), data={"csrf_token": csrf_token(html)})
+
+
+MAGIC = re.compile(r"https?://\S+/preferences/link/\S+")
+MANAGE = re.compile(r"https?://\S+/preferences/manage/\S+")
+
+
+def subscribed(client, smtp, email, brand="camille", topics=None):
+    """Sign up and confirm: a subscribed person, with no mail left in the sink."""
+    sign_up(client, email, brand=brand, topics=topics)
+    deliver()
+    confirm(client, confirmation_link(smtp.to(email)[-1]))
+    smtp.clear()
+
+
+def request_link(client, email, group="luxe", **extra):
+    page = client.get(f"/{group}/preferences/sign-in").get_data(as_text=True)
+    data = {"csrf_token": csrf_token(page), "email": email, **extra}
+    return client.post(f"/{group}/preferences/sign-in", data=data)
+
+
+def magic_link(message) -> str:
+    match = MAGIC.search(text_of(message))
+    assert match, "no sign-in link in the mail"
+    return match.group(0)
+
+
+def manage_link(message) -> str:
+    match = MANAGE.search(text_of(message))
+    assert match, "no manage link in the mail"
+    return match.group(0)
+
+
+def sign_in(client, smtp, email):
+    """Ask for a magic link, read it from the mail, open it and press the button."""
+    smtp.clear()
+    request_link(client, email)
+    deliver()
+    link = magic_link(smtp.to(email)[-1])
+    page = client.get(path_of(link)).get_data(as_text=True)
+    return client.post(path_of(link), data={"csrf_token": csrf_token(page)})
+
+
+ROW = re.compile(r'name="shown" value="(\d+:\w+):([01])"')
+
+
+def centre_form(html: str) -> dict:
+    """The centre's form as a browser would send it untouched: {"topic:channel": shown}."""
+    return {key: state == "1" for key, state in ROW.findall(html)}
+
+
+def save(client, html, changes: dict, group="luxe", **extra):
+    """Send the centre's form with ``changes`` ({"topic:channel": on}) applied to it."""
+    rows = centre_form(html)
+    ticked = {key for key, on in rows.items() if on}
+    for key, on in changes.items():
+        (ticked.add if on else ticked.discard)(key)
+    data = {
+        "csrf_token": csrf_token(html),
+        "shown": [f"{key}:{1 if on else 0}" for key, on in rows.items()],
+        "consent": sorted(ticked),
+        **extra,
+    }
+    return client.post(f"/{group}/preferences/", data=data)

@@ -192,20 +192,6 @@ def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bo
     return True
 
 
-def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) -> int:
-    """Withdraw every consent still held or pending (of one brand, or of the whole group)."""
-    rows = [
-        row
-        for row in current(subject).values()
-        if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
-    ]
-    now = clock.now()
-    for row in rows:
-        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
-        _record(subject, row.topic, row.channel, WITHDRAWAL, origin, occurred_at=now)
-    return len(rows)
-
-
 def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
     """An erased address signed up again and confirmed: proof of why it may be contacted."""
     ledger.append(
@@ -252,3 +238,30 @@ def grant(
         occurred_at=now,
     )
     return True
+
+
+def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) -> int:
+    """Withdraw every consent the subject holds or has pending, of one brand or of all.
+
+    GDPR Art. 7(3): leaving must be as easy as joining, so this is one call and one ledger row
+    per consent that changes; consents already withdrawn write nothing. The subject stays
+    known, so the choice keeps being honoured (this is not erasure). Returns how many changed.
+    """
+    rows = [
+        row
+        for row in current(subject).values()
+        if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
+    ]
+    topics = {t.id: t for t in _topics_of(rows)}
+    now = clock.now()
+    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
+        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+        _record(subject, topics[row.topic_id], row.channel, WITHDRAWAL, origin, occurred_at=now)
+    return len(rows)
+
+
+def _topics_of(rows: list[Consent]) -> list[Topic]:
+    if not rows:
+        return []
+    ids = {row.topic_id for row in rows}
+    return list(db.session.scalars(select(Topic).where(Topic.id.in_(ids))))

@@ -111,6 +111,7 @@ def load() -> tuple[SiteGroup, bool]:
                 name=name,
                 sender_name=name,
                 sender_address=f"hello@{slug}.example",
+                news_sender_address=f"news@{slug}.example",
                 colour=colour,
                 position=position,
                 privacy_policy_url=f"https://{slug}.example/privacy",

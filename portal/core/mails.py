@@ -4,7 +4,7 @@ Each function here composes one kind of message and puts it in the outbox within
 transaction; the worker sends it later.
 """
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -15,6 +15,13 @@ from portal.extensions import db
 from portal.links import external_url
 
 
+def manage_link(subject: Subject) -> str:
+    """The footer link of every mail: opens the preference centre for subscription changes."""
+    from portal.core.access import manage_token
+
+    return external_url("preferences.manage", group=subject.group.slug, token=manage_token(subject))
+
+
 def _queue(
     kind: str,
     subject: Subject,
@@ -22,19 +29,23 @@ def _queue(
     title: str,
     template: str,
     discard_when_done: bool = False,
+    sender: str | None = None,
+    headers: dict | None = None,
     **context,
 ):
     context.update(brand=brand, subject=subject, title=title, kind=kind)
+    context.setdefault("manage", manage_link(subject))
     return outbox.queue(
         subject.group_id,
         None if discard_when_done else subject.id,
         kind,
         discard_when_done=discard_when_done,
         to=subject.email,
-        sender=[brand.sender_name, brand.sender_address],
+        sender=[brand.sender_name, sender or brand.sender_address],
         subject=title,
         text=render_template(f"mail/{template}.txt", **context),
         html=render_template(f"mail/{template}.html", **context),
+        headers=headers or {},
     )
 
 
@@ -96,6 +107,40 @@ def erasure_confirmed(subject: Subject) -> None:
             _("Your data has been erased from %(group)s", group=subject.group.name),
             "erasure_confirmed",
             discard_when_done=True,
+            manage=None,  # there is nothing left to manage
             group=subject.group,
             language=subject.language,
         )
+
+def sign_in(subject: Subject, brand: Brand, link: str, language: str) -> None:
+    """The magic link to the preference centre, in the language the person asked in."""
+    with force_locale(language):
+        _queue(
+            "sign_in",
+            subject,
+            brand,
+            _("Your link to manage your preferences at %(group)s", group=subject.group.name),
+            "sign_in",
+            link=link,
+            language=language,
+            minutes=current_app.config["MAGIC_LINK_MAX_AGE"] // 60,
+        )
+
+
+def topic(subject: Subject, topic: Topic, title: str, body: str, unsubscribe: str, headers: dict):
+    """A topic mail, from the brand's news address, with its unsubscribe link in sight."""
+    brand = topic.brand
+    _queue(
+        "topic",
+        subject,
+        brand,
+        title,
+        "topic",
+        sender=brand.news_sender_address or brand.sender_address,
+        headers=headers,
+        topic=topic,
+        paragraphs=[part.strip() for part in body.split("\n\n") if part.strip()],
+        body=body.strip(),
+        unsubscribe=unsubscribe,
+        language=subject.language,
+    )

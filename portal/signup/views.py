@@ -1,6 +1,6 @@
 """Routes of the sign-up journey; the rules live in portal.core.signup."""
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -9,8 +9,8 @@ from portal import tokens
 from portal.core import signup
 from portal.core.errors import InvalidInput
 from portal.core.models import Brand
-from portal.core.subjects import address_hash, normalise_email
 from portal.extensions import db, htmx, limiter
+from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.signup.forms import SignupForm
 from portal.web import client_origin, scope_to_group
 
@@ -29,39 +29,14 @@ def _brand(slug: str) -> Brand:
     return brand
 
 
-def _address_key() -> str:
-    """Rate-limit key for one address: its keyed hash, so the limiter stores no address."""
-    raw = request.form.get("email", "")
-    try:
-        address = normalise_email(raw)
-    except InvalidInput:
-        address = raw.strip().lower()[:300]
-    group = getattr(g, "group", None)
-    return "signup-address:" + address_hash(group.id if group else 0, address)
-
-
-def _ip_limit() -> str:
-    return current_app.config["RATELIMIT_SIGNUP_IP"]
-
-
-def _address_limit() -> str:
-    return current_app.config["RATELIMIT_SIGNUP_ADDRESS"]
-
-
-def _post_only() -> bool:
-    return request.method != "POST"
-
-
 @blueprint.get("/")
 def home():
     return render_template("signup/home.html", brands=g.group.active_brands())
 
 
 @blueprint.route("/join/<brand>", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, exempt_when=_post_only, scope="signup-ip")
-@limiter.limit(
-    _address_limit, key_func=_address_key, exempt_when=_post_only, scope="signup-address"
-)
+@limiter.limit(ip_limit, exempt_when=post_only, scope=IP_SCOPE)
+@limiter.limit(address_limit, key_func=address_key, exempt_when=post_only, scope=ADDRESS_SCOPE)
 def join(brand: str):
     brand = _brand(brand)
     form = SignupForm()
@@ -174,8 +149,8 @@ def _resend_key() -> str:
 
 
 @blueprint.post("/confirm/<token>/resend")
-@limiter.limit(_ip_limit, scope="signup-ip")
-@limiter.limit(_address_limit, key_func=_resend_key, scope="signup-address")
+@limiter.limit(ip_limit, scope=IP_SCOPE)
+@limiter.limit(address_limit, key_func=_resend_key, scope=ADDRESS_SCOPE)
 def resend(token: str):
     payload, _expired = _read_confirmation(token)
     pending = _request_of(payload)

@@ -43,7 +43,8 @@ def test_rotation_rewrites_under_the_new_key_and_old_data_stays_readable(app, cl
     db.session.expire_all()
     assert subjects.find(group_id, "rotate@example.com").email == "rotate@example.com"
     assert rotation.remaining() == 2  # the subject's address and the queued mail
-    assert rotation.rotate(batch=1) == {"subject": 1, "outbox_message": 1}
+    rewritten = rotation.rotate(batch=1)
+    assert {table: n for table, n in rewritten.items() if n} == {"subject": 1, "outbox_message": 1}
     assert rotation.remaining() == 0
     # The old key is no longer needed.
     app.extensions["portal.keys"] = Keys(NEW_KEY, app.config["PORTAL_HASH_KEY"])

@@ -38,6 +38,8 @@ class Brand(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     sender_name: Mapped[str] = mapped_column(String(120))
     sender_address: Mapped[str] = mapped_column(String(254))
+    # Topic mails come from their own address, apart from confirmation and sign-in mails.
+    news_sender_address: Mapped[str] = mapped_column(String(254), default="", server_default="")
     privacy_policy_url: Mapped[str] = mapped_column(String(500))
     policy_version: Mapped[str] = mapped_column(String(40))
     colour: Mapped[str] = mapped_column(String(7), default="#222222")

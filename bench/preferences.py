@@ -1,0 +1,104 @@
+"""Median render time of the preference centre: 7 brands x 6 topics x 3 channels (< 15 ms)."""
+
+import os
+import statistics
+import tempfile
+import time
+
+BRANDS, TOPICS, CHANNELS = 7, 6, ["email", "sms", "post"]
+TARGET_MS = 15.0
+ROUNDS = 200
+
+
+def _setup(app):
+    from flask_migrate import upgrade
+
+    from portal.core import clock
+    from portal.core.models import Brand, Consent, ConsentText, SiteGroup, Subject, Topic
+    from portal.extensions import db
+
+    upgrade()
+    group = SiteGroup(slug="bench", name="BENCH")
+    db.session.add(group)
+    db.session.flush()
+    subject = Subject(group_id=group.id, email_hash="b", email="b@example.com", status="active")
+    db.session.add(subject)
+    for b in range(BRANDS):
+        brand = Brand(
+            group_id=group.id,
+            slug=f"b{b}",
+            name=f"Brand {b}",
+            sender_name="B",
+            sender_address="b@example.com",
+            privacy_policy_url="https://b.example",
+            policy_version="1",
+            position=b,
+        )
+        db.session.add(brand)
+        db.session.flush()
+        db.session.add(ConsentText(brand_id=brand.id, version=1, texts={"en": "I agree."}))
+        for t in range(TOPICS):
+            topic = Topic(
+                brand_id=brand.id,
+                key=f"t{t}",
+                names={"en": f"Topic {t}"},
+                descriptions={"en": "About it."},
+                channels=CHANNELS,
+            )
+            db.session.add(topic)
+            db.session.flush()
+            for channel in CHANNELS[: 1 + (t % 3)]:
+                db.session.add(
+                    Consent(
+                        subject_id=subject.id,
+                        brand_id=brand.id,
+                        topic_id=topic.id,
+                        channel=channel,
+                        state="granted",
+                        since=clock.now(),
+                        source="signup_form",
+                    )
+                )
+    db.session.commit()
+    return subject
+
+
+def run() -> list[tuple[str, float, float]]:
+    from portal import create_app
+    from portal.core import clock
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 32)
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.sqlite3", "TESTING": True}
+        )
+        with app.app_context():
+            subject = _setup(app)
+            subject_id, group_id = subject.id, subject.group_id
+        client = app.test_client()
+        timings = []
+        for _ in range(ROUNDS + 20):
+            with client.session_transaction() as session:
+                now = clock.now().timestamp()
+                session["access"] = {
+                    "s": subject_id,
+                    "g": group_id,
+                    "l": "full",
+                    "at": now,
+                    "seen": now,
+                }
+            start = time.perf_counter()
+            response = client.get("/bench/preferences/")
+            timings.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200
+        median = statistics.median(timings[20:])  # the first rounds warm caches up
+        baseline = []  # the smallest page of the same app, for a ratio on this machine
+        for _ in range(ROUNDS + 20):
+            start = time.perf_counter()
+            client.get("/bench/preferences/sign-in")
+            baseline.append((time.perf_counter() - start) * 1000)
+        floor = statistics.median(baseline[20:])
+    return [
+        ("preference centre, 7 brands x 6 topics x 3 ch", median, TARGET_MS),
+        ("baseline: sign-in page (same app, same run)", floor, TARGET_MS),
+    ]

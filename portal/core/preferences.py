@@ -1,0 +1,170 @@
+"""The preference centre: what a subject holds across the whole site group, and changes to it.
+
+``centre`` reads everything the page shows in a fixed number of queries, whatever the number
+of brands, topics and consents. ``apply`` validates a set of changes completely before it
+writes any of them, then writes them in one transaction through ``portal.core.consent``.
+"""
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.core import consent, profile
+from portal.core.consent import Origin
+from portal.core.errors import InvalidInput
+from portal.core.models import Brand, Consent, ConsentText, Subject, Topic
+from portal.core.models.consent import GRANTED
+from portal.core.transaction import transaction
+from portal.extensions import db
+
+CONTACT_FOR = {"sms": profile.MOBILE, "post": profile.POSTAL}
+
+Key = tuple[int, str]  # (topic id, channel)
+
+
+@dataclass
+class Centre:
+    subject: Subject
+    brands: list[Brand]
+    consents: dict[Key, Consent]
+    fields: dict = field(default_factory=dict)
+
+    def granted(self, topic: Topic, channel: str) -> bool:
+        row = self.consents.get((topic.id, channel))
+        return row is not None and row.state == GRANTED
+
+
+def centre(subject: Subject) -> Centre:
+    """Every active brand of the subject's group with its topics, and what the subject holds."""
+    brands = db.session.scalars(
+        select(Brand)
+        .where(Brand.group_id == subject.group_id, Brand.archived_at.is_(None))
+        .order_by(Brand.position, Brand.id)
+        .options(selectinload(Brand.topics))
+    ).all()
+    return Centre(subject, list(brands), consent.current(subject), profile.fields_of(subject))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of the page: the state it showed (``shown``) and the state asked for."""
+
+    topic_id: int
+    channel: str
+    wanted: bool
+    shown: bool
+
+
+class ContactNeeded(InvalidInput):
+    """A channel was turned on that needs a contact field the subject has not given."""
+
+    def __init__(self, field_name: str, message, key: Key):
+        super().__init__(field_name, message)
+        self.key = key
+
+
+@dataclass
+class Outcome:
+    changed: list[Key] = field(default_factory=list)
+    # Rows another tab or device changed since the page was shown: key -> state now.
+    conflicts: dict[Key, bool] = field(default_factory=dict)
+
+
+def _topics(subject: Subject, changes: list[Change]) -> dict[int, Topic]:
+    ids = {change.topic_id for change in changes}
+    topics = db.session.scalars(
+        select(Topic)
+        .join(Brand)
+        .where(Topic.id.in_(ids), Brand.group_id == subject.group_id, Brand.archived_at.is_(None))
+        .options(selectinload(Topic.brand))
+    ).all()
+    found = {topic.id: topic for topic in topics}
+    if len(found) != len(ids):
+        raise InvalidInput("form", _l("One of these topics is not offered here. Reload the page."))
+    for change in changes:
+        if change.channel not in found[change.topic_id].channels:
+            raise InvalidInput(
+                "form", _l("One of these topics cannot be received that way. Reload the page.")
+            )
+    return found
+
+
+def _contacts(subject, changes, held, contact: dict) -> dict[str, str]:
+    """The contact fields to store: given ones validated, missing needed ones refused."""
+    given = {name: value for name, value in contact.items() if value}
+    fields = profile.fields_of(subject)
+    for change in changes:
+        name = CONTACT_FOR.get(change.channel)
+        row = held.get((change.topic_id, change.channel))
+        turning_on = change.wanted and change.wanted != change.shown
+        held_now = row is not None and row.state == GRANTED
+        if name and turning_on and not held_now and name not in given and name not in fields:
+            message = (
+                _l("Enter your mobile number to receive SMS.")
+                if name == profile.MOBILE
+                else _l("Enter your postal address to receive post.")
+            )
+            raise ContactNeeded(name, message, (change.topic_id, change.channel))
+    return given
+
+
+def apply(
+    subject: Subject, changes: list[Change], contact: dict, language: str, origin: Origin
+) -> Outcome:
+    """Apply what the person changed on the page, and nothing else, in one transaction.
+
+    Only rows whose asked state differs from what the page showed are changes. A row whose
+    stored state moved since the page was shown (another tab) is not overwritten: it is
+    reported in ``conflicts``. Setting a consent to the state it has writes no ledger row.
+    ``contact`` holds already validated values (``profile.parse_*``) keyed by field name.
+    Raises InvalidInput (nothing written) for a foreign topic, a channel the topic does not
+    offer, or a channel turned on without the contact it needs.
+    """
+    outcome = Outcome()
+    if not changes:
+        return outcome
+    topics = _topics(subject, changes)
+    held = consent.current(subject)
+    given = _contacts(subject, changes, held, contact)
+    texts: dict[int, ConsentText] = {}
+    with transaction():
+        for name, value in given.items():
+            profile.set_field(subject, name, value, actor=origin.actor)
+        for change in changes:
+            key = (change.topic_id, change.channel)
+            row = held.get(key)
+            now_granted = row is not None and row.state == GRANTED
+            if now_granted != change.shown:
+                outcome.conflicts[key] = now_granted
+                continue
+            if change.wanted == change.shown:
+                continue
+            topic = topics[change.topic_id]
+            if change.wanted:
+                if topic.brand_id not in texts:
+                    texts[topic.brand_id] = _latest_text(topic.brand_id)
+                text = texts[topic.brand_id]
+                consent.grant(subject, topic, change.channel, text, language, origin)
+            else:
+                consent.withdraw(subject, topic, change.channel, origin)
+            outcome.changed.append(key)
+    return outcome
+
+
+def _latest_text(brand_id: int) -> ConsentText:
+    return db.session.scalar(
+        select(ConsentText)
+        .where(ConsentText.brand_id == brand_id)
+        .order_by(ConsentText.version.desc())
+        .limit(1)
+    )
+
+
+def unsubscribe_all(subject: Subject, origin: Origin, brand: Brand | None = None) -> int:
+    """ "Unsubscribe from all of <brand>" or from everything: one transaction, one call."""
+    if brand is not None and brand.group_id != subject.group_id:
+        raise InvalidInput("form", _l("This house is not part of this group."))
+    with transaction():
+        return consent.withdraw_all(subject, origin, brand.id if brand else None)

@@ -1,0 +1,1 @@
+"""The multi-brand preference centre: passwordless access, every brand, one-click leaving."""

@@ -1,0 +1,245 @@
+"""Routes of the preference centre; the rules live in portal.core.access and .preferences."""
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal import access as sessions
+from portal import tokens
+from portal.core import access, preferences
+from portal.core.errors import InvalidInput
+from portal.core.models import Brand
+from portal.core.preferences import ContactNeeded
+from portal.extensions import db, htmx, limiter
+from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
+from portal.preferences.forms import SignInForm, read_changes, read_contact, typed
+from portal.web import client_origin, scope_to_group
+
+blueprint = Blueprint("preferences", __name__, url_prefix="/<group>/preferences")
+scope_to_group(blueprint)
+SOURCE = "preference_centre"
+
+
+def _language() -> str:
+    return str(get_locale())
+
+
+def _brand(slug: str | None) -> Brand:
+    """The brand a mail is sent in the name of: the one the person came from, or the first."""
+    brands = g.group.active_brands()
+    if not brands:
+        abort(404)
+    return next((brand for brand in brands if brand.slug == slug), brands[0])
+
+
+@blueprint.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(ip_limit, exempt_when=post_only, scope=IP_SCOPE)
+@limiter.limit(address_limit, key_func=address_key, exempt_when=post_only, scope=ADDRESS_SCOPE)
+def sign_in():
+    """Ask for a magic link. The answer is the same whether or not the address is known."""
+    form = SignInForm()
+    errors, sent_to = {}, None
+    if request.method == "GET":
+        form.next.data = sessions.safe_next(request.args.get("next")) or ""
+        form.brand.data = request.args.get("brand", "")
+    else:
+        try:
+            sent_to = access.request_link(
+                g.group,
+                form.email.data or "",
+                _language(),
+                _brand(form.brand.data),
+                sessions.safe_next(form.next.data),
+            )
+        except InvalidInput as refused:
+            errors[refused.field] = str(refused.message)
+    context = {"form": form, "errors": errors, "sent_to": sent_to}
+    if htmx:
+        return render_template("preferences/_sign_in.html", **context)
+    return render_template("preferences/sign_in.html", **context), 422 if errors else 200
+
+
+def _refused(reason: str):
+    status = 400 if reason in ("invalid", "unknown") else 410
+    return render_template("preferences/link_refused.html", reason=reason), status
+
+
+@blueprint.route("/link/<token>", methods=["GET", "POST"])
+def open_link(token: str):
+    """GET shows a button (mail scanners open links); the POST uses the link, once."""
+    try:
+        payload = tokens.read("sign-in", token)
+    except tokens.ExpiredToken:
+        return _refused("expired")
+    except tokens.InvalidToken:
+        return _refused("invalid")
+    try:
+        if request.method == "GET":
+            entry = access.check_link(g.group.id, payload)
+            signed_in = sessions.subject()
+            if signed_in is not None and signed_in.id != entry.subject.id:
+                sessions.end()  # a link for someone else: that session ends here
+            return render_template("preferences/link.html", token=token)
+        entry = access.use_link(g.group.id, payload)
+    except access.LinkRefused as refused:
+        return _refused(refused.reason)
+    sessions.start(entry.subject, entry.level)
+    return redirect(sessions.safe_next(entry.next_path) or url_for(".centre"))
+
+
+@blueprint.get("/manage/<token>")
+def manage(token: str):
+    """The "Manage preferences" link of every mail footer: subscription changes only."""
+    try:
+        entry = access.manage_entry(g.group.id, tokens.read("manage", token))
+    except tokens.ExpiredToken:
+        return _refused("expired")
+    except (tokens.InvalidToken, access.LinkRefused):
+        return _refused("invalid")
+    sessions.start(entry.subject, entry.level)
+    return redirect(url_for(".centre"))
+
+
+@blueprint.post("/sign-out")
+def sign_out():
+    sessions.end()
+    return render_template("preferences/signed_out.html")
+
+
+def _words() -> dict:
+    """Words every row repeats, translated once per page rather than once per row."""
+    return {
+        "channels": {"email": _("Email"), "sms": _("SMS"), "post": _("Post")},
+        "hows": {
+            "signup_form": _("by email sign-up"),
+            "double_opt_in": _("by email sign-up"),
+            "preference_centre": _("in your preference centre"),
+            "api": _("through a website or app"),
+            "import": _("from earlier records"),
+            "admin": _("through customer service"),
+        },
+        "none": _("Not subscribed"),
+        "unverified": _("not verified"),
+    }
+
+
+def _rows_context() -> dict:
+    """What every row needs, worked out once per page."""
+    cache = {}
+
+    def day(moment):
+        if moment.date() not in cache:
+            cache[moment.date()] = format_date(moment, "long")
+        return cache[moment.date()]
+
+    base = url_for(".row", topic_id=0, channel="email").removesuffix("0/email")
+    return {"words": _words(), "day": day, "row_base": base, "language": _language()}
+
+
+def _centre_page(status=200, **context):
+    centre = preferences.centre(g.subject)
+    context.setdefault("errors", {})
+    context.update(centre=centre, level=g.access_level, **_rows_context())
+    return render_template("preferences/centre.html", **context), status
+
+
+def _submitted(form, only=None):
+    """Apply the posted rows; returns the template context describing what happened."""
+    context = {"errors": {}, "typed": typed(form)}
+    try:
+        contact = read_contact(form)
+        changes = read_changes(form)
+        if only is not None:
+            changes = [change for change in changes if (change.topic_id, change.channel) == only]
+        context["outcome"] = preferences.apply(
+            g.subject, changes, contact, _language(), client_origin(SOURCE)
+        )
+    except InvalidInput as refused:
+        context["errors"][refused.field] = str(refused.message)
+        context["needs"] = (
+            refused.key if isinstance(refused, ContactNeeded) else _asking(refused.field, only)
+        )
+        # Show the page as the person left it, so nothing they typed or ticked is lost.
+        context["ticked"] = set(request.form.getlist("consent"))
+        context["shown"] = set(request.form.getlist("shown"))
+    return context
+
+
+def _asking(field_name: str, only) -> tuple[int, str] | None:
+    """The row whose contact fields were refused: the one being turned on for that channel."""
+    channel = {"mobile": "sms", "postal": "post"}.get(field_name.split("_")[0])
+    if channel is None:
+        return None
+    if only is not None:
+        return only
+    ticked = set(request.form.getlist("consent"))
+    for raw in request.form.getlist("shown"):
+        key, _, state = raw.rpartition(":")
+        topic, _, row_channel = key.partition(":")
+        if row_channel == channel and state == "0" and key in ticked and topic.isdigit():
+            return int(topic), channel
+    return None
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@sessions.require(access.PREFERENCES)
+def centre():
+    if request.method == "GET":
+        return _centre_page()
+    context = _submitted(request.form)
+    return _centre_page(422 if context["errors"] else 200, saved=not context["errors"], **context)
+
+
+@blueprint.post("/row/<int:topic_id>/<channel>")
+@sessions.require(access.PREFERENCES)
+def row(topic_id: int, channel: str):
+    """One toggle, with htmx: applies that row only and answers with that row."""
+    context = _submitted(request.form, only=(topic_id, channel))
+    centre = preferences.centre(g.subject)
+    for brand in centre.brands:
+        for topic in brand.topics:
+            if topic.id == topic_id and channel in topic.channels:
+                return render_template(
+                    "preferences/_row.html",
+                    centre=centre,
+                    brand=brand,
+                    topic=topic,
+                    channel=channel,
+                    **_rows_context(),
+                    standalone=True,
+                    single=True,
+                    saved_row=True,
+                    **context,
+                )
+    abort(404)
+
+
+@blueprint.route("/leave", methods=["GET", "POST"], defaults={"brand": None})
+@blueprint.route("/leave/<brand>", methods=["GET", "POST"])
+@sessions.require(access.PREFERENCES)
+def leave(brand: str | None):
+    """ "Unsubscribe from all of <brand>" or from everything: one click, one confirmation."""
+    chosen = None
+    if brand is not None:
+        chosen = db.session.scalar(
+            select(Brand).where(Brand.group_id == g.group.id, Brand.slug == brand)
+        )
+        if chosen is None:
+            abort(404)
+    if request.method == "GET":
+        return render_template("preferences/leave.html", brand=chosen)
+    count = preferences.unsubscribe_all(g.subject, client_origin(SOURCE), chosen)
+    return render_template("preferences/left.html", brand=chosen, count=count)
+
+
+@blueprint.route("/confirm-it-is-you", methods=["GET", "POST"])
+@limiter.limit(ip_limit, exempt_when=post_only, scope=IP_SCOPE)
+@sessions.require(access.PREFERENCES)
+def fresh_link():
+    """For what needs the "full" level: send a fresh magic link that returns here after."""
+    next_path = sessions.safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return render_template("preferences/fresh_link.html", next_path=next_path, sent=False)
+    access.send_fresh_link(g.subject, _brand(request.form.get("brand")), _language(), next_path)
+    return render_template("preferences/fresh_link.html", next_path=next_path, sent=True)
