@@ -15,13 +15,14 @@ from pythonjsonlogger.json import JsonFormatter
 
 log = logging.getLogger("portal.request")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_ACCESS_LINE = re.compile(r"^\S+ - - \[[^\]]*\] \"")
 
 
 class _NoAccessLines(logging.Filter):
     """Drop the development server's own access lines, which print raw paths with tokens."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "werkzeug" and str(record.msg).startswith("%s - - ["))
+        return not _ACCESS_LINE.match(record.getMessage())
 
 
 def configure(level: str = "INFO") -> None:

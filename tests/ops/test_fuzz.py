@@ -79,8 +79,13 @@ def fuzz_client(app, demo):
 
 def _fuzz_forms(client, rule: str, path: str, names: list[str]) -> None:
     @SETTINGS
-    @given(form=st.dictionaries(st.sampled_from(names) | st.text(max_size=8),
-                                st.lists(VALUE, min_size=1, max_size=3), max_size=6))
+    @given(
+        form=st.dictionaries(
+            st.sampled_from(names) | st.text(max_size=8),
+            st.lists(VALUE, min_size=1, max_size=3),
+            max_size=6,
+        )
+    )
     def post(form):
         answer = client.post(path, data=form)
         assert answer.status_code < 500, (rule, form)

@@ -60,3 +60,23 @@ def test_flask_keys_rotate_reports_progress(app, runner, client, demo):
     result = runner.invoke(args=["keys", "rotate"])
     assert "subject: 1 rows re-encrypted" in result.output
     assert "nothing left under an old key" in result.output
+
+
+def test_the_development_server_prints_no_paths():
+    """Its access lines would print confirmation tokens; the portal's own line replaces them."""
+    from portal.ops.logs import _NoAccessLines
+
+    line = logging.LogRecord(
+        "werkzeug",
+        logging.INFO,
+        "",
+        0,
+        '127.0.0.1 - - [23/Nov/2026 17:23:10] "GET /luxe/confirm/abc HTTP/1.1" 200 -',
+        None,
+        None,
+    )
+    banner = logging.LogRecord(
+        "werkzeug", logging.INFO, "", 0, " * Running on http://x", None, None
+    )
+    assert not _NoAccessLines().filter(line)
+    assert _NoAccessLines().filter(banner)
