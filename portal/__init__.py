@@ -66,10 +66,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from portal import cli, errors, web
+    from portal import api, cli, errors, web
     from portal.signup.views import blueprint as signup
 
     app.register_blueprint(signup)
+    api.register(app)
     web.register(app)
     errors.register(app)
     cli.register(app)

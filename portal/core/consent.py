@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from portal.core import clock, ledger
+from portal.core import clock, events, ledger
 from portal.core.models import Consent, ConsentText, SignupRequest, Subject, Topic
 from portal.core.models.consent import (
     CONFIRMED,
@@ -175,6 +175,7 @@ def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
             requested_at=pending.requested_at,
             occurred_at=now,
         )
+        events.consent_changed(row, topic, pending.source)
         granted.append(row)
     pending.confirmed_at = now
     return granted
@@ -188,6 +189,7 @@ def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bo
     now = clock.now()
     row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
     _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
+    events.consent_changed(row, topic, origin.source)
     return True
 
 
@@ -218,4 +220,5 @@ def grant(
         policy_version=policy,
         occurred_at=now,
     )
+    events.consent_changed(row, topic, origin.source)
     return True
