@@ -2,23 +2,28 @@
 
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import current_app, request
 
 from portal.api.problems import Problem
 from portal.core import clients
 from portal.extensions import client_address
 
 _UNSET = object()
+_ENVIRON = "portal.api_client"
 
 
 def current_client():
-    """The client of this request's ``Authorization: Bearer`` key, or None (cached in g)."""
-    client = getattr(g, "api_client", _UNSET)
+    """The client of this request's ``Authorization: Bearer`` key, or None.
+
+    Kept in the request's environ, not in ``g``: an app context (and its ``g``) may outlive
+    one request, and a client must never be carried over to the next.
+    """
+    client = request.environ.get(_ENVIRON, _UNSET)
     if client is _UNSET:
         header = request.headers.get("Authorization", "")
         scheme, _, key = header.partition(" ")
         client = clients.authenticate(key.strip()) if scheme.lower() == "bearer" else None
-        g.api_client = client
+        request.environ[_ENVIRON] = client
     return client
 
 
