@@ -1,8 +1,8 @@
 """Grant, confirm and withdraw consent: the only code that writes consent state and ledger rows.
 
 Every function here works inside the caller's transaction and leaves committing to the
-operation that called it, so a consent change and its ledger row and mail land together or
-not at all.
+operation that called it, so a consent change, its ledger row, its change-feed event
+(``events.consent_changed``) and its mail land together or not at all.
 """
 
 import ipaddress

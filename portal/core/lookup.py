@@ -130,10 +130,8 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
     topic = topic_of(client, audience.brand, audience.topic, audience.channel)
     hashes: list[str | None] = []
     for email in audience.emails:
-        try:
-            hashes.append(subjects.address_hash(client.group_id, subjects.normalise_email(email)))
-        except InvalidInput:
-            hashes.append(None)
+        address = subjects.lookup_form(email)
+        hashes.append(None if address is None else subjects.address_hash(client.group_id, address))
     wanted = list({h for h in hashes if h is not None})
     states: dict[str, str | None] = {}
     for start in range(0, len(wanted), _CHUNK):
