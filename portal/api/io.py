@@ -3,8 +3,8 @@
 import json
 from datetime import datetime
 
+import jsonschema_rs
 from flask import jsonify, request
-from jsonschema import Draft202012Validator
 
 from portal.api.problems import Problem
 from portal.api.schemas import SCHEMAS
@@ -22,7 +22,10 @@ def _resolved(schema):
     return schema
 
 
-VALIDATORS = {name: Draft202012Validator(_resolved(schema)) for name, schema in SCHEMAS.items()}
+# jsonschema-rs: the pure-Python validator took 250 ms over a 10,000-address audience.
+VALIDATORS = {
+    name: jsonschema_rs.Draft202012Validator(_resolved(schema)) for name, schema in SCHEMAS.items()
+}
 
 
 def body(schema_name: str) -> dict:
@@ -37,14 +40,19 @@ def body(schema_name: str) -> dict:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "The body is not valid JSON.") from None
-    errors = sorted(VALIDATORS[schema_name].iter_errors(data), key=lambda e: list(e.path))
+    errors = sorted(
+        VALIDATORS[schema_name].iter_errors(data), key=lambda e: [str(p) for p in e.instance_path]
+    )
     if errors:
         raise Problem(
             422,
             "The body does not match the documented schema.",
             "invalid-body",
             errors=[
-                {"field": "/".join(str(p) for p in e.path) or "(body)", "message": e.message[:300]}
+                {
+                    "field": "/".join(str(p) for p in e.instance_path) or "(body)",
+                    "message": e.message[:300],
+                }
                 for e in errors[:20]
             ],
         )
