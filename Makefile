@@ -43,6 +43,9 @@ run: install
 	@echo "  Consent portal:      http://127.0.0.1:5000/luxe/"
 	@echo "  Sign up to Camille:  http://127.0.0.1:5000/luxe/join/camille"
 	@echo "  Mailbox (dev mail):  http://127.0.0.1:5000/dev/mailbox/"
+	@echo "  API reference:       http://127.0.0.1:5000/api/v1/docs"
+	@echo "  Demo API key (new each run, the last one stops working):"
+	@echo "    $$($(BIN)/flask api-clients demo-key --group luxe)"
 	@echo
 	$(BIN)/flask outbox work & worker=$$!; trap "kill $$worker" EXIT; \
 		$(BIN)/flask run --host 127.0.0.1 --port 5000
@@ -57,8 +60,12 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format portal tests bench
 
-bench: install
-	$(BIN)/python -m bench
+# Against PostgreSQL (PORTAL_BENCH_POSTGRES_URL); BENCH_ARGS="--scale 0.02 --seconds 5" for a quick run.
+/usr/bin/wrk:
+	apt-get update -q && apt-get install -y -q wrk
+
+bench: install /usr/bin/wrk
+	$(BIN)/python -m bench $(BENCH_ARGS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -66,7 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from portal import cli, errors, ops, web
+    from portal import api, cli, errors, ops, web
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
     from portal.signup.views import blueprint as signup
@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(signup)
     app.register_blueprint(preferences)
     app.register_blueprint(unsubscribe)
+    api.register(app)
     web.register(app)
     errors.register(app)
     ops.init_app(app)

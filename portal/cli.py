@@ -8,7 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from portal.core import ledger, outbox
+from portal.core import ledger, outbox, webhooks
 from portal.core.models import SiteGroup
 from portal.extensions import db
 
@@ -52,12 +52,16 @@ def send_once():
         f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
         f"queued {outbox.backlog()}"
     )
+    hooks = webhooks.deliver_all()
+    click.echo(
+        f"webhooks: delivered {hooks.sent}, to retry {hooks.retrying}, failed {hooks.failed}"
+    )
 
 
 @outbox_cli.command("work")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 def work(interval):
-    """Keep sending as mail arrives, until stopped (SIGTERM or Ctrl-C)."""
+    """Keep sending mail and webhooks as they arrive, until stopped (SIGTERM or Ctrl-C)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo("outbox worker started")
@@ -65,6 +69,10 @@ def work(interval):
         while not stop.is_set():
             try:
                 result = outbox.send_due()
+                hooks = webhooks.deliver_due()
+                result.sent += hooks.sent
+                result.retrying += hooks.retrying
+                result.failed += hooks.failed
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
                 db.session.rollback()
                 click.echo(f"outbox pass failed: {type(error).__name__}", err=True)
@@ -130,7 +138,6 @@ def doctor():
     sys.exit(1)
 
 
-
 @mail_cli.command("send-topic")
 @click.option("--group", "group_slug", default="luxe", show_default=True, help="Site group slug.")
 @click.option("--brand", "brand_slug", required=True, help="Brand slug, e.g. camille.")
@@ -159,5 +166,7 @@ def send_topic(group_slug, brand_slug, key, title, body_file):
 
 
 def register(app: Flask) -> None:
-    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, mail_cli, doctor):
+    from portal.api.commands import api_clients_cli
+
+    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, mail_cli, api_clients_cli, doctor):
         app.cli.add_command(group)

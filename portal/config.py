@@ -109,6 +109,10 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "portal"),
         "RATELIMIT_SIGNUP_IP": env.get("RATELIMIT_SIGNUP_IP", "20 per minute;200 per day"),
         "RATELIMIT_SIGNUP_ADDRESS": env.get("RATELIMIT_SIGNUP_ADDRESS", "3 per hour"),
+        "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
+        "API_MAX_BODY": int(env.get("API_MAX_BODY", str(2 * 1024 * 1024))),
+        # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.
+        "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),
         # The preference centre: magic links, the mail-footer link, one-click unsubscribe.
         "MAGIC_LINK_MAX_AGE": int(env.get("MAGIC_LINK_MAX_AGE", str(30 * 60))),

@@ -2,10 +2,12 @@
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from portal.api import problems as api_problems
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(error):
+        if api_problems.wants_problem(request.path):
+            return api_problems.from_http_error(error)
         message = _(
             "You have made too many requests in a short time. Please wait a while and try again."
         )
@@ -33,6 +37,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        if api_problems.wants_problem(request.path):
+            return api_problems.from_http_error(error)
         titles = {
             400: _("This request could not be understood"),
             404: _("Page not found"),
@@ -55,6 +61,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unhandled error")
+        if api_problems.wants_problem(request.path):
+            return api_problems.response(500, "Nothing was changed. Please try again.")
         return render_template(
             "error.html",
             code=500,

@@ -1,8 +1,8 @@
 """Grant, confirm and withdraw consent: the only code that writes consent state and ledger rows.
 
 Every function here works inside the caller's transaction and leaves committing to the
-operation that called it, so a consent change and its ledger row and mail land together or
-not at all.
+operation that called it, so a consent change, its ledger row, its change-feed event
+(``events.consent_changed``) and its mail land together or not at all.
 """
 
 import ipaddress
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from portal.core import clock, ledger
+from portal.core import clock, events, ledger
 from portal.core.models import Consent, ConsentText, SignupRequest, Subject, Topic
 from portal.core.models.consent import (
     CONFIRMED,
@@ -176,6 +176,7 @@ def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
             requested_at=pending.requested_at,
             occurred_at=now,
         )
+        events.consent_changed(row, topic, pending.source)
         granted.append(row)
     pending.confirmed_at = now
     return granted
@@ -189,6 +190,7 @@ def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bo
     now = clock.now()
     row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
     _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
+    events.consent_changed(row, topic, origin.source)
     return True
 
 
@@ -237,6 +239,7 @@ def grant(
         policy_version=policy,
         occurred_at=now,
     )
+    events.consent_changed(row, topic, origin.source)
     return True
 
 
@@ -257,6 +260,7 @@ def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) 
     for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
         row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
         _record(subject, topics[row.topic_id], row.channel, WITHDRAWAL, origin, occurred_at=now)
+        events.consent_changed(row, topics[row.topic_id], origin.source)
     return len(rows)
 
 

@@ -9,16 +9,20 @@ and a disposal record with counts. A last mail confirms the erasure and is disca
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
-from portal.core import clock, consent, ledger, mails
+from portal.core import clock, consent, events, ledger, mails
 from portal.core.consent import Origin
-from portal.core.models import ErasureRecord, LedgerEntry, Subject, Suppression
+from portal.core.models import ErasureRecord, Event, LedgerEntry, Subject, Suppression
+from portal.core.models.event import SUBJECT_ERASED
 from portal.core.transaction import transaction
 from portal.extensions import db
 
-# Tables that refer to a subject but are not erased with them: the ledger is anonymised instead.
-KEPT = {LedgerEntry.__tablename__}
+# Tables that refer to a subject but outlive them: the ledger, anonymised as proof, and the
+# API's event feed, detached, because integrators must still learn of the withdrawals and of
+# the erasure itself (its events carry the former subject id, never personal data).
+ANONYMISED = {LedgerEntry.__tablename__}
+DETACHED = {Event.__tablename__}
 
 
 def _personal_tables():
@@ -26,7 +30,7 @@ def _personal_tables():
     return [
         table
         for table in reversed(db.metadata.sorted_tables)
-        if "subject_id" in table.columns and table.name not in KEPT
+        if "subject_id" in table.columns and table.name not in ANONYMISED | DETACHED
     ]
 
 
@@ -45,41 +49,52 @@ def erase(subject: Subject, requested_by: str, origin: Origin, reason: str = "")
     """Erase ``subject``; ``requested_by`` says who asked (subject, admin:<id>, api:<client>,
     or a retention rule). Returns the disposal record. Nothing changes if anything fails."""
     with transaction():
-        erasure_id = str(uuid.uuid4())
-        group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
-        # Withdrawal first, so the ledger proves consent ended before the data went.
-        withdrawn = consent.withdraw_all(subject, origin)
-        mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
-        db.session.flush()
-        counts = {"consents_withdrawn": withdrawn}
-        for table in _personal_tables():
-            removed = db.session.execute(
-                delete(table).where(table.c.subject_id == subject_id)
-            ).rowcount
-            if removed:
-                counts[table.name] = removed
-        counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
-        db.session.expunge(subject)
-        db.session.execute(delete(Subject).where(Subject.id == subject_id))
-        if not is_suppressed(group_id, email_hash):
-            db.session.add(
-                Suppression(
-                    group_id=group_id,
-                    email_hash=email_hash,
-                    erasure_id=erasure_id,
-                    created_at=clock.now(),
-                )
-            )
-        record = ErasureRecord(
-            id=erasure_id,
-            group_id=group_id,
-            subject_ref=subject_id,
-            requested_by=requested_by,
-            reason=reason,
-            erased_at=clock.now(),
-            counts=counts,
+        return erase_in_transaction(subject, requested_by, origin, reason)
+
+
+def erase_in_transaction(
+    subject: Subject, requested_by: str, origin: Origin, reason: str = ""
+) -> ErasureRecord:
+    """The same inside the caller's transaction (the API commits it with its idempotency key)."""
+    erasure_id = str(uuid.uuid4())
+    group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
+    # Withdrawal first, so the ledger (and the feed) prove consent ended before the data went.
+    withdrawn = consent.withdraw_all(subject, origin)
+    mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
+    db.session.flush()
+    counts = {"consents_withdrawn": withdrawn}
+    for table in _personal_tables():
+        removed = db.session.execute(delete(table).where(table.c.subject_id == subject_id))
+        if removed.rowcount:
+            counts[table.name] = removed.rowcount
+    counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
+    for name in DETACHED:
+        table = db.metadata.tables[name]
+        db.session.execute(
+            update(table).where(table.c.subject_id == subject_id).values(subject_id=None)
         )
-        db.session.add(record)
+    db.session.expunge(subject)
+    db.session.execute(delete(Subject).where(Subject.id == subject_id))
+    if not is_suppressed(group_id, email_hash):
+        db.session.add(
+            Suppression(
+                group_id=group_id,
+                email_hash=email_hash,
+                erasure_id=erasure_id,
+                created_at=clock.now(),
+            )
+        )
+    record = ErasureRecord(
+        id=erasure_id,
+        group_id=group_id,
+        subject_ref=subject_id,
+        requested_by=requested_by,
+        reason=reason,
+        erased_at=clock.now(),
+        counts=counts,
+    )
+    db.session.add(record)
+    events.emit(group_id, SUBJECT_ERASED, {"subject_id": subject_id, "erasure_id": erasure_id})
     return record
 
 

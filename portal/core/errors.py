@@ -12,3 +12,16 @@ class InvalidInput(ValueError):
 
 class NotFound(LookupError):
     """The thing asked for does not exist in this site group."""
+
+
+class Forbidden(PermissionError):
+    """The caller may not do this here (an API client outside its scopes or brands)."""
+
+
+class Refused(Exception):
+    """The request is understood and allowed, but the state of things forbids it."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -112,6 +112,7 @@ def erasure_confirmed(subject: Subject) -> None:
             language=subject.language,
         )
 
+
 def sign_in(subject: Subject, brand: Brand, link: str, language: str) -> None:
     """The magic link to the preference centre, in the language the person asked in."""
     with force_locale(language):

@@ -1,5 +1,7 @@
 """Finding and creating subjects by their address, without ever storing it in clear."""
 
+import re
+
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -31,6 +33,31 @@ def normalise_email(raw: str) -> str:
         ) from None
     # Mailbox providers treat the local part case-insensitively in practice; one person, one row.
     return valid.normalized.lower()
+
+
+# Plain ASCII addresses, the vast majority of an audience: dot-atom local part, LDH domain.
+_PLAIN = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
+    re.IGNORECASE,
+)
+
+
+def lookup_form(raw: str) -> str | None:
+    """The normalised address for a read-only lookup, or None when it cannot be an address.
+
+    Plain addresses take a fast path (email_validator costs about 0.3 ms each, too slow for a
+    10,000-address audience); anything else goes through ``normalise_email``. An address the
+    fast path lets through that the validator would refuse cannot belong to a subject, so a
+    lookup still answers "unknown" for it: never use this to create a subject.
+    """
+    value = raw.strip()
+    if len(value) <= MAX_ADDRESS and _PLAIN.fullmatch(value):
+        return value.lower()
+    try:
+        return normalise_email(raw)
+    except InvalidInput:
+        return None
 
 
 def address_hash(group_id: int, address: str) -> str:

@@ -1,0 +1,60 @@
+"""The JSON API for integrating systems, under /api/v1 (see openapi.py for the contract)."""
+
+from flask import Blueprint, Flask, current_app, request
+
+from portal.api import auth, problems
+from portal.core.errors import Forbidden, InvalidInput, NotFound, Refused
+from portal.extensions import csrf, limiter
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+# Once, at import: the extensions are module-level and would stack a limit per create_app().
+csrf.exempt(blueprint)
+limiter.limit(auth.rate_limit, key_func=auth.rate_key)(blueprint)
+
+
+@blueprint.before_request
+def limit_body():
+    # Flask 3.1: a per-request limit, so large bodies are refused with 413 before being read.
+    request.max_content_length = current_app.config["API_MAX_BODY"]
+
+
+@blueprint.after_request
+def no_store(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@blueprint.errorhandler(problems.Problem)
+def problem(error):
+    return problems.from_problem(error)
+
+
+@blueprint.errorhandler(InvalidInput)
+def invalid(error):
+    return problems.response(
+        422,
+        str(error.message),
+        "invalid-body",
+        errors=[{"field": error.field, "message": str(error.message)}],
+    )
+
+
+@blueprint.errorhandler(NotFound)
+def not_found(error):
+    return problems.response(404, "Nothing with this identifier is open to this client.")
+
+
+@blueprint.errorhandler(Forbidden)
+def forbidden(error):
+    return problems.response(403, str(error) or "Not open to this client.")
+
+
+@blueprint.errorhandler(Refused)
+def refused(error):
+    return problems.response(409, str(error.message), error.reason)
+
+
+def register(app: Flask) -> None:
+    from portal.api import consent, docs, erasure, feed, webhooks  # noqa: F401 - routes
+
+    app.register_blueprint(blueprint)

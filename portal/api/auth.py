@@ -1,0 +1,56 @@
+"""Bearer keys, scopes and per-client rate limits."""
+
+from functools import wraps
+
+from flask import current_app, request
+
+from portal.api.problems import Problem
+from portal.core import clients
+from portal.extensions import client_address
+
+_UNSET = object()
+_ENVIRON = "portal.api_client"
+
+
+def current_client():
+    """The client of this request's ``Authorization: Bearer`` key, or None.
+
+    Kept in the request's environ, not in ``g``: an app context (and its ``g``) may outlive
+    one request, and a client must never be carried over to the next.
+    """
+    client = request.environ.get(_ENVIRON, _UNSET)
+    if client is _UNSET:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        client = clients.authenticate(key.strip()) if scheme.lower() == "bearer" else None
+        request.environ[_ENVIRON] = client
+    return client
+
+
+def rate_key() -> str:
+    """Limits count per client; requests without a valid key count per address."""
+    client = current_client()
+    return f"api-client:{client.id}" if client else f"api-anonymous:{client_address()}"
+
+
+def rate_limit() -> str:
+    return current_app.config["RATELIMIT_API"]
+
+
+def requires(scope: str):
+    """The view needs a valid key with ``scope``: 401 without one, 403 without the scope."""
+
+    def decorator(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            client = current_client()
+            if client is None:
+                raise Problem(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
+            if scope not in client.scopes:
+                raise Problem(403, f"This key lacks the scope '{scope}'.", "missing-scope")
+            return view(client, *args, **kwargs)
+
+        guarded.required_scope = scope
+        return guarded
+
+    return decorator

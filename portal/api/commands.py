@@ -1,0 +1,64 @@
+"""``flask api-clients``: create, list, revoke API clients; a key for the demo."""
+
+import click
+
+from portal.core import clients
+from portal.core.errors import InvalidInput, NotFound
+from portal.core.models.api import SCOPES
+
+api_clients_cli = click.Group("api-clients", help="Keys of the systems that use the API.")
+
+
+@api_clients_cli.command("create")
+@click.option("--group", "group_slug", required=True, help="Slug of the site group.")
+@click.option("--name", required=True, help="What the client is, e.g. CRM.")
+@click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES))
+@click.option("--brand", "brands", multiple=True, help="Limit to this brand (repeatable).")
+@click.option("--verified-source", is_flag=True, help="Its email grants skip double opt-in.")
+def create(group_slug, name, scopes, brands, verified_source):
+    """Create a client and print its key, once: it is stored only as a hash."""
+    try:
+        client, key = clients.create(
+            group_slug, name, list(scopes), list(brands) or None, verified_source
+        )
+    except (InvalidInput, NotFound) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"created API client {client.id} ({client.name}) for {group_slug}")
+    click.echo(f"key (shown once): {key}")
+
+
+@api_clients_cli.command("list")
+@click.option("--group", "group_slug", help="Only this site group.")
+def listing(group_slug):
+    """Every client: id, group, name, scopes, brands, last use, revoked."""
+    for client in clients.listing(group_slug):
+        brands = "all brands" if client.brand_ids is None else f"brands {client.brand_ids}"
+        state = f"revoked {client.revoked_at:%Y-%m-%d}" if client.revoked_at else "active"
+        used = f"{client.last_used_at:%Y-%m-%d %H:%M}" if client.last_used_at else "never"
+        verified = ", verified source" if client.verified_source else ""
+        click.echo(
+            f"{client.id}\t{client.group.slug}\t{client.name}\t{' '.join(client.scopes)}\t"
+            f"{brands}{verified}\tlast used {used}\t{state}\t{client.key_prefix}"
+        )
+
+
+@api_clients_cli.command("revoke")
+@click.argument("client_id", type=int)
+def revoke(client_id):
+    """Revoke a client: its key stops working at once."""
+    try:
+        client = clients.revoke(client_id)
+    except NotFound as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"revoked API client {client.id} ({client.name})")
+
+
+@api_clients_cli.command("demo-key")
+@click.option("--group", "group_slug", default="luxe", show_default=True)
+def demo_key(group_slug):
+    """A fresh key for the demo client (created on first use); earlier keys stop working."""
+    try:
+        key = clients.demo_key(group_slug)
+    except (InvalidInput, NotFound) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(key)

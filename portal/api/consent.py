@@ -1,0 +1,61 @@
+"""Consent endpoints: look up one subject, check an audience, record captured consent."""
+
+from functools import partial
+
+from flask import jsonify, request
+
+from portal.api import blueprint, io
+from portal.api.auth import requires
+from portal.api.problems import Problem
+from portal.core import lookup, recording
+
+MAX_ID = 2**31 - 1
+
+
+@blueprint.post("/consents/lookup")
+@requires("consent:read")
+def lookup_by_email(client):
+    """By address in the body, never in the URL: addresses stay out of access logs."""
+    data = io.body("LookupRequest")
+    return jsonify(lookup.by_email(client, data["email"]))
+
+
+@blueprint.get("/subjects/<int:subject_id>/consents")
+@requires("consent:read")
+def lookup_by_id(client, subject_id: int):
+    if not 0 < subject_id <= MAX_ID:
+        raise Problem(404, "Nothing with this identifier is open to this client.")
+    return jsonify(lookup.by_id(client, subject_id))
+
+
+@blueprint.post("/consents/check")
+@requires("consent:read")
+def check(client):
+    data = io.body("CheckRequest")
+    audience = lookup.Audience(data["brand"], data["topic"], data["channel"], data["emails"])
+    return jsonify({"results": lookup.check(client, audience)})
+
+
+@blueprint.post("/consents")
+@requires("consent:write")
+def record(client):
+    data = io.body("RecordRequest")
+    capture = recording.Capture(
+        email=data["email"],
+        brand=data["brand"],
+        topic=data["topic"],
+        channel=data["channel"],
+        action=data["action"],
+        captured_at=io.moment(data["captured_at"], "captured_at"),
+        evidence=data["evidence"],
+        text_version=data.get("text_version"),
+        language=data.get("language"),
+    )
+    operation = partial(
+        recording.record,
+        client,
+        capture,
+        request.remote_addr,
+        request.headers.get("User-Agent"),
+    )
+    return io.idempotent(client, operation)

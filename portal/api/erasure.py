@@ -1,0 +1,29 @@
+"""Erasure requests from integrating systems (scope subjects:erase)."""
+
+from functools import partial
+
+from flask import request
+
+from portal.api import blueprint, io
+from portal.api.auth import requires
+from portal.api.problems import Problem
+from portal.core import api_erasure
+
+
+@blueprint.post("/subjects/erasures")
+@requires("subjects:erase")
+def erase(client):
+    """Erase one person, by address (in the body) or subject id: the self-service erasure."""
+    data = io.body("ErasureRequest")
+    if ("email" in data) == ("subject_id" in data):
+        raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
+    operation = partial(
+        api_erasure.erase,
+        client,
+        data.get("email"),
+        data.get("subject_id"),
+        data.get("reason", ""),
+        request.remote_addr,
+        request.headers.get("User-Agent"),
+    )
+    return io.idempotent(client, operation)  # NotFound becomes a 404 problem for the blueprint

@@ -1,0 +1,200 @@
+"""JSON Schemas of every body the API reads or writes.
+
+The same dicts validate requests (``portal.api.io``) and appear in the OpenAPI document, so
+the document cannot drift from what the API accepts.
+"""
+
+from portal.core.lookup import BULK_LIMIT
+from portal.core.models.base import CHANNELS
+from portal.core.models.event import EVENT_TYPES
+
+PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
+NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN}
+EMAIL = {"type": "string", "minLength": 1, "maxLength": 320, "description": "An address."}
+CHANNEL = {"type": "string", "enum": list(CHANNELS)}
+TIME = {"type": "string", "format": "date-time"}
+CONSENT_STATE = ["pending", "granted", "withdrawn"]
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def strict(required: list[str], **properties) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": required,
+        "properties": properties,
+    }
+
+
+SCHEMAS = {
+    "LookupRequest": strict(["email"], email=EMAIL),
+    "ErasureRequest": {
+        **strict(
+            [],
+            email=EMAIL,
+            subject_id={"type": "integer", "minimum": 1, "maximum": 2147483647},
+            reason={"type": "string", "maxLength": 500},
+        ),
+        "description": "Exactly one of email and subject_id.",
+        "minProperties": 1,
+    },
+    "ErasureResponse": strict(
+        ["status", "subject_id", "erasure_id"],
+        status={"type": "string", "enum": ["erased", "unknown", "suppressed"]},
+        subject_id=nullable({"type": "integer"}),
+        erasure_id=nullable({"type": "string"}),
+    ),
+    "Consent": strict(
+        ["brand", "topic", "channel", "state", "since", "source", "policy_version", "text_version"],
+        brand={"type": "string"},
+        topic={"type": "string"},
+        channel=CHANNEL,
+        state={"type": "string", "enum": CONSENT_STATE},
+        since=TIME,
+        source={"type": "string"},
+        policy_version=nullable({"type": "string"}),
+        text_version=nullable({"type": "integer"}),
+    ),
+    "SubjectConsents": strict(
+        ["status", "subject_id", "consents"],
+        status={
+            "type": "string",
+            "enum": ["pending", "active", "erased", "unknown", "suppressed"],
+            "description": "unknown: no such person for this client; suppressed: never contact",
+        },
+        subject_id=nullable({"type": "integer"}),
+        consents={"type": "array", "items": ref("Consent")},
+    ),
+    "CheckRequest": strict(
+        ["brand", "topic", "channel", "emails"],
+        brand=NAME,
+        topic=NAME,
+        channel=CHANNEL,
+        emails={"type": "array", "minItems": 1, "maxItems": BULK_LIMIT, "items": EMAIL},
+    ),
+    "CheckResult": strict(
+        ["email", "state", "contact"],
+        email={"type": "string"},
+        state={"type": "string", "enum": [*CONSENT_STATE, "unknown", "suppressed", "invalid"]},
+        contact={"type": "boolean", "description": "true only for a granted, unsuppressed consent"},
+    ),
+    "CheckResponse": strict(["results"], results={"type": "array", "items": ref("CheckResult")}),
+    "Evidence": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            name: {"type": "string", "minLength": 1, "maxLength": 500, "pattern": PLAIN}
+            for name in ("agent", "recording", "document", "store", "note")
+        },
+    },
+    "RecordRequest": strict(
+        ["email", "brand", "topic", "channel", "action", "captured_at", "evidence"],
+        email=EMAIL,
+        brand=NAME,
+        topic=NAME,
+        channel=CHANNEL,
+        action={"type": "string", "enum": ["grant", "withdraw"]},
+        captured_at=TIME,
+        evidence=ref("Evidence"),
+        text_version={"type": "integer", "minimum": 1, "maximum": 2147483647},
+        language={"type": "string", "enum": ["en", "fr", "de"]},
+    ),
+    "RecordResponse": strict(
+        ["subject_id", "brand", "topic", "channel", "state", "changed"],
+        subject_id=nullable({"type": "integer"}),
+        brand={"type": "string"},
+        topic={"type": "string"},
+        channel=CHANNEL,
+        state={"type": "string", "enum": [*CONSENT_STATE, "unknown"]},
+        changed={"type": "boolean"},
+    ),
+    "Event": strict(
+        ["id", "type", "created_at", "data"],
+        id={"type": "string", "description": "also the cursor to resume after this event"},
+        type={"type": "string", "enum": list(EVENT_TYPES)},
+        created_at=TIME,
+        data={"type": "object"},
+    ),
+    "FeedPage": strict(
+        ["events", "next_cursor", "has_more"],
+        events={"type": "array", "items": ref("Event")},
+        next_cursor={"type": "string"},
+        has_more={"type": "boolean"},
+    ),
+    "WebhookRequest": strict(
+        ["url", "events"],
+        url={"type": "string", "minLength": 1, "maxLength": 2000, "pattern": PLAIN},
+        events={
+            "type": "array",
+            "minItems": 1,
+            "uniqueItems": True,
+            "items": {"type": "string", "enum": list(EVENT_TYPES)},
+        },
+    ),
+    "Webhook": strict(
+        ["id", "url", "events", "created_at"],
+        id={"type": "integer"},
+        url={"type": "string"},
+        events={"type": "array", "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+        created_at=TIME,
+    ),
+    "WebhookList": strict(["webhooks"], webhooks={"type": "array", "items": ref("Webhook")}),
+    "Delivery": strict(
+        [
+            "id",
+            "event",
+            "status",
+            "attempts",
+            "last_status",
+            "last_error",
+            "created_at",
+            "next_attempt_at",
+            "delivered_at",
+        ],
+        id={"type": "integer"},
+        event={"type": "string"},
+        status={"type": "string", "enum": ["queued", "delivered", "failed"]},
+        attempts={"type": "integer"},
+        last_status=nullable({"type": "integer"}),
+        last_error=nullable({"type": "string"}),
+        created_at=TIME,
+        next_attempt_at=TIME,
+        delivered_at=nullable(TIME),
+    ),
+    "Removed": strict(["id", "removed"], id={"type": "integer"}, removed={"type": "boolean"}),
+    "DeliveryList": strict(["deliveries"], deliveries={"type": "array", "items": ref("Delivery")}),
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+SCHEMAS["WebhookCreated"] = {
+    **SCHEMAS["Webhook"],
+    "required": [*SCHEMAS["Webhook"]["required"], "secret"],
+    "properties": {
+        **SCHEMAS["Webhook"]["properties"],
+        "secret": {"type": "string", "description": "shown once: signs every delivery"},
+    },
+}

@@ -1,0 +1,71 @@
+"""Webhook endpoints of the calling client, and their delivery log."""
+
+from functools import partial
+
+from flask import jsonify
+
+from portal.api import blueprint, io
+from portal.api.auth import requires
+from portal.core import cursors, webhooks
+
+
+def _endpoint(endpoint) -> dict:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": endpoint.event_types,
+        "created_at": endpoint.created_at.isoformat(),
+    }
+
+
+def _create(client, url, types):
+    endpoint, secret = webhooks.register(client, url, types)
+    return 201, {**_endpoint(endpoint), "secret": secret}
+
+
+def _remove(client, endpoint_id):
+    webhooks.remove(client, endpoint_id)
+    return 200, {"id": endpoint_id, "removed": True}
+
+
+@blueprint.post("/webhooks")
+@requires("events:read")
+def create(client):
+    data = io.body("WebhookRequest")
+    return io.idempotent(client, partial(_create, client, data["url"], data["events"]))
+
+
+@blueprint.get("/webhooks")
+@requires("events:read")
+def listing(client):
+    return jsonify({"webhooks": [_endpoint(e) for e in webhooks.endpoints(client)]})
+
+
+@blueprint.delete("/webhooks/<int:endpoint_id>")
+@requires("events:read")
+def remove(client, endpoint_id: int):
+    return io.idempotent(client, partial(_remove, client, min(endpoint_id, 2**31 - 1)))
+
+
+@blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
+@requires("events:read")
+def deliveries(client, endpoint_id: int):
+    rows = webhooks.deliveries(client, min(endpoint_id, 2**31 - 1))
+    return jsonify(
+        {
+            "deliveries": [
+                {
+                    "id": row.id,
+                    "event": cursors.encode(row.event.seq),
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "last_status": row.last_status,
+                    "last_error": row.last_error,
+                    "created_at": row.created_at.isoformat(),
+                    "next_attempt_at": row.next_attempt_at.isoformat(),
+                    "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+                }
+                for row in rows
+            ]
+        }
+    )

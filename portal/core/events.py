@@ -1,0 +1,92 @@
+"""Writing events for the change feed and webhooks, in the transaction of the change itself.
+
+``emit`` numbers an event under the site group's row lock (the same lock the ledger takes), so
+the order of ``seq`` is the order of commits: a reader that has seen every event up to N can
+ask for "after N" and never miss one that was still being written. Every endpoint that wants
+the event gets a queued delivery in the same transaction, so a webhook is never lost either.
+"""
+
+from sqlalchemy import select, update
+
+from portal.core import clock
+from portal.core.models import ApiClient, Event, SiteGroup, WebhookDelivery, WebhookEndpoint
+from portal.core.models.event import CONSENT_CHANGED
+from portal.extensions import db
+
+
+def emit(
+    group_id: int,
+    type_: str,
+    payload: dict,
+    *,
+    brand_id: int | None = None,
+    subject_id: int | None = None,
+) -> Event:
+    """Append one event to the group's feed and queue its webhook deliveries."""
+    seq = db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(event_seq=SiteGroup.event_seq + 1)
+        .returning(SiteGroup.event_seq)
+    ).scalar_one()
+    now = clock.now()
+    event = Event(
+        group_id=group_id,
+        seq=seq,
+        type=type_,
+        brand_id=brand_id,
+        subject_id=subject_id,
+        payload=payload,
+        created_at=now,
+    )
+    db.session.add(event)
+    db.session.flush()
+    endpoints = db.session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types, ApiClient.brand_ids)
+        .join(ApiClient, WebhookEndpoint.client_id == ApiClient.id)
+        .where(
+            ApiClient.group_id == group_id,
+            ApiClient.revoked_at.is_(None),
+            WebhookEndpoint.disabled_at.is_(None),
+        )
+    ).all()
+    for endpoint_id, types, brand_ids in endpoints:
+        if type_ in types and (brand_ids is None or brand_id is None or brand_id in brand_ids):
+            db.session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint_id, event_id=event.id, next_attempt_at=now, created_at=now
+                )
+            )
+    return event
+
+
+def consent_changed(row, topic, origin_source: str) -> Event:
+    """The event for a consent that became granted or withdrawn (``row`` is its Consent)."""
+    return emit(
+        topic.brand.group_id,
+        CONSENT_CHANGED,
+        {
+            "subject_id": row.subject_id,
+            "brand": topic.brand.slug,
+            "topic": topic.key,
+            "channel": row.channel,
+            "state": row.state,
+            "since": row.since.isoformat(),
+            "source": origin_source,
+            "policy_version": row.policy_version or None,
+        },
+        brand_id=topic.brand_id,
+        subject_id=row.subject_id,
+    )
+
+
+def describe(event: Event) -> dict:
+    """An event as the feed and webhooks show it."""
+    from portal.core import cursors
+
+    return {
+        "id": cursors.encode(event.seq),
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "data": event.payload,
+    }

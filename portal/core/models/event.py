@@ -1,0 +1,36 @@
+"""Consent events for the change feed and webhooks, numbered per site group in commit order."""
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core import clock
+from portal.core.models.base import UTCDateTime
+from portal.extensions import db
+
+CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED = (
+    "consent.changed",
+    "subject.erased",
+    "profile.updated",
+)
+EVENT_TYPES = (CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED)
+
+
+class Event(db.Model):
+    """Something an integrating system must hear about.
+
+    ``seq`` is taken under the site group's row lock (see ``portal.core.events``), so events
+    become visible in ``seq`` order and a reader after ``seq`` N never misses one that commits
+    late. The payload holds identifiers, never an address or a name.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
+    seq: Mapped[int] = mapped_column()
+    type: Mapped[str] = mapped_column(String(20))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    created_at = mapped_column(UTCDateTime, default=clock.now)

@@ -1,0 +1,70 @@
+"""API fixtures: keys made through the core, and a JSON client that sends them."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from portal.core import clients
+from portal.core.models.api import SCOPES
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Api:
+    """The Flask test client, speaking JSON with one key."""
+
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def headers(self, extra=None):
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path, **kwargs):
+        return self.client.get(
+            "/api/v1" + path, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+    def post(self, path, json=None, **kwargs):
+        return self.client.post(
+            "/api/v1" + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+    def delete(self, path, **kwargs):
+        return self.client.delete(
+            "/api/v1" + path, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+
+@pytest.fixture
+def make_api(client, demo):
+    """make_api(scopes=..., brands=[slugs], verified=False, group="luxe") -> Api."""
+
+    def make(scopes=SCOPES, brands=None, verified=False, group="luxe", name="CRM"):
+        _, key = clients.create(group, name, list(scopes), brands, verified)
+        return Api(client, key)
+
+    return make
+
+
+@pytest.fixture
+def api(make_api):
+    """A client of the demo group with every scope and every brand."""
+    return make_api()
+
+
+def capture(**overrides) -> dict:
+    """A recorded consent, as a call-centre system would send it."""
+    body = {
+        "email": "ada@example.org",
+        "brand": "camille",
+        "topic": "events",
+        "channel": "sms",
+        "action": "grant",
+        "captured_at": "2025-03-01T11:55:00+00:00",
+        "evidence": {"agent": "agent-42", "recording": "rec-2025-0301-0007"},
+        "text_version": 1,
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
