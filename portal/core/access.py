@@ -88,16 +88,23 @@ class LinkRefused(Exception):
         self.reason = reason
 
 
-def _link(group_id: int, payload) -> SignInLink:
+def _link(group_id: int, payload, purpose: str = FULL) -> SignInLink:
     if not isinstance(payload, dict) or payload.get("g") != group_id:
         raise LinkRefused("unknown")
     link_id = payload.get("l")
     link = db.session.get(SignInLink, link_id) if isinstance(link_id, int) else None
     if link is None or link.subject.group_id != group_id or link.subject.status == ERASED:
         raise LinkRefused("unknown")
+    if link.purpose != purpose:  # an erasure link's row never opens the centre, nor the reverse
+        raise LinkRefused("unknown")
     if link.used_at is not None:
         raise LinkRefused("used")
     return link
+
+
+def mailed_link(group_id: int, payload, purpose: str) -> SignInLink:
+    """The unused link row a token of ``purpose`` names; raises LinkRefused."""
+    return _link(group_id, payload, purpose)
 
 
 def check_link(group_id: int, payload) -> Entry:

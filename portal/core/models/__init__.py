@@ -5,13 +5,14 @@ from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
 from portal.core.models.erasure import ErasureRecord, Suppression
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.outbox import OutboxMessage
-from portal.core.models.profile import ProfileField
+from portal.core.models.profile import EmailChange, ProfileField
 from portal.core.models.subject import Subject
 
 __all__ = [
     "Brand",
     "Consent",
     "ConsentText",
+    "EmailChange",
     "ErasureRecord",
     "LedgerEntry",
     "OutboxMessage",
