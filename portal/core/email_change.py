@@ -44,7 +44,7 @@ def request(subject: Subject, raw: str, brand: Brand, language: str) -> str:
         if subjects.find(subject.group_id, address) is not None:
             mails.address_taken(subject, brand, address, language)
         else:
-            token = tokens.issue("change-email", {"g": subject.group_id, "c": change.id})
+            token = tokens.issue("change-email", _payload(change))
             link = external_url("selfservice.confirm_email", group=subject.group.slug, token=token)
             mails.confirm_new_address(subject, brand, address, link, language)
         mails.address_change_notice(subject, brand, address, language)
@@ -72,6 +72,14 @@ def cancel(subject: Subject) -> int:
         return cancel_pending(subject)
 
 
+def _payload(change: EmailChange) -> dict:
+    # The row id alone is not enough: SQLite may give a deleted row's id to a newer request,
+    # so the link also names its subject and (by keyed hash) the address it was sent to.
+    subject = change.subject
+    digest = subjects.address_hash(subject.group_id, change.new_email)[:32]
+    return {"g": subject.group_id, "c": change.id, "s": subject.id, "h": digest}
+
+
 def check(group_id: int, payload) -> EmailChange:
     """The waiting change a token names; raises access.LinkRefused("unknown")."""
     if not isinstance(payload, dict) or payload.get("g") != group_id:
@@ -79,6 +87,8 @@ def check(group_id: int, payload) -> EmailChange:
     change_id = payload.get("c")
     change = db.session.get(EmailChange, change_id) if isinstance(change_id, int) else None
     if change is None or change.subject.group_id != group_id or change.subject.status == ERASED:
+        raise access.LinkRefused("unknown")
+    if payload != _payload(change):
         raise access.LinkRefused("unknown")
     return change
 

@@ -24,7 +24,7 @@ def send_link(subject: Subject, brand: Brand, language: str) -> None:
         link = SignInLink(subject_id=subject.id, purpose=PURPOSE, created_at=clock.now())
         db.session.add(link)
         db.session.flush()
-        token = tokens.issue("erase", {"g": subject.group_id, "l": link.id})
+        token = tokens.issue("erase", {"g": subject.group_id, "l": link.id, "s": subject.id})
         url = external_url("selfservice.erase_link", group=subject.group.slug, token=token)
         mails.erasure_link(subject, brand, url, language)
 
