@@ -89,11 +89,10 @@ def field(name: str):
     except InvalidInput as refused:
         context["errors"][refused.field] = str(refused.message)
         context["typed"] = typed(name, request.form)
-    status = 422 if context["errors"] else 200
-    if htmx:
+    if htmx:  # htmx swaps only 2xx answers: the error is in the swapped field
         template = "selfservice/_field.html"
-        return render_template(template, name=name, standalone=True, **_context(**context)), status
-    return _page(status, **context)
+        return render_template(template, name=name, standalone=True, **_context(**context))
+    return _page(422 if context["errors"] else 200, **context)
 
 
 @blueprint.post("/email")
@@ -111,10 +110,9 @@ def change_email():
         context["email_form"] = EmailForm(formdata=None)
     except InvalidInput as refused:
         context["errors"]["email"] = str(refused.message)
-    status = 422 if context["errors"] else 200
     if htmx:
-        return render_template("selfservice/_email.html", **_context(**context)), status
-    return _page(status, **context)
+        return render_template("selfservice/_email.html", **_context(**context))
+    return _page(422 if context["errors"] else 200, **context)
 
 
 @blueprint.post("/email/cancel")
