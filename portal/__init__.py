@@ -69,12 +69,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal import api, cli, errors, ops, web
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
+    from portal.selfservice import erase, views  # noqa: F401 - both add routes to the blueprint
+    from portal.selfservice.blueprint import blueprint as selfservice
     from portal.signup.views import blueprint as signup
 
     app.register_blueprint(signup)
     app.register_blueprint(preferences)
     app.register_blueprint(unsubscribe)
     api.register(app)
+    app.register_blueprint(selfservice)
     web.register(app)
     errors.register(app)
     ops.init_app(app)

@@ -119,6 +119,9 @@ def from_environment(instance_path: str) -> dict:
         "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 86400))),
         "UNSUBSCRIBE_LINK_MAX_AGE": int(env.get("UNSUBSCRIBE_LINK_MAX_AGE", str(180 * 86400))),
         "UNSUBSCRIBE_MAILTO_DOMAIN": env.get("UNSUBSCRIBE_MAILTO_DOMAIN", ""),
+        # Self-service: the erasure confirmation link and the new-address confirmation link.
+        "ERASURE_LINK_MAX_AGE": int(env.get("ERASURE_LINK_MAX_AGE", str(30 * 60))),
+        "EMAIL_CHANGE_MAX_AGE": int(env.get("EMAIL_CHANGE_MAX_AGE", str(24 * 3600))),
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "PERMANENT_SESSION_LIFETIME": 60 * int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_COOKIE_HTTPONLY": True,

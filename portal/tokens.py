@@ -18,6 +18,10 @@ PURPOSES = {
     "manage": ("portal.manage.v1", "MANAGE_LINK_MAX_AGE"),
     # List-Unsubscribe (RFC 8058): subject, brand, topic; short enough for a mailto local part.
     "unsubscribe": ("portal.unsubscribe.v1", "UNSUBSCRIBE_LINK_MAX_AGE"),
+    # "Withdraw and erase my data": names a SignInLink row of purpose "erase" (single use).
+    "erase": ("portal.erase.v1", "ERASURE_LINK_MAX_AGE"),
+    # A new address confirming itself: names an EmailChange row (single use).
+    "change-email": ("portal.change-email.v1", "EMAIL_CHANGE_MAX_AGE"),
 }
 
 

@@ -1,7 +1,7 @@
 """What every page shares: the site-group home redirect, template helpers, per-group CSS."""
 
 from flask import Flask, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from sqlalchemy import select
 
 from portal.core.models import SiteGroup
@@ -39,6 +39,7 @@ def register(app: Flask) -> None:
             "current_language": str(get_locale() or "en"),
             "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
             "format_date": format_date,
+            "format_datetime": format_datetime,
             "language_url": lambda code: _with_lang(code),
             "signed_in": _signed_in,
             "countries": _countries,

@@ -62,7 +62,7 @@ def _send(subject: Subject, brand: Brand, language: str, next_path: str | None) 
     link = SignInLink(subject_id=subject.id, purpose=FULL, created_at=clock.now())
     db.session.add(link)
     db.session.flush()
-    payload = {"g": subject.group_id, "l": link.id}
+    payload = {"g": subject.group_id, "l": link.id, "s": subject.id}
     if next_path:
         payload["n"] = next_path
     url = external_url(
@@ -88,16 +88,26 @@ class LinkRefused(Exception):
         self.reason = reason
 
 
-def _link(group_id: int, payload) -> SignInLink:
+def _link(group_id: int, payload, purpose: str = FULL) -> SignInLink:
     if not isinstance(payload, dict) or payload.get("g") != group_id:
         raise LinkRefused("unknown")
     link_id = payload.get("l")
     link = db.session.get(SignInLink, link_id) if isinstance(link_id, int) else None
     if link is None or link.subject.group_id != group_id or link.subject.status == ERASED:
         raise LinkRefused("unknown")
+    if link.purpose != purpose:  # an erasure link's row never opens the centre, nor the reverse
+        raise LinkRefused("unknown")
+    # SQLite may give a deleted row's id to a new row: the subject (ids never reused) must match.
+    if payload.get("s") != link.subject_id:
+        raise LinkRefused("unknown")
     if link.used_at is not None:
         raise LinkRefused("used")
     return link
+
+
+def mailed_link(group_id: int, payload, purpose: str) -> SignInLink:
+    """The unused link row a token of ``purpose`` names; raises LinkRefused."""
+    return _link(group_id, payload, purpose)
 
 
 def check_link(group_id: int, payload) -> Entry:

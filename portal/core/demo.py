@@ -101,7 +101,9 @@ def load() -> tuple[SiteGroup, bool]:
     if existing is not None:
         return existing, False
     with transaction():
-        group = SiteGroup(slug="luxe", name="LÜXE", default_language="en")
+        group = SiteGroup(
+            slug="luxe", name="LÜXE", default_language="en", collect_date_of_birth=True
+        )
         db.session.add(group)
         db.session.flush()
         for position, (slug, name, colour, keys) in enumerate(HOUSES):

@@ -31,6 +31,7 @@ def _queue(
     discard_when_done: bool = False,
     sender: str | None = None,
     headers: dict | None = None,
+    to: str | None = None,
     **context,
 ):
     context.update(brand=brand, subject=subject, title=title, kind=kind)
@@ -40,7 +41,7 @@ def _queue(
         None if discard_when_done else subject.id,
         kind,
         discard_when_done=discard_when_done,
-        to=subject.email,
+        to=to or subject.email,
         sender=[brand.sender_name, sender or brand.sender_address],
         subject=title,
         text=render_template(f"mail/{template}.txt", **context),
@@ -110,6 +111,74 @@ def erasure_confirmed(subject: Subject) -> None:
             manage=None,  # there is nothing left to manage
             group=subject.group,
             language=subject.language,
+        )
+
+
+def erasure_link(subject: Subject, brand: Brand, link: str, language: str) -> None:
+    """The fresh link that alone can confirm "Withdraw and erase my data"."""
+    with force_locale(language):
+        _queue(
+            "erasure_link",
+            subject,
+            brand,
+            _("Confirm the erasure of your data at %(group)s", group=subject.group.name),
+            "erasure_link",
+            manage=None,  # this mail is about leaving, not about subscriptions
+            link=link,
+            language=language,
+            minutes=current_app.config["ERASURE_LINK_MAX_AGE"] // 60,
+        )
+
+
+def confirm_new_address(subject: Subject, brand: Brand, address: str, link: str, language: str):
+    """To the new address: nothing changes until its owner confirms with this link."""
+    with force_locale(language):
+        _queue(
+            "confirm_new_address",
+            subject,
+            brand,
+            _("Confirm your new address at %(group)s", group=subject.group.name),
+            "confirm_new_address",
+            to=address,
+            manage=None,  # the new address may be a typo: its reader gets no way in
+            link=link,
+            language=language,
+            hours=current_app.config["EMAIL_CHANGE_MAX_AGE"] // 3600,
+        )
+
+
+def address_taken(subject: Subject, brand: Brand, address: str, language: str) -> None:
+    """To a new address that already belongs to someone else in the group: it cannot be used.
+
+    Only the reader of that mailbox learns it; the page the requester sees is the same.
+    """
+    with force_locale(language):
+        _queue(
+            "address_taken",
+            subject,
+            brand,
+            _(
+                "Your address cannot be used for another registration at %(group)s",
+                group=subject.group.name,
+            ),
+            "address_taken",
+            to=address,
+            manage=None,
+            language=language,
+        )
+
+
+def address_change_notice(subject: Subject, brand: Brand, address: str, language: str) -> None:
+    """To the current address: someone with access asked to move to ``address``."""
+    with force_locale(language):
+        _queue(
+            "address_change_notice",
+            subject,
+            brand,
+            _("A change of your address at %(group)s was asked for", group=subject.group.name),
+            "address_change_notice",
+            new_address=address,
+            language=language,
         )
 
 

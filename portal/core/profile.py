@@ -1,10 +1,13 @@
-"""Contact fields beyond the address: a mobile number for SMS, a postal address for post.
+"""Profile fields beyond the address: names, language, mobile number, postal address, date
+of birth (where the group collects it).
 
-Values are validated here and stored encrypted in ``ProfileField`` rows, one per name, so
-later fields (names, date of birth) need no new table.
+Values are validated here and stored encrypted in ``ProfileField`` rows, one per name, with
+who changed them and when, and when the person last confirmed them.
 """
 
 import json
+import unicodedata
+from datetime import date
 
 import phonenumbers
 from babel import Locale
@@ -13,10 +16,20 @@ from sqlalchemy import select
 
 from portal.core import clock
 from portal.core.errors import InvalidInput
-from portal.core.models import ProfileField, Subject
+from portal.core.models import ProfileField, SiteGroup, Subject
+from portal.core.transaction import transaction
 from portal.extensions import db
 
 MOBILE, POSTAL = "mobile_number", "postal_address"
+FIRST_NAME, LAST_NAME, LANGUAGE, BIRTH = (
+    "first_name",
+    "last_name",
+    "preferred_language",
+    "date_of_birth",
+)
+LANGUAGES = ("en", "fr", "de")
+# Fields a person may empty (the row goes); contact fields stay, channels depend on them.
+CLEARABLE = frozenset({FIRST_NAME, LAST_NAME, BIRTH})
 _TYPE = phonenumbers.PhoneNumberType
 MOBILE_TYPES = {_TYPE.MOBILE, _TYPE.FIXED_LINE_OR_MOBILE}
 COUNTRIES = frozenset(
@@ -97,3 +110,70 @@ def set_field(
     row.verified_at = now if verified else None
     db.session.flush()
     return row
+
+
+def names_of(group: SiteGroup) -> list[str]:
+    """Every profile field the group holds, in the order pages and exports show them."""
+    names = [FIRST_NAME, LAST_NAME, LANGUAGE, MOBILE, POSTAL]
+    return [*names, BIRTH] if group.collect_date_of_birth else names
+
+
+def parse_name(field: str, raw: str | None) -> str | None:
+    """A first or last name as typed (any script); None when left empty."""
+    value = " ".join((raw or "").split())
+    if not value:
+        return None
+    if len(value) > 100:
+        raise InvalidInput(field, _l("A name can have 100 characters at most."))
+    if any(unicodedata.category(char).startswith("C") for char in value):
+        raise InvalidInput(field, _l("Use letters, spaces, hyphens and apostrophes only."))
+    return value
+
+
+def parse_language(raw: str | None) -> str:
+    if raw not in LANGUAGES:
+        raise InvalidInput(LANGUAGE, _l("Choose one of the languages offered."))
+    return raw
+
+
+def parse_birth(day: str | None, month: str | None, year: str | None) -> str | None:
+    """A date of birth as ISO text (1990-04-23); None when all three parts are empty."""
+    parts = [(part or "").strip() for part in (day, month, year)]
+    if not any(parts):
+        return None
+    if not all(part.isdigit() and len(part) <= 4 for part in parts):
+        raise InvalidInput(BIRTH, _l("Enter the day, month and year as numbers, like 23 4 1990."))
+    try:
+        born = date(int(parts[2]), int(parts[1]), int(parts[0]))
+    except ValueError:
+        born = None
+    if born is None or len(parts[2]) != 4:
+        raise InvalidInput(BIRTH, _l("This date does not exist. Check the day, month and year."))
+    if born > clock.now().date() or born.year < 1900:
+        raise InvalidInput(BIRTH, _l("Enter a date of birth in the past, after 1900."))
+    return born.isoformat()
+
+
+def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileField | None:
+    """The person's own edit of one field, validated beforehand by a ``parse_*`` function.
+
+    One transaction. Saving marks the field as confirmed now, even when the value is the same
+    (the person says it is still right); a changed value also records who changed it and when.
+    ``None`` removes a field that may be empty. No earlier value is kept anywhere. The
+    preferred language is also the language of every mail to the person.
+    """
+    if name not in names_of(subject.group):
+        raise InvalidInput("form", _l("This field is not part of your profile here."))
+    if value is None and name not in CLEARABLE:
+        raise InvalidInput(name, _l("This field cannot be left empty."))
+    with transaction():
+        if value is None:
+            row = fields_of(subject).get(name)
+            if row is not None:
+                db.session.delete(row)
+            return None
+        row = set_field(subject, name, value, actor)
+        row.confirmed_at = clock.now()
+        if name == LANGUAGE:
+            subject.language = value
+        return row

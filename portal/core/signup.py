@@ -96,6 +96,7 @@ def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> 
         erasure.lift_suppression(subject, origin)
         if subject.status != ACTIVE:
             subject.status, subject.confirmed_at = ACTIVE, clock.now()
+        subject.email_confirmed_at = clock.now()  # the link proved the address reaches them
         return Confirmation.CONFIRMED
 
 

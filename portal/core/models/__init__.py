@@ -12,7 +12,7 @@ from portal.core.models.erasure import ErasureRecord, Suppression
 from portal.core.models.event import Event
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.outbox import OutboxMessage
-from portal.core.models.profile import ProfileField
+from portal.core.models.profile import EmailChange, ProfileField
 from portal.core.models.subject import Subject
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Brand",
     "Consent",
     "ConsentText",
+    "EmailChange",
     "ErasureRecord",
     "LedgerEntry",
     "OutboxMessage",

@@ -1,6 +1,6 @@
 """A site group (one company), its brands, their topics and versioned consent texts."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -15,6 +15,9 @@ class SiteGroup(db.Model):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # Data minimisation (GDPR Art. 5(1)(c)): a date of birth is asked only where the group
+    # has a use for it.
+    collect_date_of_birth: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Head of the group's consent ledger hash chain, moved by ledger.append() only.
     ledger_seq: Mapped[int] = mapped_column(default=0)
     ledger_head: Mapped[str] = mapped_column(String(64), default="")

@@ -1,7 +1,7 @@
 """Contact details a subject gives beyond their address: one generic row per named field."""
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
 from portal.core.crypto import Encrypted
@@ -27,3 +27,20 @@ class ProfileField(db.Model):
     confirmed_at = mapped_column(UTCDateTime, default=clock.now)
     updated_at = mapped_column(UTCDateTime, default=clock.now)
     updated_by: Mapped[str] = mapped_column(String(80))
+
+
+class EmailChange(db.Model):
+    """A new address waiting for its owner to confirm it; the link's token names this row.
+
+    Nothing about the subject changes until then. The row is deleted once confirmed, when a
+    newer request replaces it, and with the subject on erasure.
+    """
+
+    __tablename__ = "email_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    new_email: Mapped[str] = mapped_column(Encrypted)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+
+    subject = relationship("Subject")

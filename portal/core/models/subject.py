@@ -25,5 +25,7 @@ class Subject(db.Model):
     language: Mapped[str] = mapped_column(String(8), default="en")
     created_at = mapped_column(UTCDateTime, default=clock.now)
     confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # When the address last proved to reach the person (double opt-in or an address change).
+    email_confirmed_at = mapped_column(UTCDateTime, nullable=True)
 
     group = relationship("SiteGroup")

@@ -1,0 +1,23 @@
+"""The self-service blueprint, shared by its two view modules (data pages and erasure)."""
+
+from flask import Blueprint, abort, g
+from flask_babel import get_locale
+
+from portal.core.models import Brand
+from portal.web import scope_to_group
+
+blueprint = Blueprint("selfservice", __name__, url_prefix="/<group>/my-data")
+scope_to_group(blueprint)
+SOURCE = "preference_centre"
+
+
+def language() -> str:
+    return str(get_locale())
+
+
+def sender() -> Brand:
+    """The brand self-service mails are sent in the name of: the group's first house."""
+    brands = g.group.active_brands() or g.group.brands
+    if not brands:
+        abort(404)
+    return brands[0]

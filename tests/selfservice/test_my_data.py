@@ -1,0 +1,121 @@
+"""The "My data" page: everything held, at the "full" level only, every field editable."""
+
+from portal.core import subjects
+from portal.core.models import SiteGroup
+from portal.extensions import db
+from tests.actions import deliver, manage_link, sign_up, subscribed
+from tests.selfservice.helpers import PAGE, post_field, signed_in
+
+
+def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):
+    assert "/preferences/sign-in" in client.get(PAGE).headers["Location"]
+    subscribed(client, smtp, "footer@example.com")
+    sign_up(client, "footer@example.com")  # an "already registered" mail, with its footer link
+    deliver()
+    client.get(manage_link(smtp.to("footer@example.com")[-1]).split("portal.test")[1])
+    answer = client.get(PAGE)
+    assert answer.status_code == 302
+    assert "/preferences/confirm-it-is-you?next=/luxe/my-data/" in answer.headers["Location"]
+    assert client.get(f"{PAGE}download.json").status_code == 302
+
+
+def test_the_page_shows_everything_held(client, demo, smtp):
+    signed_in(client, smtp, "all@example.com")
+    html = client.get(PAGE).get_data(as_text=True)
+    assert "all@example.com" in html
+    for label in ("First name", "Last name", "Preferred language", "Mobile number"):
+        assert label in html
+    assert "Postal address" in html and "Date of birth" in html
+    assert html.count("<caption>Camille · ") == 2  # the two consents, each with its history
+    assert "Asked for" in html and "Confirmed by you" in html
+    assert "by email sign-up" in html
+    assert "Where and when you signed up" in html
+    assert "No other system reads your data" in html
+    assert "Download as JSON" in html
+
+
+def test_a_group_that_does_not_collect_a_date_of_birth_never_asks(client, demo, smtp):
+    db.session.get(SiteGroup, demo.id).collect_date_of_birth = False
+    db.session.commit()
+    signed_in(client, smtp, "nodob@example.com")
+    assert "Date of birth" not in client.get(PAGE).get_data(as_text=True)
+    answer = post_field(client, "date_of_birth", birth_day="1", birth_month="2", birth_year="1990")
+    assert answer.status_code == 404
+
+
+def test_every_field_is_saved_and_confirmed(client, demo, smtp):
+    signed_in(client, smtp, "edit@example.com")
+    answers = [
+        post_field(client, "first_name", first_name="  Zéphyrine "),
+        post_field(client, "last_name", last_name="Quillfeather-Ng"),
+        post_field(client, "preferred_language", preferred_language="fr"),
+        post_field(client, "mobile_number", mobile_number="+33 6 12 34 56 78"),
+        post_field(
+            client,
+            "postal_address",
+            postal_line1="17 rue des Capucines",
+            postal_postcode="75002",
+            postal_city="Paris",
+            postal_country="FR",
+        ),
+        post_field(client, "date_of_birth", birth_day="23", birth_month="4", birth_year="1990"),
+    ]
+    assert [a.status_code for a in answers] == [200] * 6
+    html = client.get(PAGE + "?lang=en").get_data(as_text=True)
+    for shown in ('value="Zéphyrine"', 'value="Quillfeather-Ng"', 'value="+33612345678"'):
+        assert shown in html
+    assert 'value="17 rue des Capucines"' in html and 'value="FR" selected' in html
+    assert 'value="23"' in html and 'value="1990"' in html
+    assert html.count("Last confirmed on") == 7  # the address and six fields
+    assert "last changed on" in html and "by you" in html
+    assert subjects.find(demo.id, "edit@example.com").language == "fr"  # mails follow
+
+
+def test_a_bad_value_is_refused_in_place_keeping_what_was_typed(client, demo, smtp):
+    signed_in(client, smtp, "bad@example.com")
+    answer = post_field(client, "mobile_number", mobile_number="+33 1 23")
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert 'aria-invalid="true"' in html and 'aria-describedby="mobile_number-error' in html
+    assert 'value="+33 1 23"' in html and "not a valid phone number" in html
+    answer = post_field(client, "date_of_birth", birth_day="31", birth_month="2", birth_year="1990")
+    assert answer.status_code == 422 and "This date does not exist" in answer.get_data(True)
+    answer = post_field(client, "first_name", first_name="a\x00b")
+    assert answer.status_code == 422
+    answer = post_field(client, "preferred_language", preferred_language="xx")
+    assert answer.status_code == 422 and "Choose one of the languages" in answer.get_data(True)
+
+
+def test_with_htmx_only_the_field_comes_back(client, demo, smtp):
+    signed_in(client, smtp, "htmx@example.com")
+    answer = post_field(client, "last_name", headers={"HX-Request": "true"}, last_name="Ives")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert html.lstrip().startswith('<form method="post" action="/luxe/my-data/field/last_name"')
+    assert "<html" not in html and "Saved" in html and 'value="Ives"' in html
+    cleared = post_field(client, "last_name", headers={"HX-Request": "true"}, last_name="")
+    assert "Not given." in cleared.get_data(as_text=True)
+    refused = post_field(client, "mobile_number", headers={"HX-Request": "true"}, mobile_number="")
+    assert refused.status_code == 200  # htmx swaps only 2xx answers
+    assert 'aria-invalid="true"' in refused.get_data(True)
+    assert "Enter your mobile number" in refused.get_data(True)
+
+
+def test_recipients_are_the_api_clients_that_can_read_the_person(client, demo, smtp):
+    from portal.core import clients, mydata
+
+    signed_in(client, smtp, "recipients@example.com")  # consents at Camille
+    subject = subjects.find(demo.id, "recipients@example.com")
+    assert mydata.recipients(subject) == []
+    clients.create("luxe", "Core CRM", ["consent:read"], None, False)
+    clients.create("luxe", "Camille boutiques", ["consent:read"], ["camille"], False)
+    clients.create("luxe", "Vespera shop", ["consent:read"], ["vespera"], False)
+    revoked, _ = clients.create("luxe", "Old ESP", ["consent:read"], None, False)
+    clients.revoke(revoked.id)
+    assert mydata.recipients(subject) == [
+        {"name": "Camille boutiques", "brands": "Camille"},
+        {"name": "Core CRM", "brands": None},
+    ]
+    page = client.get(PAGE).get_data(True)
+    assert "These systems of LÜXE can read your data" in page
+    assert "Core CRM" in page and "Vespera shop" not in page and "Old ESP" not in page
