@@ -67,9 +67,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from portal import cli, errors, web
+    from portal.admin import blueprint as admin
     from portal.signup.views import blueprint as signup
 
     app.register_blueprint(signup)
+    app.register_blueprint(admin)
     web.register(app)
     errors.register(app)
     cli.register(app)

@@ -97,5 +97,8 @@ def load_demo():
 
 
 def register(app: Flask) -> None:
+    from portal import admin_cli
+
     for group in (ledger_cli, outbox_cli, demo_cli):
         app.cli.add_command(group)
+    admin_cli.register(app)

@@ -12,6 +12,7 @@ from portal.core import clock
 # purpose -> (salt, config key of the lifetime in seconds)
 PURPOSES = {
     "confirm-signup": ("portal.confirm-signup.v1", "CONFIRMATION_MAX_AGE"),
+    "admin-invite": ("portal.admin-invite.v1", "ADMIN_INVITE_MAX_AGE"),
 }
 
 

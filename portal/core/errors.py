@@ -12,3 +12,11 @@ class InvalidInput(ValueError):
 
 class NotFound(LookupError):
     """The thing asked for does not exist in this site group."""
+
+
+class InvalidFields(ValueError):
+    """Several values of one form are not acceptable; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors

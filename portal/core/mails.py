@@ -73,3 +73,21 @@ def already_registered(subject: Subject, brand: Brand, pending: SignupRequest | 
             home=external_url("signup.home", group=subject.group.slug),
             language=subject.language,
         )
+
+
+def reconsent(pending: SignupRequest) -> None:
+    """Ask a subscriber to confirm their consents again under the brand's new privacy policy."""
+    subject, brand = pending.subject, pending.brand
+    with force_locale(subject.language):
+        _queue(
+            "reconsent",
+            subject,
+            brand,
+            _("%(brand)s has updated its privacy policy: please confirm", brand=brand.name),
+            "reconsent",
+            topics=_topics(pending),
+            link=confirmation_link(pending),
+            policy_url=brand.privacy_policy_url,
+            policy_version=pending.policy_version,
+            language=subject.language,
+        )
