@@ -3,6 +3,7 @@
 import io
 
 from flask import abort, current_app, g, render_template, request
+from flask_babel import lazy_gettext as _l
 
 from portal.admin import blueprint, brand_or_404, require
 from portal.core import admins, imports
@@ -40,8 +41,6 @@ def import_subscribers():
 
 
 def _upload():
-    from flask_babel import lazy_gettext as _l
-
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidInput("file", _l("Choose a CSV file."))

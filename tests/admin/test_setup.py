@@ -134,6 +134,7 @@ def test_logo_png_accepted_svg_and_oversize_refused(app, client, demo):
     assert ok.status_code == 302
     served = client.get("/luxe/logos/camille")
     assert served.data == PNG and served.headers["Content-Type"] == "image/png"
+    assert 'src="/luxe/logos/camille"' in client.get("/luxe/join/camille").get_data(as_text=True)
 
 
 def io_of(content: bytes):
@@ -228,3 +229,16 @@ def test_a_brand_admin_edits_only_their_brand(client, demo):
     assert client.get(f"/admin/brands/{brand('camille').id}").status_code == 200
     assert client.get(f"/admin/brands/{brand('vespera').id}").status_code == 403
     assert client.get("/admin/brands/new").status_code == 403
+
+
+def test_the_brand_reply_to_address_is_on_its_mails(client, demo, smtp):
+    _owner(client, demo)
+    post(client, "/admin/brands/new", NEW_BRAND)
+    lumen = brand("lumen")
+    post(client, f"/admin/brands/{lumen.id}/topics/new", _topic("letters"))
+    sign_up(client, "reader@example.com", brand="lumen", topics=None)
+    deliver()
+    [mail] = smtp.to("reader@example.com")
+    assert mail["From"] == "Lumen <hello@lumen.example>"
+    assert mail["Reply-To"] == "care@lumen.example"
+    assert "Lumen, 1 quai Voltaire, Paris" in text_of(mail)
