@@ -41,11 +41,15 @@ def register(app: Flask) -> None:
         )
         if found is None or not found.logo:
             abort(404)
-        return found.logo, 200, {
-            "Content-Type": found.logo_type,
-            "Cache-Control": "public, max-age=300",
-            "X-Content-Type-Options": "nosniff",
-        }
+        return (
+            found.logo,
+            200,
+            {
+                "Content-Type": found.logo_type,
+                "Cache-Control": "public, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @app.context_processor
     def helpers():
