@@ -35,11 +35,13 @@ def run() -> list[tuple[str, float, str]]:
             group, _ = load()
             brand = db.session.scalar(db.select(Brand).where(Brand.slug == "camille"))
             rows = _csv([topic.key for topic in brand.topics if "email" in topic.channels])
+            cpu = time.process_time()
             started = time.perf_counter()
             plan = imports.plan(brand, rows)
             planned = time.perf_counter()
             outcome = imports.run(None, plan, "bench.csv")
             done = time.perf_counter()
+            cpu = time.process_time() - cpu
             assert outcome.imported == ROWS, outcome
             checked, problem = ledger.verify(group.id)
             assert problem is None and checked == ROWS
@@ -51,4 +53,6 @@ def run() -> list[tuple[str, float, str]]:
         (f"import {ROWS:,} rows (SQLite): check", planned - started, ""),
         (f"import {ROWS:,} rows (SQLite): write", done - planned, ""),
         (f"import {ROWS:,} rows (SQLite): total", total, verdict),
+        # On a shared machine the wall time includes waiting for the CPU; this is the work.
+        (f"import {ROWS:,} rows (SQLite): CPU time of the import", cpu, ""),
     ]
