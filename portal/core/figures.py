@@ -8,7 +8,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from portal.core import clock
 from portal.core.audit import safe_cell
@@ -41,7 +41,10 @@ def _monday(day: date) -> date:
 
 
 def _day(column):
-    return func.date(column)  # both SQLite and PostgreSQL: the calendar day (UTC)
+    """The calendar day in UTC (PostgreSQL would otherwise use the session's time zone)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
 
 
 def _per_week(query, weeks: list[date]) -> list[int]:
@@ -79,9 +82,9 @@ def compute(brand_ids: list[int]) -> Figures:
         ((topics[topic_id], channel, count) for topic_id, channel, count in active_rows),
         key=lambda row: (row[0].brand_id, row[0].position, row[0].id, row[1]),
     )
-    requests = SignupRequest.brand_id.in_(brand_ids)
-    # Re-consent requests (source "admin") are not sign-ups.
-    signups = _daily(SignupRequest.requested_at, start, requests, SignupRequest.source != "admin")
+    # Requests to confirm again after a policy change (source "admin") are not sign-ups.
+    requests = and_(SignupRequest.brand_id.in_(brand_ids), SignupRequest.source != "admin")
+    signups = _daily(SignupRequest.requested_at, start, requests)
     confirmations = _daily(SignupRequest.confirmed_at, start, requests)
     optouts = _daily(
         LedgerEntry.occurred_at,
