@@ -1,21 +1,46 @@
-"""``make bench``: run every bench module and print one table of results."""
+"""`make bench`: run every benchmark module and print one table of figures against targets.
+
+Each module in bench/ with a ``run(quick: bool) -> list[Figure]`` takes part. ``--quick``
+(or BENCH_QUICK=1) runs every one at a reduced scale, for a smoke run; the figures say so.
+``python -m bench load api`` runs only the named ones.
+"""
 
 import importlib
+import os
 import pkgutil
+import sys
+import time
 from pathlib import Path
 
+from bench.common import Figure, machine, write_results
 
-def main() -> None:
-    rows = []
-    for module in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
-        if module.name.startswith("_"):
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv or os.environ.get("BENCH_QUICK") == "1"
+    wanted = [a for a in argv if not a.startswith("--")]
+    names = sorted(
+        m.name for m in pkgutil.iter_modules([str(HERE)]) if m.name not in ("common", "__main__")
+    )
+    figures: list[Figure] = []
+    for name in names:
+        if wanted and name not in wanted:
             continue
-        rows.extend(importlib.import_module(f"bench.{module.name}").run())
-    width = max(len(what) for what, _, _ in rows)
-    print(f"{'what':<{width}}  {'seconds':>8}  verdict")
-    for what, seconds, verdict in rows:
-        print(f"{what:<{width}}  {seconds:8.2f}  {verdict}")
+        module = importlib.import_module(f"bench.{name}")
+        if not hasattr(module, "run"):
+            continue
+        started = time.perf_counter()
+        print(f"== {name} ...", flush=True)
+        figures.extend(module.run(quick))
+        print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
+    table = Figure.table(figures)
+    print()
+    print(table)
+    write_results(table, quick)
+    print(f"\n{machine()}")
+    return 0 if all(f.ok is not False for f in figures) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

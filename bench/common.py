@@ -1,0 +1,87 @@
+"""What every benchmark shares: figures, the machine they ran on, a scratch database."""
+
+import os
+import platform
+import statistics
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+POSTGRES_ADMIN = os.environ.get(
+    "PORTAL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@dataclass
+class Figure:
+    bench: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""
+    ok: bool | None = None  # None: a figure with no target
+
+    @staticmethod
+    def table(figures: list["Figure"]) -> str:
+        lines = ["| bench | figure | value | target | verdict |", "|---|---|---|---|---|"]
+        for f in figures:
+            verdict = {True: "met", False: "MISSED", None: ""}[f.ok]
+            value = (
+                f"{f.value:,.2f} {f.unit}" if isinstance(f.value, float) else f"{f.value} {f.unit}"
+            )
+            lines.append(f"| {f.bench} | {f.name} | {value} | {f.target} | {verdict} |")
+        return "\n".join(lines)
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _first_line(path: str, prefix: str) -> str:
+    try:
+        return next(line for line in Path(path).read_text().splitlines() if line.startswith(prefix))
+    except (OSError, StopIteration):
+        return ""
+
+
+def machine() -> str:
+    total = _first_line("/proc/meminfo", "MemTotal")
+    memory = f", {int(total.split()[1]) // 1024 // 1024} GiB" if total else ""
+    cpu = _first_line("/proc/cpuinfo", "model name").partition(":")[2].strip()
+    return (
+        f"Machine: {platform.node()}, {os.cpu_count()} cores ({cpu or platform.processor()})"
+        f"{memory}, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def write_results(table: str, quick: bool) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    scale = "quick (reduced scale)" if quick else "full scale"
+    RESULTS.write_text(f"# Latest benchmark figures ({scale})\n\n{machine()}\n\n{table}\n")
+
+
+@contextmanager
+def scratch_postgres():
+    """A PostgreSQL database of the run's own; yields its SQLAlchemy URL, drops it after."""
+    name = f"portal_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
