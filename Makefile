@@ -41,6 +41,8 @@ run: install
 	$(BIN)/flask demo load
 	@echo
 	@echo "  Consent portal:      http://127.0.0.1:5000/luxe/"
+	@echo "  Admin console:       http://127.0.0.1:5000/admin/"
+	@$(BIN)/flask admins ensure-demo
 	@echo "  Sign up to Camille:  http://127.0.0.1:5000/luxe/join/camille"
 	@echo "  Mailbox (dev mail):  http://127.0.0.1:5000/dev/mailbox/"
 	@echo "  API reference:       http://127.0.0.1:5000/api/v1/docs"

@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from portal import api, cli, errors, ops, web
+    from portal.admin import blueprint as admin
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
     from portal.selfservice import erase, views  # noqa: F401 - both add routes to the blueprint
@@ -78,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(unsubscribe)
     api.register(app)
     app.register_blueprint(selfservice)
+    app.register_blueprint(admin)
     web.register(app)
     errors.register(app)
     ops.init_app(app)

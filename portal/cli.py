@@ -166,7 +166,9 @@ def send_topic(group_slug, brand_slug, key, title, body_file):
 
 
 def register(app: Flask) -> None:
+    from portal import admin_cli
     from portal.api.commands import api_clients_cli
 
     for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, mail_cli, api_clients_cli, doctor):
         app.cli.add_command(group)
+    admin_cli.register(app)

@@ -140,4 +140,10 @@ def from_environment(instance_path: str) -> dict:
         "READY_MAX_BACKLOG": int(env.get("READY_MAX_BACKLOG", "10000")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS", "20")),
         "OUTBOX_LEASE_SECONDS": int(env.get("OUTBOX_LEASE_SECONDS", "300")),
+        "ADMIN_IDLE_MINUTES": int(env.get("ADMIN_IDLE_MINUTES", "30")),
+        "ADMIN_INVITE_MAX_AGE": int(env.get("ADMIN_INVITE_MAX_AGE", str(7 * 24 * 3600))),
+        "RATELIMIT_ADMIN_LOGIN": env.get("RATELIMIT_ADMIN_LOGIN", "10 per minute;50 per day"),
+        "ADMIN_MAIL_SENDER": env.get("ADMIN_MAIL_SENDER", "Consent portal <portal@localhost>"),
+        "ADMIN_LOGO_MAX_BYTES": int(env.get("ADMIN_LOGO_MAX_BYTES", str(200 * 1024))),
+        "ADMIN_IMPORT_MAX_BYTES": int(env.get("ADMIN_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
     }

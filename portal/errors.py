@@ -41,11 +41,13 @@ def register(app: Flask) -> None:
             return api_problems.from_http_error(error)
         titles = {
             400: _("This request could not be understood"),
+            403: _("You may not use this page"),
             404: _("Page not found"),
             405: _("This page cannot be used that way"),
             413: _("What you sent is too large"),
         }
         messages = {
+            403: _("Your role does not allow this. Ask an owner of your group if you need it."),
             404: _(
                 "There is nothing at this address. Check the link, or start from the home page."
             ),

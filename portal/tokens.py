@@ -22,6 +22,7 @@ PURPOSES = {
     "erase": ("portal.erase.v1", "ERASURE_LINK_MAX_AGE"),
     # A new address confirming itself: names an EmailChange row (single use).
     "change-email": ("portal.change-email.v1", "EMAIL_CHANGE_MAX_AGE"),
+    "admin-invite": ("portal.admin-invite.v1", "ADMIN_INVITE_MAX_AGE"),
 }
 
 

@@ -4,7 +4,7 @@ from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from sqlalchemy import select
 
-from portal.core.models import SiteGroup
+from portal.core.models import Brand, SiteGroup
 from portal.extensions import db
 
 
@@ -31,6 +31,24 @@ def register(app: Flask) -> None:
             css,
             200,
             {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/<group>/logos/<brand>")
+    def brand_logo(group: str, brand: str):
+        """A brand's logo (checked PNG or JPEG), for its pages and the console."""
+        found = db.session.scalar(
+            select(Brand).join(SiteGroup).where(SiteGroup.slug == group, Brand.slug == brand)
+        )
+        if found is None or not found.logo:
+            abort(404)
+        return (
+            found.logo,
+            200,
+            {
+                "Content-Type": found.logo_type,
+                "Cache-Control": "public, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+            },
         )
 
     @app.context_processor

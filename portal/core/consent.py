@@ -148,6 +148,54 @@ def request(
     return pending
 
 
+def ask_again(
+    subject: Subject,
+    topics: list[Topic],
+    channel: str,
+    text: ConsentText,
+    language: str,
+    policy_version: str,
+    origin: Origin,
+) -> SignupRequest | None:
+    """Ask a subject to confirm consents they hold again, under a new policy version.
+
+    Their consents stay granted as they are until they confirm (``confirm`` then records the
+    new policy version); the asking itself is a "requested" ledger row per topic. Returns None
+    when they hold none of ``topics`` any more.
+    """
+    held = current(subject)
+    wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) == GRANTED]
+    if not wanted:
+        return None
+    now = clock.now()
+    pending = SignupRequest(
+        subject_id=subject.id,
+        brand_id=wanted[0].brand_id,
+        topic_ids=[t.id for t in wanted],
+        channel=channel,
+        source=origin.source,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy_version,
+        requested_at=now,
+    )
+    db.session.add(pending)
+    for topic in wanted:
+        _record(
+            subject,
+            topic,
+            channel,
+            REQUESTED,
+            origin,
+            text_version_id=text.id,
+            language=language,
+            policy_version=policy_version,
+            occurred_at=now,
+        )
+    db.session.flush()
+    return pending
+
+
 def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
     """Turn a request's pending consents into granted ones, keeping both times as proof.
 
@@ -269,3 +317,59 @@ def _topics_of(rows: list[Consent]) -> list[Topic]:
         return []
     ids = {row.topic_id for row in rows}
     return list(db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One consent given in another tool before it came here, with its original time."""
+
+    subject_id: int
+    topic: Topic
+    channel: str
+    occurred_at: object  # aware datetime
+    evidence: dict
+
+
+def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int:
+    """Write granted consents imported from another tool, with their original times.
+
+    Only for (subject, topic, channel) that have no consent row yet: an import never overrides
+    what a person chose here. Each consent gets a "granted" ledger row with source "import".
+    """
+    if not items:
+        return 0
+    db.session.execute(
+        Consent.__table__.insert(),
+        [
+            {
+                "subject_id": item.subject_id,
+                "brand_id": item.topic.brand_id,
+                "topic_id": item.topic.id,
+                "channel": item.channel,
+                "state": GRANTED,
+                "since": item.occurred_at,
+                "source": origin.source,
+                "text_version_id": None,
+                "policy_version": "",
+                "updated_at": clock.now(),
+            }
+            for item in items
+        ],
+    )
+    return ledger.append_many(
+        group_id,
+        [
+            {
+                "subject_id": item.subject_id,
+                "brand_id": item.topic.brand_id,
+                "topic_id": item.topic.id,
+                "channel": item.channel,
+                "action": GRANT,
+                "source": origin.source,
+                "occurred_at": item.occurred_at,
+                "actor": origin.actor,
+                "evidence": item.evidence,
+            }
+            for item in items
+        ],
+    )

@@ -25,3 +25,11 @@ class Refused(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class InvalidFields(ValueError):
+    """Several values of one form are not acceptable; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors

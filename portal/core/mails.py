@@ -43,6 +43,7 @@ def _queue(
         discard_when_done=discard_when_done,
         to=to or subject.email,
         sender=[brand.sender_name, sender or brand.sender_address],
+        reply_to=brand.reply_to or None,
         subject=title,
         text=render_template(f"mail/{template}.txt", **context),
         html=render_template(f"mail/{template}.html", **context),
@@ -214,3 +215,21 @@ def topic(subject: Subject, topic: Topic, title: str, body: str, unsubscribe: st
         unsubscribe=unsubscribe,
         language=subject.language,
     )
+
+
+def reconsent(pending: SignupRequest) -> None:
+    """Ask a subscriber to confirm their consents again under the brand's new privacy policy."""
+    subject, brand = pending.subject, pending.brand
+    with force_locale(subject.language):
+        _queue(
+            "reconsent",
+            subject,
+            brand,
+            _("%(brand)s has updated its privacy policy: please confirm", brand=brand.name),
+            "reconsent",
+            topics=_topics(pending),
+            link=confirmation_link(pending),
+            policy_url=brand.privacy_policy_url,
+            policy_version=pending.policy_version,
+            language=subject.language,
+        )

@@ -1,6 +1,7 @@
 """Every table of the portal; importing this module registers them all."""
 
 from portal.core.models.access import SignInLink
+from portal.core.models.admin import AccessEntry, AdminAccount, AuditEntry
 from portal.core.models.api import (
     ApiClient,
     IdempotencyRecord,
@@ -21,6 +22,9 @@ __all__ = [
     "IdempotencyRecord",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "AccessEntry",
+    "AdminAccount",
+    "AuditEntry",
     "Brand",
     "Consent",
     "ConsentText",

@@ -1,6 +1,6 @@
 """A site group (one company), its brands, their topics and versioned consent texts."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -45,12 +45,15 @@ class Brand(db.Model):
     sender_address: Mapped[str] = mapped_column(String(254))
     # Topic mails come from their own address, apart from confirmation and sign-in mails.
     news_sender_address: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
     privacy_policy_url: Mapped[str] = mapped_column(String(500))
     policy_version: Mapped[str] = mapped_column(String(40))
     colour: Mapped[str] = mapped_column(String(7), default="#222222")
     postal_address: Mapped[str] = mapped_column(String(500), default="")
     position: Mapped[int] = mapped_column(default=0)
     archived_at = mapped_column(UTCDateTime, nullable=True)
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)  # PNG or JPEG, checked on upload
+    logo_type: Mapped[str | None] = mapped_column(String(20))
 
     group: Mapped[SiteGroup] = relationship(back_populates="brands")
     topics: Mapped[list["Topic"]] = relationship(

@@ -1,0 +1,135 @@
+"""Login (address, password and, once enrolled, a two-factor code), enrolment, logout,
+accepting an invitation. Every refusal says the same thing, whichever part was wrong."""
+
+from urllib.parse import urlsplit
+
+import segno
+from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from portal import tokens
+from portal.admin import blueprint, pending_account, sign_in, sign_out
+from portal.core import admins, clock, team
+from portal.core.errors import InvalidInput
+from portal.core.subjects import normalise_email
+from portal.extensions import limiter
+
+
+def _limit() -> str:
+    return current_app.config["RATELIMIT_ADMIN_LOGIN"]
+
+
+def _not_post() -> bool:
+    return request.method != "POST"
+
+
+def _address_key() -> str:
+    try:
+        address = normalise_email(request.form.get("email", ""))
+    except InvalidInput:
+        address = "invalid"
+    return "admin-login:" + admins.admin_hash(address)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console: never an open redirect to another site."""
+    if target and target.startswith("/admin") and not urlsplit(target).netloc:
+        return target
+    return url_for("admin.dashboard")
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
+@limiter.limit(_limit, key_func=_address_key, exempt_when=_not_post, scope="admin-login-address")
+def login():
+    error = None
+    if request.method == "POST":
+        account = admins.authenticate(
+            request.form.get("email", ""), request.form.get("password", "")
+        )
+        code = request.form.get("code", "")
+        if account is not None and account.totp_enabled and not admins.check_code(account, code):
+            account = None
+        if account is None:
+            error = _("These details do not open an account. Check them and try again.")
+        elif admins.must_enrol(account):
+            sign_out()
+            session["admin_pending"] = account.id
+            session["admin_pending_at"] = clock.now().timestamp()
+            return redirect(url_for("admin.enrol", next=request.args.get("next")))
+        else:
+            sign_in(account)
+            return redirect(_safe_next(request.args.get("next")))
+    expired = request.args.get("expired") and request.method == "GET"
+    page = render_template(
+        "admin/login.html", error=error, email=request.form.get("email", ""), expired=expired
+    )
+    return page, 401 if error else 200
+
+
+def qr_svg(uri: str) -> Markup:
+    """The enrolment QR code as inline SVG, made here (no outside service sees the secret)."""
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title=_("QR code for your app"))
+    return Markup(svg)  # noqa: S704 - segno's own markup; the title is escaped by segno
+
+
+@blueprint.route("/enrol", methods=["GET", "POST"])
+@limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
+def enrol():
+    """Two-factor enrolment: at first login for an owner, or by choice from the account page."""
+    account = g.admin or pending_account()
+    if account is None:
+        return redirect(url_for("admin.login"))
+    if account.totp_enabled:
+        return redirect(url_for("admin.account"))
+    secret = admins.enrolment_secret(account)
+    error = None
+    if request.method == "POST":
+        if admins.enrol(account, request.form.get("code", "")):
+            if g.admin is None:
+                sign_in(account)
+                return redirect(_safe_next(request.args.get("next")))
+            return redirect(url_for("admin.account"))
+        error = _("This code is not right. Enter the six digits your app shows now.")
+    return render_template(
+        "admin/enrol.html",
+        qr=qr_svg(admins.provisioning_uri(account)),
+        secret=secret,
+        error=error,
+        first_login=g.admin is None,
+    ), 422 if error else 200
+
+
+@blueprint.post("/logout")
+def logout():
+    sign_out()
+    return redirect(url_for("admin.login"))
+
+
+@blueprint.get("/account")
+def account():
+    return render_template("admin/account.html")
+
+
+@blueprint.route("/invite/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
+def accept_invite(token: str):
+    try:
+        account = team.invited(tokens.read("admin-invite", token))
+    except (tokens.InvalidToken, tokens.ExpiredToken):
+        account = None
+    if account is None:
+        return render_template("admin/invite_invalid.html"), 404
+    errors = {}
+    if request.method == "POST":
+        try:
+            team.accept(
+                account, request.form.get("password", ""), request.form.get("password_again", "")
+            )
+        except InvalidInput as refused:
+            errors[refused.field] = refused.message
+        else:
+            sign_out()
+            return redirect(url_for("admin.login"))
+    return render_template("admin/invite.html", errors=errors), 422 if errors else 200

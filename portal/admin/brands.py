@@ -1,0 +1,90 @@
+"""Brands: list, create, edit (with logo), archive and restore."""
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.admin import blueprint, brand_or_404, require
+from portal.core import admins, brands
+from portal.core.errors import InvalidFields, InvalidInput
+
+
+@blueprint.get("/brands")
+def brand_list():
+    require("view_figures")
+    return render_template("admin/brands.html", brands=admins.visible_brands(g.admin))
+
+
+@blueprint.route("/brands/new", methods=["GET", "POST"])
+def brand_new():
+    require("create_brand")
+    errors = {}
+    if request.method == "POST":
+        form = request.form
+        texts = {language: form.get(f"text_{language}", "") for language in _languages()}
+        try:
+            brand = brands.create(g.admin, form, texts, form.get("policy_version", ""))
+        except InvalidFields as refused:
+            errors = refused.errors
+        else:
+            flash(_("The brand %(name)s is set up. Now add its topics.", name=brand.name))
+            return redirect(url_for("admin.topic_list", brand_id=brand.id))
+    values = request.form if request.method == "POST" else {"colour": "#222222"}
+    return render_template("admin/brand_form.html", brand=None, values=values, errors=errors), (
+        422 if errors else 200
+    )
+
+
+@blueprint.route("/brands/<int:brand_id>", methods=["GET", "POST"])
+def brand_edit(brand_id: int):
+    brand = brand_or_404(brand_id)
+    require("manage_brand", brand)
+    errors = {}
+    if request.method == "POST":
+        try:
+            logo = _logo()
+            brands.update(g.admin, brand, request.form, logo)
+        except InvalidFields as refused:
+            errors = refused.errors
+        except InvalidInput as refused:
+            errors = {refused.field: refused.message}
+        else:
+            flash(_("Your changes to %(name)s are saved.", name=brand.name))
+            return redirect(url_for("admin.brand_edit", brand_id=brand.id))
+    values = (
+        request.form
+        if request.method == "POST"
+        else {key: getattr(brand, key) for key in brands.SETTINGS}
+    )
+    return render_template("admin/brand_form.html", brand=brand, values=values, errors=errors), (
+        422 if errors else 200
+    )
+
+
+def _logo():
+    upload = request.files.get("logo")
+    if upload is None or not upload.filename:
+        return None
+    limit = current_app.config["ADMIN_LOGO_MAX_BYTES"]
+    return brands.check_logo(upload.stream.read(limit + 1), limit)
+
+
+@blueprint.post("/brands/<int:brand_id>/archive")
+def brand_archive(brand_id: int):
+    brand = brand_or_404(brand_id)
+    require("manage_brand", brand)
+    archive = request.form.get("archived") == "1"
+    brands.set_archived(g.admin, brand, archive)
+    if archive:
+        flash(
+            _(
+                "%(name)s is archived: its sign-up page is hidden, its consents are kept.",
+                name=brand.name,
+            )
+        )
+    else:
+        flash(_("%(name)s is back: its sign-up page is live again.", name=brand.name))
+    return redirect(url_for("admin.brand_edit", brand_id=brand.id))
+
+
+def _languages():
+    return current_app.config["LANGUAGES"]

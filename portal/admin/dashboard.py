@@ -1,0 +1,64 @@
+"""Dashboards: figures of the whole group (or of the brands given to a brand admin), or of one
+brand; the same figures as CSV. No personal data on these pages."""
+
+from flask import g, render_template
+from flask_babel import get_locale
+
+from portal.admin import blueprint, brand_or_404, require
+from portal.core import admins, figures
+
+
+def _brands(brand_id: int | None):
+    if brand_id is None:
+        require("view_figures")
+        return None, admins.visible_brands(g.admin)
+    brand = brand_or_404(brand_id)
+    require("view_figures", brand)
+    return brand, [brand]
+
+
+@blueprint.get("/")
+def dashboard():
+    return _page(None)
+
+
+@blueprint.get("/brands/<int:brand_id>/figures")
+def brand_figures(brand_id: int):
+    return _page(brand_id)
+
+
+def _page(brand_id):
+    brand, brands = _brands(brand_id)
+    numbers = figures.compute([b.id for b in brands])
+    return render_template(
+        "admin/dashboard.html",
+        brand=brand,
+        brands=brands,
+        figures=numbers,
+        language=str(get_locale()),
+        series_names=figures.SERIES,
+    )
+
+
+@blueprint.get("/figures.csv")
+def figures_csv():
+    return _csv(None)
+
+
+@blueprint.get("/brands/<int:brand_id>/figures.csv")
+def brand_figures_csv(brand_id: int):
+    return _csv(brand_id)
+
+
+def _csv(brand_id):
+    brand, brands = _brands(brand_id)
+    body = figures.as_csv(figures.compute([b.id for b in brands]), str(get_locale()))
+    name = f"figures-{brand.slug if brand else g.admin.group.slug}.csv"
+    return (
+        body,
+        200,
+        {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )

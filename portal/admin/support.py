@@ -1,0 +1,60 @@
+"""Support lookup: one person by exact address, with a reason, written to the access log."""
+
+from flask import abort, g, render_template, request
+from flask_babel import gettext as _
+
+from portal.admin import blueprint, require
+from portal.core import support
+from portal.core.errors import InvalidFields
+
+
+@blueprint.route("/support", methods=["GET", "POST"])
+def support_lookup():
+    require("support")
+    errors, result = {}, None
+    if request.method == "POST":
+        try:
+            result = support.look_up(
+                g.admin, request.form.get("email", ""), request.form.get("reason", "")
+            )
+        except InvalidFields as refused:
+            errors = refused.errors
+    return render_template(
+        "admin/support.html",
+        errors=errors,
+        result=result,
+        values=request.form,
+        requested_by=support.REQUESTED_BY,
+        done=None,
+    ), 422 if errors else 200
+
+
+@blueprint.post("/support/withdraw")
+def support_withdraw():
+    require("support")
+    try:
+        consent_id = int(request.form.get("consent", ""))
+    except ValueError:
+        abort(404)
+    errors, done = {}, None
+    try:
+        result = support.withdraw(
+            g.admin,
+            consent_id,
+            request.form.get("requested_by", ""),
+            request.form.get("reason", ""),
+        )
+        done = _("The withdrawal is recorded.")
+    except LookupError:
+        abort(404)
+    except InvalidFields as refused:
+        errors = {f"{key}-{consent_id}": message for key, message in refused.errors.items()}
+        result = refused.lookup
+    return render_template(
+        "admin/support.html",
+        errors=errors,
+        result=result,
+        values=request.form,
+        requested_by=support.REQUESTED_BY,
+        done=done,
+    ), 422 if errors else 200

@@ -1,0 +1,84 @@
+"""Other admins: invite by mail, change role and brands, disable."""
+
+from email.utils import parseaddr
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from portal.admin import blueprint, require
+from portal.core import team
+from portal.core.errors import InvalidInput
+from portal.core.models import AdminAccount
+from portal.core.models.admin import ROLES
+from portal.extensions import db
+
+
+def _member(admin_id: int) -> AdminAccount:
+    account = db.session.get(AdminAccount, admin_id)
+    if account is None or account.group_id != g.admin.group_id:
+        abort(404)
+    return account
+
+
+def _brand_ids() -> list:
+    try:
+        return [int(value) for value in request.form.getlist("brands")]
+    except ValueError:
+        return [-1]  # refused by the core as "not in this group"
+
+
+@blueprint.route("/admins", methods=["GET", "POST"])
+def admin_list():
+    require("manage_admins")
+    errors = {}
+    if request.method == "POST":
+        sender = parseaddr(current_app.config["ADMIN_MAIL_SENDER"])
+        try:
+            team.invite(
+                g.admin,
+                request.form.get("email", ""),
+                request.form.get("role", ""),
+                _brand_ids(),
+                str(get_locale()),
+                sender,
+            )
+        except InvalidInput as refused:
+            errors = {refused.field: refused.message}
+        else:
+            flash(_("The invitation is on its way."))
+            return redirect(url_for("admin.admin_list"))
+    return render_template(
+        "admin/admins.html",
+        members=team.members(g.admin.group_id),
+        errors=errors,
+        values=request.form,
+        roles=ROLES,
+    ), 422 if errors else 200
+
+
+@blueprint.route("/admins/<int:admin_id>", methods=["GET", "POST"])
+def admin_edit(admin_id: int):
+    require("manage_admins")
+    account = _member(admin_id)
+    errors = {}
+    if request.method == "POST":
+        try:
+            team.change(
+                g.admin,
+                account,
+                request.form.get("role", ""),
+                _brand_ids(),
+                request.form.get("disabled") == "1",
+            )
+        except InvalidInput as refused:
+            errors = {refused.field: refused.message}
+        else:
+            flash(_("The changes are saved."))
+            return redirect(url_for("admin.admin_list"))
+    return render_template(
+        "admin/admin_form.html",
+        account=account,
+        errors=errors,
+        roles=ROLES,
+    ), 422 if errors else 200

@@ -1,0 +1,171 @@
+"""Importing subscribers from another tool: dry run with reasons, all-or-nothing run, the CLI
+with its progress bar, and re-permission mails instead of imported consent."""
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.core import imports, ledger
+from portal.core.models import AuditEntry, Consent, LedgerEntry, Subject
+from portal.extensions import db
+from tests.actions import deliver, sign_up
+from tests.admin.helpers import brand, brand_admin, log_in, post
+from tests.smtp import text_of
+
+CSV = """email,topic,channel,consented_at,source,first_name
+ann@example.com,news,email,2024-05-01T10:00:00Z,crm,Ann
+not an address,news,email,2024-05-01T10:00:00Z,crm,
+bob@example.com,unicorns,email,2024-05-01T10:00:00Z,crm,
+bob@example.com,care,sms,2024-05-01T10:00:00Z,crm,
+bob@example.com,news,email,yesterday,crm,
+bob@example.com,news,email,2999-01-01T00:00:00Z,crm,
+ANN@example.com,news,email,2024-05-02T10:00:00Z,shop,
+bob@example.com,events,sms,2024-06-01T08:30:00+02:00,shop,Bob
+pending@example.com,news,email,2024-05-01T10:00:00Z,crm,
+"""
+
+
+def _count(model):
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_dry_run_reports_every_line_and_writes_nothing(client, demo, smtp):
+    sign_up(client, "pending@example.com")  # already has a (pending) consent to news here
+    plan = imports.plan(brand("camille"), io.StringIO(CSV))
+    outcome = {line.number: line.reason for line in plan.lines}
+    assert outcome == {
+        2: "",
+        3: "bad address",
+        4: "unknown topic",
+        5: "channel not offered",
+        6: "bad consent time",
+        7: "bad consent time",
+        8: "duplicate",
+        9: "",
+        10: "already recorded",
+    }
+    assert plan.ignored_columns == ["first_name"]
+    assert _count(Consent) == 2
+
+
+def test_a_run_imports_the_accepted_lines_with_their_original_times(client, demo, smtp):
+    camille = brand("camille")
+    outcome = imports.run(None, imports.plan(camille, io.StringIO(CSV)), "old-crm.csv")
+    assert (outcome.imported, outcome.new_subjects) == (3, 3)
+    rows = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.source == "import").order_by(LedgerEntry.seq)
+    ).all()
+    assert [r.action for r in rows] == ["granted"] * 3
+    assert rows[0].occurred_at.isoformat() == "2024-05-01T10:00:00+00:00"
+    assert rows[1].occurred_at.isoformat() == "2024-06-01T06:30:00+00:00"  # +02:00 in the file
+    assert rows[0].evidence == {"original_source": "crm", "file": "old-crm.csv", "line": 2}
+    assert ledger.verify(demo.id)[1] is None
+    subject = db.session.scalar(select(Subject).where(Subject.status == "active"))
+    assert subject is not None
+    again = imports.plan(brand("camille"), io.StringIO(CSV))
+    assert [line.reason for line in again.lines if line.number in (2, 9)] == [
+        "already recorded"
+    ] * 2
+
+
+def test_all_or_nothing(client, demo, monkeypatch):
+    camille = brand("camille")
+    plan = imports.plan(camille, io.StringIO(CSV))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports.consent, "record_imported", broken)
+    with pytest.raises(RuntimeError):
+        imports.run(None, plan, "x.csv")
+    assert (_count(Subject), _count(Consent), _count(LedgerEntry), _count(AuditEntry)) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def test_the_command_line_with_dry_run_and_progress(runner, demo, tmp_path):
+    source = tmp_path / "list.csv"
+    source.write_text(CSV)
+    dry = runner.invoke(
+        args=["import", "subscribers", str(source), "--brand", "camille", "--dry-run"]
+    )
+    assert dry.exit_code == 0, dry.output
+    assert "line 3: refused: bad address" in dry.output and "dry run: nothing written" in dry.output
+    assert _count(Consent) == 0
+    real = runner.invoke(args=["import", "subscribers", str(source), "--brand", "camille"])
+    assert real.exit_code == 0, real.output
+    assert "imported 3 consents, 3 new subjects" in real.output
+    missing = runner.invoke(args=["import", "subscribers", str(source), "--brand", "nope"])
+    assert missing.exit_code != 0 and "no brand 'nope'" in missing.output
+
+
+def test_a_file_without_the_needed_columns_is_refused(demo):
+    with pytest.raises(imports.InvalidInput):
+        imports.plan(brand("camille"), io.StringIO("mail,what\nx@example.com,news\n"))
+
+
+def test_reconfirm_sends_double_opt_in_mails_instead(client, demo, smtp):
+    plan = imports.plan(brand("camille"), io.StringIO(CSV), reconfirm=True)
+    outcome = imports.run(None, plan, "old.csv")
+    # ann, bob (news by mail: no consent time is needed to ask) and pending
+    assert outcome.imported == 0 and outcome.asked == 3
+    assert {c.state for c in db.session.scalars(select(Consent))} == {"pending"}
+    deliver()
+    [mail] = smtp.to("ann@example.com")
+    assert "Please confirm your subscription" in mail["Subject"]
+    assert "/confirm/" in text_of(mail)
+
+
+def test_the_upload_form(client, demo, smtp):
+    log_in(client, brand_admin(demo, "camille"))
+    camille = brand("camille")
+    checked = post(
+        client,
+        "/admin/import",
+        {"brand": camille.id, "mode": "check", "file": (io.BytesIO(CSV.encode()), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    page = checked.get_data(as_text=True)
+    assert "Check only, nothing was written: 3 lines would be imported, 6 refused" in page
+    assert "refused: unknown topic" in page
+    assert _count(Consent) == 0
+    done = post(
+        client,
+        "/admin/import",
+        {"brand": camille.id, "mode": "run", "file": (io.BytesIO(CSV.encode()), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    assert "Imported 3 consents" in done.get_data(as_text=True)
+    audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import.run"))
+    assert audit.after["imported"] == 3 and audit.actor.startswith("admin:")
+    vespera = post(
+        client,
+        "/admin/import",
+        {"brand": brand("vespera").id, "mode": "run", "file": (io.BytesIO(CSV.encode()), "l.csv")},
+        content_type="multipart/form-data",
+    )
+    assert vespera.status_code == 403
+
+
+def test_an_erased_address_is_refused_as_suppressed(client, demo, smtp):
+    from portal.core import erasure, subjects
+    from portal.core.consent import Origin
+    from tests.actions import confirm, confirmation_link
+
+    sign_up(client, "erased@example.com")
+    deliver()
+    confirm(client, confirmation_link(smtp.to("erased@example.com")[0]))
+    erasure.erase(
+        subjects.find(demo.id, "erased@example.com"),
+        "subject",
+        Origin(source="preference_centre", actor="subject"),
+    )
+    csv_text = "email,topic,channel,consented_at\nErased@Example.com,news,email,2024-05-01\n"
+    plan = imports.plan(brand("camille"), io.StringIO(csv_text))
+    assert [line.reason for line in plan.lines] == [imports.SUPPRESSED]
+    assert imports.run(None, plan, "old.csv").imported == 0
+    assert _count(Subject) == 0

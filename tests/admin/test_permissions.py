@@ -1,0 +1,246 @@
+"""Every console URL, with every role, with ids of another group and of brands not granted:
+nothing leaks, nothing changes. The URLs come from the app's own map, so a new page is walked
+as soon as it exists."""
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.core.models import AdminAccount, Brand, Consent, Topic
+from portal.extensions import db
+from tests.actions import sign_up
+from tests.admin.helpers import brand, brand_admin, log_in, make_admin
+from tests.core.test_isolation import make_group
+
+# endpoint -> roles that may use it (with ids of their own group and brands)
+ALLOWED = {
+    "dashboard": {"owner", "brand_admin", "viewer"},
+    "brand_figures": {"owner", "brand_admin", "viewer"},
+    "figures_csv": {"owner", "brand_admin", "viewer"},
+    "brand_figures_csv": {"owner", "brand_admin", "viewer"},
+    "brand_list": {"owner", "brand_admin", "viewer"},
+    "brand_new": {"owner"},
+    "brand_edit": {"owner", "brand_admin"},
+    "brand_archive": {"owner", "brand_admin"},
+    "topic_list": {"owner", "brand_admin"},
+    "topic_new": {"owner", "brand_admin"},
+    "topic_edit": {"owner", "brand_admin"},
+    "text_new": {"owner", "brand_admin"},
+    "policy": {"owner", "brand_admin"},
+    "support_lookup": {"owner", "brand_admin"},
+    "support_withdraw": {"owner", "brand_admin"},
+    "import_subscribers": {"owner", "brand_admin"},
+    "admin_list": {"owner"},
+    "admin_edit": {"owner"},
+    "audit_log": {"owner"},
+    "audit_csv": {"owner"},
+    "access_log": {"owner"},
+    "access_csv": {"owner"},
+}
+SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
+ROLES = ("owner", "brand_admin", "viewer")
+SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")
+
+
+def test_every_console_endpoint_is_classified(app):
+    endpoints = {
+        r.endpoint.split(".", 1)[1]
+        for r in app.url_map.iter_rules()
+        if r.endpoint.startswith("admin.")
+    }
+    assert endpoints == set(ALLOWED) | SELF
+
+
+@pytest.fixture
+def world(app, client, demo, smtp):
+    """The demo group with one admin per role, and another group with its own everything."""
+    other = make_group("other", brand_slug="solo")
+    sign_up(client, "stranger@other.example", group="other", brand="solo", topics=None)
+    sign_up(client, "someone@luxe.example", brand="vespera")
+    other_brand = db.session.scalar(select(Brand).where(Brand.group_id == other.id))
+    stranger_admin = make_admin(other, "owner", "boss@other.example")
+    accounts = {
+        "owner": make_admin(demo, "owner", "owner@luxe.example"),
+        "brand_admin": brand_admin(demo, "camille", email="camille@luxe.example"),
+        "viewer": make_admin(demo, "viewer", "viewer@luxe.example"),
+    }
+    vespera = brand("vespera")
+    return {
+        "accounts": accounts,
+        "foreign": {
+            "brand_id": other_brand.id,
+            "topic_id": other_brand.topics[0].id,
+            "admin_id": stranger_admin.id,
+            "consent": db.session.scalar(
+                select(Consent.id).where(Consent.brand_id == other_brand.id)
+            ),
+        },
+        "ungranted": {
+            "brand_id": vespera.id,
+            "topic_id": vespera.topics[0].id,
+            "admin_id": accounts["owner"].id,
+            "consent": db.session.scalar(select(Consent.id).where(Consent.brand_id == vespera.id)),
+        },
+        "own": {
+            "brand_id": brand("camille").id,
+            "topic_id": brand("camille").topics[0].id,
+            "admin_id": accounts["viewer"].id,
+        },
+    }
+
+
+def _urls(app, ids):
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin."):
+            continue
+        values = {name: ids.get(name, "not-a-token") for name in rule.arguments}
+        with app.test_request_context():
+            from flask import url_for
+
+            endpoint = rule.endpoint.split(".", 1)[1]
+            yield endpoint, url_for(rule.endpoint, **values), rule.methods, rule.arguments
+
+
+def _hostile_form(ids):
+    """What a request that slipped through would need to change something."""
+    return {
+        "name": "Hacked",
+        "slug": "hacked",
+        "colour": "#123456",
+        "sender_name": "Hacked",
+        "sender_address": "hacked@example.com",
+        "privacy_policy_url": "https://hacked.example/",
+        "policy_version": "hacked",
+        "text_en": "x",
+        "text_fr": "x",
+        "text_de": "x",
+        "key": "hacked",
+        "name_en": "x",
+        "name_fr": "x",
+        "name_de": "x",
+        "channels": "email",
+        "role": "owner",
+        "brands": str(ids["brand_id"]),
+        "archived": "1",
+        "disabled": "1",
+        "consent": str(ids["consent"]),
+        "requested_by": "phone",
+        "reason": "testing access",
+        "email": "Stranger@Other.example",
+        "brand": str(ids["brand_id"]),
+        "mode": "run",
+        "file": (
+            io.BytesIO(
+                b"email,topic,channel,consented_at\nz@z.example,news,email,2024-01-01T00:00:00Z\n"
+            ),
+            "x.csv",
+        ),
+    }
+
+
+def _snapshot():
+    state = {}
+    for table in db.metadata.sorted_tables:
+        state[table.name] = db.session.scalar(select(func.count()).select_from(table))
+    state["brands"] = sorted(
+        (b.id, b.slug, b.name, b.policy_version, b.archived_at is None, b.colour)
+        for b in db.session.scalars(select(Brand))
+    )
+    state["topics"] = sorted((t.id, t.key, str(t.names)) for t in db.session.scalars(select(Topic)))
+    state["admins"] = sorted(
+        (a.id, a.role, a.disabled_at is None, tuple(b.id for b in a.brands))
+        for a in db.session.scalars(select(AdminAccount))
+    )
+    state["consents"] = sorted((c.id, c.state) for c in db.session.scalars(select(Consent)))
+    db.session.expire_all()
+    return state
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_nothing_of_another_group_or_an_ungranted_brand(app, client, world, role):
+    app.config["WTF_CSRF_ENABLED"] = False  # so that only the permission check can refuse
+    log_in(client, world["accounts"][role])
+    before = _snapshot()
+    checked = 0
+    for kind in ("foreign", "ungranted"):
+        ids = world[kind]
+        for endpoint, url, methods, arguments in _urls(app, ids):
+            if endpoint in SELF:
+                continue
+            has_ids = bool(arguments & {"brand_id", "topic_id", "admin_id"})
+            must_refuse = (
+                role not in ALLOWED[endpoint]
+                or (kind == "foreign" and has_ids)
+                or (kind == "ungranted" and role == "brand_admin" and has_ids)
+            )
+            for method in ("GET", "POST"):
+                if method not in methods:
+                    continue
+                if method == "GET":
+                    answer = client.get(url)
+                else:
+                    answer = client.post(
+                        url, data=_hostile_form(ids), content_type="multipart/form-data"
+                    )
+                page = answer.get_data(as_text=True)
+                for marker in SECRET_MARKERS:
+                    assert marker not in page, (role, kind, method, url, marker)
+                if must_refuse:
+                    assert answer.status_code in (403, 404), (
+                        role,
+                        kind,
+                        method,
+                        url,
+                        answer.status_code,
+                    )
+                    checked += 1
+                    assert _snapshot() == before, (role, kind, method, url)
+                else:  # allowed pages without ids (e.g. a lookup) may record what they did
+                    before = _snapshot()
+    assert checked > 10
+
+
+def test_foreign_consent_and_brand_through_allowed_forms(app, client, world):
+    """An owner's own pages refuse ids of another group passed in the form."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    log_in(client, world["accounts"]["owner"])
+    before = _snapshot()
+    foreign = world["foreign"]
+    assert (
+        client.post(
+            "/admin/support/withdraw",
+            data={
+                "consent": foreign["consent"],
+                "requested_by": "phone",
+                "reason": "testing access",
+            },
+        ).status_code
+        == 404
+    )
+    answer = client.post(
+        "/admin/import", data=_hostile_form(foreign), content_type="multipart/form-data"
+    )
+    assert answer.status_code == 404
+    answer = client.post(
+        "/admin/admins",
+        data={"email": "n@luxe.example", "role": "brand_admin", "brands": foreign["brand_id"]},
+    )
+    assert answer.status_code == 422
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_its_own_pages(app, client, world, role):
+    log_in(client, world["accounts"][role])
+    for endpoint, url, methods, _ in _urls(app, world["own"]):
+        if "GET" in methods and role in ALLOWED.get(endpoint, ()):
+            assert client.get(url).status_code == 200, (role, url)
+
+
+def test_a_viewer_sees_no_personal_data(app, client, world):
+    log_in(client, world["accounts"]["viewer"])
+    for endpoint, url, methods, _ in _urls(app, world["own"]):
+        if "GET" in methods and endpoint in ALLOWED and "viewer" in ALLOWED[endpoint]:
+            page = client.get(url).get_data(as_text=True)
+            assert "someone@luxe.example" not in page and "@luxe.example" not in page, url
