@@ -29,7 +29,7 @@ class Row:
     label: str
     url: str
     checked: bool
-    was_shown: bool
+    shown: str  # "12:email:1": the row's key and the state the page showed (1 on, 0 off)
     hint: str
     asks: bool  # the row asks for the contact field its channel needs
     conflict: bool | None  # changed in another window meanwhile: its state now
@@ -40,7 +40,6 @@ class Row:
 class Section:
     """A topic of a brand with its rows."""
 
-    topic_id: int
     name: str
     description: str
     rows: list[Row]
@@ -145,35 +144,34 @@ class Rows:
             label=self.words["channels"][channel],
             url=f"{self.row_base}{topic_id}/{channel}",
             checked=checked,
-            was_shown=was_shown,
+            shown=f"{value}:{1 if was_shown else 0}",
             hint=self._hint(key, brand_name),
             asks=self.needs == key,
             conflict=self.conflicts.get(key),
             saved=key in self.changed,
         )
 
-    def houses(self, language: str) -> list[tuple]:
-        """Every brand with its topics and their rows: [(brand, [Section, ...]), ...]."""
+    def houses(self) -> list[tuple]:
+        """Every brand with its topics and their rows: [(house, [Section, ...]), ...]."""
         return [
             (
-                brand,
+                house,
                 [
                     Section(
-                        topic.id,
-                        topic.name(language),
-                        topic.description(language),
-                        [self.row(topic.id, channel, brand.name) for channel in topic.channels],
+                        offer.name,
+                        offer.description,
+                        [self.row(offer.id, channel, house.name) for channel in offer.channels],
                     )
-                    for topic in brand.topics
+                    for offer in house.offers
                 ],
             )
-            for brand in self.centre.brands
+            for house in self.centre.houses
         ]
 
     def find(self, topic_id: int, channel: str) -> Row | None:
         """The one row of ``topic_id`` on ``channel``, if the page shows it."""
-        for brand in self.centre.brands:
-            for topic in brand.topics:
-                if topic.id == topic_id and channel in topic.channels:
-                    return self.row(topic_id, channel, brand.name)
+        for house in self.centre.houses:
+            for offer in house.offers:
+                if offer.id == topic_id and channel in offer.channels:
+                    return self.row(topic_id, channel, house.name)
         return None

@@ -109,11 +109,16 @@ def sign_out():
     return render_template("preferences/signed_out.html")
 
 
+def _rows(context: dict) -> Rows:
+    """The rows of the subject's centre, showing what ``context`` (a POST) left on them."""
+    centre = preferences.centre(g.subject, _language())
+    return Rows(centre, **{name: context.get(name) for name in ROW_STATE})
+
+
 def _centre_page(status=200, **context):
-    centre = preferences.centre(g.subject)
-    rows = Rows(centre, **{name: context.get(name) for name in ROW_STATE})
+    houses = _rows(context).houses()
     context.setdefault("errors", {})
-    context.update(houses=rows.houses(_language()), level=g.access_level)
+    context.update(houses=houses, level=g.access_level)
     return render_template("preferences/centre.html", **context), status
 
 
@@ -169,8 +174,7 @@ def centre():
 def row(topic_id: int, channel: str):
     """One toggle, with htmx: applies that row only and answers with that row."""
     context = _submitted(request.form, only=(topic_id, channel))
-    rows = Rows(preferences.centre(g.subject), **{name: context.get(name) for name in ROW_STATE})
-    found = rows.find(topic_id, channel)
+    found = _rows(context).find(topic_id, channel)
     if found is None:
         abort(404)
     return render_template(
