@@ -1,8 +1,7 @@
 """Routes of the preference centre; the rules live in portal.core.access and .preferences."""
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_date, get_locale
-from flask_babel import gettext as _
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from portal import access as sessions
@@ -14,11 +13,14 @@ from portal.core.preferences import ContactNeeded
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.preferences.forms import SignInForm, read_changes, read_contact, typed
+from portal.preferences.rows import Rows
 from portal.web import client_origin, scope_to_group
 
 blueprint = Blueprint("preferences", __name__, url_prefix="/<group>/preferences")
 scope_to_group(blueprint)
 SOURCE = "preference_centre"
+# What a POST leaves on the rows it shows again (see Rows).
+ROW_STATE = ("ticked", "shown", "needs", "outcome")
 
 
 def _language() -> str:
@@ -107,40 +109,16 @@ def sign_out():
     return render_template("preferences/signed_out.html")
 
 
-def _words() -> dict:
-    """Words every row repeats, translated once per page rather than once per row."""
-    return {
-        "channels": {"email": _("Email"), "sms": _("SMS"), "post": _("Post")},
-        "hows": {
-            "signup_form": _("by email sign-up"),
-            "double_opt_in": _("by email sign-up"),
-            "preference_centre": _("in your preference centre"),
-            "api": _("through a website or app"),
-            "import": _("from earlier records"),
-            "admin": _("through customer service"),
-        },
-        "none": _("Not subscribed"),
-        "unverified": _("not verified"),
-    }
-
-
-def _rows_context() -> dict:
-    """What every row needs, worked out once per page."""
-    cache = {}
-
-    def day(moment):
-        if moment.date() not in cache:
-            cache[moment.date()] = format_date(moment, "long")
-        return cache[moment.date()]
-
-    base = url_for(".row", topic_id=0, channel="email").removesuffix("0/email")
-    return {"words": _words(), "day": day, "row_base": base, "language": _language()}
+def _rows(context: dict) -> Rows:
+    """The rows of the subject's centre, showing what ``context`` (a POST) left on them."""
+    centre = preferences.centre(g.subject, _language())
+    return Rows(centre, **{name: context.get(name) for name in ROW_STATE})
 
 
 def _centre_page(status=200, **context):
-    centre = preferences.centre(g.subject)
+    houses = _rows(context).houses()
     context.setdefault("errors", {})
-    context.update(centre=centre, level=g.access_level, **_rows_context())
+    context.update(houses=houses, level=g.access_level)
     return render_template("preferences/centre.html", **context), status
 
 
@@ -196,23 +174,12 @@ def centre():
 def row(topic_id: int, channel: str):
     """One toggle, with htmx: applies that row only and answers with that row."""
     context = _submitted(request.form, only=(topic_id, channel))
-    centre = preferences.centre(g.subject)
-    for brand in centre.brands:
-        for topic in brand.topics:
-            if topic.id == topic_id and channel in topic.channels:
-                return render_template(
-                    "preferences/_row.html",
-                    centre=centre,
-                    brand=brand,
-                    topic=topic,
-                    channel=channel,
-                    **_rows_context(),
-                    standalone=True,
-                    single=True,
-                    saved_row=True,
-                    **context,
-                )
-    abort(404)
+    found = _rows(context).find(topic_id, channel)
+    if found is None:
+        abort(404)
+    return render_template(
+        "preferences/_row.html", row=found, standalone=True, single=True, saved_row=True, **context
+    )
 
 
 @blueprint.route("/leave", methods=["GET", "POST"], defaults={"brand": None})

@@ -79,10 +79,15 @@ class Topic(db.Model):
     brand: Mapped[Brand] = relationship(back_populates="topics")
 
     def name(self, language: str) -> str:
-        return self.names.get(language) or self.names.get("en") or self.key
+        return in_language(self.names, language) or self.key
 
     def description(self, language: str) -> str:
-        return self.descriptions.get(language) or self.descriptions.get("en") or ""
+        return in_language(self.descriptions, language)
+
+
+def in_language(texts: dict, language: str) -> str:
+    """The text in ``language``, else in English, else empty."""
+    return texts.get(language) or texts.get("en") or ""
 
 
 class ConsentText(db.Model):
