@@ -92,6 +92,24 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
     return {(row.topic_id, row.channel): row for row in rows}
 
 
+def _new_request(subject, topics, channel, text, language, policy_version, origin, now):
+    pending = SignupRequest(
+        subject_id=subject.id,
+        brand_id=topics[0].brand_id,
+        topic_ids=[t.id for t in topics],
+        channel=channel,
+        source=origin.source,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy_version,
+        requested_at=now,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+    db.session.add(pending)
+    return pending
+
+
 def request(
     subject: Subject,
     topics: list[Topic],
@@ -110,20 +128,7 @@ def request(
     if not wanted:
         return None
     now = clock.now()
-    pending = SignupRequest(
-        subject_id=subject.id,
-        brand_id=wanted[0].brand_id,
-        topic_ids=[t.id for t in wanted],
-        channel=channel,
-        source=origin.source,
-        text_version_id=text.id,
-        language=language,
-        policy_version=policy_version,
-        requested_at=now,
-        ip=origin.ip,
-        user_agent=origin.user_agent,
-    )
-    db.session.add(pending)
+    pending = _new_request(subject, wanted, channel, text, language, policy_version, origin, now)
     for topic in wanted:
         row = held.get((topic.id, channel))
         if row is None:
@@ -168,18 +173,7 @@ def ask_again(
     if not wanted:
         return None
     now = clock.now()
-    pending = SignupRequest(
-        subject_id=subject.id,
-        brand_id=wanted[0].brand_id,
-        topic_ids=[t.id for t in wanted],
-        channel=channel,
-        source=origin.source,
-        text_version_id=text.id,
-        language=language,
-        policy_version=policy_version,
-        requested_at=now,
-    )
-    db.session.add(pending)
+    pending = _new_request(subject, wanted, channel, text, language, policy_version, origin, now)
     for topic in wanted:
         _record(
             subject,

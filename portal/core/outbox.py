@@ -17,9 +17,9 @@ from pathlib import Path
 
 from flask import current_app
 from flask_mail import Message
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
-from portal.core import clock
+from portal.core import clock, leases
 from portal.core.models import OutboxMessage
 from portal.core.models.outbox import FAILED, QUEUED, SENT
 from portal.extensions import db, mail
@@ -67,39 +67,12 @@ class Pass:
         return self.sent + self.retrying + self.failed
 
 
-def _due(now):
-    return (
-        OutboxMessage.status == QUEUED,
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-    )
-
-
 def _claim(owner: str, limit: int) -> list[OutboxMessage]:
-    now = clock.now()
-    candidates = select(OutboxMessage.id).where(*_due(now)).order_by(OutboxMessage.id).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(candidates))
-    if ids:
-        lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-        # The conditions are checked again in the UPDATE, so a row another worker claimed
-        # meanwhile (SQLite has no SKIP LOCKED) is not taken twice.
-        db.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), *_due(now))
-            .values(lease_owner=owner, lease_until=lease)
-        )
-    db.session.commit()
+    ids = leases.claim(OutboxMessage, owner, limit)
     if not ids:
         return []
-    return list(
-        db.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == owner)
-            .order_by(OutboxMessage.id)
-        )
-    )
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return sorted(rows, key=lambda row: row.id)
 
 
 def _message(row: OutboxMessage) -> Message:

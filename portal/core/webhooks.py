@@ -19,14 +19,13 @@ import secrets
 import urllib.error
 import urllib.request
 import uuid
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 
-from portal.core import clock, events
+from portal.core import clock, events, leases
 from portal.core.errors import InvalidInput, NotFound
 from portal.core.models import ApiClient, Event, WebhookDelivery, WebhookEndpoint
 from portal.core.models.api import DELIVERED, FAILED, QUEUED
@@ -118,29 +117,8 @@ def deliveries(client: ApiClient, endpoint_id: int, limit: int = 50) -> list[Web
     )
 
 
-def _due(now):
-    return (
-        WebhookDelivery.status == QUEUED,
-        WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
-    )
-
-
 def _claim(owner: str, limit: int) -> list[int]:
-    now = clock.now()
-    query = select(WebhookDelivery.id).where(*_due(now)).order_by(WebhookDelivery.id).limit(limit)
-    if db.engine.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
-        lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-        db.session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids), *_due(now))
-            .values(lease_owner=owner, lease_until=lease)
-        )
-    db.session.commit()
-    return ids
+    return leases.claim(WebhookDelivery, owner, limit)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
