@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from portal import cli, errors, ops, web
+    from portal.lifecycle.views import blueprint as lifecycle
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
     from portal.signup.views import blueprint as signup
@@ -74,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(signup)
     app.register_blueprint(preferences)
     app.register_blueprint(unsubscribe)
+    app.register_blueprint(lifecycle)
     web.register(app)
     errors.register(app)
     ops.init_app(app)

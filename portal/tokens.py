@@ -18,6 +18,9 @@ PURPOSES = {
     "manage": ("portal.manage.v1", "MANAGE_LINK_MAX_AGE"),
     # List-Unsubscribe (RFC 8058): subject, brand, topic; short enough for a mailto local part.
     "unsubscribe": ("portal.unsubscribe.v1", "UNSUBSCRIBE_LINK_MAX_AGE"),
+    # Lifecycle reminders: group and LifecycleNotice row ("Still right", "Keep my subscriptions").
+    "still-right": ("portal.still-right.v1", "LIFECYCLE_LINK_MAX_AGE"),
+    "keep": ("portal.keep.v1", "LIFECYCLE_LINK_MAX_AGE"),
 }
 
 

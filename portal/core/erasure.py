@@ -41,15 +41,29 @@ def is_suppressed(group_id: int, email_hash: str) -> bool:
     )
 
 
-def erase(subject: Subject, requested_by: str, origin: Origin, reason: str = "") -> ErasureRecord:
+def erase(
+    subject: Subject,
+    requested_by: str,
+    origin: Origin,
+    reason: str = "",
+    *,
+    suppress: bool = True,
+    notify: bool = True,
+) -> ErasureRecord:
     """Erase ``subject``; ``requested_by`` says who asked (subject, admin:<id>, api:<client>,
-    or a retention rule). Returns the disposal record. Nothing changes if anything fails."""
+    or a retention rule). Returns the disposal record. Nothing changes if anything fails.
+
+    ``suppress=False, notify=False`` is for sign-ups never confirmed: the address was never
+    proven to be the person's, so mailing it would write to a stranger, and keeping its hash
+    on the suppression list would keep data about someone who never agreed to anything.
+    """
     with transaction():
         erasure_id = str(uuid.uuid4())
         group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
         # Withdrawal first, so the ledger proves consent ended before the data went.
         withdrawn = consent.withdraw_all(subject, origin)
-        mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
+        if notify:
+            mails.erasure_confirmed(subject)  # addressed to no subject row: survives the purge
         db.session.flush()
         counts = {"consents_withdrawn": withdrawn}
         for table in _personal_tables():
@@ -61,7 +75,7 @@ def erase(subject: Subject, requested_by: str, origin: Origin, reason: str = "")
         counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
         db.session.expunge(subject)
         db.session.execute(delete(Subject).where(Subject.id == subject_id))
-        if not is_suppressed(group_id, email_hash):
+        if suppress and not is_suppressed(group_id, email_hash):
             db.session.add(
                 Suppression(
                     group_id=group_id,

@@ -93,7 +93,8 @@ def set_field(
         db.session.add(row)
     elif row.value == value:
         return row
-    row.value, row.updated_at, row.updated_by = value, now, actor
+    # An entry or an edit is also a confirmation: the person just said this is right.
+    row.value, row.updated_at, row.updated_by, row.confirmed_at = value, now, actor, now
     row.verified_at = now if verified else None
     db.session.flush()
     return row

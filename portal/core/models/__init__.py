@@ -4,6 +4,7 @@ from portal.core.models.access import SignInLink
 from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
 from portal.core.models.erasure import ErasureRecord, Suppression
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.models.lifecycle import LifecycleNotice, LifecyclePolicy
 from portal.core.models.outbox import OutboxMessage
 from portal.core.models.profile import ProfileField
 from portal.core.models.subject import Subject
@@ -14,6 +15,8 @@ __all__ = [
     "ConsentText",
     "ErasureRecord",
     "LedgerEntry",
+    "LifecycleNotice",
+    "LifecyclePolicy",
     "OutboxMessage",
     "ProfileField",
     "SignInLink",

@@ -1,6 +1,6 @@
 """A site group (one company), its brands, their topics and versioned consent texts."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -66,6 +66,8 @@ class Topic(db.Model):
     descriptions: Mapped[dict] = mapped_column(JSON)  # language -> description
     channels: Mapped[list] = mapped_column(JSON)  # subset of CHANNELS
     marketing: Mapped[bool] = mapped_column(default=True)
+    # Data sent to partners: a Global Privacy Control signal opts the person out of it.
+    shares_with_third_parties: Mapped[bool] = mapped_column(default=False, server_default=false())
     position: Mapped[int] = mapped_column(default=0)
 
     brand: Mapped[Brand] = relationship(back_populates="topics")

@@ -25,5 +25,8 @@ class Subject(db.Model):
     language: Mapped[str] = mapped_column(String(8), default="en")
     created_at = mapped_column(UTCDateTime, default=clock.now)
     confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # customer, former_customer or prospect, as an integrating system says; None: not said.
+    relationship_status: Mapped[str | None] = mapped_column(String(20))
+    relationship_since = mapped_column(UTCDateTime, nullable=True)
 
     group = relationship("SiteGroup")
