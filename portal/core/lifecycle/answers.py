@@ -1,5 +1,6 @@
 """What a person's answer to a reminder does, and a subject's relationship with the group."""
 
+import logging
 from enum import Enum
 
 from flask_babel import lazy_gettext as _l
@@ -12,6 +13,8 @@ from portal.core.models import LifecycleNotice, Subject
 from portal.core.models.lifecycle import FRESHNESS, RELATIONSHIPS, REPERMISSION
 from portal.core.transaction import transaction
 from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class Answer(Enum):
@@ -98,4 +101,5 @@ def set_relationship(subject: Subject, value: str | None, origin: Origin) -> boo
         return False
     with transaction():
         subject.relationship_status, subject.relationship_since = value, clock.now()
+    log.info("subject %s relationship set to %s by %s", subject.id, value, origin.actor)
     return True
