@@ -105,6 +105,7 @@ def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> 
             return Confirmation.ALREADY
         consent.confirm(pending, origin)
         subject = pending.subject
+        gpc.opt_out(subject, origin)  # asked for without the signal, confirmed with it
         erasure.lift_suppression(subject, origin)
         if subject.status != ACTIVE:
             subject.status, subject.confirmed_at = ACTIVE, clock.now()

@@ -89,10 +89,20 @@ def test_gpc_in_the_centre_withdraws_sharing_topics_and_erases_nothing(client, d
     assert "Global Privacy Control" in refused.get_data(as_text=True)
 
 
-def test_a_gpc_confirmation_is_recorded_too(client, demo, smtp):
-    sign_up(client, "c@example.com")
+def test_a_confirmation_with_gpc_is_recorded_and_does_not_grant_sharing(client, demo, smtp):
+    news, _events, offers = _camille_topics(client)[:3]
+    sign_up(client, "c@example.com", topics=[news, offers])
     deliver()
     client.environ_base["HTTP_SEC_GPC"] = "1"
     confirm(client, confirmation_link(smtp.to("c@example.com")[0]))
-    confirmed = db.session.scalars(select(LedgerEntry).where(LedgerEntry.action == "confirmed"))
-    assert [row.evidence for row in confirmed] == [{"gpc": True}, {"gpc": True}]
+    rows = db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.action != "requested").order_by(LedgerEntry.seq)
+    )
+    assert [(row.action, row.topic_id, row.evidence) for row in rows] == [
+        ("confirmed", news, {"gpc": True}),
+        ("confirmed", offers, {"gpc": True}),
+        ("withdrawn", offers, {"gpc": True}),
+    ]
+    assert db.session.scalar(select(Consent.state).where(Consent.topic_id == offers)) == (
+        "withdrawn"
+    )
