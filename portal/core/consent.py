@@ -275,6 +275,11 @@ def expire(subject: Subject, rule: str, origin: Origin, states=(GRANTED,)) -> in
     ledger says why: action "expired", evidence naming the rule. Returns how many lapsed.
     """
     rows = [row for row in current(subject).values() if row.state in states]
+    return expire_rows(subject, rows, rule, origin)
+
+
+def expire_rows(subject: Subject, rows: list[Consent], rule: str, origin: Origin) -> int:
+    """``expire`` for the given consent rows of ``subject`` only."""
     topics = {t.id: t for t in _topics_of(rows)}
     evidence = {**(origin.evidence or {}), "rule": rule}
     now = clock.now()

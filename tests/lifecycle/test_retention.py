@@ -49,6 +49,31 @@ def test_an_unconfirmed_sign_up_goes_after_30_days_without_mail_or_suppression(c
     assert run.run(demo)["unconfirmed"] == 0  # idempotent
 
 
+def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(client, demo, smtp):
+    from portal.core.models import Consent, SignupRequest
+    from tests.actions import confirm, confirmation_link
+
+    sign_up(client, "known@example.com")
+    deliver()
+    confirm(client, confirmation_link(smtp.to("known@example.com")[0]))
+    _later(days=10)
+    sign_up(client, "known@example.com", topics=[3])  # asks for one more, never confirms
+    _later(days=20)
+    sign_up(client, "known@example.com", topics=[4])  # and another, still in its window
+    _later(days=41)
+    assert run.run(demo)["unconfirmed"] == 1
+    assert run.run(demo)["unconfirmed"] == 0
+    db.session.expire_all()
+    states = {row.topic_id: row.state for row in db.session.scalars(select(Consent))}
+    assert states == {1: "granted", 2: "granted", 3: "withdrawn", 4: "pending"}
+    left = db.session.scalars(select(SignupRequest.topic_ids).order_by(SignupRequest.id)).all()
+    assert left == [[1, 2], [4]]  # the confirmed one stays as proof, the recent one waits
+    [expired] = ledger_rows("expired")
+    assert (expired.topic_id, expired.evidence) == (3, {"rule": "unconfirmed"})
+    assert subjects.find(demo.id, "known@example.com") is not None
+    assert ledger.verify(demo.id)[1] is None
+
+
 def test_signing_up_again_restarts_the_unconfirmed_clock(client, demo, smtp):
     sign_up(client, "again@example.com")
     _later(days=20)

@@ -29,7 +29,7 @@ def test_dry_run_prints_counts_and_changes_nothing(runner, client, demo, smtp):
     result = runner.invoke(args=["lifecycle", "run", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
-        "luxe unconfirmed: would erase 1 subjects",
+        "luxe unconfirmed: would erase or drop the unconfirmed sign-ups of 1 subjects",
         "luxe lapse: would expire the consents of 0 subjects",
         "luxe repermission: would mail 1 subjects",
         "luxe freshness: would mail 1 subjects",
@@ -41,7 +41,9 @@ def test_dry_run_prints_counts_and_changes_nothing(runner, client, demo, smtp):
     result = runner.invoke(args=["lifecycle", "run", "--batch", "1"])
     assert result.exit_code == 0, result.output
     assert "luxe repermission: mail 1 subjects: done" in result.output
-    assert "luxe unconfirmed: erase 1 subjects: done" in result.output
+    assert "luxe unconfirmed: erase or drop the unconfirmed sign-ups of 1 subjects: done" in (
+        result.output
+    )
     again = runner.invoke(args=["lifecycle", "run"])
     assert "luxe freshness: mail 0 subjects: done" in again.output
     deliver()

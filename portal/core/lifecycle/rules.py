@@ -75,6 +75,8 @@ def _open_repermission():
 
 
 # Unconfirmed sign-ups: deleted after N days. A new sign-up within the window restarts it.
+# Someone never confirmed is erased; a known person's unconfirmed request for more topics
+# is dropped and its pending consents expire.
 def unconfirmed(ctx: Context):
     if not ctx.policy.unconfirmed_days:
         return None
@@ -82,16 +84,23 @@ def unconfirmed(ctx: Context):
     recent = select(SignupRequest.id).where(
         SignupRequest.subject_id == Subject.id, SignupRequest.requested_at >= cutoff
     )
+    stale = select(SignupRequest.id).where(
+        SignupRequest.subject_id == Subject.id,
+        SignupRequest.confirmed_at.is_(None),
+        SignupRequest.requested_at < cutoff,
+    )
+    never_confirmed = and_(
+        Subject.status == UNCONFIRMED_SUBJECT, Subject.created_at < cutoff, ~exists(recent)
+    )
     return select(Subject.id).where(
-        _of(ctx),
-        Subject.status == UNCONFIRMED_SUBJECT,
-        Subject.created_at < cutoff,
-        ~exists(recent),
+        _of(ctx), or_(never_confirmed, and_(Subject.status == ACTIVE, exists(stale)))
     )
 
 
-def erase_unconfirmed(subject: Subject, ctx: Context) -> bool:
+def drop_unconfirmed(subject: Subject, ctx: Context) -> bool:
     days = ctx.policy.unconfirmed_days
+    if subject.status == ACTIVE:
+        return _drop_requests(subject, ctx)
     consent.expire(subject, UNCONFIRMED, origin(UNCONFIRMED), states=(PENDING,))
     erasure.erase(
         subject,
@@ -102,6 +111,33 @@ def erase_unconfirmed(subject: Subject, ctx: Context) -> bool:
         notify=False,
     )
     return True
+
+
+def _drop_requests(subject: Subject, ctx: Context) -> bool:
+    """Delete the person's unconfirmed requests older than the window; the consents they
+    left pending expire unless a newer request still waits for them."""
+    cutoff = ctx.now - timedelta(days=ctx.policy.unconfirmed_days)
+    requests = db.session.scalars(
+        select(SignupRequest).where(
+            SignupRequest.subject_id == subject.id, SignupRequest.confirmed_at.is_(None)
+        )
+    ).all()
+    stale = [r for r in requests if r.requested_at < cutoff]
+    waiting = {
+        (topic_id, r.channel)
+        for r in requests
+        if r.requested_at >= cutoff
+        for topic_id in r.topic_ids
+    }
+    for request in stale:
+        db.session.delete(request)
+    lapsed = [
+        row
+        for row in consent.current(subject).values()
+        if row.state == PENDING and (row.topic_id, row.channel) not in waiting
+    ]
+    consent.expire_rows(subject, lapsed, UNCONFIRMED, origin(UNCONFIRMED))
+    return bool(stale)
 
 
 # Re-permission: consents not confirmed or used for N months get one mail asking again.
@@ -263,7 +299,7 @@ class Rule:
 # In this order: erasures of the unconfirmed first, lapses before new reminders, so a
 # person is never asked again on the run that lets their consents lapse.
 RULES = (
-    Rule(UNCONFIRMED, "erase", unconfirmed, erase_unconfirmed),
+    Rule(UNCONFIRMED, "erase or drop the unconfirmed sign-ups of", unconfirmed, drop_unconfirmed),
     Rule(LAPSE, "expire the consents of", lapse, let_lapse),
     Rule(REPERMISSION, "mail", repermission, ask_again),
     Rule(FRESHNESS, "mail", freshness, ask_fresh),
