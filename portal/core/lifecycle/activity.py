@@ -15,15 +15,18 @@ from portal.core.models.consent import EXPIRED, WITHDRAWAL
 RETENTION_ACTOR = "retention:"
 
 
-def last_activity(group_id: int):
-    """A subquery of (subject_id, at): each subject of the group and their latest activity."""
+def last_activity(group_id: int, only: int | None = None):
+    """A subquery of (subject_id, at): each subject of the group and their latest activity;
+    with ``only``, that one subject (every part is filtered, so it reads a few rows)."""
     of_group = Subject.group_id == group_id
+    if only is not None:
+        of_group = of_group & (Subject.id == only)
     parts = [
         select(Subject.id.label("subject_id"), Subject.created_at.label("at")).where(of_group),
         select(Subject.id, Subject.confirmed_at).where(of_group, Subject.confirmed_at.is_not(None)),
         select(LedgerEntry.subject_id, LedgerEntry.occurred_at).where(
             LedgerEntry.group_id == group_id,
-            LedgerEntry.subject_id.is_not(None),
+            LedgerEntry.subject_id.is_not(None) if only is None else LedgerEntry.subject_id == only,
             not_(LedgerEntry.actor.startswith(RETENTION_ACTOR)),
         ),
         select(SignInLink.subject_id, SignInLink.used_at)
@@ -47,19 +50,21 @@ def last_activity(group_id: int):
     )
 
 
-def consent_ended(group_id: int):
+def consent_ended(group_id: int, only: int | None = None):
     """A subquery of (subject_id, at): when each subject's last consent was withdrawn or
     expired, and when they became a former customer, whichever is later."""
+    whose = LedgerEntry.subject_id.is_not(None) if only is None else LedgerEntry.subject_id == only
+    of_group = Subject.group_id == group_id
+    if only is not None:
+        of_group = of_group & (Subject.id == only)
     parts = [
         select(
             LedgerEntry.subject_id.label("subject_id"), LedgerEntry.occurred_at.label("at")
         ).where(
-            LedgerEntry.group_id == group_id,
-            LedgerEntry.subject_id.is_not(None),
-            LedgerEntry.action.in_((WITHDRAWAL, EXPIRED)),
+            LedgerEntry.group_id == group_id, whose, LedgerEntry.action.in_((WITHDRAWAL, EXPIRED))
         ),
         select(Subject.id, Subject.relationship_since).where(
-            Subject.group_id == group_id, Subject.relationship_since.is_not(None)
+            of_group, Subject.relationship_since.is_not(None)
         ),
     ]
     every = union_all(*parts).subquery()

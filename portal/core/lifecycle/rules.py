@@ -46,6 +46,7 @@ class Context:
     group: SiteGroup
     policy: LifecyclePolicy
     now: datetime
+    only: int | None = None  # one subject: the query asked again about it, under its lock
 
 
 def origin(rule: str) -> Origin:
@@ -54,7 +55,8 @@ def origin(rule: str) -> Origin:
 
 
 def _of(ctx: Context):
-    return Subject.group_id == ctx.group.id
+    mine = Subject.group_id == ctx.group.id
+    return mine if ctx.only is None else mine & (Subject.id == ctx.only)
 
 
 def _holds(*states):
@@ -144,7 +146,7 @@ def _drop_requests(subject: Subject, ctx: Context) -> bool:
 def repermission(ctx: Context):
     if not ctx.policy.repermission_months:
         return None
-    active = last_activity(ctx.group.id)
+    active = last_activity(ctx.group.id, ctx.only)
     return (
         select(Subject.id)
         .join(active, active.c.subject_id == Subject.id)
@@ -159,8 +161,8 @@ def repermission(ctx: Context):
 
 
 def ask_again(subject: Subject, ctx: Context) -> bool:
-    active = last_activity(ctx.group.id)
-    since = db.session.scalar(select(active.c.at).where(active.c.subject_id == subject.id))
+    active = last_activity(ctx.group.id, subject.id)
+    since = db.session.scalar(select(active.c.at))
     return reminders.repermission(subject, since.date().isoformat(), ctx)
 
 
@@ -189,8 +191,8 @@ def let_lapse(subject: Subject, ctx: Context) -> bool:
             LifecycleNotice.lapsed_at.is_(None),
         )
     )
-    active = last_activity(ctx.group.id)
-    since = db.session.scalar(select(active.c.at).where(active.c.subject_id == subject.id))
+    active = last_activity(ctx.group.id, subject.id)
+    since = db.session.scalar(select(active.c.at))
     if since is not None and since > notice.sent_at:
         notice.answered_at = since
         return False
@@ -234,7 +236,7 @@ def ask_fresh(subject: Subject, ctx: Context) -> bool:
 def dormant(ctx: Context):
     if not ctx.policy.dormant_months:
         return None
-    active = last_activity(ctx.group.id)
+    active = last_activity(ctx.group.id, ctx.only)
     # Customers are the integrating system's to keep; former customers have their own rule.
     spared = [CUSTOMER, FORMER] if ctx.policy.former_customer_months else [CUSTOMER]
     return (
@@ -264,7 +266,7 @@ def erase_dormant(subject: Subject, ctx: Context) -> bool:
 def former_customer(ctx: Context):
     if not ctx.policy.former_customer_months:
         return None
-    ended = consent_ended(ctx.group.id)
+    ended = consent_ended(ctx.group.id, ctx.only)
     return (
         select(Subject.id)
         .join(ended, ended.c.subject_id == Subject.id)

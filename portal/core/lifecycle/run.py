@@ -2,13 +2,15 @@
 
 Each subject is handled in a transaction of its own: its row is locked first (FOR UPDATE
 SKIP LOCKED on PostgreSQL, so a second run on another machine passes over it instead of
-waiting), then the rule's query is asked again about it alone, which in READ COMMITTED sees
+waiting), then the rule's query is asked again about it alone (every part of it filtered
+to that subject, so the check reads a few rows), which in READ COMMITTED sees
 whatever another run committed meanwhile. A reminder's unique (subject, rule, period) key is
 the last guard: a run that loses a race fails on it and sends nothing. Running again finds
 nothing left to do until time or people move on.
 """
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -59,19 +61,20 @@ def _apply(rule: Rule, ctx: Context, query, batch: int) -> int:
         )
         db.session.rollback()  # a read only: end it, each subject gets its own transaction
         for subject_id in ids:
-            acted += _one(rule, ctx, query, subject_id)
+            acted += _one(rule, ctx, subject_id)
         if len(ids) < batch:
             return acted
         after = ids[-1]
 
 
-def _one(rule: Rule, ctx: Context, query, subject_id: int) -> int:
+def _one(rule: Rule, ctx: Context, subject_id: int) -> int:
     lock = select(Subject).where(Subject.id == subject_id).execution_options(populate_existing=True)
     if db.engine.dialect.name == "postgresql":
         lock = lock.with_for_update(skip_locked=True)
     try:
         subject = db.session.scalar(lock)
-        still = subject is not None and db.session.scalar(query.where(Subject.id == subject_id))
+        mine = rule.candidates(replace(ctx, only=subject_id))
+        still = subject is not None and db.session.scalar(mine) is not None
         if not still:
             db.session.rollback()
             return 0
