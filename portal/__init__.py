@@ -68,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from portal import api, cli, errors, ops, web
     from portal.admin import blueprint as admin
+    from portal.lifecycle.views import blueprint as lifecycle
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
     from portal.selfservice import erase, views  # noqa: F401 - both add routes to the blueprint
@@ -80,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     api.register(app)
     app.register_blueprint(selfservice)
     app.register_blueprint(admin)
+    app.register_blueprint(lifecycle)
     web.register(app)
     errors.register(app)
     ops.init_app(app)

@@ -17,6 +17,7 @@ outbox_cli = click.Group("outbox", help="Send queued mail.")
 demo_cli = click.Group("demo", help="The demo site group.")
 keys_cli = click.Group("keys", help="Encryption keys of personal data.")
 mail_cli = click.Group("mail", help="Topic mails to the people who asked for them.")
+lifecycle_cli = click.Group("lifecycle", help="Freshness, re-permission and retention rules.")
 
 
 @ledger_cli.command("verify")
@@ -165,10 +166,46 @@ def send_topic(group_slug, brand_slug, key, title, body_file):
     click.echo(f"queued {count} mails for {brand_slug}/{key}")
 
 
+@lifecycle_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only say what each rule would do, with counts.")
+@click.option("--batch", default=100, show_default=True, help="Subjects read per query.")
+@click.option("--group", "slug", help="Only this site group (default: every group).")
+def run_lifecycle(dry_run, batch, slug):
+    """Apply every rule once (idempotent; safe from cron on several machines at once)."""
+    from portal.core.lifecycle import run
+    from portal.core.lifecycle.rules import RULES
+
+    query = select(SiteGroup).order_by(SiteGroup.id)
+    if slug:
+        query = query.where(SiteGroup.slug == slug)
+    groups = db.session.scalars(query).all()
+    if slug and not groups:
+        raise click.ClickException(f"no site group {slug!r}")
+    verbs = {rule.name: rule.verb for rule in RULES}
+    for group in groups:
+        counts = run.preview(group) if dry_run else run.run(group, batch=batch)
+        for name, count in counts.items():
+            if count is None:
+                click.echo(f"{group.slug} {name}: off")
+            elif dry_run:
+                click.echo(f"{group.slug} {name}: would {verbs[name]} {count} subjects")
+            else:
+                click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
+
+
 def register(app: Flask) -> None:
     from portal import admin_cli
     from portal.api.commands import api_clients_cli
 
-    for group in (ledger_cli, outbox_cli, demo_cli, keys_cli, mail_cli, api_clients_cli, doctor):
+    for group in (
+        ledger_cli,
+        outbox_cli,
+        demo_cli,
+        keys_cli,
+        mail_cli,
+        api_clients_cli,
+        lifecycle_cli,
+        doctor,
+    ):
         app.cli.add_command(group)
     admin_cli.register(app)

@@ -118,6 +118,8 @@ def from_environment(instance_path: str) -> dict:
         "MAGIC_LINK_MAX_AGE": int(env.get("MAGIC_LINK_MAX_AGE", str(30 * 60))),
         "MANAGE_LINK_MAX_AGE": int(env.get("MANAGE_LINK_MAX_AGE", str(60 * 86400))),
         "UNSUBSCRIBE_LINK_MAX_AGE": int(env.get("UNSUBSCRIBE_LINK_MAX_AGE", str(180 * 86400))),
+        # "Still right" and "Keep my subscriptions" links of lifecycle reminders.
+        "LIFECYCLE_LINK_MAX_AGE": int(env.get("LIFECYCLE_LINK_MAX_AGE", str(60 * 86400))),
         "UNSUBSCRIBE_MAILTO_DOMAIN": env.get("UNSUBSCRIBE_MAILTO_DOMAIN", ""),
         # Self-service: the erasure confirmation link and the new-address confirmation link.
         "ERASURE_LINK_MAX_AGE": int(env.get("ERASURE_LINK_MAX_AGE", str(30 * 60))),

@@ -7,6 +7,9 @@ from sqlalchemy import select
 from portal.core.models import Brand, SiteGroup
 from portal.extensions import db
 
+# When the portal began honouring Global Privacy Control (the gpc.json "lastUpdate").
+GPC_SUPPORT_SINCE = "2026-11-23"
+
 
 def register(app: Flask) -> None:
     @app.get("/")
@@ -19,6 +22,11 @@ def register(app: Flask) -> None:
         if len(groups) == 1:
             return redirect(url_for("signup.home", group=groups[0].slug))
         return render_template("groups.html", groups=groups)
+
+    @app.get("/.well-known/gpc.json")
+    def gpc():
+        """Global Privacy Control support resource (GPC specification, section 3.5)."""
+        return {"gpc": True, "lastUpdate": GPC_SUPPORT_SINCE}
 
     @app.get("/<group>/brands.css")
     def brand_styles(group: str):
@@ -106,13 +114,20 @@ def scope_to_group(blueprint) -> None:
             values["group"] = g.group.slug
 
 
-def client_origin(source: str, actor: str = "subject"):
-    """The ledger's Origin for a change made through this request."""
+def client_origin(source: str, actor: str = "subject", evidence: dict | None = None):
+    """The ledger's Origin for a change made through this request.
+
+    A Global Privacy Control signal (``Sec-GPC: 1``, exactly "1" as the specification says)
+    is recorded as evidence with every change it accompanies; the core acts on it.
+    """
     from portal.core.consent import Origin
 
+    if request.headers.get("Sec-GPC") == "1":
+        evidence = {**(evidence or {}), "gpc": True}
     return Origin(
         source=source,
         actor=actor,
         ip=request.remote_addr,
         user_agent=request.headers.get("User-Agent"),
+        evidence=evidence,
     )

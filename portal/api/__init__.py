@@ -55,6 +55,6 @@ def refused(error):
 
 
 def register(app: Flask) -> None:
-    from portal.api import consent, docs, erasure, feed, webhooks  # noqa: F401 - routes
+    from portal.api import consent, docs, feed, subjects, webhooks  # noqa: F401 - routes
 
     app.register_blueprint(blueprint)

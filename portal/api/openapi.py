@@ -119,6 +119,17 @@ PATHS = {
             errors=(404,),
         )
     },
+    "/subjects/relationship": {
+        "post": _operation(
+            "Say what a person is to the group (customer, former customer, prospect); "
+            "retention rules read it",
+            "consent:write",
+            "RelationshipResponse",
+            body="RelationshipRequest",
+            write=True,
+            errors=(404,),
+        )
+    },
     "/events": {
         "get": _operation(
             "Consent events after a cursor, oldest first",

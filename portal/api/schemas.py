@@ -45,6 +45,23 @@ SCHEMAS = {
         "description": "Exactly one of email and subject_id.",
         "minProperties": 1,
     },
+    "RelationshipRequest": {
+        **strict(
+            ["relationship"],
+            email=EMAIL,
+            subject_id={"type": "integer", "minimum": 1, "maximum": 2147483647},
+            relationship=nullable(
+                {"type": "string", "enum": ["customer", "former_customer", "prospect"]}
+            ),
+        ),
+        "description": "Exactly one of email and subject_id.",
+    },
+    "RelationshipResponse": strict(
+        ["status", "subject_id", "relationship"],
+        status={"type": "string", "enum": ["pending", "active", "unknown"]},
+        subject_id=nullable({"type": "integer"}),
+        relationship=nullable({"type": "string"}),
+    ),
     "ErasureResponse": strict(
         ["status", "subject_id", "erasure_id"],
         status={"type": "string", "enum": ["erased", "unknown", "suppressed"]},

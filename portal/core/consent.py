@@ -14,6 +14,7 @@ from portal.core import clock, events, ledger
 from portal.core.models import Consent, ConsentText, SignupRequest, Subject, Topic
 from portal.core.models.consent import (
     CONFIRMED,
+    EXPIRED,
     GRANT,
     GRANTED,
     PENDING,
@@ -367,3 +368,54 @@ def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int
             for item in items
         ],
     )
+
+
+def expire(subject: Subject, rule: str, origin: Origin, states=(GRANTED,)) -> int:
+    """Let consents lapse under a retention rule: unlike a withdrawal, nobody asked for it.
+
+    The consent ends (state withdrawn, so it is honoured everywhere a withdrawal is) and the
+    ledger says why: action "expired", evidence naming the rule. Returns how many lapsed.
+    """
+    rows = [row for row in current(subject).values() if row.state in states]
+    return expire_rows(subject, rows, rule, origin)
+
+
+def expire_rows(subject: Subject, rows: list[Consent], rule: str, origin: Origin) -> int:
+    """``expire`` for the given consent rows of ``subject`` only."""
+    topics = {t.id: t for t in _topics_of(rows)}
+    evidence = {**(origin.evidence or {}), "rule": rule}
+    now = clock.now()
+    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
+        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+        _record(
+            subject,
+            topics[row.topic_id],
+            row.channel,
+            EXPIRED,
+            Origin(origin.source, origin.actor, origin.ip, origin.user_agent, evidence),
+            occurred_at=now,
+        )
+        events.consent_changed(row, topics[row.topic_id], origin.source)
+    return len(rows)
+
+
+def reconfirm(subject: Subject, origin: Origin) -> int:
+    """The person says they still want what they have (a re-permission answer): one ledger
+    row "confirmed" per granted consent, under the text and policy it was given with."""
+    rows = [row for row in current(subject).values() if row.state == GRANTED]
+    topics = {t.id: t for t in _topics_of(rows)}
+    now = clock.now()
+    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
+        row.updated_at = now
+        _record(
+            subject,
+            topics[row.topic_id],
+            row.channel,
+            CONFIRMED,
+            origin,
+            text_version_id=row.text_version_id,
+            language=subject.language,
+            policy_version=row.policy_version,
+            occurred_at=now,
+        )
+    return len(rows)

@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 
+from portal.core.lifecycle.policy import defaults as default_policy
 from portal.core.models import Brand, ConsentText, SiteGroup, Topic
 from portal.core.transaction import transaction
 from portal.extensions import db
@@ -31,9 +32,9 @@ TOPICS = {
     "offers": (
         ("Offers", "Offres", "Angebote"),
         (
-            "Seasonal offers and gifts for members.",
-            "Offres de saison et cadeaux pour les membres.",
-            "Saisonale Angebote und Geschenke für Mitglieder.",
+            "Seasonal offers and gifts for members, made with partner brands.",
+            "Offres de saison et cadeaux pour les membres, avec des marques partenaires.",
+            "Saisonale Angebote und Geschenke für Mitglieder, mit Partnermarken.",
         ),
         ES,
     ),
@@ -65,6 +66,10 @@ TOPICS = {
         E,
     ),
 }
+
+# Offers are made with partner brands: the topic shares data with third parties, so a
+# Global Privacy Control signal opts the person out of it.
+SHARING = {"offers"}
 
 # slug, name, colour, topics
 HOUSES = [
@@ -106,6 +111,7 @@ def load() -> tuple[SiteGroup, bool]:
         )
         db.session.add(group)
         db.session.flush()
+        default_policy(group)
         for position, (slug, name, colour, keys) in enumerate(HOUSES):
             brand = Brand(
                 group_id=group.id,
@@ -141,6 +147,7 @@ def load() -> tuple[SiteGroup, bool]:
                         channels=channels,
                         names=dict(zip(("en", "fr", "de"), names, strict=True)),
                         descriptions=dict(zip(("en", "fr", "de"), descriptions, strict=True)),
+                        shares_with_third_parties=key in SHARING,
                     )
                 )
     return group, True

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from portal import tokens
-from portal.core import access, clock, erasure, mails, subjects
+from portal.core import access, clock, erasure, events, mails, subjects
 from portal.core.consent import Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import Brand, EmailChange, Subject
@@ -107,4 +107,5 @@ def confirm(group_id: int, payload, origin: Origin) -> Subject:
         cancel_pending(subject)
         db.session.flush()
         erasure.lift_suppression(subject, origin)
+        events.profile_updated(subject, {"email": address})
         return subject

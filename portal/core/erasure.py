@@ -45,22 +45,44 @@ def is_suppressed(group_id: int, email_hash: str) -> bool:
     )
 
 
-def erase(subject: Subject, requested_by: str, origin: Origin, reason: str = "") -> ErasureRecord:
+def erase(
+    subject: Subject,
+    requested_by: str,
+    origin: Origin,
+    reason: str = "",
+    *,
+    suppress: bool = True,
+    notify: bool = True,
+) -> ErasureRecord:
     """Erase ``subject``; ``requested_by`` says who asked (subject, admin:<id>, api:<client>,
-    or a retention rule). Returns the disposal record. Nothing changes if anything fails."""
+    or a retention rule). Returns the disposal record. Nothing changes if anything fails.
+
+    ``suppress=False, notify=False`` is for sign-ups never confirmed: the address was never
+    proven to be the person's, so mailing it would write to a stranger, and keeping its hash
+    on the suppression list would keep data about someone who never agreed to anything.
+    """
     with transaction():
-        return erase_in_transaction(subject, requested_by, origin, reason)
+        return erase_in_transaction(
+            subject, requested_by, origin, reason, suppress=suppress, notify=notify
+        )
 
 
 def erase_in_transaction(
-    subject: Subject, requested_by: str, origin: Origin, reason: str = ""
+    subject: Subject,
+    requested_by: str,
+    origin: Origin,
+    reason: str = "",
+    *,
+    suppress: bool = True,
+    notify: bool = True,
 ) -> ErasureRecord:
     """The same inside the caller's transaction (the API commits it with its idempotency key)."""
     erasure_id = str(uuid.uuid4())
     group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
     # Withdrawal first, so the ledger (and the feed) prove consent ended before the data went.
     withdrawn = consent.withdraw_all(subject, origin)
-    mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
+    if notify:
+        mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
     db.session.flush()
     counts = {"consents_withdrawn": withdrawn}
     for table in _personal_tables():
@@ -75,7 +97,7 @@ def erase_in_transaction(
         )
     db.session.expunge(subject)
     db.session.execute(delete(Subject).where(Subject.id == subject_id))
-    if not is_suppressed(group_id, email_hash):
+    if suppress and not is_suppressed(group_id, email_hash):
         db.session.add(
             Suppression(
                 group_id=group_id,

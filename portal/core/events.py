@@ -9,8 +9,15 @@ the event gets a queued delivery in the same transaction, so a webhook is never 
 from sqlalchemy import select, update
 
 from portal.core import clock
-from portal.core.models import ApiClient, Event, SiteGroup, WebhookDelivery, WebhookEndpoint
-from portal.core.models.event import CONSENT_CHANGED
+from portal.core.models import (
+    ApiClient,
+    Consent,
+    Event,
+    SiteGroup,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from portal.core.models.event import CONSENT_CHANGED, PROFILE_UPDATED
 from portal.extensions import db
 
 
@@ -50,14 +57,43 @@ def emit(
             WebhookEndpoint.disabled_at.is_(None),
         )
     ).all()
+    audience = _brands_of(subject_id) if type_ == PROFILE_UPDATED else None
     for endpoint_id, types, brand_ids in endpoints:
-        if type_ in types and (brand_ids is None or brand_id is None or brand_id in brand_ids):
+        if type_ not in types:
+            continue
+        if audience is not None and brand_ids is not None and not audience & set(brand_ids):
+            continue  # personal data goes only to clients of a brand the person is with
+        if brand_ids is None or brand_id is None or brand_id in brand_ids:
             db.session.add(
                 WebhookDelivery(
                     endpoint_id=endpoint_id, event_id=event.id, next_attempt_at=now, created_at=now
                 )
             )
     return event
+
+
+def _brands_of(subject_id: int | None) -> set[int]:
+    if subject_id is None:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Consent.brand_id).where(Consent.subject_id == subject_id).distinct()
+        )
+    )
+
+
+def profile_updated(subject, changed: dict[str, str | None]) -> Event | None:
+    """One event for a profile change made anywhere: the changed fields with their new values
+    (None for a field cleared). Clients limited to some brands get it only for people who
+    hold a consent at one of those brands."""
+    if not changed:
+        return None
+    return emit(
+        subject.group_id,
+        PROFILE_UPDATED,
+        {"subject_id": subject.id, "changed": changed},
+        subject_id=subject.id,
+    )
 
 
 def consent_changed(row, topic, origin_source: str) -> Event:

@@ -30,6 +30,7 @@ METHODS = {
     "api": "integrating system (API)",
     "import": "import from an earlier system",
     "admin": "recorded by an administrator",
+    "retention": "answer to a re-permission mail, or a retention rule",
 }
 PII_BY_CHANNEL = {"email": "email address", "sms": "mobile number", "post": "postal address"}
 

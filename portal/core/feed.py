@@ -4,10 +4,11 @@ Delivery is at least once: a client that stores the cursor of the last event it 
 asks again from there never misses one (see ``events.emit`` on why late commits cannot hide).
 """
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, exists, or_, select
 
 from portal.core import cursors
-from portal.core.models import ApiClient, Event
+from portal.core.models import ApiClient, Consent, Event
+from portal.core.models.event import PROFILE_UPDATED
 from portal.extensions import db
 
 MAX_PAGE = 1000
@@ -25,7 +26,16 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> dict:
         .limit(limit + 1)
     )
     if client.brand_ids is not None:
-        query = query.where(or_(Event.brand_id.in_(client.brand_ids), Event.brand_id.is_(None)))
+        # Group-wide events, except a profile change of someone not with the client's brands.
+        with_brands = exists().where(
+            Consent.subject_id == Event.subject_id, Consent.brand_id.in_(client.brand_ids)
+        )
+        query = query.where(
+            or_(
+                Event.brand_id.in_(client.brand_ids),
+                and_(Event.brand_id.is_(None), or_(Event.type != PROFILE_UPDATED, with_brands)),
+            )
+        )
     rows = db.session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]

@@ -39,12 +39,15 @@ def claim(model, owner: str, limit: int) -> list[int]:
     if ids:
         lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
         db.session.execute(
-            update(model).where(model.id.in_(ids), *due(model, now))
+            update(model)
+            .where(model.id.in_(ids), *due(model, now))
             .values(lease_owner=owner, lease_until=lease)
         )
     db.session.commit()
     if not ids:
         return []
-    return list(db.session.scalars(
-        select(model.id).where(model.id.in_(ids), model.lease_owner == owner).order_by(model.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(model.id).where(model.id.in_(ids), model.lease_owner == owner).order_by(model.id)
+        )
+    )

@@ -233,3 +233,49 @@ def reconsent(pending: SignupRequest) -> None:
             policy_version=pending.policy_version,
             language=subject.language,
         )
+
+
+def _house_of(subject: Subject) -> Brand:
+    """The brand a group-wide reminder comes from: the one of the person's latest consent."""
+    from portal.core.models import Consent
+
+    latest = db.session.scalar(
+        db.select(Consent.brand_id)
+        .where(Consent.subject_id == subject.id)
+        .order_by(Consent.updated_at.desc(), Consent.id.desc())
+        .limit(1)
+    )
+    brands = subject.group.active_brands() or subject.group.brands
+    return next((brand for brand in brands if brand.id == latest), brands[0])
+
+
+def freshness(subject: Subject, items: list[tuple[str, str]], still_right: str, update: str):
+    """ "Is this still right?": what we hold (label, value), one click to confirm it all."""
+    with force_locale(subject.language):
+        _queue(
+            "freshness",
+            subject,
+            _house_of(subject),
+            _("Is this still right? Your details at %(group)s", group=subject.group.name),
+            "freshness",
+            items=items,
+            still_right=still_right,
+            update=update,
+            language=subject.language,
+        )
+
+
+def repermission(subject: Subject, topics: list[str], keep: str, days: int):
+    """Asking again before consents lapse: "keep" in one click, or change them in the centre."""
+    with force_locale(subject.language):
+        _queue(
+            "repermission",
+            subject,
+            _house_of(subject),
+            _("Do you still want to hear from %(group)s?", group=subject.group.name),
+            "repermission",
+            topics=topics,
+            keep=keep,
+            days=days,
+            language=subject.language,
+        )

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from portal.core import consent, profile
+from portal.core import consent, gpc, profile
 from portal.core.consent import Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import Brand, Consent, ConsentText, Subject, Topic
@@ -95,8 +95,9 @@ def centre(subject: Subject, language: str) -> Centre:
     ORM objects cost several times more to load and to read for the few values it needs.
     """
     rows = db.session.execute(
-        select(Consent.topic_id, Consent.channel, Consent.state, Consent.since, Consent.source)
-        .where(Consent.subject_id == subject.id)
+        select(
+            Consent.topic_id, Consent.channel, Consent.state, Consent.since, Consent.source
+        ).where(Consent.subject_id == subject.id)
     )
     held = {(topic_id, channel): Held(*rest) for topic_id, channel, *rest in rows}
     houses = _houses(subject.group_id, language)
@@ -176,22 +177,36 @@ def apply(
     reported in ``conflicts``. Setting a consent to the state it has writes no ledger row.
     ``contact`` holds already validated values (``profile.parse_*``) keyed by field name.
     Raises InvalidInput (nothing written) for a foreign topic, a channel the topic does not
-    offer, or a channel turned on without the contact it needs.
+    offer, a channel turned on without the contact it needs, or (with a Global Privacy
+    Control signal) a topic sharing with third parties turned on; with that signal every
+    sharing topic held is withdrawn in the same transaction.
     """
     outcome = Outcome()
     if not changes:
         return outcome
     topics = _topics(subject, changes)
+    if gpc.signalled(origin) and any(
+        change.wanted and not change.shown and topics[change.topic_id].shares_with_third_parties
+        for change in changes
+    ):
+        raise InvalidInput(
+            "form",
+            _l(
+                "Your browser asks us not to share your data (Global Privacy Control), "
+                "so topics shared with partners cannot be turned on."
+            ),
+        )
     held = consent.current(subject)
     given = _contacts(subject, changes, held, contact)
+    was_granted = {key: row.state == GRANTED for key, row in held.items()}
     texts: dict[int, ConsentText] = {}
     with transaction():
         for name, value in given.items():
             profile.set_field(subject, name, value, actor=origin.actor)
+        gpc.opt_out(subject, origin)
         for change in changes:
             key = (change.topic_id, change.channel)
-            row = held.get(key)
-            now_granted = row is not None and row.state == GRANTED
+            now_granted = was_granted.get(key, False)
             if now_granted != change.shown:
                 outcome.conflicts[key] = now_granted
                 continue

@@ -14,7 +14,7 @@ from babel import Locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock
+from portal.core import clock, events
 from portal.core.errors import InvalidInput
 from portal.core.models import ProfileField, SiteGroup, Subject
 from portal.core.transaction import transaction
@@ -106,10 +106,17 @@ def set_field(
         db.session.add(row)
     elif row.value == value:
         return row
-    row.value, row.updated_at, row.updated_by = value, now, actor
+    # An entry or an edit is also a confirmation: the person just said this is right.
+    row.value, row.updated_at, row.updated_by, row.confirmed_at = value, now, actor, now
     row.verified_at = now if verified else None
     db.session.flush()
+    events.profile_updated(subject, {name: _shown(name, value)})
     return row
+
+
+def _shown(name: str, value: str | None):
+    """A field's value as integrating systems receive it (the postal address structured)."""
+    return json.loads(value) if name == POSTAL and value else value
 
 
 def names_of(group: SiteGroup) -> list[str]:
@@ -171,6 +178,7 @@ def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileF
             row = fields_of(subject).get(name)
             if row is not None:
                 db.session.delete(row)
+                events.profile_updated(subject, {name: None})
             return None
         row = set_field(subject, name, value, actor)
         row.confirmed_at = clock.now()

@@ -9,7 +9,7 @@ from enum import Enum
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock, consent, erasure, mails, subjects
+from portal.core import clock, consent, erasure, gpc, mails, subjects
 from portal.core.consent import Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import Brand, ConsentText, SignupRequest, Topic
@@ -44,7 +44,8 @@ def sign_up(
     """Register interest in ``topic_ids`` of ``brand`` and queue the mail that follows.
 
     Returns the normalised address. Raises InvalidInput for a bad address, no or foreign
-    topics, or a consent text version that is not this brand's.
+    topics, or a consent text version that is not this brand's. With a Global Privacy
+    Control signal, topics sharing with third parties are left out (and withdrawn if held).
     """
     address = subjects.normalise_email(email)
     offered = {topic.id: topic for topic in signup_topics(brand)}
@@ -56,9 +57,20 @@ def sign_up(
     if text is None or text.brand_id != brand.id:
         raise InvalidInput("form", _l("This form is out of date. Please read it again and resend."))
 
+    topics = [offered[topic_id] for topic_id in dict.fromkeys(topic_ids)]
+    if gpc.signalled(origin):
+        topics = [topic for topic in topics if not topic.shares_with_third_parties]
+        if not topics:
+            raise InvalidInput(
+                "topics",
+                _l(
+                    "Your browser asks us not to share your data (Global Privacy Control), "
+                    "and the chosen topics share it with partners. Choose another topic."
+                ),
+            )
     with transaction():
         subject = subjects.find_or_create(brand.group_id, address, language)
-        topics = [offered[topic_id] for topic_id in dict.fromkeys(topic_ids)]
+        gpc.opt_out(subject, origin)
         pending = consent.request(
             subject, topics, SIGNUP_CHANNEL, text, language, brand.policy_version, origin
         )
@@ -93,6 +105,7 @@ def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> 
             return Confirmation.ALREADY
         consent.confirm(pending, origin)
         subject = pending.subject
+        gpc.opt_out(subject, origin)  # asked for without the signal, confirmed with it
         erasure.lift_suppression(subject, origin)
         if subject.status != ACTIVE:
             subject.status, subject.confirmed_at = ACTIVE, clock.now()

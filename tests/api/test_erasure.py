@@ -77,3 +77,25 @@ def test_a_brand_limited_client_cannot_erase_someone_it_cannot_see(client, demo,
     answer = other.post("/subjects/erasures", json={"email": "camille-only@example.com"})
     assert answer.get_json()["status"] == "unknown"
     assert db.session.scalar(select(func.count()).select_from(Subject)) == 1
+
+
+def test_relationship_is_recorded_for_the_retention_rules(client, demo, smtp, make_api):
+    _active(client, smtp, "buyer@example.com")
+    api = make_api()
+    answer = api.post(
+        "/subjects/relationship",
+        json={"email": "buyer@example.com", "relationship": "former_customer"},
+    )
+    assert answer.status_code == 200
+    assert answer.get_json()["relationship"] == "former_customer"
+    subject = db.session.scalar(select(Subject))
+    db.session.refresh(subject)
+    assert subject.relationship_status == "former_customer"
+    bad = api.post(
+        "/subjects/relationship", json={"subject_id": subject.id, "relationship": "friend"}
+    )
+    assert bad.status_code in (400, 422)
+    unknown = api.post(
+        "/subjects/relationship", json={"email": "nobody@example.com", "relationship": "customer"}
+    )
+    assert unknown.get_json()["status"] == "unknown"

@@ -12,6 +12,7 @@ from portal.core.models.consent import Consent, LedgerEntry, SignupRequest
 from portal.core.models.erasure import ErasureRecord, Suppression
 from portal.core.models.event import Event
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.models.lifecycle import LifecycleNotice, LifecyclePolicy
 from portal.core.models.outbox import OutboxMessage
 from portal.core.models.profile import EmailChange, ProfileField
 from portal.core.models.subject import Subject
@@ -31,6 +32,8 @@ __all__ = [
     "EmailChange",
     "ErasureRecord",
     "LedgerEntry",
+    "LifecycleNotice",
+    "LifecyclePolicy",
     "OutboxMessage",
     "ProfileField",
     "SignInLink",

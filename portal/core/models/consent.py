@@ -12,10 +12,18 @@ PENDING, GRANTED, WITHDRAWN = "pending", "granted", "withdrawn"
 
 # Ledger actions
 REQUESTED, CONFIRMED, GRANT, WITHDRAWAL = "requested", "confirmed", "granted", "withdrawn"
-SUPPRESSION_LIFTED = "suppression_lifted"
+SUPPRESSION_LIFTED, EXPIRED = "suppression_lifted", "expired"
 
 # Where a consent change came from
-SOURCES = ("signup_form", "double_opt_in", "preference_centre", "api", "import", "admin")
+SOURCES = (
+    "signup_form",
+    "double_opt_in",
+    "preference_centre",
+    "api",
+    "import",
+    "admin",
+    "retention",
+)
 
 
 class Consent(db.Model):

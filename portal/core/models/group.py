@@ -74,6 +74,8 @@ class Topic(db.Model):
     descriptions: Mapped[dict] = mapped_column(JSON)  # language -> description
     channels: Mapped[list] = mapped_column(JSON)  # subset of CHANNELS
     marketing: Mapped[bool] = mapped_column(default=True)
+    # Data sent to partners: a Global Privacy Control signal opts the person out of it.
+    shares_with_third_parties: Mapped[bool] = mapped_column(default=False, server_default=false())
     position: Mapped[int] = mapped_column(default=0)
 
     brand: Mapped[Brand] = relationship(back_populates="topics")

@@ -27,5 +27,8 @@ class Subject(db.Model):
     confirmed_at = mapped_column(UTCDateTime, nullable=True)
     # When the address last proved to reach the person (double opt-in or an address change).
     email_confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # customer, former_customer or prospect, as an integrating system says; None: not said.
+    relationship_status: Mapped[str | None] = mapped_column(String(20))
+    relationship_since = mapped_column(UTCDateTime, nullable=True)
 
     group = relationship("SiteGroup")

@@ -1,4 +1,4 @@
-"""Erasure requests from integrating systems (scope subjects:erase)."""
+"""Whole-subject requests from integrating systems: erasure, and the customer relationship."""
 
 from functools import partial
 
@@ -7,7 +7,7 @@ from flask import request
 from portal.api import blueprint, io
 from portal.api.auth import requires
 from portal.api.problems import Problem
-from portal.core import api_erasure
+from portal.core import api_subjects
 
 
 @blueprint.post("/subjects/erasures")
@@ -18,7 +18,7 @@ def erase(client):
     if ("email" in data) == ("subject_id" in data):
         raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
     operation = partial(
-        api_erasure.erase,
+        api_subjects.erase,
         client,
         data.get("email"),
         data.get("subject_id"),
@@ -27,3 +27,20 @@ def erase(client):
         request.headers.get("User-Agent"),
     )
     return io.idempotent(client, operation)  # NotFound becomes a 404 problem for the blueprint
+
+
+@blueprint.post("/subjects/relationship")
+@requires("consent:write")
+def relationship(client):
+    """Customer, former customer or prospect (null: not said); retention rules read it."""
+    data = io.body("RelationshipRequest")
+    if ("email" in data) == ("subject_id" in data):
+        raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
+    operation = partial(
+        api_subjects.set_relationship,
+        client,
+        data.get("email"),
+        data.get("subject_id"),
+        data["relationship"],
+    )
+    return io.idempotent(client, operation)

@@ -1,0 +1,310 @@
+"""Each rule: which subjects of a group it applies to now, and what it does to one of them.
+
+``candidates(ctx)`` is a query of subject ids (None when the group turned the rule off);
+``act(subject, ctx)`` works in the caller's transaction and is only called after the
+subject's row is locked and the same query found it again, so it acts on fresh facts.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select
+
+from portal.core import consent, erasure
+from portal.core.consent import Origin
+from portal.core.lifecycle import reminders
+from portal.core.lifecycle.activity import consent_ended, last_activity
+from portal.core.lifecycle.policy import months_ago
+from portal.core.models import (
+    Consent,
+    LifecycleNotice,
+    LifecyclePolicy,
+    ProfileField,
+    SignupRequest,
+    SiteGroup,
+    Subject,
+)
+from portal.core.models.consent import GRANTED, PENDING
+from portal.core.models.lifecycle import (
+    CUSTOMER,
+    DORMANT,
+    FORMER,
+    FORMER_CUSTOMER,
+    FRESHNESS,
+    LAPSE,
+    REPERMISSION,
+    UNCONFIRMED,
+)
+from portal.core.models.subject import ACTIVE
+from portal.core.models.subject import PENDING as UNCONFIRMED_SUBJECT
+from portal.extensions import db
+
+
+@dataclass(frozen=True)
+class Context:
+    group: SiteGroup
+    policy: LifecyclePolicy
+    now: datetime
+    only: int | None = None  # one subject: the query asked again about it, under its lock
+
+
+def origin(rule: str) -> Origin:
+    """Changes made by a rule: source "retention", actor ``retention:<rule>``."""
+    return Origin(source="retention", actor=f"retention:{rule}", evidence={"rule": rule})
+
+
+def _of(ctx: Context):
+    mine = Subject.group_id == ctx.group.id
+    return mine if ctx.only is None else mine & (Subject.id == ctx.only)
+
+
+def _holds(*states):
+    return exists(
+        select(Consent.id).where(Consent.subject_id == Subject.id, Consent.state.in_(states))
+    )
+
+
+def _open_repermission():
+    return exists(
+        select(LifecycleNotice.id).where(
+            LifecycleNotice.subject_id == Subject.id,
+            LifecycleNotice.rule == REPERMISSION,
+            LifecycleNotice.answered_at.is_(None),
+            LifecycleNotice.lapsed_at.is_(None),
+        )
+    )
+
+
+# Unconfirmed sign-ups: deleted after N days. A new sign-up within the window restarts it.
+# Someone never confirmed is erased; a known person's unconfirmed request for more topics
+# is dropped and its pending consents expire.
+def unconfirmed(ctx: Context):
+    if not ctx.policy.unconfirmed_days:
+        return None
+    cutoff = ctx.now - timedelta(days=ctx.policy.unconfirmed_days)
+    recent = select(SignupRequest.id).where(
+        SignupRequest.subject_id == Subject.id, SignupRequest.requested_at >= cutoff
+    )
+    stale = select(SignupRequest.id).where(
+        SignupRequest.subject_id == Subject.id,
+        SignupRequest.confirmed_at.is_(None),
+        SignupRequest.requested_at < cutoff,
+    )
+    never_confirmed = and_(
+        Subject.status == UNCONFIRMED_SUBJECT, Subject.created_at < cutoff, ~exists(recent)
+    )
+    return select(Subject.id).where(
+        _of(ctx), or_(never_confirmed, and_(Subject.status == ACTIVE, exists(stale)))
+    )
+
+
+def drop_unconfirmed(subject: Subject, ctx: Context) -> bool:
+    days = ctx.policy.unconfirmed_days
+    if subject.status == ACTIVE:
+        return _drop_requests(subject, ctx)
+    consent.expire(subject, UNCONFIRMED, origin(UNCONFIRMED), states=(PENDING,))
+    erasure.erase(
+        subject,
+        f"retention:{UNCONFIRMED}",
+        origin(UNCONFIRMED),
+        reason=f"{UNCONFIRMED}: sign-up not confirmed within {days} days",
+        suppress=False,
+        notify=False,
+    )
+    return True
+
+
+def _drop_requests(subject: Subject, ctx: Context) -> bool:
+    """Delete the person's unconfirmed requests older than the window; the consents they
+    left pending expire unless a newer request still waits for them."""
+    cutoff = ctx.now - timedelta(days=ctx.policy.unconfirmed_days)
+    requests = db.session.scalars(
+        select(SignupRequest).where(
+            SignupRequest.subject_id == subject.id, SignupRequest.confirmed_at.is_(None)
+        )
+    ).all()
+    stale = [r for r in requests if r.requested_at < cutoff]
+    waiting = {
+        (topic_id, r.channel)
+        for r in requests
+        if r.requested_at >= cutoff
+        for topic_id in r.topic_ids
+    }
+    for request in stale:
+        db.session.delete(request)
+    lapsed = [
+        row
+        for row in consent.current(subject).values()
+        if row.state == PENDING and (row.topic_id, row.channel) not in waiting
+    ]
+    consent.expire_rows(subject, lapsed, UNCONFIRMED, origin(UNCONFIRMED))
+    return bool(stale)
+
+
+# Re-permission: consents not confirmed or used for N months get one mail asking again.
+def repermission(ctx: Context):
+    if not ctx.policy.repermission_months:
+        return None
+    active = last_activity(ctx.group.id, ctx.only)
+    return (
+        select(Subject.id)
+        .join(active, active.c.subject_id == Subject.id)
+        .where(
+            _of(ctx),
+            Subject.status == ACTIVE,
+            _holds(GRANTED),
+            active.c.at < months_ago(ctx.now, ctx.policy.repermission_months),
+            ~_open_repermission(),
+        )
+    )
+
+
+def ask_again(subject: Subject, ctx: Context) -> bool:
+    active = last_activity(ctx.group.id, subject.id)
+    since = db.session.scalar(select(active.c.at))
+    return reminders.repermission(subject, since.date().isoformat(), ctx)
+
+
+# Lapse: no answer within M days of the re-permission mail, and the consents expire.
+def lapse(ctx: Context):
+    if not ctx.policy.repermission_months:
+        return None
+    cutoff = ctx.now - timedelta(days=ctx.policy.repermission_answer_days)
+    overdue = select(LifecycleNotice.id).where(
+        LifecycleNotice.subject_id == Subject.id,
+        LifecycleNotice.rule == REPERMISSION,
+        LifecycleNotice.answered_at.is_(None),
+        LifecycleNotice.lapsed_at.is_(None),
+        LifecycleNotice.sent_at < cutoff,
+    )
+    return select(Subject.id).where(_of(ctx), exists(overdue))
+
+
+def let_lapse(subject: Subject, ctx: Context) -> bool:
+    """Anything the person did after the mail (a sign-in, a change) counts as an answer."""
+    notice = db.session.scalar(
+        select(LifecycleNotice).where(
+            LifecycleNotice.subject_id == subject.id,
+            LifecycleNotice.rule == REPERMISSION,
+            LifecycleNotice.answered_at.is_(None),
+            LifecycleNotice.lapsed_at.is_(None),
+        )
+    )
+    active = last_activity(ctx.group.id, subject.id)
+    since = db.session.scalar(select(active.c.at))
+    if since is not None and since > notice.sent_at:
+        notice.answered_at = since
+        return False
+    lapse_origin = Origin(
+        "retention",
+        f"retention:{REPERMISSION}",
+        evidence={"notice": notice.id, "answer_days": ctx.policy.repermission_answer_days},
+    )
+    consent.expire(subject, REPERMISSION, lapse_origin)
+    notice.lapsed_at = ctx.now
+    return True
+
+
+# Freshness: a profile field not confirmed for its interval; one mail per person per period.
+def freshness(ctx: Context):
+    intervals = ctx.policy.reconfirm_months or {}
+    if not intervals:
+        return None
+    due = or_(
+        *(
+            and_(ProfileField.name == name, ProfileField.confirmed_at < months_ago(ctx.now, months))
+            for name, months in intervals.items()
+        )
+    )
+    recent = select(LifecycleNotice.id).where(
+        LifecycleNotice.subject_id == Subject.id,
+        LifecycleNotice.rule == FRESHNESS,
+        LifecycleNotice.sent_at >= months_ago(ctx.now, min(intervals.values())),
+    )
+    held = select(ProfileField.id).where(ProfileField.subject_id == Subject.id, due)
+    return select(Subject.id).where(
+        _of(ctx), Subject.status == ACTIVE, exists(held), ~exists(recent)
+    )
+
+
+def ask_fresh(subject: Subject, ctx: Context) -> bool:
+    return reminders.freshness(subject, ctx)
+
+
+# Dormancy: no consent left and no activity for N months: erased (Art. 5(1)(e)).
+def dormant(ctx: Context):
+    if not ctx.policy.dormant_months:
+        return None
+    active = last_activity(ctx.group.id, ctx.only)
+    # Customers are the integrating system's to keep; former customers have their own rule.
+    spared = [CUSTOMER, FORMER] if ctx.policy.former_customer_months else [CUSTOMER]
+    return (
+        select(Subject.id)
+        .join(active, active.c.subject_id == Subject.id)
+        .where(
+            _of(ctx),
+            ~_holds(GRANTED, PENDING),
+            active.c.at < months_ago(ctx.now, ctx.policy.dormant_months),
+            or_(Subject.relationship_status.is_(None), Subject.relationship_status.not_in(spared)),
+        )
+    )
+
+
+def erase_dormant(subject: Subject, ctx: Context) -> bool:
+    months = ctx.policy.dormant_months
+    erasure.erase(
+        subject,
+        f"retention:{DORMANT}",
+        origin(DORMANT),
+        reason=f"{DORMANT}: no consent and no activity for {months} months",
+    )
+    return True
+
+
+# Former customers: kept N months after their last consent ended, then erased.
+def former_customer(ctx: Context):
+    if not ctx.policy.former_customer_months:
+        return None
+    ended = consent_ended(ctx.group.id, ctx.only)
+    return (
+        select(Subject.id)
+        .join(ended, ended.c.subject_id == Subject.id)
+        .where(
+            _of(ctx),
+            Subject.relationship_status == FORMER,
+            ~_holds(GRANTED, PENDING),
+            ended.c.at < months_ago(ctx.now, ctx.policy.former_customer_months),
+        )
+    )
+
+
+def erase_former(subject: Subject, ctx: Context) -> bool:
+    months = ctx.policy.former_customer_months
+    erasure.erase(
+        subject,
+        f"retention:{FORMER_CUSTOMER}",
+        origin(FORMER_CUSTOMER),
+        reason=f"{FORMER_CUSTOMER}: former customer, {months} months after the last consent",
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    verb: str  # what it does to each subject, for `flask lifecycle run`
+    candidates: Callable[[Context], object]
+    act: Callable[[Subject, Context], bool]
+
+
+# In this order: erasures of the unconfirmed first, lapses before new reminders, so a
+# person is never asked again on the run that lets their consents lapse.
+RULES = (
+    Rule(UNCONFIRMED, "erase or drop the unconfirmed sign-ups of", unconfirmed, drop_unconfirmed),
+    Rule(LAPSE, "expire the consents of", lapse, let_lapse),
+    Rule(REPERMISSION, "mail", repermission, ask_again),
+    Rule(FRESHNESS, "mail", freshness, ask_fresh),
+    Rule(DORMANT, "erase", dormant, erase_dormant),
+    Rule(FORMER_CUSTOMER, "erase", former_customer, erase_former),
+)
