@@ -38,6 +38,8 @@ ACTIONS = {
     "import": {OWNER, BRAND_ADMIN},
     "manage_admins": {OWNER},
     "view_audit": {OWNER},
+    "view_rules": {OWNER, VIEWER},  # the retention rules and how many people each would touch
+    "manage_rules": {OWNER},
 }
 # What a brand admin may do without naming a brand (the pages then show only their brands).
 _BRANDLESS = {"view_figures", "support", "import"}

@@ -33,6 +33,8 @@ ALLOWED = {
     "import_subscribers": {"owner", "brand_admin"},
     "admin_list": {"owner"},
     "admin_edit": {"owner"},
+    "rules": {"owner", "viewer"},
+    "rules_update": {"owner"},
     "audit_log": {"owner"},
     "audit_csv": {"owner"},
     "access_log": {"owner"},

@@ -75,6 +75,7 @@ def test_console_pages_have_no_accessibility_violations(live_server, page, demo)
         f"/admin/brands/{camille.id}/texts/new",
         "/admin/support",
         "/admin/audit",
+        "/admin/rules",
         "/admin/access-log",
         "/admin/admins",
         f"/admin/admins/{owner.id}",

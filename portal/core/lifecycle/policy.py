@@ -5,7 +5,7 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock
+from portal.core import audit, clock
 from portal.core.errors import InvalidInput
 from portal.core.models import LifecyclePolicy, SiteGroup
 from portal.core.profile import MOBILE, POSTAL
@@ -89,8 +89,9 @@ def _intervals(value) -> dict:
     return dict(value)
 
 
-def update_policy(group: SiteGroup, changes: dict, actor: str) -> tuple[dict, dict]:
-    """Change some settings; returns (before, after) for the audit log.
+def update_policy(group: SiteGroup, changes: dict, actor: str, admin=None) -> tuple[dict, dict]:
+    """Change some settings; returns (before, after), also written to the audit log in the
+    same transaction (``admin`` None: the command line or a test).
 
     Everything is validated before anything is written: an unknown setting or a bad value
     raises InvalidInput naming it, and nothing changes.
@@ -109,4 +110,9 @@ def update_policy(group: SiteGroup, changes: dict, actor: str) -> tuple[dict, di
         for name, value in clean.items():
             setattr(row, name, value)
         row.updated_at, row.updated_by = clock.now(), actor
-    return before, as_dict(row)
+        after = as_dict(row)
+        if after != before:
+            audit.record(
+                group.id, admin, "lifecycle.update", "retention rules", before=before, after=after
+            )
+    return before, after
