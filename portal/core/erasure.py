@@ -22,7 +22,7 @@ from portal.extensions import db
 # API's event feed, detached, because integrators must still learn of the withdrawals and of
 # the erasure itself (its events carry the former subject id, never personal data).
 ANONYMISED = {LedgerEntry.__tablename__}
-DETACHED = {Event.__tablename__}
+DETACHED = {Event.__tablename__}  # see the update in erase_in_transaction
 
 
 def _personal_tables():
@@ -90,11 +90,10 @@ def erase_in_transaction(
         if removed.rowcount:
             counts[table.name] = removed.rowcount
     counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
-    for name in DETACHED:
-        table = db.metadata.tables[name]
-        db.session.execute(
-            update(table).where(table.c.subject_id == subject_id).values(subject_id=None)
-        )
+    # Events stay, so no reader of the feed meets a gap, but lose every personal part.
+    db.session.execute(
+        update(Event).where(Event.subject_id == subject_id).values(subject_id=None, personal=None)
+    )
     db.session.expunge(subject)
     db.session.execute(delete(Subject).where(Subject.id == subject_id))
     if suppress and not is_suppressed(group_id, email_hash):

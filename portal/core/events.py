@@ -6,6 +6,8 @@ ask for "after N" and never miss one that was still being written. Every endpoin
 the event gets a queued delivery in the same transaction, so a webhook is never lost either.
 """
 
+import json
+
 from sqlalchemy import select, update
 
 from portal.core import clock
@@ -28,6 +30,7 @@ def emit(
     *,
     brand_id: int | None = None,
     subject_id: int | None = None,
+    personal: dict | None = None,
 ) -> Event:
     """Append one event to the group's feed and queue its webhook deliveries."""
     seq = db.session.execute(
@@ -44,6 +47,7 @@ def emit(
         brand_id=brand_id,
         subject_id=subject_id,
         payload=payload,
+        personal=json.dumps(personal, ensure_ascii=False) if personal else None,
         created_at=now,
     )
     db.session.add(event)
@@ -91,8 +95,9 @@ def profile_updated(subject, changed: dict[str, str | None]) -> Event | None:
     return emit(
         subject.group_id,
         PROFILE_UPDATED,
-        {"subject_id": subject.id, "changed": changed},
+        {"subject_id": subject.id},
         subject_id=subject.id,
+        personal={"changed": changed},  # encrypted at rest, dropped at erasure
     )
 
 
@@ -116,6 +121,11 @@ def consent_changed(row, topic, origin_source: str) -> Event:
     )
 
 
+def data_of(payload: dict, personal: str | None) -> dict:
+    """An event's data as clients see it: identifiers, and the personal part while it lasts."""
+    return {**payload, **json.loads(personal)} if personal else payload
+
+
 def describe(event: Event) -> dict:
     """An event as the feed and webhooks show it."""
     from portal.core import cursors
@@ -124,5 +134,5 @@ def describe(event: Event) -> dict:
         "id": cursors.encode(event.seq),
         "type": event.type,
         "created_at": event.created_at.isoformat(),
-        "data": event.payload,
+        "data": data_of(event.payload, event.personal),
     }

@@ -6,7 +6,7 @@ asks again from there never misses one (see ``events.emit`` on why late commits 
 
 from sqlalchemy import and_, exists, or_, select
 
-from portal.core import cursors
+from portal.core import cursors, events
 from portal.core.models import ApiClient, Consent, Event
 from portal.core.models.event import PROFILE_UPDATED
 from portal.extensions import db
@@ -20,7 +20,7 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> dict:
     limit = max(1, min(limit, MAX_PAGE))
     # Columns, not entities: the feed streams tens of thousands of rows a second.
     query = (
-        select(Event.seq, Event.type, Event.created_at, Event.payload)
+        select(Event.seq, Event.type, Event.created_at, Event.payload, Event.personal)
         .where(Event.group_id == client.group_id, Event.seq > start)
         .order_by(Event.seq)
         .limit(limit + 1)
@@ -46,7 +46,7 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> dict:
                 "id": cursors.encode(row.seq),
                 "type": row.type,
                 "created_at": row.created_at.isoformat(),
-                "data": row.payload,
+                "data": events.data_of(row.payload, row.personal),
             }
             for row in rows
         ],

@@ -41,3 +41,18 @@ def test_an_expiry_reaches_the_feed_as_a_withdrawal_by_retention(client, demo, s
     db.session.commit()
     lapsed = [e["data"] for e in _events(crm) if e["type"] == "consent.changed"][-2:]
     assert {(d["state"], d["source"]) for d in lapsed} == {("withdrawn", "retention")}
+
+
+def test_the_values_are_encrypted_at_rest_and_gone_after_erasure(client, demo, smtp, make_api):
+    import sqlalchemy as sa
+
+    from portal.core import erasure
+
+    subject = _active(client, smtp, "secret@example.com")
+    crm = make_api()
+    profile.edit(subject, profile.LAST_NAME, "Zanzibarovna", "subject")
+    raw = db.session.execute(sa.text("SELECT payload, personal FROM event")).all()
+    assert "Zanzibarovna" not in str(raw)
+    erasure.erase(subject, "subject", Origin(source="preference_centre", actor="subject"))
+    kept = [e for e in _events(crm) if e["type"] == "profile.updated"]
+    assert kept and all("changed" not in e["data"] for e in kept)  # no gap, no personal data

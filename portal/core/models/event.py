@@ -4,6 +4,7 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core import clock
+from portal.core.crypto import Encrypted
 from portal.core.models.base import UTCDateTime
 from portal.extensions import db
 
@@ -20,7 +21,9 @@ class Event(db.Model):
 
     ``seq`` is taken under the site group's row lock (see ``portal.core.events``), so events
     become visible in ``seq`` order and a reader after ``seq`` N never misses one that commits
-    late. The payload holds identifiers, never an address or a name.
+    late. The payload holds identifiers, never an address or a name; what personal data an
+    event must carry (a profile change's new values) is in ``personal``, encrypted like every
+    personal field, and dropped when the person is erased.
     """
 
     __tablename__ = "event"
@@ -33,4 +36,5 @@ class Event(db.Model):
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
     payload: Mapped[dict] = mapped_column(JSON)
+    personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # JSON, merged in data
     created_at = mapped_column(UTCDateTime, default=clock.now)
