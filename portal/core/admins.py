@@ -38,9 +38,10 @@ ACTIONS = {
     "import": {OWNER, BRAND_ADMIN},
     "manage_admins": {OWNER},
     "view_audit": {OWNER},
+    "manage_api_clients": {OWNER, BRAND_ADMIN},
 }
 # What a brand admin may do without naming a brand (the pages then show only their brands).
-_BRANDLESS = {"view_figures", "support", "import"}
+_BRANDLESS = {"view_figures", "support", "import", "manage_api_clients"}
 
 
 def can(admin: AdminAccount | None, action: str, brand: Brand | None = None) -> bool:
