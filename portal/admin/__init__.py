@@ -96,6 +96,7 @@ def console_helpers():
 
 
 from portal.admin import (  # noqa: E402,F401 - the route modules register on the blueprint
+    api_clients,
     audit,
     auth,
     brands,

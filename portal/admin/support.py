@@ -4,7 +4,7 @@ from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core import support
+from portal.core import support, support_erasure
 from portal.core.errors import InvalidFields
 
 
@@ -58,3 +58,36 @@ def support_withdraw():
         requested_by=support.REQUESTED_BY,
         done=done,
     ), 422 if errors else 200
+
+
+@blueprint.post("/support/erase")
+def support_erase():
+    """Two steps without JavaScript: check and ask to confirm, then (``confirm=1``) erase."""
+    require("support")
+    try:
+        subject_id = int(request.form.get("subject", ""))
+    except ValueError:
+        abort(404)
+    requested_by, reason = request.form.get("requested_by", ""), request.form.get("reason", "")
+    try:
+        if request.form.get("confirm") != "1":
+            support_erasure.check(g.admin, subject_id, requested_by, reason)
+            return render_template(
+                "admin/support_erase.html",
+                subject_id=subject_id,
+                requested_by=requested_by,
+                reason=reason,
+            )
+        record = support_erasure.erase(g.admin, subject_id, requested_by, reason)
+    except LookupError:
+        abort(404)
+    except InvalidFields as refused:
+        return render_template(
+            "admin/support.html",
+            errors=refused.errors,
+            result=refused.lookup,
+            values=request.form,
+            requested_by=support.REQUESTED_BY,
+            done=None,
+        ), 422
+    return render_template("admin/support_erased.html", record=record)

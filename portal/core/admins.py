@@ -40,9 +40,10 @@ ACTIONS = {
     "view_audit": {OWNER},
     "view_rules": {OWNER, VIEWER},  # the retention rules and how many people each would touch
     "manage_rules": {OWNER},
+    "manage_api_clients": {OWNER, BRAND_ADMIN},
 }
 # What a brand admin may do without naming a brand (the pages then show only their brands).
-_BRANDLESS = {"view_figures", "support", "import"}
+_BRANDLESS = {"view_figures", "support", "import", "manage_api_clients"}
 
 
 def can(admin: AdminAccount | None, action: str, brand: Brand | None = None) -> bool:

@@ -56,19 +56,31 @@ def create(
         if missing:
             raise InvalidInput("brand", f"no brand {missing[0]!r} in {group_slug}")
         brand_ids = sorted({brands[slug] for slug in brand_slugs})
-    prefix, key = _new_key()
     with transaction():
-        client = ApiClient(
-            group_id=group.id,
-            name=name.strip()[:80],
-            key_prefix=prefix,
-            key_hash=_hash(key),
-            scopes=sorted(set(scopes)),
-            brand_ids=brand_ids,
-            verified_source=verified_source,
-            created_at=clock.now(),
-        )
-        db.session.add(client)
+        return add(group, name, scopes, brand_ids, verified_source)
+
+
+def add(
+    group: SiteGroup,
+    name: str,
+    scopes: list[str],
+    brand_ids: list[int] | None,
+    verified_source: bool,
+) -> tuple[ApiClient, str]:
+    """Add a checked client in the caller's transaction; returns it and its key (shown once)."""
+    prefix, key = _new_key()
+    client = ApiClient(
+        group_id=group.id,
+        name=name.strip()[:80],
+        key_prefix=prefix,
+        key_hash=_hash(key),
+        scopes=sorted(set(scopes)),
+        brand_ids=brand_ids,
+        verified_source=verified_source,
+        created_at=clock.now(),
+    )
+    db.session.add(client)
+    db.session.flush()
     return client, key
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from portal.core import clock, consent, events, ledger, mails
 from portal.core.consent import Origin
-from portal.core.models import ErasureRecord, Event, LedgerEntry, Subject, Suppression
+from portal.core.models import AccessEntry, ErasureRecord, Event, LedgerEntry, Subject, Suppression
 from portal.core.models.event import SUBJECT_ERASED
 from portal.core.transaction import transaction
 from portal.extensions import db
@@ -23,6 +23,9 @@ from portal.extensions import db
 # the erasure itself (its events carry the former subject id, never personal data).
 ANONYMISED = {LedgerEntry.__tablename__}
 DETACHED = {Event.__tablename__}  # see the update in erase_in_transaction
+# The console's access log names the former subject id (no foreign key) and outlives the person:
+# it proves who looked at or erased their data and why (Art. 5(2), accountability).
+KEPT = {AccessEntry.__tablename__}
 
 
 def _personal_tables():
@@ -30,7 +33,7 @@ def _personal_tables():
     return [
         table
         for table in reversed(db.metadata.sorted_tables)
-        if "subject_id" in table.columns and table.name not in ANONYMISED | DETACHED
+        if "subject_id" in table.columns and table.name not in ANONYMISED | DETACHED | KEPT
     ]
 
 

@@ -12,13 +12,13 @@ from sqlalchemy import and_, func, select
 
 from portal.core import clock
 from portal.core.audit import safe_cell
-from portal.core.models import Consent, LedgerEntry, SignupRequest, Topic
+from portal.core.models import Consent, ErasureRecord, LedgerEntry, SignupRequest, Topic
 from portal.core.models.consent import GRANTED, WITHDRAWAL
 from portal.extensions import db
 
 WEEKS = 12
 STALE_AFTER = timedelta(hours=48)
-SERIES = ("signups", "confirmations", "optouts")
+SERIES = ("signups", "confirmations", "optouts", "erasures")
 
 
 @dataclass
@@ -92,8 +92,17 @@ def compute(brand_ids: list[int]) -> Figures:
         LedgerEntry.brand_id.in_(brand_ids),
         LedgerEntry.action == WITHDRAWAL,
     )
+    # An erasure counts at the brands where the person had consents: their anonymised proof
+    # in the ledger carries the erasure id (the disposal record itself names no brand).
+    erased_here = (
+        select(LedgerEntry.erasure_id)
+        .where(LedgerEntry.brand_id.in_(brand_ids), LedgerEntry.erasure_id.is_not(None))
+        .distinct()
+    )
+    erasures = _daily(ErasureRecord.erased_at, start, ErasureRecord.id.in_(erased_here))
     figures = Figures(active=active, weeks=weeks)
-    for name, query in zip(SERIES, (signups, confirmations, optouts), strict=True):
+    series = (signups, confirmations, optouts, erasures)
+    for name, query in zip(SERIES, series, strict=True):
         figures.series[name] = _per_week(query, weeks)
     figures.requested, figures.confirmed = db.session.execute(
         select(func.count(), func.count(SignupRequest.confirmed_at)).where(requests)

@@ -14,6 +14,7 @@ from portal.core import admins, audit, consent, subjects
 from portal.core.consent import Origin
 from portal.core.errors import InvalidFields, InvalidInput
 from portal.core.models import AdminAccount, Consent, LedgerEntry, Subject
+from portal.core.models.admin import OWNER
 from portal.core.transaction import transaction
 from portal.extensions import db
 
@@ -25,6 +26,7 @@ class Lookup:
     subject: Subject | None
     consents: list[Consent]
     ledger: list[LedgerEntry]
+    erasable: bool = False  # may this admin start an erasure of this person?
 
 
 def _reason(raw: str) -> str:
@@ -48,7 +50,25 @@ def _view(admin: AdminAccount, subject: Subject | None) -> Lookup:
         .where(LedgerEntry.subject_id == subject.id, LedgerEntry.brand_id.in_(brand_ids))
         .order_by(LedgerEntry.seq)
     ).all()
-    return Lookup(subject, list(consents), list(ledger))
+    return Lookup(subject, list(consents), list(ledger), may_erase(admin, subject))
+
+
+def may_erase(admin: AdminAccount, subject: Subject | None) -> bool:
+    """Owners may erase anyone of their group; a brand admin only a person with a consent at
+    one of their brands (the erasure then reaches every brand of the group, as the law asks)."""
+    if subject is None or subject.group_id != admin.group_id or not admins.can(admin, "support"):
+        return False
+    if admin.role == OWNER:
+        return True
+    brand_ids = [brand.id for brand in admin.brands]
+    return (
+        db.session.scalar(
+            select(Consent.id)
+            .where(Consent.subject_id == subject.id, Consent.brand_id.in_(brand_ids))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def look_up(admin: AdminAccount, email: str, reason: str) -> Lookup:

@@ -7,7 +7,9 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from portal.core.models import AdminAccount, Brand, Consent, Topic
+from portal.core import clients, webhooks
+from portal.core.models import AdminAccount, ApiClient, Brand, Consent, Subject, Topic
+from portal.core.models.event import CONSENT_CHANGED
 from portal.extensions import db
 from tests.actions import sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin
@@ -30,6 +32,12 @@ ALLOWED = {
     "policy": {"owner", "brand_admin"},
     "support_lookup": {"owner", "brand_admin"},
     "support_withdraw": {"owner", "brand_admin"},
+    "support_erase": {"owner", "brand_admin"},
+    "api_client_list": {"owner", "brand_admin"},
+    "api_client_new": {"owner", "brand_admin"},
+    "api_client_show": {"owner", "brand_admin"},
+    "api_client_revoke": {"owner", "brand_admin"},
+    "webhook_deliveries": {"owner", "brand_admin"},
     "import_subscribers": {"owner", "brand_admin"},
     "admin_list": {"owner"},
     "admin_edit": {"owner"},
@@ -42,6 +50,7 @@ ALLOWED = {
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
 ROLES = ("owner", "brand_admin", "viewer")
+IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")
 
 
@@ -68,6 +77,16 @@ def world(app, client, demo, smtp):
         "viewer": make_admin(demo, "viewer", "viewer@luxe.example"),
     }
     vespera = brand("vespera")
+    hooks = {}
+    for slug, group, brands in (
+        ("foreign", "other", None),
+        ("ungranted", "luxe", ["vespera"]),
+        ("own", "luxe", ["camille"]),
+    ):
+        api_client, _ = clients.create(group, f"{slug} client", ["events:read"], brands)
+        endpoint, _ = webhooks.register(api_client, "https://hooks.example/", [CONSENT_CHANGED])
+        db.session.commit()
+        hooks[slug] = {"client_id": api_client.id, "endpoint_id": endpoint.id}
     return {
         "accounts": accounts,
         "foreign": {
@@ -77,17 +96,24 @@ def world(app, client, demo, smtp):
             "consent": db.session.scalar(
                 select(Consent.id).where(Consent.brand_id == other_brand.id)
             ),
+            "subject": db.session.scalar(select(Subject.id).where(Subject.group_id == other.id)),
+            **hooks["foreign"],
         },
         "ungranted": {
             "brand_id": vespera.id,
             "topic_id": vespera.topics[0].id,
             "admin_id": accounts["owner"].id,
             "consent": db.session.scalar(select(Consent.id).where(Consent.brand_id == vespera.id)),
+            "subject": db.session.scalar(
+                select(Consent.subject_id).where(Consent.brand_id == vespera.id)
+            ),
+            **hooks["ungranted"],
         },
         "own": {
             "brand_id": brand("camille").id,
             "topic_id": brand("camille").topics[0].id,
             "admin_id": accounts["viewer"].id,
+            **hooks["own"],
         },
     }
 
@@ -127,6 +153,10 @@ def _hostile_form(ids):
         "archived": "1",
         "disabled": "1",
         "consent": str(ids["consent"]),
+        "subject": str(ids["subject"]),
+        "confirm": "1",
+        "scopes": "consent:write",
+        "verified_source": "1",
         "requested_by": "phone",
         "reason": "testing access",
         "email": "Stranger@Other.example",
@@ -155,6 +185,10 @@ def _snapshot():
         for a in db.session.scalars(select(AdminAccount))
     )
     state["consents"] = sorted((c.id, c.state) for c in db.session.scalars(select(Consent)))
+    state["api_clients"] = sorted(
+        (c.id, c.name, c.revoked_at is None, c.verified_source)
+        for c in db.session.scalars(select(ApiClient))
+    )
     db.session.expire_all()
     return state
 
@@ -170,7 +204,7 @@ def test_nothing_of_another_group_or_an_ungranted_brand(app, client, world, role
         for endpoint, url, methods, arguments in _urls(app, ids):
             if endpoint in SELF:
                 continue
-            has_ids = bool(arguments & {"brand_id", "topic_id", "admin_id"})
+            has_ids = bool(arguments & IDS)
             must_refuse = (
                 role not in ALLOWED[endpoint]
                 or (kind == "foreign" and has_ids)
@@ -220,6 +254,14 @@ def test_foreign_consent_and_brand_through_allowed_forms(app, client, world):
         ).status_code
         == 404
     )
+    erase = {"subject": foreign["subject"], "requested_by": "phone", "reason": "testing access"}
+    assert client.post("/admin/support/erase", data=erase).status_code == 404
+    assert client.post("/admin/support/erase", data={**erase, "confirm": "1"}).status_code == 404
+    answer = client.post(
+        "/admin/api-clients/new",
+        data={"name": "x", "scopes": "consent:read", "brands": foreign["brand_id"]},
+    )
+    assert answer.status_code == 422
     answer = client.post(
         "/admin/import", data=_hostile_form(foreign), content_type="multipart/form-data"
     )

@@ -2,7 +2,14 @@
 
 from sqlalchemy import select
 
-from portal.core.models import AccessEntry, AuditEntry, Consent, LedgerEntry
+from portal.core.models import (
+    AccessEntry,
+    AuditEntry,
+    Consent,
+    ErasureRecord,
+    LedgerEntry,
+    Subject,
+)
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
@@ -77,3 +84,59 @@ def test_a_brand_admin_sees_only_their_brands(client, demo, smtp):
     )
     assert refused.status_code == 404
     assert db.session.get(Consent, vespera.id).state == "granted"
+
+
+def _erase(client, subject_id, confirm=None, requested_by="letter", reason="letter of 3 March"):
+    data = {"subject": subject_id, "requested_by": requested_by, "reason": reason}
+    if confirm:
+        data["confirm"] = "1"
+    return post(client, "/admin/support/erase", data)
+
+
+def test_starting_an_erasure_asked_by_letter(client, demo, smtp):
+    _subscribe(client, smtp, "ann@example.com")
+    owner = make_admin(demo, "owner", "boss@luxe.example")
+    log_in(client, owner)
+    lookup = post(client, "/admin/support", {"email": "ann@example.com", "reason": "letter"})
+    assert "Start an erasure" in lookup.get_data(as_text=True)
+    subject = db.session.scalar(select(Subject))
+    refused = _erase(client, subject.id, requested_by="", reason="")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="f-erase-requested_by-error"' in page and 'id="f-erase-reason-error"' in page
+    assert "ann@example.com" in page  # the person's page again, to correct the form
+    question = _erase(client, subject.id)
+    page = question.get_data(as_text=True)
+    assert "Erase this person?" in page and "cannot be undone" in page
+    assert "ann@example.com" not in page
+    assert db.session.scalar(select(Subject)) is not None  # nothing happens before the answer
+    done = _erase(client, subject.id, confirm=True)
+    page = done.get_data(as_text=True)
+    record = db.session.scalar(select(ErasureRecord))
+    assert done.status_code == 200 and "The person is erased" in page
+    assert record.id in page and "consents_withdrawn" in page
+    assert "ann@example.com" not in page
+    assert record.requested_by == f"admin:{owner.id}" and "3 March" not in record.reason
+    db.session.expire_all()
+    assert db.session.scalar(select(Subject)) is None
+    withdrawal = db.session.scalar(select(LedgerEntry).where(LedgerEntry.action == "withdrawn"))
+    assert (withdrawal.source, withdrawal.evidence) == ("admin", {"requested_by": "letter"})
+    audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "subject.erase"))
+    assert audit.target == f"erasure:{record.id}" and audit.after["requested_by"] == "letter"
+    accesses = db.session.scalars(select(AccessEntry).order_by(AccessEntry.id)).all()
+    assert [a.action for a in accesses] == ["lookup", "erase"]  # the lookup outlives the person
+    assert accesses[1].reason == "letter of 3 March"
+    assert accesses[1].detail == f"erasure:{record.id}"
+    assert _erase(client, subject.id, confirm=True).status_code == 404  # nobody left to erase
+
+
+def test_only_brand_admins_of_a_brand_the_person_is_at_may_erase(client, demo, smtp):
+    _subscribe(client, smtp, "vee@example.com", "vespera")
+    subject = db.session.scalar(select(Subject))
+    log_in(client, brand_admin(demo, "camille"))
+    page = post(client, "/admin/support", {"email": "vee@example.com", "reason": "complaint"})
+    assert "Start an erasure" not in page.get_data(as_text=True)
+    assert _erase(client, subject.id).status_code == 404
+    assert _erase(client, subject.id, confirm=True).status_code == 404
+    assert db.session.scalar(select(ErasureRecord)) is None
+    assert db.session.get(Subject, subject.id) is not None

@@ -1,0 +1,102 @@
+"""API clients of the group: list, create (the key shown once), revoke, webhook delivery log."""
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from portal.admin import blueprint, require
+from portal.core import admins, client_admin
+from portal.core.errors import InvalidFields, NotFound
+from portal.core.models import ApiClient
+from portal.core.models.api import SCOPES
+from portal.extensions import db
+
+
+def _client_or_404(client_id: int) -> ApiClient:
+    """A client this admin may manage; others (another group's, other brands') are not found."""
+    require("manage_api_clients")
+    client = db.session.get(ApiClient, client_id)
+    if client is None or not client_admin.may_manage(g.admin, client):
+        abort(404)
+    return client
+
+
+def _brand_ids() -> list[int]:
+    try:
+        return [int(value) for value in request.form.getlist("brands")]
+    except ValueError:
+        return [-1]  # refused by the core as "not a brand you manage"
+
+
+def _brand_names() -> dict:
+    return {brand.id: brand.name for brand in g.admin.group.brands}
+
+
+@blueprint.get("/api-clients")
+def api_client_list():
+    require("manage_api_clients")
+    return render_template(
+        "admin/api_clients.html",
+        clients=client_admin.visible(g.admin),
+        brand_names=_brand_names(),
+    )
+
+
+@blueprint.route("/api-clients/new", methods=["GET", "POST"])
+def api_client_new():
+    require("manage_api_clients")
+    errors = {}
+    if request.method == "POST":
+        try:
+            client, key = client_admin.create(
+                g.admin,
+                request.form.get("name", ""),
+                request.form.getlist("scopes"),
+                _brand_ids(),
+                request.form.get("verified_source") == "1",
+            )
+        except InvalidFields as refused:
+            errors = refused.errors
+        else:
+            # Rendered, not redirected: the key exists only in this answer (no-store).
+            return render_template("admin/api_client_key.html", client=client, key=key)
+    return render_template(
+        "admin/api_client_form.html",
+        values=request.form,
+        errors=errors,
+        scopes=SCOPES,
+        brands=admins.visible_brands(g.admin),
+    ), 422 if errors else 200
+
+
+@blueprint.get("/api-clients/<int:client_id>")
+def api_client_show(client_id: int):
+    client = _client_or_404(client_id)
+    return render_template(
+        "admin/api_client.html",
+        client=client,
+        endpoints=client_admin.endpoints(client),
+        brand_names=_brand_names(),
+    )
+
+
+@blueprint.route("/api-clients/<int:client_id>/revoke", methods=["GET", "POST"])
+def api_client_revoke(client_id: int):
+    client = _client_or_404(client_id)
+    if request.method == "POST":
+        if client_admin.revoke(g.admin, client):
+            flash(_("%(name)s is revoked: its key no longer works.", name=client.name))
+        return redirect(url_for("admin.api_client_list"))
+    return render_template("admin/api_client_revoke.html", client=client)
+
+
+@blueprint.get("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>")
+def webhook_deliveries(client_id: int, endpoint_id: int):
+    client = _client_or_404(client_id)
+    try:
+        deliveries = client_admin.deliveries(client, endpoint_id)
+    except NotFound:
+        abort(404)
+    endpoint = next(e for e in client_admin.endpoints(client) if e.id == endpoint_id)
+    return render_template(
+        "admin/webhook_deliveries.html", client=client, endpoint=endpoint, deliveries=deliveries
+    )

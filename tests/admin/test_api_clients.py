@@ -1,0 +1,137 @@
+"""API clients in the console: created with the key shown once, revoked after a confirmation,
+brand admins limited to their brands, webhook delivery logs read-only, every change audited."""
+
+import re
+
+from sqlalchemy import select
+
+from portal.core import clients, webhooks
+from portal.core.models import ApiClient, AuditEntry
+from portal.core.models.event import CONSENT_CHANGED
+from portal.extensions import db
+from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
+
+KEY = re.compile(r'value="(cp_[0-9a-f]+\.[A-Za-z0-9_\-]+)"')
+
+
+def _feed(client, key):
+    return client.get("/api/v1/events", headers={"Authorization": f"Bearer {key}"})
+
+
+def test_an_owner_creates_a_client_and_sees_its_key_once(client, demo):
+    log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
+    form = client.get("/admin/api-clients/new").get_data(as_text=True)
+    assert "Verified source" in form
+    answer = post(
+        client,
+        "/admin/api-clients/new",
+        {
+            "name": "CRM",
+            "scopes": ["consent:read", "events:read"],
+            "brands": [str(brand("camille").id)],
+            "verified_source": "1",
+        },
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "shown only once" in page
+    assert answer.headers["Cache-Control"] == "no-store"
+    key = KEY.search(page).group(1)
+    assert _feed(client, key).status_code == 200  # the key works at once
+    listing = client.get("/admin/api-clients").get_data(as_text=True)
+    assert "CRM" in listing and "consent:read, events:read" in listing and "Camille" in listing
+    assert key not in listing and key.split(".")[1] not in listing
+    [made] = db.session.scalars(select(ApiClient)).all()
+    assert made.verified_source and made.brand_ids == [brand("camille").id]
+    assert key not in client.get(f"/admin/api-clients/{made.id}").get_data(as_text=True)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "api_client.create"))
+    assert entry.target == f"api_client:{made.id}" and entry.after["verified_source"] is True
+    assert key.split(".")[1] not in str(entry.after) + entry.target
+
+
+def test_a_bad_form_says_what_is_wrong_and_keeps_what_was_typed(client, demo):
+    log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
+    answer = post(client, "/admin/api-clients/new", {"name": "Shop", "brands": "999999"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "Choose at least one scope." in page and "Choose only brands you manage." in page
+    assert 'value="Shop"' in page and 'aria-describedby="f-scopes-error"' in page
+    assert db.session.scalar(select(ApiClient)) is None
+    assert (
+        db.session.scalar(select(AuditEntry).where(AuditEntry.action.like("api_client%"))) is None
+    )
+
+
+def test_revoking_asks_first_then_the_key_stops_working(client, demo):
+    made, key = clients.create("luxe", "CRM", ["events:read"])
+    log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
+    question = client.get(f"/admin/api-clients/{made.id}/revoke").get_data(as_text=True)
+    assert "Its key stops working at once" in question and "Yes, revoke the client" in question
+    assert _feed(client, key).status_code == 200  # looking at the question changes nothing
+    done = post(client, f"/admin/api-clients/{made.id}/revoke", follow_redirects=True)
+    assert "CRM is revoked: its key no longer works." in done.get_data(as_text=True)
+    assert "Revoked on" in done.get_data(as_text=True)
+    assert _feed(client, key).status_code == 401
+    post(client, f"/admin/api-clients/{made.id}/revoke")  # twice: nothing more happens
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "api_client.revoke")
+    ).all()
+    assert [(e.before["revoked"], e.after["revoked"]) for e in entries] == [(False, True)]
+
+
+def test_a_brand_admin_manages_only_clients_of_their_brands(client, demo):
+    clients.create("luxe", "Everything", ["events:read"])
+    clients.create("luxe", "Vespera shop", ["events:read"], ["vespera"])
+    mine, _ = clients.create("luxe", "Camille shop", ["events:read"], ["camille"])
+    log_in(client, brand_admin(demo, "camille"))
+    listing = client.get("/admin/api-clients").get_data(as_text=True)
+    assert "Camille shop" in listing
+    assert "Everything" not in listing and "Vespera shop" not in listing
+    form = client.get("/admin/api-clients/new").get_data(as_text=True)
+    assert "Verified source" not in form and "Vespera" not in form
+    refused = post(
+        client,
+        "/admin/api-clients/new",
+        {"name": "Sneaky", "scopes": "consent:read", "verified_source": "1"},
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Choose at least one of your brands." in page
+    assert "Only an owner may mark a client a verified source." in page
+    vespera = post(
+        client,
+        "/admin/api-clients/new",
+        {"name": "Sneaky", "scopes": "consent:read", "brands": str(brand("vespera").id)},
+    )
+    assert vespera.status_code == 422
+    made = post(
+        client,
+        "/admin/api-clients/new",
+        {"name": "Newsletter tool", "scopes": "consent:read", "brands": str(brand("camille").id)},
+    )
+    assert made.status_code == 200
+    names = set(db.session.scalars(select(ApiClient.name)))
+    assert "Sneaky" not in names and "Newsletter tool" in names
+    assert client.get(f"/admin/api-clients/{mine.id}").status_code == 200
+
+
+def test_the_webhook_delivery_log(app, client, demo, smtp):
+    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    endpoint, secret = webhooks.register(made, "https://127.0.0.1:9/hook", [CONSENT_CHANGED])
+    db.session.commit()
+    sign_up(client, "ann@example.com")
+    deliver()
+    confirm(client, confirmation_link(smtp.to("ann@example.com")[-1]))
+    webhooks.deliver_due()  # nobody listens there: a failed attempt, retried later
+    log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
+    page = client.get(f"/admin/api-clients/{made.id}").get_data(as_text=True)
+    assert "https://127.0.0.1:9/hook" in page and CONSENT_CHANGED in page
+    assert secret not in page
+    log = client.get(f"/admin/api-clients/{made.id}/webhooks/{endpoint.id}")
+    html = log.get_data(as_text=True)
+    assert log.status_code == 200
+    assert CONSENT_CHANGED in html and "Queued" in html and "<td>1</td>" in html
+    assert "Error" in html  # the last error, as the worker recorded it
+    assert "ann@example.com" not in html
+    other, _ = clients.create("luxe", "Other", ["events:read"])
+    assert client.get(f"/admin/api-clients/{other.id}/webhooks/{endpoint.id}").status_code == 404
