@@ -3,6 +3,10 @@ axe-core finds no WCAG 2.2 AA violation on the console pages."""
 
 import pytest
 
+from portal.core import clients, webhooks
+from portal.core.models.event import CONSENT_CHANGED
+from portal.extensions import db
+from tests.actions import sign_up
 from tests.admin.helpers import PASSWORD, brand, code_for, make_admin
 from tests.browser.conftest import axe_violations
 
@@ -112,3 +116,50 @@ def test_enrolment_page_is_accessible(live_server, page, demo, runner):
     page.get_by_role("heading", name="Set up two-factor sign-in").wait_for()
     assert page.locator(".qr svg").count() == 1
     assert axe_violations(page) == []
+
+
+def test_api_clients_and_support_erasure(live_server, page, client, demo, smtp):
+    """Create a client (the key shown once), revoke it, erase a person; axe finds nothing on
+    any of the new pages (axe needs JavaScript, so this runs with it on)."""
+    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    endpoint, _ = webhooks.register(made, "https://hooks.example/", [CONSENT_CHANGED])
+    db.session.commit()
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.get_by_role("link", name="API clients").click()
+    assert axe_violations(page) == [], "api clients"
+    page.get_by_role("link", name="Add an API client").click()
+    page.get_by_role("button", name="Create the client").click()
+    page.locator(".error-summary").wait_for()
+    assert axe_violations(page) == [], "api client form with errors"
+    page.get_by_label("Name").fill("Shop")
+    page.get_by_label("consent:read").check()
+    page.get_by_label("Camille").check()
+    page.get_by_role("button", name="Create the client").click()
+    key = page.get_by_label("API key").input_value()
+    assert key.startswith("cp_")
+    assert axe_violations(page) == [], "key shown once"
+    client_page = f"/admin/api-clients/{made.id}"
+    for path in (client_page, f"{client_page}/webhooks/{endpoint.id}"):
+        page.goto(live_server + path)
+        assert axe_violations(page) == [], path
+    page.goto(f"{live_server}/admin/api-clients/{made.id}/revoke")
+    assert axe_violations(page) == [], "revoke question"
+    page.get_by_role("button", name="Yes, revoke the client").click()
+    page.get_by_text("CRM is revoked: its key no longer works.").wait_for()
+
+    sign_up(client, "ann@example.com")
+    page.goto(f"{live_server}/admin/support")
+    page.get_by_label("Email address").fill("ann@example.com")
+    page.get_by_label("Reason for this lookup").fill("letter of 3 March")
+    page.get_by_role("button", name="Look up").click()
+    page.get_by_role("heading", name="Start an erasure").wait_for()
+    assert axe_violations(page) == [], "support with erasure form"
+    page.locator("#f-erase-requested_by-letter").check()
+    page.get_by_label("Reason for the erasure").fill("letter of 3 March")
+    page.get_by_role("button", name="Start an erasure").click()
+    page.get_by_role("heading", name="Erase this person?").wait_for()
+    assert axe_violations(page) == [], "erasure question"
+    page.get_by_role("button", name="Yes, erase this person").click()
+    page.get_by_role("heading", name="The person is erased").wait_for()
+    assert axe_violations(page) == [], "erased"
+    assert "ann@example.com" not in page.content()
