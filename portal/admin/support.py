@@ -42,7 +42,8 @@ def support_withdraw():
             g.admin,
             consent_id,
             request.form.get("requested_by", ""),
-            request.form.get("reason", ""),
+            # The page names each row's reason box after its consent, so errors land in place.
+            request.form.get(f"reason-{consent_id}", request.form.get("reason", "")),
         )
         done = _("The withdrawal is recorded.")
     except LookupError:

@@ -54,10 +54,13 @@ def test_recording_a_withdrawal_asked_by_phone(client, demo, smtp):
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
     assert f'id="f-requested_by-{row.id}-error"' in page and "ann@example.com" in page
+    lookup = post(client, "/admin/support", {"email": "ann@example.com", "reason": "complaint"})
+    # The field names the browser sends, read from the page itself.
+    assert f'name="reason-{row.id}"' in lookup.get_data(as_text=True)
     done = post(
         client,
         "/admin/support/withdraw",
-        {"consent": row.id, "requested_by": "phone", "reason": "called on Monday"},
+        {"consent": row.id, "requested_by": "phone", f"reason-{row.id}": "called on Monday"},
     )
     assert done.status_code == 200 and "The withdrawal is recorded" in done.get_data(as_text=True)
     db.session.expire_all()
