@@ -93,6 +93,21 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
     return {(row.topic_id, row.channel): row for row in rows}
 
 
+def _record_request(subject, topic, channel, text, language, policy_version, origin, now):
+    """The "requested" ledger row of one topic: what was asked, under which text and policy."""
+    _record(
+        subject,
+        topic,
+        channel,
+        REQUESTED,
+        origin,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy_version,
+        occurred_at=now,
+    )
+
+
 def _new_request(subject, topics, channel, text, language, policy_version, origin, now):
     pending = SignupRequest(
         subject_id=subject.id,
@@ -139,17 +154,7 @@ def request(
             db.session.add(row)
         row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
         row.text_version_id, row.policy_version = text.id, policy_version
-        _record(
-            subject,
-            topic,
-            channel,
-            REQUESTED,
-            origin,
-            text_version_id=text.id,
-            language=language,
-            policy_version=policy_version,
-            occurred_at=now,
-        )
+        _record_request(subject, topic, channel, text, language, policy_version, origin, now)
     db.session.flush()
     return pending
 
@@ -176,17 +181,7 @@ def ask_again(
     now = clock.now()
     pending = _new_request(subject, wanted, channel, text, language, policy_version, origin, now)
     for topic in wanted:
-        _record(
-            subject,
-            topic,
-            channel,
-            REQUESTED,
-            origin,
-            text_version_id=text.id,
-            language=language,
-            policy_version=policy_version,
-            occurred_at=now,
-        )
+        _record_request(subject, topic, channel, text, language, policy_version, origin, now)
     db.session.flush()
     return pending
 
