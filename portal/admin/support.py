@@ -19,13 +19,18 @@ def support_lookup():
             )
         except InvalidFields as refused:
             errors = refused.errors
+    return _page(errors, result, None)
+
+
+def _page(errors: dict, result, done: str | None):
+    """The support page as it stands after a lookup or a withdrawal, typed values kept."""
     return render_template(
         "admin/support.html",
         errors=errors,
         result=result,
         values=request.form,
         requested_by=support.REQUESTED_BY,
-        done=None,
+        done=done,
     ), 422 if errors else 200
 
 
@@ -51,14 +56,7 @@ def support_withdraw():
     except InvalidFields as refused:
         errors = {f"{key}-{consent_id}": message for key, message in refused.errors.items()}
         result = refused.lookup
-    return render_template(
-        "admin/support.html",
-        errors=errors,
-        result=result,
-        values=request.form,
-        requested_by=support.REQUESTED_BY,
-        done=done,
-    ), 422 if errors else 200
+    return _page(errors, result, done)
 
 
 @blueprint.post("/support/erase")

@@ -10,13 +10,19 @@ from portal.api.problems import Problem
 from portal.core import api_subjects
 
 
+def _one_person(schema: str) -> dict:
+    """The body, naming its person by exactly one of address and subject id."""
+    data = io.body(schema)
+    if ("email" in data) == ("subject_id" in data):
+        raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
+    return data
+
+
 @blueprint.post("/subjects/erasures")
 @requires("subjects:erase")
 def erase(client):
     """Erase one person, by address (in the body) or subject id: the self-service erasure."""
-    data = io.body("ErasureRequest")
-    if ("email" in data) == ("subject_id" in data):
-        raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
+    data = _one_person("ErasureRequest")
     operation = partial(
         api_subjects.erase,
         client,
@@ -33,9 +39,7 @@ def erase(client):
 @requires("consent:write")
 def relationship(client):
     """Customer, former customer or prospect (null: not said); retention rules read it."""
-    data = io.body("RelationshipRequest")
-    if ("email" in data) == ("subject_id" in data):
-        raise Problem(422, "Give exactly one of 'email' and 'subject_id'.", "invalid-body")
+    data = _one_person("RelationshipRequest")
     operation = partial(
         api_subjects.set_relationship,
         client,
