@@ -67,7 +67,7 @@ format: $(BIN)/.installed
 	apt-get update -q && apt-get install -y -q wrk
 
 bench: install /usr/bin/wrk
-	$(BIN)/python -m bench $(BENCH_ARGS) $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from portal.api import problems as api_problems
+from portal.extensions import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(429)
     def too_many(error):
         if api_problems.wants_problem(request.path):
-            return api_problems.from_http_error(error)
+            return api_problems.from_http_error(error, retry_after())
         message = _(
             "You have made too many requests in a short time. Please wait a while and try again."
         )
         response = render_template(
             "error.html", code=429, title=_("Too many requests"), message=message
         )
-        return response, 429
+        return response, 429, retry_after()
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

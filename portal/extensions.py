@@ -1,5 +1,8 @@
 """Extension instances, bound to the app in create_app()."""
 
+import math
+import time
+
 from flask import request
 from flask_babel import Babel
 from flask_htmx import HTMX
@@ -39,4 +42,14 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-limiter = Limiter(client_address, default_limits=[], headers_enabled=True)
+# No X-RateLimit headers on every answer: reading the window for them costs two more storage
+# round trips per request. Refused requests still say when to come back (``retry_after``).
+limiter = Limiter(client_address, default_limits=[], headers_enabled=False)
+
+
+def retry_after() -> dict[str, str]:
+    """``Retry-After`` for a request the limiter refused: seconds until its window resets."""
+    limit = limiter.current_limit
+    if limit is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil(limit.reset_at - time.time())))}

@@ -1,6 +1,6 @@
 """The change feed: consent events after a cursor."""
 
-from flask import jsonify, request
+from flask import Response, request
 
 from portal.api import blueprint
 from portal.api.auth import requires
@@ -27,4 +27,4 @@ def events(client):
             "invalid-parameter",
             errors=[{"field": "after", "message": "unknown cursor"}],
         )
-    return jsonify(feed.page(client, after, int(raw_limit)))
+    return Response(feed.page(client, after, int(raw_limit)), mimetype="application/json")

@@ -147,7 +147,7 @@ PATHS = {
                     "name": "limit",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
                 },
             ],
             errors=(422,),

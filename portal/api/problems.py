@@ -43,10 +43,10 @@ def response(status: int, detail: str, kind: str | None = None, headers=None, **
     return answer
 
 
-def from_http_error(error: HTTPException):
-    """Werkzeug's errors (404, 405, 413, 429 ...) as problem documents, keeping their headers."""
+def from_http_error(error: HTTPException, headers: dict[str, str] | None = None):
+    """Werkzeug's errors (404, 405, 413, 429 ...) as problem documents, with ``headers``."""
     status = error.code or 500
-    headers = {}
+    headers = dict(headers or {})
     if status == 405 and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     if status == 401:

@@ -69,7 +69,8 @@ class Keys:
         return blob[: 1 + _KEY_ID] == _VERSION + self.current.id
 
     def keyed_hash(self, value: str) -> str:
-        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()
+        # The one-shot form runs in OpenSSL: an audience of 10,000 addresses is hashed per request.
+        return hmac.digest(self._hash_key, value.encode(), "sha256").hex()
 
 
 def keys() -> Keys:

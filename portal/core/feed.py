@@ -2,28 +2,38 @@
 
 Delivery is at least once: a client that stores the cursor of the last event it handled and
 asks again from there never misses one (see ``events.emit`` on why late commits cannot hide).
+
+A page is built as JSON text here, not as dictionaries for the view to encode: a payload is
+JSON already in the database, so it is read as text and placed in the page as it is (an
+``orjson.Fragment``); only events with a personal part are decoded, to merge it in. That keeps
+a client catching up at tens of thousands of events a second.
 """
 
-from sqlalchemy import and_, exists, or_, select
+import json
+
+import orjson
+from sqlalchemy import Text, and_, cast, exists, or_, select
 
 from portal.core import cursors, events
 from portal.core.models import ApiClient, Consent, Event
 from portal.core.models.event import PROFILE_UPDATED
 from portal.extensions import db
 
-MAX_PAGE = 1000
+MAX_PAGE = 10_000
 
 
-def page(client: ApiClient, after: str | None, limit: int = 100) -> dict:
-    """Up to ``limit`` events after the cursor ``after``, and the cursor to continue from."""
-    start = cursors.decode(after)
-    limit = max(1, min(limit, MAX_PAGE))
-    # Columns, not entities: the feed streams tens of thousands of rows a second.
+def _query(client: ApiClient, start: int, limit: int):
     query = (
-        select(Event.seq, Event.type, Event.created_at, Event.payload, Event.personal)
+        select(
+            Event.seq,
+            Event.type,
+            Event.created_at,
+            cast(Event.payload, Text).label("payload"),
+            Event.personal,
+        )
         .where(Event.group_id == client.group_id, Event.seq > start)
         .order_by(Event.seq)
-        .limit(limit + 1)
+        .limit(limit)
     )
     if client.brand_ids is not None:
         # Group-wide events, except a profile change of someone not with the client's brands.
@@ -36,20 +46,36 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> dict:
                 and_(Event.brand_id.is_(None), or_(Event.type != PROFILE_UPDATED, with_brands)),
             )
         )
-    rows = db.session.execute(query).all()
+    return query
+
+
+def _data(payload: str, personal: str | None):
+    if personal:
+        return events.data_of(json.loads(payload), personal)
+    return orjson.Fragment(payload)
+
+
+def page(client: ApiClient, after: str | None, limit: int = 100) -> bytes:
+    """Up to ``limit`` events after the cursor ``after``, and the cursor to continue from,
+    as the JSON document the API answers."""
+    start = cursors.decode(after)
+    limit = max(1, min(limit, MAX_PAGE))
+    rows = db.session.execute(_query(client, start, limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else start
-    return {
-        "events": [
-            {
-                "id": cursors.encode(row.seq),
-                "type": row.type,
-                "created_at": row.created_at.isoformat(),
-                "data": events.data_of(row.payload, row.personal),
-            }
-            for row in rows
-        ],
-        "next_cursor": cursors.encode(last),
-        "has_more": more,
-    }
+    return orjson.dumps(
+        {
+            "events": [
+                {
+                    "id": cursors.encode(row.seq),
+                    "type": row.type,
+                    "created_at": row.created_at,  # orjson writes it as isoformat() would
+                    "data": _data(row.payload, row.personal),
+                }
+                for row in rows
+            ],
+            "next_cursor": cursors.encode(last),
+            "has_more": more,
+        }
+    )

@@ -5,11 +5,12 @@ group as if only those brands existed: a person known only at other brands is "u
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, select
 
-from portal.core import subjects
+from portal.core import many, subjects
 from portal.core.errors import InvalidInput, NotFound
 from portal.core.models import ApiClient, Brand, Consent, ConsentText, Subject, Suppression, Topic
 from portal.core.models.consent import GRANTED
@@ -17,60 +18,95 @@ from portal.extensions import db
 
 UNKNOWN, SUPPRESSED, INVALID = "unknown", "suppressed", "invalid"
 BULK_LIMIT = 10_000
-_CHUNK = 2_000  # addresses per query: 5 queries for the largest audience
 
 
 def suppressed(group_id: int, email_hashes: list[str]) -> set[str]:
     """The hashes among ``email_hashes`` on the group's suppression list (erased people).
 
-    Both lookups below go through here; one query per call, whatever the number of hashes.
+    Both lookups below go through here: one query on PostgreSQL whatever the number of
+    hashes, one per 2,000 on SQLite.
     """
-    if not email_hashes:
-        return set()
-    return set(
-        db.session.scalars(
-            select(Suppression.email_hash).where(
-                Suppression.group_id == group_id, Suppression.email_hash.in_(email_hashes)
+    found: set[str] = set()
+    for chunk in many.chunks(email_hashes):
+        found.update(
+            db.session.scalars(
+                select(Suppression.email_hash).where(
+                    Suppression.group_id == group_id, many.among(Suppression.email_hash, chunk)
+                )
             )
         )
+    return found
+
+
+@cache
+def _held_query(key: str, restricted: bool) -> Select:
+    """The subject whose ``key`` column equals :value in :group, and its consents (at :brands
+    when ``restricted``), with whether the address is suppressed. Built once per shape:
+    building a statement of this size costs more than running it."""
+    on_suppression = (
+        exists()
+        .where(Suppression.group_id == Subject.group_id)
+        .where(Suppression.email_hash == Subject.email_hash)
     )
-
-
-def _consents(client: ApiClient, subject_id: int) -> list[dict]:
-    query = (
-        select(Consent, Topic.key, Brand.slug, ConsentText.version)
-        .join(Topic, Consent.topic_id == Topic.id)
-        .join(Brand, Consent.brand_id == Brand.id)
+    visible = Consent.subject_id == Subject.id
+    if restricted:
+        visible = and_(visible, Consent.brand_id.in_(bindparam("brands", expanding=True)))
+    return (
+        select(
+            Subject.id,
+            Subject.status,
+            on_suppression.label("suppressed"),
+            Consent.channel,
+            Consent.state,
+            Consent.since,
+            Consent.source,
+            Consent.policy_version,
+            Topic.key,
+            Brand.slug,
+            ConsentText.version,
+        )
+        .outerjoin(Consent, visible)
+        .outerjoin(Topic, Consent.topic_id == Topic.id)
+        .outerjoin(Brand, Consent.brand_id == Brand.id)
         .outerjoin(ConsentText, Consent.text_version_id == ConsentText.id)
-        .where(Consent.subject_id == subject_id)
+        .where(Subject.group_id == bindparam("group"), getattr(Subject, key) == bindparam("value"))
         .order_by(Brand.position, Brand.id, Topic.position, Topic.id, Consent.channel)
     )
-    if client.brand_ids is not None:
-        query = query.where(Consent.brand_id.in_(client.brand_ids))
-    return [
+
+
+def _held(client: ApiClient, key: str, value) -> tuple[Row | None, list[dict]]:
+    """The subject whose ``key`` ("id" or "email_hash") is ``value`` in the client's group, and
+    its consents visible to the client, in one query."""
+    restricted = client.brand_ids is not None
+    params = {"group": client.group_id, "value": value}
+    if restricted:
+        params["brands"] = list(client.brand_ids)
+    rows = db.session.execute(_held_query(key, restricted), params).all()
+    consents = [
         {
-            "brand": brand,
-            "topic": topic,
+            "brand": row.slug,
+            "topic": row.key,
             "channel": row.channel,
             "state": row.state,
             "since": row.since.isoformat(),
             "source": row.source,
             "policy_version": row.policy_version or None,
-            "text_version": version,
+            "text_version": row.version,
         }
-        for row, topic, brand, version in db.session.execute(query)
+        for row in rows
+        if row.channel is not None
     ]
+    return (rows[0] if rows else None), consents
 
 
 def visible_consents(client: ApiClient, subject_id: int) -> list[dict]:
     """The subject's consents at the client's brands (all of them for an unrestricted client)."""
-    return _consents(client, subject_id)
+    return _held(client, "id", subject_id)[1]
 
 
-def _answer(client: ApiClient, subject: Subject | None, email_hash: str) -> dict:
-    if email_hash in suppressed(client.group_id, [email_hash]):
+def _answer(client: ApiClient, subject: Row | None, consents: list[dict]) -> dict:
+    if subject is not None and subject.suppressed:
         return {"status": SUPPRESSED, "subject_id": None, "consents": []}
-    consents = _consents(client, subject.id) if subject is not None else []
     if subject is None or (client.brand_ids is not None and not consents):
         return {"status": UNKNOWN, "subject_id": None, "consents": []}
     return {"status": subject.status, "subject_id": subject.id, "consents": consents}
@@ -80,18 +116,15 @@ def by_email(client: ApiClient, email: str) -> dict:
     """Everything ``client`` may know about the consents of the person at ``email``."""
     address = subjects.normalise_email(email)
     email_hash = subjects.address_hash(client.group_id, address)
-    subject = db.session.scalar(
-        select(Subject).where(Subject.group_id == client.group_id, Subject.email_hash == email_hash)
-    )
-    return _answer(client, subject, email_hash)
+    subject, consents = _held(client, "email_hash", email_hash)
+    if subject is None and suppressed(client.group_id, [email_hash]):
+        return {"status": SUPPRESSED, "subject_id": None, "consents": []}  # erased: no row left
+    return _answer(client, subject, consents)
 
 
 def by_id(client: ApiClient, subject_id: int) -> dict:
     """The same by subject id; NotFound outside the client's group (or brands)."""
-    subject = db.session.get(Subject, subject_id)
-    if subject is None or subject.group_id != client.group_id:
-        raise NotFound("subject")
-    answer = _answer(client, subject, subject.email_hash)
+    answer = _answer(client, *_held(client, "id", subject_id))
     if answer["status"] == UNKNOWN:
         raise NotFound("subject")
     return answer
@@ -133,20 +166,19 @@ def topic_of(client: ApiClient, brand_slug: str, topic_key: str, channel: str) -
 def check(client: ApiClient, audience: Audience) -> list[dict]:
     """For each address, may we contact it about the topic on the channel? In input order.
 
-    Answered with one query per 2,000 addresses, whatever the audience's size.
+    Answered with two queries on PostgreSQL whatever the audience's size (the subjects'
+    consents, then the suppression list), and two per 2,000 addresses on SQLite.
     """
     if len(audience.emails) > BULK_LIMIT:
         raise InvalidInput(
             "emails", _l("At most %(count)s addresses per request.", count=BULK_LIMIT)
         )
     topic = topic_of(client, audience.brand, audience.topic, audience.channel)
-    hashes: list[str | None] = []
-    for email in audience.emails:
-        address = subjects.lookup_form(email)
-        hashes.append(None if address is None else subjects.address_hash(client.group_id, address))
+    addresses = [subjects.lookup_form(email) for email in audience.emails]
+    hashes = subjects.address_hashes(client.group_id, addresses)
     wanted = list({h for h in hashes if h is not None})
     states: dict[str, str | None] = {}
-    for start in range(0, len(wanted), _CHUNK):
+    for chunk in many.chunks(wanted):
         rows = db.session.execute(
             select(Subject.email_hash, Consent.state)
             .outerjoin(
@@ -159,7 +191,7 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
             )
             .where(
                 Subject.group_id == client.group_id,
-                Subject.email_hash.in_(wanted[start : start + _CHUNK]),
+                many.among(Subject.email_hash, chunk),
             )
         )
         states.update((email_hash, state) for email_hash, state in rows)

@@ -65,6 +65,12 @@ def address_hash(group_id: int, address: str) -> str:
     return keys().keyed_hash(f"{group_id}:{address}")
 
 
+def address_hashes(group_id: int, addresses: list[str | None]) -> list[str | None]:
+    """``address_hash`` of many addresses at once (None stays None), for audiences and imports."""
+    keyed_hash = keys().keyed_hash
+    return [None if a is None else keyed_hash(f"{group_id}:{a}") for a in addresses]
+
+
 def find(group_id: int, address: str) -> Subject | None:
     return db.session.scalar(
         select(Subject).where(
