@@ -62,7 +62,7 @@ lint: $(BIN)/.installed
 format: $(BIN)/.installed
 	$(BIN)/ruff format portal tests bench
 
-# Against PostgreSQL (PORTAL_BENCH_POSTGRES_URL); BENCH_ARGS="--scale 0.02 --seconds 5" for a quick run.
+# Against PostgreSQL (PORTAL_BENCH_POSTGRES_URL); BENCH_ARGS=--quick for a reduced run, BENCH_ARGS="api load" for some.
 /usr/bin/wrk:
 	apt-get update -q && apt-get install -y -q wrk
 

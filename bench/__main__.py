@@ -2,7 +2,8 @@
 
 Each module in bench/ with a ``run(quick: bool) -> list[Figure]`` takes part. ``--quick``
 (or BENCH_QUICK=1) runs every one at a reduced scale, for a smoke run; the figures say so.
-``python -m bench load api`` runs only the named ones.
+``python -m bench load api`` runs only the named ones. Each writes its figures, the machine and
+its load average to bench/results/<name>.md.
 """
 
 import importlib
@@ -12,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import Figure, machine, write_results
+from bench.common import Figure, load_average, machine, write_results
 
 HERE = Path(__file__).resolve().parent
 
@@ -30,14 +31,14 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"bench.{name}")
         if not hasattr(module, "run"):
             continue
-        started = time.perf_counter()
-        print(f"== {name} ...", flush=True)
-        figures.extend(module.run(quick))
+        started, load = time.perf_counter(), load_average()
+        print(f"== {name} (load average {load}) ...", flush=True)
+        found = module.run(quick)
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
-    table = Figure.table(figures)
+        print(f"   written to {write_results(name, Figure.table(found), quick, load)}")
+        figures.extend(found)
     print()
-    print(table)
-    write_results(table, quick)
+    print(Figure.table(figures))
     print(f"\n{machine()}")
     return 0 if all(f.ok is not False for f in figures) else 1
 

@@ -87,15 +87,16 @@ def _new_key(url: str) -> tuple[str, int]:
 
 
 def _grow(engine, group_id: int, first: int, last: int) -> None:
-    """Subjects first..last (fake hashes, beyond REAL), 2 consents and 10 ledger rows each."""
+    """Subjects first..last (fake hashes, beyond REAL; the address of the first, encrypted),
+    2 consents and 10 ledger rows each."""
     with engine.begin() as c:
         params = {"g": group_id, "a": first, "b": last}
         if last > REAL:
             c.execute(
                 sa.text(
                     "INSERT INTO subject (group_id, email_hash, email, status, language, created_at) "
-                    "SELECT :g, md5(n::text) || md5('x' || n), '\\x00'::bytea, 'active', 'en', now() "
-                    "FROM generate_series(greatest(:a, :r + 1), :b) n"
+                    "SELECT :g, md5(n::text) || md5('x' || n), (SELECT email FROM subject WHERE "
+                    "id = 1), 'active', 'en', now() FROM generate_series(greatest(:a, :r + 1), :b) n"
                 ),
                 {**params, "r": REAL},
             )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+RESULTS = Path(__file__).resolve().parent / "results"
 POSTGRES_ADMIN = os.environ.get(
     "PORTAL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -66,10 +66,24 @@ def machine() -> str:
     )
 
 
-def write_results(table: str, quick: bool) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
+def load_average() -> str:
+    """The machine's 1-minute load average: how quiet it was when a figure was taken."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
+def write_results(name: str, table: str, quick: bool, load_before: str) -> Path:
+    """bench/results/<name>.md: one file per benchmark, so running one leaves the others'."""
+    RESULTS.mkdir(exist_ok=True)
     scale = "quick (reduced scale)" if quick else "full scale"
-    RESULTS.write_text(f"# Latest benchmark figures ({scale})\n\n{machine()}\n\n{table}\n")
+    path = RESULTS / f"{name}.md"
+    path.write_text(
+        f"# Latest `{name}` figures ({scale})\n\n{machine()}\n"
+        f"Load average when it started: {load_before}\n\n{table}\n"
+    )
+    return path
 
 
 @contextmanager

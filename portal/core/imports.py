@@ -19,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import audit, clock, consent, lookup, mails, subjects
+from portal.core import audit, clock, consent, lookup, mails, many, subjects
 from portal.core.consent import Imported, Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import AdminAccount, Brand, Consent, Subject
@@ -30,7 +30,6 @@ from portal.extensions import db
 
 REQUIRED = ("email", "topic")
 KNOWN = ("email", "topic", "channel", "consented_at", "source", "language")
-CHUNK = 900  # ids per IN (...) query, under every database's parameter limit
 
 # Refusal reasons, stable words for the report and the CSV of it.
 BAD_ADDRESS, UNKNOWN_TOPIC, BAD_CHANNEL = "bad address", "unknown topic", "channel not offered"
@@ -162,34 +161,26 @@ def _refuse_recorded(result: Plan) -> None:
     group_id = result.brand.group_id
     for line in result.accepted:
         line.digest = subjects.address_hash(group_id, line.address)
-    hashes = {line.digest for line in result.accepted}
-    ordered = sorted(hashes)
-    suppressed = set()
-    for start in range(0, len(ordered), CHUNK):
-        suppressed |= lookup.suppressed(group_id, ordered[start : start + CHUNK])
+    hashes = sorted({line.digest for line in result.accepted})
+    suppressed = lookup.suppressed(group_id, hashes)
     for line in result.accepted:
         if line.digest in suppressed:  # erased people are never re-targeted by an import
             line.reason = SUPPRESSED
-    for start in range(0, len(ordered), CHUNK):
-        chunk = ordered[start : start + CHUNK]
-        result.existing.update(
-            db.session.execute(
-                select(Subject.email_hash, Subject.id).where(
-                    Subject.group_id == group_id, Subject.email_hash.in_(chunk)
-                )
-            ).all()
-        )
-    ids = sorted(result.existing.values())
-    held = set()
-    for start in range(0, len(ids), CHUNK):
-        held.update(
-            db.session.execute(
-                select(Consent.subject_id, Consent.topic_id, Consent.channel).where(
-                    Consent.subject_id.in_(ids[start : start + CHUNK]),
-                    Consent.brand_id == result.brand.id,
-                )
-            ).all()
-        )
+    result.existing.update(
+        db.session.execute(
+            select(Subject.email_hash, Subject.id).where(
+                Subject.group_id == group_id, many.among(Subject.email_hash, hashes)
+            )
+        ).all()
+    )
+    held = set(
+        db.session.execute(
+            select(Consent.subject_id, Consent.topic_id, Consent.channel).where(
+                many.among(Consent.subject_id, sorted(result.existing.values())),
+                Consent.brand_id == result.brand.id,
+            )
+        ).all()
+    )
     for line in result.accepted:
         subject_id = result.existing.get(line.digest)
         if subject_id and (subject_id, line.topic_id, line.channel) in held:

@@ -1,39 +1,29 @@
 """Asking about many values in one query: audiences of 10,000 addresses, imports of 100,000.
 
-``column IN (:v1, ..., :v2000)`` costs more to build and parse than to run. On PostgreSQL the
-values go as one text parameter split into an array by the server: the statement stays short
-and is prepared once, and no driver inspects 10,000 values one by one. It takes values that
-have no comma in them: keyed hashes (hex) and ids. SQLite has no arrays, so there the values go
-in chunks of plain IN.
+``column IN (:v1, ..., :v2000)`` costs more to build and parse than to run, and SQLite caps the
+number of parameters. Instead the values go as one JSON parameter that the database itself
+unpacks into a one-column table (``json_array_elements_text`` on PostgreSQL, ``json_each`` on
+SQLite). Joined to a table, it also tells the PostgreSQL planner to probe the index once per
+value rather than scan a million rows for a few thousand.
 """
 
-from collections.abc import Iterator
+import json
 
-from sqlalchemy import any_, cast, func, literal
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import cast, func, literal, select
+from sqlalchemy.dialects.postgresql import JSON
+from sqlalchemy.sql.expression import ColumnElement, TableValuedAlias
 
 from portal.extensions import db
 
-SQLITE_CHUNK = 2_000  # well under SQLite's limit of bound parameters per statement
+
+def values(items: list) -> TableValuedAlias:
+    """``items`` as a table with one column, ``value`` (text on PostgreSQL: cast to compare)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.json_array_elements_text(literal(list(items), JSON)).table_valued("value")
+    return func.json_each(literal(json.dumps(items))).table_valued("value")
 
 
-def _postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
-def chunks(values: list) -> Iterator[list]:
-    """``values`` in as few pieces as one query can take: a single one on PostgreSQL."""
-    size = max(len(values), 1) if _postgres() else SQLITE_CHUNK
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def among(column, values: list):
-    """The condition ``column IN values``, as one parameter on PostgreSQL."""
-    if not _postgres():
-        return column.in_(values)
-    joined = ",".join(map(str, values))
-    if joined.count(",") != max(len(values) - 1, 0):
-        raise ValueError("among() takes values without commas (hashes, ids)")
-    array = func.string_to_array(literal(joined), literal(","))
-    return column == any_(cast(array, ARRAY(column.type)))
+def among(column, items: list) -> ColumnElement[bool]:
+    """The condition ``column IN items``, with the items sent as one parameter."""
+    table = values(items)
+    return column.in_(select(cast(table.c.value, column.type)))
