@@ -111,6 +111,7 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_SIGNUP_ADDRESS": env.get("RATELIMIT_SIGNUP_ADDRESS", "3 per hour"),
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
         "API_MAX_BODY": int(env.get("API_MAX_BODY", str(2 * 1024 * 1024))),
+        "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
         # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.
         "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),

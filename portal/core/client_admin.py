@@ -83,7 +83,8 @@ def create(
 
 
 def revoke(admin: AdminAccount, client: ApiClient) -> bool:
-    """Revoke ``client``: its key stops working at once. False if it was revoked already."""
+    """Revoke ``client``: its key stops working (at once here, within API_KEY_CACHE_SECONDS on
+    other app servers). False if it was revoked already."""
     if client.revoked_at is not None:
         return False
     with transaction():
@@ -97,6 +98,7 @@ def revoke(admin: AdminAccount, client: ApiClient) -> bool:
             before=before,
             after=_state(client),
         )
+    clients.forget(client.id)
     return True
 
 

@@ -8,9 +8,12 @@ bits, not a password a person chose.
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from flask import current_app
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from portal.core import clock
 from portal.core.errors import InvalidInput, NotFound
@@ -92,6 +95,7 @@ def reissue(client_id: int) -> str:
         if client is None:
             raise NotFound(f"no API client {client_id}")
         client.key_prefix, client.key_hash = prefix, _hash(key)
+    forget(client_id)
     return key
 
 
@@ -100,18 +104,61 @@ def authenticate(key: str) -> ApiClient | None:
     prefix = key.split(".", 1)[0]
     if not key.startswith(KEY_PREFIX) or len(prefix) > 16:
         return None
-    client = db.session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
-    if client is None or client.revoked_at is not None:
-        return None
-    if not hmac.compare_digest(client.key_hash, _hash(key)):
-        return None
+    digest = _hash(key)
+    client = _remembered(digest)
+    if client is None:
+        client = db.session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+        if client is None or client.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(client.key_hash, digest):
+            return None
+        _remember(digest, client)
     now = clock.now()
     if client.last_used_at is None or now - client.last_used_at > LAST_USE_PRECISION:
         with transaction():
             db.session.execute(
                 update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now)
             )
+        if digest in _recent:
+            _recent[digest][1]["last_used_at"] = now
     return client
+
+
+# Clients this process authenticated in the last API_KEY_CACHE_SECONDS, by key hash: a busy
+# client's requests skip a database round trip each. Revoking or re-keying forgets the client
+# here at once; other processes stop accepting the old key within those seconds (0: never kept).
+_recent: dict[str, tuple[float, dict]] = {}
+_MAX_REMEMBERED = 1000
+_COLUMNS = [attribute.key for attribute in inspect(ApiClient).column_attrs]
+
+
+def _remember(digest: str, client: ApiClient) -> None:
+    if current_app.config["API_KEY_CACHE_SECONDS"] <= 0:
+        return
+    if len(_recent) >= _MAX_REMEMBERED:
+        _recent.clear()
+    _recent[digest] = (time.monotonic(), {name: getattr(client, name) for name in _COLUMNS})
+
+
+def _remembered(digest: str) -> ApiClient | None:
+    entry = _recent.get(digest)
+    if entry is None:
+        return None
+    remembered_at, columns = entry
+    if time.monotonic() - remembered_at > current_app.config["API_KEY_CACHE_SECONDS"]:
+        _recent.pop(digest, None)
+        return None
+    client = ApiClient(**columns)
+    make_transient_to_detached(client)  # as if loaded: no query until a relationship is used
+    return db.session.merge(client, load=False)
+
+
+def forget(client_id: int) -> None:
+    """Stop accepting the client's remembered key in this process (revoked or re-keyed).
+    Called once the change is committed, so no request can remember the old state again."""
+    for digest, (_, columns) in list(_recent.items()):
+        if columns["id"] == client_id:
+            _recent.pop(digest, None)
 
 
 def revoke(client_id: int) -> ApiClient:
@@ -121,6 +168,7 @@ def revoke(client_id: int) -> ApiClient:
             raise NotFound(f"no API client {client_id}")
         if client.revoked_at is None:
             client.revoked_at = clock.now()
+    forget(client_id)
     return client
 
 

@@ -1,12 +1,12 @@
 """Keys, scopes, errors as problem details, rate limits, and the command line."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal.core import clients
 from portal.core.models import ApiClient
 from portal.extensions import db
-from tests.api.conftest import Api, capture
+from tests.api.conftest import NOW, Api, capture
 
 ENDPOINTS = [
     ("post", "/consents/lookup", "consent:read", {"email": "a@example.org"}),
@@ -61,6 +61,45 @@ def test_a_revoked_key_stops_working_at_once(api, runner):
     result = runner.invoke(args=["api-clients", "revoke", str(client_id)])
     assert result.exit_code == 0, result.output
     assert api.get("/events").status_code == 401
+
+
+def _revoked_elsewhere():
+    """Revoke the client as another app server would: in the database, not in this process."""
+    db.session.execute(update(ApiClient).values(revoked_at=NOW))
+    db.session.commit()
+
+
+def test_a_key_revoked_on_another_server_stops_working_within_the_cache_time(
+    app, api, monkeypatch
+):
+    now = [1000.0]
+    monkeypatch.setattr(clients.time, "monotonic", lambda: now[0])
+    assert api.get("/events").status_code == 200
+    _revoked_elsewhere()
+    now[0] += app.config["API_KEY_CACHE_SECONDS"] - 0.5
+    assert api.get("/events").status_code == 200  # remembered by this process, for a moment
+    now[0] += 1
+    assert api.get("/events").status_code == 401
+    assert api.get("/events").status_code == 401
+
+
+def test_with_no_cache_time_every_request_checks_the_key(app, api):
+    app.config["API_KEY_CACHE_SECONDS"] = 0
+    assert api.get("/events").status_code == 200
+    _revoked_elsewhere()
+    assert api.get("/events").status_code == 401
+
+
+def test_a_remembered_client_keeps_its_scopes_and_brands(make_api):
+    reader = make_api(scopes=["consent:read"], brands=["camille"])
+    for _ in range(3):  # the first request looks the key up, the others use what it remembered
+        assert reader.get("/events").status_code == 403
+        answer = reader.post(
+            "/consents/check",
+            json={"brand": "aurele", "topic": "news", "channel": "email", "emails": ["a@b.cd"]},
+        )
+        assert answer.status_code == 422
+        assert "aurele" in answer.json["detail"]
 
 
 def test_last_use_is_recorded(api):
