@@ -1,15 +1,21 @@
 """Load run: gunicorn on PostgreSQL and Redis, many concurrent clients, on loopback only.
 
-A mix of sign-ups, confirmations (links read from a real SMTP sink) and page views for a
-bounded time, then the same against two gunicorn instances sharing the database and Redis.
-Reports requests per second, p50/p95/p99 latency, errors, and whether every confirmation
-mail reached the SMTP sink exactly once; checks that rate limits hold across instances.
+A mix of sign-ups, confirmations (links read from a real SMTP sink), preference changes
+(through the "Manage preferences" link in those mails' footer), API lookups (with a key made
+by ``flask api-clients create``) and page views for a bounded time, then the same against two
+gunicorn instances sharing the database and Redis. Reports requests per second, p50/p95/p99
+latency, errors, unexpected refusals, and whether every confirmation mail reached the SMTP
+sink exactly once; checks that rate limits hold across instances.
+
+The load generator runs on the same machine (its threads, the SMTP sink, the outbox worker,
+PostgreSQL and Redis share the cores with gunicorn), so the figures are for the whole set-up.
 """
 
 import base64
 import email
 import email.policy
 import http.client
+import json
 import os
 import random
 import re
@@ -34,6 +40,10 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TOPIC = re.compile(r'name="topics" value="(\d+)"')
 TEXT = re.compile(r'name="text_version" value="(\d+)"')
 LINK = re.compile(r"https?://\S+/confirm/\S+")
+MANAGE = re.compile(r"https?://\S+/preferences/manage/\S+")
+EMAIL_ROW = re.compile(r'name="shown" value="(\d+):email:([01])"')
+NOT_DONE = ("not saved", "finding no one")
+KEY = re.compile(r"key \(shown once\): (\S+)")
 
 
 def _free_port() -> int:
@@ -49,21 +59,28 @@ class Sink:
         self.lock = threading.Lock()
         self.per_address: dict[str, int] = {}
         self.links: list[str] = []
+        self.manage_links: list[str] = []  # reusable: each stays for the whole run
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = message.get_body(preferencelist=("plain",)).get_content()
-        link = LINK.search(text)
+        link, manage = LINK.search(text), MANAGE.search(text)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.per_address[rcpt] = self.per_address.get(rcpt, 0) + 1
             if link:
                 self.links.append(link.group(0))
+            if manage:
+                self.manage_links.append(manage.group(0))
         return "250 OK"
 
     def take_link(self) -> str | None:
         with self.lock:
             return self.links.pop() if self.links else None
+
+    def any_manage_link(self) -> str | None:
+        with self.lock:
+            return random.choice(self.manage_links) if self.manage_links else None
 
 
 class Client:
@@ -73,11 +90,24 @@ class Client:
         self.port, self.stats, self.cookies = port, stats, {}
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        form: dict | None = None,
+        *,
+        json_body: dict | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, str]:
         body = urlencode(form, doseq=True) if form is not None else None
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} | (
+            headers or {}
+        )
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if json_body is not None:
+            body = json.dumps(json_body)
+            headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
             self.connection.request(method, path, body=body, headers=headers)
@@ -101,15 +131,33 @@ class Stats:
         self.latencies: list[float] = []
         self.statuses: dict[int, int] = {}
         self.accepted: list[str] = []
+        self.actions: dict[str, int] = {}
 
     def record(self, seconds: float, status: int) -> None:
         with self.lock:
             self.latencies.append(seconds)
             self.statuses[status] = self.statuses.get(status, 0) + 1
 
+    def did(self, action: str) -> None:
+        with self.lock:
+            self.actions[action] = self.actions.get(action, 0) + 1
+
+    def any_accepted(self) -> str | None:
+        with self.lock:
+            return random.choice(self.accepted) if self.accepted else None
+
     @property
     def errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    @property
+    def unexpected(self) -> int:
+        """Answers the mix should never get: a 4xx (a 429 of the per-address limit is
+        expected), a preference row not saved, an API lookup not finding a signed-up person."""
+        refused = sum(
+            n for status, n in self.statuses.items() if 400 <= status < 500 and status != 429
+        )
+        return refused + sum(n for action, n in self.actions.items() if action.endswith(NOT_DONE))
 
 
 def sign_up(client: Client, address: str, brand: str | None = None) -> int:
@@ -136,23 +184,67 @@ def confirm(client: Client, link: str) -> int:
     return status
 
 
-def _user(port_of, sink: Sink, stats: Stats, deadline: float, run: str, index: int) -> None:
+def change_preference(client: Client, link: str) -> int:
+    """Open a mail's "Manage preferences" link, then turn one email topic on or off as the
+    centre's htmx toggle does (that row's shown state, ticked when turning it on)."""
+    status, _ = client.request("GET", urlsplit(link).path)
+    if status != 302:
+        return status
+    status, page = client.request("GET", "/luxe/preferences/")
+    if status != 200:
+        return status
+    topic, state = random.choice(EMAIL_ROW.findall(page))
+    form = {"csrf_token": CSRF.search(page).group(1), "shown": f"{topic}:email:{state}"}
+    if state == "0":
+        form["consent"] = f"{topic}:email"
+    status, row = client.request(
+        "POST", f"/luxe/preferences/row/{topic}/email", form, headers={"HX-Request": "true"}
+    )
+    if status == 200 and 'class="saved"' not in row:
+        client.stats.did("preference changes not saved")  # a refused row answers 200 too
+    return status
+
+
+def look_up(client: Client, key: str, address: str) -> int:
+    """What a CRM asks: consents by address, then by the subject id it was given."""
+    bearer = {"Authorization": f"Bearer {key}"}
+    status, body = client.request(
+        "POST", "/api/v1/consents/lookup", json_body={"email": address}, headers=bearer
+    )
+    subject_id = json.loads(body).get("subject_id") if status == 200 else None
+    if status == 200 and not subject_id:
+        client.stats.did("API lookups finding no one")  # every address asked for signed up
+    if subject_id:
+        status, _ = client.request("GET", f"/api/v1/subjects/{subject_id}/consents", headers=bearer)
+    return status
+
+
+def _user(port_of, sink: Sink, stats: Stats, deadline: float, run: str, index: int, key: str):
     clients = {}
     count = 0
     while time.monotonic() < deadline:
         port = port_of(count)
         client = clients.setdefault(port, Client(port, stats))
         roll = random.random()
-        if roll < 0.4:
+        if roll < 0.3:
             address = f"load-{run}-{index}-{count}@example.com"
             brand = random.choice(BRANDS)
             if sign_up(client, address, brand) == 200:
                 with stats.lock:
                     stats.accepted.append(address)
-        elif roll < 0.7 and (link := sink.take_link()):
+            stats.did("sign-ups")
+        elif roll < 0.55 and (link := sink.take_link()):
             confirm(client, link)
+            stats.did("confirmations")
+        elif roll < 0.7 and (link := sink.any_manage_link()):
+            change_preference(client, link)
+            stats.did("preference changes")
+        elif roll < 0.85 and (address := stats.any_accepted()):
+            look_up(client, key, address)
+            stats.did("API lookups")
         else:
             client.request("GET", "/luxe/")
+            stats.did("home pages")
         count += 1
 
 
@@ -173,6 +265,7 @@ def _environment(database_url: str, smtp_port: int, base_port: int, prefix: str)
         RATELIMIT_KEY_PREFIX=prefix,
         # One load generator is one IP: lift the per-IP limit, keep the per-address one.
         RATELIMIT_SIGNUP_IP="1000000 per minute",
+        RATELIMIT_API="1000000 per minute",  # and one API client: lift its limit too
         LOG_JSON="false",
         LOG_LEVEL="WARNING",
         GUNICORN_WORKERS=os.environ.get("GUNICORN_WORKERS", "2"),
@@ -195,6 +288,18 @@ def _process(arguments: list[str], env: dict):
             process.kill()
 
 
+def _flask(command: list[str], env: dict) -> str:
+    done = subprocess.run(
+        [str(BIN / "flask"), *command],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
 def _wait_until_up(port: int) -> None:
     for _ in range(100):
         try:
@@ -214,13 +319,13 @@ def _gunicorn(port: int, env: dict):
     )
 
 
-def _drive(ports: list[int], sink: Sink, seconds: float, users: int, run: str) -> Stats:
+def _drive(ports: list[int], sink: Sink, seconds: float, users: int, run: str, key: str):
     stats = Stats()
     deadline = time.monotonic() + seconds
     threads = [
         threading.Thread(
             target=_user,
-            args=((lambda n, i=i: ports[(n + i) % len(ports)]), sink, stats, deadline, run, i),
+            args=((lambda n, i=i: ports[(n + i) % len(ports)]), sink, stats, deadline, run, i, key),
         )
         for i in range(users)
     ]
@@ -258,6 +363,20 @@ def _figures(label: str, stats: Stats, lost: int, duplicated: int) -> list[Figur
         Figure("load", f"{label}: errors (5xx, refused)", stats.errors, "", "0", stats.errors == 0),
         Figure(
             "load",
+            f"{label}: unexpected answers (4xx but 429, row not saved, no one found)",
+            stats.unexpected,
+            "",
+            "0",
+            stats.unexpected == 0,
+        ),
+        Figure(
+            "load",
+            f"{label}: mix",
+            ", ".join(f"{n} {action}" for action, n in sorted(stats.actions.items())),
+            "",
+        ),
+        Figure(
+            "load",
             f"{label}: confirmation mails lost",
             lost,
             f"of {len(stats.accepted)}",
@@ -289,25 +408,25 @@ def run(quick: bool) -> list[Figure]:
         first, second = _free_port(), _free_port()
         env = _environment(database_url, controller.port, first, f"bench{secrets.token_hex(3)}")
         for command in (["db", "upgrade"], ["demo", "load"]):
-            subprocess.run(
-                [str(BIN / "flask"), *command],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+            _flask(command, env)
+        key = KEY.search(
+            _flask(
+                ["api-clients", "create", "--group", "luxe", "--name", "Load run"]
+                + ["--scope", "consent:read"],
+                env,
             )
+        ).group(1)
         stack.enter_context(_gunicorn(first, env))
         stack.enter_context(
             _process([str(BIN / "flask"), "outbox", "work", "--interval", "0.2"], env)
         )
         _wait_until_up(first)
-        stats = _drive([first], sink, seconds, users, "one")
+        stats = _drive([first], sink, seconds, users, "one", key)
         figures += _figures("one instance", stats, *_mails_delivered(sink, stats))
 
         stack.enter_context(_gunicorn(second, env))
         _wait_until_up(second)
-        stats = _drive([first, second], sink, max(5, seconds // 3), users, "two")
+        stats = _drive([first, second], sink, max(5, seconds // 3), users, "two", key)
         figures += _figures("two instances", stats, *_mails_delivered(sink, stats))
         holds = _limit_holds_across([first, second])
         figures.append(

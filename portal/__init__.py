@@ -48,8 +48,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.config.setdefault("MAIL_SUPPRESS_SEND", False)  # Flask-Mail would not send under testing
     app.config["MAIL_SUPPRESS_SEND"] = False
+    # Older data keys stay readable while `flask keys rotate` moves the rows to the new one.
     app.extensions["portal.keys"] = Keys(
-        app.config["PORTAL_DATA_KEY"], app.config["PORTAL_HASH_KEY"]
+        app.config["PORTAL_DATA_KEY"],
+        app.config["PORTAL_HASH_KEY"],
+        app.config.get("PORTAL_OLD_DATA_KEYS", []),
     )
 
     import portal.core.models  # noqa: F401 - register every table before migrations look

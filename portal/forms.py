@@ -4,8 +4,20 @@ Flask-WTF would read a JSON body as form data, and a JSON list there raises insi
 pages take forms, the API takes JSON, and neither takes the other.
 """
 
+from functools import cache
+
+from babel import support
 from flask import request
+from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms.i18n import messages_path
+
+
+@cache
+def _wtforms_messages(locale: str) -> support.Translations:
+    """WTForms' own messages in one language. Flask-WTF reads the catalogue from disk again
+    in every request that builds a form; it never changes while the process runs."""
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
 
 
 class Form(FlaskForm):
@@ -14,3 +26,7 @@ class Form(FlaskForm):
             if request.is_json:
                 return request.form  # empty: the form sees nothing rather than crash
             return FlaskForm.Meta.wrap_formdata(self, form, formdata)
+
+        def get_translations(self, form):
+            locale = get_locale()
+            return None if locale is None else _wtforms_messages(str(locale))

@@ -3,6 +3,7 @@
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from portal.core.models import Brand, SiteGroup
 from portal.extensions import db
@@ -45,7 +46,10 @@ def register(app: Flask) -> None:
     def brand_logo(group: str, brand: str):
         """A brand's logo (checked PNG or JPEG), for its pages and the console."""
         found = db.session.scalar(
-            select(Brand).join(SiteGroup).where(SiteGroup.slug == group, Brand.slug == brand)
+            select(Brand)
+            .join(SiteGroup)
+            .where(SiteGroup.slug == group, Brand.slug == brand)
+            .options(undefer(Brand.logo))
         )
         if found is None or not found.logo:
             abort(404)

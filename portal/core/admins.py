@@ -5,6 +5,7 @@ brands given to them; a viewer sees figures and nothing personal. Every view ask
 """
 
 import secrets
+from functools import cache
 
 import pyotp
 from argon2 import PasswordHasher
@@ -26,8 +27,15 @@ MAX_PASSWORD = 200
 ISSUER = "Consent portal"
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended cost
-# Checked when no account matches, so a wrong address takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when no account matches, so a wrong address takes as long as a wrong password.
+    Made at the first sign-in, not on import: every gunicorn worker and every flask command
+    would spend a quarter of a second of CPU on it at start."""
+    return _hasher.hash(secrets.token_hex(16))
+
 
 # action -> roles that may take it (brand admins only for the brands given to them)
 ACTIONS = {
@@ -137,8 +145,9 @@ def create_owner(group: SiteGroup, email: str, password: str) -> AdminAccount:
 
 def authenticate(email: str, password: str) -> AdminAccount | None:
     """The active account these credentials open, or None (never saying which part was wrong)."""
+    dummy = _dummy_hash()  # before the lookup: its one-off cost falls on either answer alike
     account = find_by_email(email)
-    stored = account.password_hash if account and account.password_hash else _DUMMY_HASH
+    stored = account.password_hash if account and account.password_hash else dummy
     try:
         _hasher.verify(stored, password or "")
     except (VerificationError, InvalidHashError):

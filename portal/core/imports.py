@@ -108,7 +108,10 @@ def _moment(raw: str, now: datetime) -> datetime | None:
 def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=("en",)) -> Plan:
     """Read and check a CSV (an iterable of text lines); raises InvalidInput for the whole file."""
     reader = csv.DictReader(rows)
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    try:
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    except csv.Error:
+        raise _unreadable(reader) from None
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise InvalidInput(
@@ -122,7 +125,7 @@ def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=(
     result = Plan(brand, reconfirm, ignored_columns=[h for h in header if h not in KNOWN])
     topics = {topic.key: topic for topic in brand.topics}
     now, seen = clock.now(), set()
-    for number, row in enumerate(reader, start=2):
+    for number, row in enumerate(_rows_of(reader), start=2):
         line = Line(
             number,
             (row.get("email") or "").strip(),
@@ -153,6 +156,19 @@ def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=(
             line.language = brand.group.default_language
     _refuse_recorded(result)
     return result
+
+
+def _unreadable(reader: csv.DictReader) -> InvalidInput:
+    return InvalidInput("file", _l("Line %(line)s cannot be read as CSV.", line=reader.line_num))
+
+
+def _rows_of(reader: csv.DictReader):
+    """The reader's rows; a line the csv module refuses (a field beyond its size limit, say)
+    refuses the file with a message naming the line, rather than failing the request."""
+    try:
+        yield from reader
+    except csv.Error:
+        raise _unreadable(reader) from None
 
 
 def _refuse_recorded(result: Plan) -> None:

@@ -49,20 +49,24 @@ def entry_hash(entry: LedgerEntry) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _take_seqs(group_id: int, count: int) -> tuple[int, str]:
+    """Move the group's ``ledger_seq`` on by ``count`` under its row lock; returns the new
+    last seq and the chain head. One statement: the lock is held from here to the commit."""
+    return db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(ledger_seq=SiteGroup.ledger_seq + count)
+        .returning(SiteGroup.ledger_seq, SiteGroup.ledger_head)
+    ).one()
+
+
 def append(group_id: int, **fields) -> LedgerEntry:
     """Add one entry at the head of the group's chain, inside the caller's transaction.
 
     The group row is updated first, which takes its lock (a row lock on PostgreSQL, the write
     lock on SQLite), so concurrent appends in one group are serialised and never share a seq.
     """
-    db.session.execute(
-        update(SiteGroup)
-        .where(SiteGroup.id == group_id)
-        .values(ledger_seq=SiteGroup.ledger_seq + 1)
-    )
-    seq, head = db.session.execute(
-        select(SiteGroup.ledger_seq, SiteGroup.ledger_head).where(SiteGroup.id == group_id)
-    ).one()
+    seq, head = _take_seqs(group_id, 1)
     salt = secrets.token_hex(16)
     entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt, **fields)
     entry.personal_digest = personal_digest(salt, entry.subject_id, entry.ip, entry.user_agent)
@@ -82,14 +86,7 @@ def append_many(group_id: int, rows: list[dict]) -> int:
     """
     if not rows:
         return 0
-    db.session.execute(
-        update(SiteGroup)
-        .where(SiteGroup.id == group_id)
-        .values(ledger_seq=SiteGroup.ledger_seq + len(rows))
-    )
-    last, head = db.session.execute(
-        select(SiteGroup.ledger_seq, SiteGroup.ledger_head).where(SiteGroup.id == group_id)
-    ).one()
+    last, head = _take_seqs(group_id, len(rows))
     seq = last - len(rows)
     values = []
     for fields in rows:

@@ -75,6 +75,16 @@ def _claim(owner: str, limit: int) -> list[OutboxMessage]:
     return sorted(rows, key=lambda row: row.id)
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """What recording a claimed row's fate needs, read once: each fate is its own commit,
+    which expires the ORM rows, and reading them again cost a query per mail."""
+
+    id: int
+    attempts: int
+    discard_when_done: bool
+
+
 def _message(row: OutboxMessage) -> Message:
     content = json.loads(row.content)
     message = Message(
@@ -90,7 +100,7 @@ def _message(row: OutboxMessage) -> Message:
     return message
 
 
-def _deliver(pairs: list[tuple[OutboxMessage, Message]], record) -> None:
+def _deliver(pairs: list[tuple[_Claimed, Message]], record) -> None:
     """Hand each message to the transport and ``record(row, error or None)`` its fate."""
     pending = list(pairs)
     if current_app.config["MAIL_TRANSPORT"] == "mailbox":
@@ -128,7 +138,7 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
     result = Pass()
     max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
 
-    def record(row: OutboxMessage, error: Exception | None) -> None:
+    def record(row: _Claimed, error: Exception | None) -> None:
         now = clock.now()
         mine = (OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
         if error is None:
@@ -165,7 +175,8 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
             db.session.execute(update(OutboxMessage).where(*mine).values(**values))
         db.session.commit()
 
-    _deliver([(row, _message(row)) for row in rows], record)
+    claimed = [(_Claimed(r.id, r.attempts, r.discard_when_done), _message(r)) for r in rows]
+    _deliver(claimed, record)
     return result
 
 

@@ -5,8 +5,7 @@ are read with whichever key wrote them and written back under the current one, a
 transaction. When it reports nothing left, the old key can be removed from the configuration.
 """
 
-from sqlalchemy import LargeBinary, select, type_coerce
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import LargeBinary, select, type_coerce, update
 
 from portal.core.crypto import Encrypted, keys
 from portal.extensions import db
@@ -19,8 +18,36 @@ def _encrypted_models():
             yield mapper.class_, columns
 
 
+def _stale(value) -> bool:
+    return value is not None and not keys().is_current(bytes(value))
+
+
+def _rewrite(model, columns, row) -> bool:
+    """Write ``row``'s stale values back under the current key, only if they are still what
+    was read: a value the portal changed meanwhile is under the current key already and must
+    not be overwritten with the older one, and a row deleted meanwhile is left deleted."""
+    row_id, values = row[0], row[1:]
+    stale = [(column, bytes(v)) for column, v in zip(columns, values, strict=True) if _stale(v)]
+    raw = {column: type_coerce(column, LargeBinary) for column, _ in stale}
+    statement = (
+        update(model.__table__)
+        .where(model.__table__.c.id == row_id, *(raw[c] == old for c, old in stale))
+        .values(
+            {
+                column: type_coerce(keys().encrypt(keys().decrypt(old)), LargeBinary)
+                for column, old in stale
+            }
+        )
+    )
+    return db.session.execute(statement).rowcount == 1
+
+
 def rotate(batch: int = 500, progress=None) -> dict[str, int]:
-    """Re-encrypt every row not yet under the current key; returns rows rewritten per table."""
+    """Re-encrypt every row not yet under the current key; returns rows rewritten per table.
+
+    Each value is decrypted and encrypted again in Python and written with a compare-and-set
+    on its ciphertext, so requests reading and writing the same rows meanwhile lose nothing.
+    """
     rewritten = {}
     for model, columns in _encrypted_models():
         count, last_id = 0, None
@@ -33,20 +60,8 @@ def rotate(batch: int = 500, progress=None) -> dict[str, int]:
             if not rows:
                 break
             last_id = rows[-1][0]
-            stale = [
-                row[0]
-                for row in rows
-                if any(v is not None and not keys().is_current(bytes(v)) for v in row[1:])
-            ]
-            for row_id in stale:
-                instance = db.session.get(model, row_id)
-                if instance is None:  # deleted meanwhile (an erasure): nothing to rewrite
-                    continue
-                for column in columns:
-                    flag_modified(instance, column.key)
+            count += sum(_rewrite(model, columns, row) for row in rows if any(map(_stale, row[1:])))
             db.session.commit()
-            db.session.expunge_all()
-            count += len(stale)
             if progress:
                 progress(model.__tablename__, count)
         rewritten[model.__tablename__] = count
@@ -59,5 +74,5 @@ def remaining() -> int:
     for _model, columns in _encrypted_models():
         raw = [type_coerce(column, LargeBinary) for column in columns]
         for row in db.session.execute(select(*raw)):
-            left += any(v is not None and not keys().is_current(bytes(v)) for v in row)
+            left += any(_stale(v) for v in row)
     return left

@@ -1,7 +1,7 @@
 """A site group (one company), its brands, their topics and versioned consent texts."""
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, false
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, false, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from portal.core import clock
 from portal.core.models.base import UTCDateTime
@@ -30,7 +30,14 @@ class SiteGroup(db.Model):
     )
 
     def active_brands(self) -> list["Brand"]:
-        return [brand for brand in self.brands if brand.archived_at is None]
+        """The brands not archived, in order, with their topics: every page listing brands
+        shows their topics, so they come in one query rather than one per brand."""
+        return db.session.scalars(
+            select(Brand)
+            .where(Brand.group_id == self.id, Brand.archived_at.is_(None))
+            .order_by(Brand.position, Brand.id)
+            .options(selectinload(Brand.topics))
+        ).all()
 
 
 class Brand(db.Model):
@@ -52,7 +59,9 @@ class Brand(db.Model):
     postal_address: Mapped[str] = mapped_column(String(500), default="")
     position: Mapped[int] = mapped_column(default=0)
     archived_at = mapped_column(UTCDateTime, nullable=True)
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary)  # PNG or JPEG, checked on upload
+    # PNG or JPEG, checked on upload. Deferred: up to ADMIN_LOGO_MAX_BYTES that only the logo
+    # route needs, not every page that loads a brand (pages test ``logo_type``).
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_type: Mapped[str | None] = mapped_column(String(20))
 
     group: Mapped[SiteGroup] = relationship(back_populates="brands")
