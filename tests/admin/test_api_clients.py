@@ -66,7 +66,8 @@ def test_revoking_asks_first_then_the_key_stops_working(client, demo):
     made, key = clients.create("luxe", "CRM", ["events:read"])
     log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
     question = client.get(f"/admin/api-clients/{made.id}/revoke").get_data(as_text=True)
-    assert "Its key stops working within seconds" in question and "Yes, revoke the client" in question
+    assert "Its key stops working within seconds" in question
+    assert "Yes, revoke the client" in question
     assert _feed(client, key).status_code == 200  # looking at the question changes nothing
     done = post(client, f"/admin/api-clients/{made.id}/revoke", follow_redirects=True)
     assert "CRM is revoked: its key no longer works." in done.get_data(as_text=True)
