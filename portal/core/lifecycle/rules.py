@@ -85,6 +85,12 @@ def _since_before(since, cutoff: datetime, ctx: Context, *conditions):
     )
 
 
+def _erase(subject: Subject, rule: str, why: str, **options) -> bool:
+    """Erase the subject for ``rule``; the erasure record says the rule and ``why``."""
+    erasure.erase(subject, f"retention:{rule}", origin(rule), reason=f"{rule}: {why}", **options)
+    return True
+
+
 def _last_active(subject: Subject, ctx: Context) -> datetime | None:
     active = last_activity(ctx.group.id, subject.id)
     return db.session.scalar(select(active.c.at))
@@ -118,15 +124,8 @@ def drop_unconfirmed(subject: Subject, ctx: Context) -> bool:
     if subject.status == ACTIVE:
         return _drop_requests(subject, ctx)
     consent.expire(subject, UNCONFIRMED, origin(UNCONFIRMED), states=(PENDING,))
-    erasure.erase(
-        subject,
-        f"retention:{UNCONFIRMED}",
-        origin(UNCONFIRMED),
-        reason=f"{UNCONFIRMED}: sign-up not confirmed within {days} days",
-        suppress=False,
-        notify=False,
-    )
-    return True
+    why = f"sign-up not confirmed within {days} days"
+    return _erase(subject, UNCONFIRMED, why, suppress=False, notify=False)
 
 
 def _drop_requests(subject: Subject, ctx: Context) -> bool:
@@ -246,13 +245,7 @@ def dormant(ctx: Context):
 
 def erase_dormant(subject: Subject, ctx: Context) -> bool:
     months = ctx.policy.dormant_months
-    erasure.erase(
-        subject,
-        f"retention:{DORMANT}",
-        origin(DORMANT),
-        reason=f"{DORMANT}: no consent and no activity for {months} months",
-    )
-    return True
+    return _erase(subject, DORMANT, f"no consent and no activity for {months} months")
 
 
 # Former customers: kept N months after their last consent ended, then erased.
@@ -270,13 +263,8 @@ def former_customer(ctx: Context):
 
 def erase_former(subject: Subject, ctx: Context) -> bool:
     months = ctx.policy.former_customer_months
-    erasure.erase(
-        subject,
-        f"retention:{FORMER_CUSTOMER}",
-        origin(FORMER_CUSTOMER),
-        reason=f"{FORMER_CUSTOMER}: former customer, {months} months after the last consent",
-    )
-    return True
+    why = f"former customer, {months} months after the last consent"
+    return _erase(subject, FORMER_CUSTOMER, why)
 
 
 @dataclass(frozen=True)
