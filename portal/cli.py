@@ -70,10 +70,7 @@ def work(interval):
         while not stop.is_set():
             try:
                 result = outbox.send_due()
-                hooks = webhooks.deliver_due()
-                result.sent += hooks.sent
-                result.retrying += hooks.retrying
-                result.failed += hooks.failed
+                result.add(webhooks.deliver_due())
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
                 db.session.rollback()
                 click.echo(f"outbox pass failed: {type(error).__name__}", err=True)
