@@ -20,16 +20,22 @@ mail_cli = click.Group("mail", help="Topic mails to the people who asked for the
 lifecycle_cli = click.Group("lifecycle", help="Freshness, re-permission and retention rules.")
 
 
-@ledger_cli.command("verify")
-@click.option("--group", "slug", help="Only this site group (default: every group).")
-def verify_ledger(slug):
-    """Check every group's chain; exit 1 at the first entry where it breaks."""
+def _groups(slug: str | None) -> list[SiteGroup]:
+    """The group named by ``--group``, or every group; a clear error for an unknown slug."""
     query = select(SiteGroup).order_by(SiteGroup.id)
     if slug:
         query = query.where(SiteGroup.slug == slug)
     groups = db.session.scalars(query).all()
     if slug and not groups:
         raise click.ClickException(f"no site group {slug!r}")
+    return groups
+
+
+@ledger_cli.command("verify")
+@click.option("--group", "slug", help="Only this site group (default: every group).")
+def verify_ledger(slug):
+    """Check every group's chain; exit 1 at the first entry where it breaks."""
+    groups = _groups(slug)
     broken = False
     for group in groups:
         checked, problem = ledger.verify(group.id)
@@ -70,10 +76,7 @@ def work(interval):
         while not stop.is_set():
             try:
                 result = outbox.send_due()
-                hooks = webhooks.deliver_due()
-                result.sent += hooks.sent
-                result.retrying += hooks.retrying
-                result.failed += hooks.failed
+                result.add(webhooks.deliver_due())
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
                 db.session.rollback()
                 click.echo(f"outbox pass failed: {type(error).__name__}", err=True)
@@ -175,12 +178,7 @@ def run_lifecycle(dry_run, batch, slug):
     from portal.core.lifecycle import run
     from portal.core.lifecycle.rules import RULES
 
-    query = select(SiteGroup).order_by(SiteGroup.id)
-    if slug:
-        query = query.where(SiteGroup.slug == slug)
-    groups = db.session.scalars(query).all()
-    if slug and not groups:
-        raise click.ClickException(f"no site group {slug!r}")
+    groups = _groups(slug)
     verbs = {rule.name: rule.verb for rule in RULES}
     for group in groups:
         counts = run.preview(group) if dry_run else run.run(group, batch=batch)

@@ -114,3 +114,16 @@ def save(client, html, changes: dict, group="luxe", **extra):
         **extra,
     }
     return client.post(f"/{group}/preferences/", data=data)
+
+
+def send_topic(runner, tmp_path, subject: str, body: str, brand="camille", topic="news"):
+    """An admin runs ``flask mail send-topic``; returns the command's result."""
+    path = tmp_path / "body.txt"
+    path.write_text(body)
+    args = ["mail", "send-topic", "--brand", brand, "--topic", topic, "--subject", subject]
+    return runner.invoke(args=[*args, "--body-file", str(path)])
+
+
+def one_click_url(message) -> str:
+    """The https address of a topic mail's List-Unsubscribe header (RFC 8058)."""
+    return re.search(r"<(https?://[^>]+)>", message["List-Unsubscribe"]).group(1)

@@ -29,9 +29,24 @@ def _filters() -> audit.Filters:
     )
 
 
-def _csv(body: str, name: str):
+def _page(rows, access: bool):
+    """The log page: ``rows`` reads the filtered log, ``access`` picks the access log's tab."""
+    require("view_audit")
+    filters = _filters()
+    return render_template(
+        "admin/audit.html",
+        entries=rows(g.admin.group_id, filters),
+        filters=filters,
+        members=team.members(g.admin.group_id),
+        access=access,
+    )
+
+
+def _download(csv_text, name: str):
+    """The filtered log as a CSV attachment, ``csv_text`` writing it."""
+    require("view_audit")
     return (
-        body,
+        csv_text(g.admin.group_id, _filters()),
         200,
         {
             "Content-Type": "text/csv; charset=utf-8",
@@ -42,37 +57,19 @@ def _csv(body: str, name: str):
 
 @blueprint.get("/audit")
 def audit_log():
-    require("view_audit")
-    filters = _filters()
-    return render_template(
-        "admin/audit.html",
-        entries=audit.entries(g.admin.group_id, filters),
-        filters=filters,
-        members=team.members(g.admin.group_id),
-        access=False,
-    )
+    return _page(audit.entries, access=False)
 
 
 @blueprint.get("/audit.csv")
 def audit_csv():
-    require("view_audit")
-    return _csv(audit.audit_csv(g.admin.group_id, _filters()), "audit-log.csv")
+    return _download(audit.audit_csv, "audit-log.csv")
 
 
 @blueprint.get("/access-log")
 def access_log():
-    require("view_audit")
-    filters = _filters()
-    return render_template(
-        "admin/audit.html",
-        entries=audit.accesses(g.admin.group_id, filters),
-        filters=filters,
-        members=team.members(g.admin.group_id),
-        access=True,
-    )
+    return _page(audit.accesses, access=True)
 
 
 @blueprint.get("/access-log.csv")
 def access_csv():
-    require("view_audit")
-    return _csv(audit.access_csv(g.admin.group_id, _filters()), "access-log.csv")
+    return _download(audit.access_csv, "access-log.csv")

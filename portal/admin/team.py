@@ -28,25 +28,32 @@ def _brand_ids() -> list:
         return [-1]  # refused by the core as "not in this group"
 
 
+def _saved(done: str, change, *args) -> dict | None:
+    """Run ``change(*args)``: None once it is saved (with ``done`` flashed), else the errors."""
+    try:
+        change(*args)
+    except InvalidInput as refused:
+        return {refused.field: refused.message}
+    flash(done)
+    return None
+
+
 @blueprint.route("/admins", methods=["GET", "POST"])
 def admin_list():
     require("manage_admins")
     errors = {}
     if request.method == "POST":
-        sender = parseaddr(current_app.config["ADMIN_MAIL_SENDER"])
-        try:
-            team.invite(
-                g.admin,
-                request.form.get("email", ""),
-                request.form.get("role", ""),
-                _brand_ids(),
-                str(get_locale()),
-                sender,
-            )
-        except InvalidInput as refused:
-            errors = {refused.field: refused.message}
-        else:
-            flash(_("The invitation is on its way."))
+        errors = _saved(
+            _("The invitation is on its way."),
+            team.invite,
+            g.admin,
+            request.form.get("email", ""),
+            request.form.get("role", ""),
+            _brand_ids(),
+            str(get_locale()),
+            parseaddr(current_app.config["ADMIN_MAIL_SENDER"]),
+        )
+        if errors is None:
             return redirect(url_for("admin.admin_list"))
     return render_template(
         "admin/admins.html",
@@ -63,18 +70,16 @@ def admin_edit(admin_id: int):
     account = _member(admin_id)
     errors = {}
     if request.method == "POST":
-        try:
-            team.change(
-                g.admin,
-                account,
-                request.form.get("role", ""),
-                _brand_ids(),
-                request.form.get("disabled") == "1",
-            )
-        except InvalidInput as refused:
-            errors = {refused.field: refused.message}
-        else:
-            flash(_("The changes are saved."))
+        errors = _saved(
+            _("The changes are saved."),
+            team.change,
+            g.admin,
+            account,
+            request.form.get("role", ""),
+            _brand_ids(),
+            request.form.get("disabled") == "1",
+        )
+        if errors is None:
             return redirect(url_for("admin.admin_list"))
     return render_template(
         "admin/admin_form.html",

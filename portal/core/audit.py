@@ -100,43 +100,47 @@ def accesses(group_id: int, filters: Filters, limit: int | None = 200) -> list[A
     return list(db.session.scalars(_filtered(AccessEntry, group_id, filters).limit(limit)))
 
 
-def audit_csv(group_id: int, filters: Filters) -> str:
+def _csv(header: list[str], rows) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["id", "at", "actor", "action", "target", "brand_id", "before", "after"])
-    for row in entries(group_id, filters, limit=None):
-        writer.writerow(
-            [
-                row.id,
-                row.at.isoformat(),
-                row.actor,
-                row.action,
-                safe_cell(row.target),
-                row.brand_id or "",
-                safe_cell(_json(row.before)),
-                safe_cell(_json(row.after)),
-            ]
-        )
+    writer.writerow(header)
+    writer.writerows(rows)
     return out.getvalue()
+
+
+def audit_csv(group_id: int, filters: Filters) -> str:
+    header = ["id", "at", "actor", "action", "target", "brand_id", "before", "after"]
+    rows = (
+        [
+            row.id,
+            row.at.isoformat(),
+            row.actor,
+            row.action,
+            safe_cell(row.target),
+            row.brand_id or "",
+            safe_cell(_json(row.before)),
+            safe_cell(_json(row.after)),
+        ]
+        for row in entries(group_id, filters, limit=None)
+    )
+    return _csv(header, rows)
 
 
 def access_csv(group_id: int, filters: Filters) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["id", "at", "admin_id", "action", "subject_id", "reason", "detail"])
-    for row in accesses(group_id, filters, limit=None):
-        writer.writerow(
-            [
-                row.id,
-                row.at.isoformat(),
-                row.admin_id,
-                row.action,
-                row.subject_id or "",
-                safe_cell(row.reason),
-                safe_cell(row.detail),
-            ]
-        )
-    return out.getvalue()
+    header = ["id", "at", "admin_id", "action", "subject_id", "reason", "detail"]
+    rows = (
+        [
+            row.id,
+            row.at.isoformat(),
+            row.admin_id,
+            row.action,
+            row.subject_id or "",
+            safe_cell(row.reason),
+            safe_cell(row.detail),
+        ]
+        for row in accesses(group_id, filters, limit=None)
+    )
+    return _csv(header, rows)
 
 
 def _json(value) -> str:

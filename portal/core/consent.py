@@ -93,22 +93,11 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
     return {(row.topic_id, row.channel): row for row in rows}
 
 
-def _record_request(subject, topic, channel, text, language, policy_version, origin, now):
-    """The "requested" ledger row of one topic: what was asked, under which text and policy."""
-    _record(
-        subject,
-        topic,
-        channel,
-        REQUESTED,
-        origin,
-        text_version_id=text.id,
-        language=language,
-        policy_version=policy_version,
-        occurred_at=now,
-    )
-
-
-def _new_request(subject, topics, channel, text, language, policy_version, origin, now):
+def _ask(subject, topics, channel, text, language, policy_version, origin, now):
+    """The request awaiting the person's confirmation of ``topics``, with a "requested" ledger
+    row per topic saying what was asked under which text and policy; None without topics."""
+    if not topics:
+        return None
     pending = SignupRequest(
         subject_id=subject.id,
         brand_id=topics[0].brand_id,
@@ -123,7 +112,31 @@ def _new_request(subject, topics, channel, text, language, policy_version, origi
         user_agent=origin.user_agent,
     )
     db.session.add(pending)
+    for topic in topics:
+        _record(
+            subject,
+            topic,
+            channel,
+            REQUESTED,
+            origin,
+            text_version_id=text.id,
+            language=language,
+            policy_version=policy_version,
+            occurred_at=now,
+        )
+    db.session.flush()
     return pending
+
+
+def _row(subject: Subject, topic: Topic, channel: str, held: dict) -> Consent:
+    """The subject's consent row for (topic, channel), added when they have none yet."""
+    row = held.get((topic.id, channel))
+    if row is None:
+        row = Consent(
+            subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
+        )
+        db.session.add(row)
+    return row
 
 
 def request(
@@ -141,22 +154,12 @@ def request(
     """
     held = current(subject)
     wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
-    if not wanted:
-        return None
     now = clock.now()
-    pending = _new_request(subject, wanted, channel, text, language, policy_version, origin, now)
     for topic in wanted:
-        row = held.get((topic.id, channel))
-        if row is None:
-            row = Consent(
-                subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
-            )
-            db.session.add(row)
+        row = _row(subject, topic, channel, held)
         row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
         row.text_version_id, row.policy_version = text.id, policy_version
-        _record_request(subject, topic, channel, text, language, policy_version, origin, now)
-    db.session.flush()
-    return pending
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, now)
 
 
 def ask_again(
@@ -176,14 +179,7 @@ def ask_again(
     """
     held = current(subject)
     wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) == GRANTED]
-    if not wanted:
-        return None
-    now = clock.now()
-    pending = _new_request(subject, wanted, channel, text, language, policy_version, origin, now)
-    for topic in wanted:
-        _record_request(subject, topic, channel, text, language, policy_version, origin, now)
-    db.session.flush()
-    return pending
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, clock.now())
 
 
 def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
@@ -254,15 +250,10 @@ def grant(
     subject: Subject, topic: Topic, channel: str, text: ConsentText, language: str, origin: Origin
 ) -> bool:
     """Grant one consent directly (a confirmed subject acting for themselves); False if held."""
-    row = current(subject).get((topic.id, channel))
-    if row is not None and row.state == GRANTED:
+    row = _row(subject, topic, channel, current(subject))
+    if row.state == GRANTED:
         return False
     now = clock.now()
-    if row is None:
-        row = Consent(
-            subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
-        )
-        db.session.add(row)
     policy = topic.brand.policy_version
     row.state, row.since, row.source, row.updated_at = GRANTED, now, origin.source, now
     row.text_version_id, row.policy_version = text.id, policy
@@ -293,11 +284,17 @@ def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) 
         for row in current(subject).values()
         if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
     ]
+    return _end(subject, rows, WITHDRAWAL, origin)
+
+
+def _end(subject: Subject, rows: list[Consent], action: str, origin: Origin) -> int:
+    """Set ``rows`` withdrawn, each with an ``action`` ledger row and a feed event, in a
+    stable order (brand, topic, channel); returns how many."""
     topics = {t.id: t for t in _topics_of(rows)}
     now = clock.now()
     for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
         row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
-        _record(subject, topics[row.topic_id], row.channel, WITHDRAWAL, origin, occurred_at=now)
+        _record(subject, topics[row.topic_id], row.channel, action, origin, occurred_at=now)
         events.consent_changed(row, topics[row.topic_id], origin.source)
     return len(rows)
 
@@ -377,21 +374,9 @@ def expire(subject: Subject, rule: str, origin: Origin, states=(GRANTED,)) -> in
 
 def expire_rows(subject: Subject, rows: list[Consent], rule: str, origin: Origin) -> int:
     """``expire`` for the given consent rows of ``subject`` only."""
-    topics = {t.id: t for t in _topics_of(rows)}
     evidence = {**(origin.evidence or {}), "rule": rule}
-    now = clock.now()
-    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
-        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
-        _record(
-            subject,
-            topics[row.topic_id],
-            row.channel,
-            EXPIRED,
-            Origin(origin.source, origin.actor, origin.ip, origin.user_agent, evidence),
-            occurred_at=now,
-        )
-        events.consent_changed(row, topics[row.topic_id], origin.source)
-    return len(rows)
+    because = Origin(origin.source, origin.actor, origin.ip, origin.user_agent, evidence)
+    return _end(subject, rows, EXPIRED, because)
 
 
 def reconfirm(subject: Subject, origin: Origin) -> int:

@@ -48,28 +48,6 @@ def is_suppressed(group_id: int, email_hash: str) -> bool:
     )
 
 
-def erase(
-    subject: Subject,
-    requested_by: str,
-    origin: Origin,
-    reason: str = "",
-    *,
-    suppress: bool = True,
-    notify: bool = True,
-) -> ErasureRecord:
-    """Erase ``subject``; ``requested_by`` says who asked (subject, admin:<id>, api:<client>,
-    or a retention rule). Returns the disposal record. Nothing changes if anything fails.
-
-    ``suppress=False, notify=False`` is for sign-ups never confirmed: the address was never
-    proven to be the person's, so mailing it would write to a stranger, and keeping its hash
-    on the suppression list would keep data about someone who never agreed to anything.
-    """
-    with transaction():
-        return erase_in_transaction(
-            subject, requested_by, origin, reason, suppress=suppress, notify=notify
-        )
-
-
 def erase_in_transaction(
     subject: Subject,
     requested_by: str,
@@ -79,7 +57,14 @@ def erase_in_transaction(
     suppress: bool = True,
     notify: bool = True,
 ) -> ErasureRecord:
-    """The same inside the caller's transaction (the API commits it with its idempotency key)."""
+    """Erase ``subject`` inside the caller's transaction (the API commits it with its
+    idempotency key); ``requested_by`` says who asked (subject, admin:<id>, api:<client>, or a
+    retention rule). Returns the disposal record.
+
+    ``suppress=False, notify=False`` is for sign-ups never confirmed: the address was never
+    proven to be the person's, so mailing it would write to a stranger, and keeping its hash
+    on the suppression list would keep data about someone who never agreed to anything.
+    """
     erasure_id = str(uuid.uuid4())
     group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
     # Withdrawal first, so the ledger (and the feed) prove consent ended before the data went.
@@ -120,6 +105,17 @@ def erase_in_transaction(
     db.session.add(record)
     events.emit(group_id, SUBJECT_ERASED, {"subject_id": subject_id, "erasure_id": erasure_id})
     return record
+
+
+def erase(
+    subject: Subject, requested_by: str, origin: Origin, reason: str = "", **options
+) -> ErasureRecord:
+    """``erase_in_transaction`` as one transaction of its own: nothing changes if anything fails.
+
+    ``options``: ``suppress`` and ``notify``, as there.
+    """
+    with transaction():
+        return erase_in_transaction(subject, requested_by, origin, reason, **options)
 
 
 def lift_suppression(subject: Subject, origin: Origin) -> bool:

@@ -11,8 +11,6 @@ import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -20,6 +18,7 @@ from flask_mail import Message
 from sqlalchemy import delete, select, update
 
 from portal.core import clock, leases
+from portal.core.leases import Pass
 from portal.core.models import OutboxMessage
 from portal.core.models.outbox import FAILED, QUEUED, SENT
 from portal.extensions import db, mail
@@ -49,22 +48,6 @@ def queue(
     )
     db.session.add(row)
     return row
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1 min, 2 min, ... capped at 6 hours between attempts."""
-    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
-
-
-@dataclass
-class Pass:
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retrying + self.failed
 
 
 def _claim(owner: str, limit: int) -> list[OutboxMessage]:
@@ -136,7 +119,6 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
     owner = owner or uuid.uuid4().hex
     rows = _claim(owner, limit)
     result = Pass()
-    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
 
     def record(row: _Claimed, error: Exception | None) -> None:
         now = clock.now()
@@ -153,22 +135,10 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
             result.sent += 1
         else:
             attempts = row.attempts + 1
-            final = attempts >= max_attempts
-            values = {
-                "attempts": attempts,
-                "last_error": scrub(f"{type(error).__name__}: {error}"),
-                "lease_owner": None,
-                "lease_until": None,
-                "next_attempt_at": now + backoff(attempts),
-                "status": FAILED if final else QUEUED,
-            }
+            values = result.failed_attempt(attempts, scrub(f"{type(error).__name__}: {error}"), now)
             log.warning(
                 "outbox message %s attempt %s failed: %s", row.id, attempts, values["last_error"]
             )
-            if final:
-                result.failed += 1
-            else:
-                result.retrying += 1
         if row.discard_when_done and values["status"] in (SENT, FAILED):
             db.session.execute(delete(OutboxMessage).where(*mine))
         else:
@@ -182,14 +152,7 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
 
 def send_all(batch: int = 100) -> Pass:
     """Send everything due now, batch after batch; what ``flask outbox send`` does."""
-    total = Pass()
-    while True:
-        one = send_due(batch)
-        total.sent += one.sent
-        total.retrying += one.retrying
-        total.failed += one.failed
-        if one.handled < batch:
-            return total
+    return leases.drain(send_due, batch)
 
 
 def retry_failed() -> int:

@@ -27,10 +27,10 @@ from sqlalchemy import select, update
 
 from portal.core import clock, events, leases
 from portal.core.errors import InvalidInput, NotFound
+from portal.core.leases import Pass
 from portal.core.models import ApiClient, Event, WebhookDelivery, WebhookEndpoint
-from portal.core.models.api import DELIVERED, FAILED, QUEUED
+from portal.core.models.api import DELIVERED
 from portal.core.models.event import EVENT_TYPES
-from portal.core.outbox import Pass, backoff
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,6 @@ def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
     """Send one batch of due deliveries; a 2xx answer is success, anything else a retry."""
     owner = owner or uuid.uuid4().hex
     result = Pass()
-    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
     for delivery_id in _claim(owner, limit):
         delivery = db.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.lease_owner != owner:
@@ -176,22 +175,13 @@ def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
             values.update(status=DELIVERED, delivered_at=now, last_error=None)
             result.sent += 1
         else:
-            final = attempts >= max_attempts
-            values.update(
-                status=FAILED if final else QUEUED,
-                next_attempt_at=now + backoff(attempts),
-                last_error=error or f"HTTP {status}",
-            )
+            values.update(result.failed_attempt(attempts, error or f"HTTP {status}", now))
             log.warning(
                 "webhook delivery %s attempt %s failed: %s",
                 delivery_id,
                 attempts,
                 values["last_error"],
             )
-            if final:
-                result.failed += 1
-            else:
-                result.retrying += 1
         db.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery_id, WebhookDelivery.lease_owner == owner)
@@ -202,11 +192,4 @@ def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
 
 
 def deliver_all(batch: int = 50) -> Pass:
-    total = Pass()
-    while True:
-        one = deliver_due(batch)
-        total.sent += one.sent
-        total.retrying += one.retrying
-        total.failed += one.failed
-        if one.handled < batch:
-            return total
+    return leases.drain(deliver_due, batch)

@@ -1,6 +1,6 @@
 """The self-service blueprint, shared by its two view modules (data pages and erasure)."""
 
-from flask import Blueprint, abort, g
+from flask import Blueprint, abort, g, render_template
 from flask_babel import get_locale
 
 from portal.core.models import Brand
@@ -21,3 +21,9 @@ def sender() -> Brand:
     if not brands:
         abort(404)
     return brands[0]
+
+
+def refused(reason: str):
+    """The page for a mailed link that cannot be used: 410 once expired, 400 otherwise."""
+    status = 410 if reason == "expired" else 400
+    return render_template("selfservice/link_refused.html", reason=reason), status

@@ -7,7 +7,7 @@ from portal import tokens
 from portal.core import access, self_erasure
 from portal.extensions import limiter
 from portal.limits import IP_SCOPE, ip_limit, post_only
-from portal.selfservice.blueprint import SOURCE, blueprint, language, sender
+from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
 from portal.web import client_origin
 
 
@@ -31,8 +31,8 @@ def erase_link(token: str):
             return render_template("selfservice/erase_confirm.html", token=token, subject=subject)
         record = self_erasure.confirm(g.group.id, payload, client_origin(SOURCE))
     except tokens.ExpiredToken:
-        return render_template("selfservice/link_refused.html", reason="expired"), 410
+        return refused("expired")
     except (tokens.InvalidToken, access.LinkRefused):
-        return render_template("selfservice/link_refused.html", reason="erase"), 400
+        return refused("erase")
     sessions.end()
     return render_template("selfservice/erased.html", record=record)

@@ -13,7 +13,7 @@ from portal.core import access, clock, email_change, export, mydata, profile
 from portal.core.errors import InvalidInput
 from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
-from portal.selfservice.blueprint import SOURCE, blueprint, language, sender
+from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
 from portal.selfservice.forms import EmailForm, read_field, stored, typed
 from portal.web import client_origin
 
@@ -132,19 +132,14 @@ def confirm_email(token: str):
             return render_template("selfservice/email_confirm.html", token=token, change=change)
         subject = email_change.confirm(g.group.id, payload, client_origin(SOURCE))
     except tokens.ExpiredToken:
-        return _refused("expired")
+        return refused("expired")
     except tokens.InvalidToken:
-        return _refused("invalid")
+        return refused("invalid")
     except access.LinkRefused:
-        return _refused("unknown")
+        return refused("unknown")
     except email_change.AddressTaken:
-        return _refused("taken")
+        return refused("taken")
     return render_template("selfservice/email_changed.html", address=subject.email)
-
-
-def _refused(reason: str):
-    status = 410 if reason == "expired" else 400
-    return render_template("selfservice/link_refused.html", reason=reason), status
 
 
 @blueprint.get("/download.<kind>")

@@ -24,6 +24,14 @@ def make_admin(group, role, email=None, brands=(), totp=None) -> AdminAccount:
     return account
 
 
+def create_owner(runner, email: str, password: str = PASSWORD):
+    """``flask admins create-owner`` for the demo group, the password typed on stdin."""
+    args = ["admins", "create-owner", "--group", "luxe", "--email", email, "--password-stdin"]
+    result = runner.invoke(args=args, input=password + "\n")
+    assert result.exit_code == 0, result.output
+    return result
+
+
 def code_for(account: AdminAccount) -> str:
     return pyotp.TOTP(account.totp_secret).at(clock.now())
 

@@ -9,7 +9,15 @@ from portal.core import clock
 from portal.core.models import AdminAccount, AuditEntry
 from portal.extensions import db
 from tests.actions import deliver
-from tests.admin.helpers import PASSWORD, code_for, form_page, log_in, make_admin, post
+from tests.admin.helpers import (
+    PASSWORD,
+    code_for,
+    create_owner,
+    form_page,
+    log_in,
+    make_admin,
+    post,
+)
 from tests.conftest import csrf_token
 from tests.smtp import text_of
 
@@ -63,19 +71,7 @@ def test_a_code_works_only_once(client, demo):
 
 
 def test_a_new_owner_must_set_up_two_factor_codes_first(client, runner, demo):
-    result = runner.invoke(
-        args=[
-            "admins",
-            "create-owner",
-            "--group",
-            "luxe",
-            "--email",
-            "new@luxe.example",
-            "--password-stdin",
-        ],
-        input="a long enough password\n",
-    )
-    assert result.exit_code == 0, result.output
+    create_owner(runner, "new@luxe.example", "a long enough password")
     answer = _try(client, "new@luxe.example", "a long enough password")
     assert answer.headers["Location"].startswith("/admin/enrol")
     assert client.get("/admin/").status_code == 302  # not signed in yet

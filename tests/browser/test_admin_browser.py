@@ -7,7 +7,7 @@ from portal.core import clients, webhooks
 from portal.core.models.event import CONSENT_CHANGED
 from portal.extensions import db
 from tests.actions import sign_up
-from tests.admin.helpers import PASSWORD, brand, code_for, make_admin
+from tests.admin.helpers import PASSWORD, brand, code_for, create_owner, make_admin
 from tests.browser.conftest import axe_violations
 
 pytestmark = pytest.mark.browser
@@ -97,18 +97,7 @@ def test_console_pages_have_no_accessibility_violations(live_server, page, demo)
 
 
 def test_enrolment_page_is_accessible(live_server, page, demo, runner):
-    runner.invoke(
-        args=[
-            "admins",
-            "create-owner",
-            "--group",
-            "luxe",
-            "--email",
-            "new@luxe.example",
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-    )
+    create_owner(runner, "new@luxe.example")
     page.goto(f"{live_server}/admin/login")
     page.get_by_label("Email address").fill("new@luxe.example")
     page.get_by_label("Password").fill(PASSWORD)

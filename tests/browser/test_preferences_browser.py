@@ -1,7 +1,6 @@
 """The preference centre in Chromium: magic link from the SMTP server, toggles with and
 without JavaScript, the one-click POST of a mail's header, bad links, and axe."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ from sqlalchemy import select
 from portal.core import clock
 from portal.core.models import Brand, Topic
 from portal.extensions import db
-from tests.actions import deliver, magic_link, subscribed
+from tests.actions import deliver, magic_link, one_click_url, send_topic, subscribed
 from tests.browser.conftest import axe_violations
 
 pytestmark = pytest.mark.browser
@@ -31,6 +30,15 @@ def _request_link(page, base, smtp, address) -> str:
     page.locator("#sign-in form").wait_for(state="detached")  # "Check your inbox"
     deliver()
     return magic_link(smtp.to(address)[-1])
+
+
+def _news_unsubscribe_url(runner, tmp_path, smtp, address) -> str:
+    """Send camille's news and return the one-click unsubscribe address it gave ``address``."""
+    result = send_topic(runner, tmp_path, "News", "News from the house.")
+    assert result.exit_code == 0, result.output
+    deliver()
+    [mail] = [m for m in smtp.to(address) if m["Subject"] == "News"]
+    return one_click_url(mail)
 
 
 def _sign_in(page, base, smtp, address):
@@ -66,24 +74,7 @@ def test_the_one_click_post_from_a_mail_header(
     live_server, page, runner, client, demo, smtp, tmp_path
 ):
     subscribed(client, smtp, "header@example.com")
-    body = tmp_path / "body.txt"
-    body.write_text("News from the house.")
-    args = [
-        "mail",
-        "send-topic",
-        "--brand",
-        "camille",
-        "--topic",
-        "news",
-        "--subject",
-        "News",
-        "--body-file",
-        str(body),
-    ]
-    assert runner.invoke(args=args).exit_code == 0
-    deliver()
-    [mail] = [m for m in smtp.to("header@example.com") if m["Subject"] == "News"]
-    url = re.search(r"<(https?://[^>]+)>", mail["List-Unsubscribe"]).group(1)
+    url = _news_unsubscribe_url(runner, tmp_path, smtp, "header@example.com")
     # What a mailbox provider does: a POST with that body, no cookie, no redirect followed.
     answer = page.request.post(url, form={"List-Unsubscribe": "One-Click"}, max_redirects=0)
     assert answer.status == 200
@@ -128,24 +119,7 @@ def test_centre_and_unsubscribe_pages_have_no_accessibility_violations(
     assert axe_violations(page) == [], "centre asking for a number"
     page.goto(f"{live_server}/luxe/preferences/leave/camille?lang={language}")
     assert axe_violations(page) == [], "unsubscribe from a brand"
-    body = tmp_path / "body.txt"
-    body.write_text("News.")
-    args = [
-        "mail",
-        "send-topic",
-        "--brand",
-        "camille",
-        "--topic",
-        "news",
-        "--subject",
-        "News",
-        "--body-file",
-        str(body),
-    ]
-    runner.invoke(args=args)
-    deliver()
-    [mail] = [m for m in smtp.to("axe@example.com") if m["Subject"] == "News"]
-    url = re.search(r"<(https?://[^>]+)>", mail["List-Unsubscribe"]).group(1)
+    url = _news_unsubscribe_url(runner, tmp_path, smtp, "axe@example.com")
     page.goto(f"{url}?lang={language}")
     assert axe_violations(page) == [], "one-click confirmation page"
     page.locator("form button").click()

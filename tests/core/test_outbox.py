@@ -4,7 +4,7 @@ import threading
 
 from sqlalchemy import select
 
-from portal.core import clock, outbox
+from portal.core import clock, leases, outbox
 from portal.core.models import OutboxMessage
 from portal.extensions import db
 
@@ -54,7 +54,7 @@ def test_a_refused_message_is_kept_and_retried_with_back_off(app, demo, smtp):
     assert row.status == "queued" and row.attempts == 1
     assert "r0@example.com" not in row.last_error  # errors are kept without the address
     assert (row.next_attempt_at - start).total_seconds() == 30
-    clock.freeze(start + outbox.backoff(1))
+    clock.freeze(start + leases.backoff(1))
     assert outbox.send_all().retrying == 1
     db.session.refresh(row)
     assert (row.next_attempt_at - clock.now()).total_seconds() == 60
@@ -65,7 +65,7 @@ def test_after_the_last_attempt_the_row_is_kept_as_failed(app, demo, smtp):
     _queue(1, demo.id)
     smtp.stop()
     outbox.send_all()
-    clock.freeze(clock.now() + outbox.backoff(1))
+    clock.freeze(clock.now() + leases.backoff(1))
     assert outbox.send_all().failed == 1
     row = db.session.scalar(select(OutboxMessage))
     db.session.refresh(row)

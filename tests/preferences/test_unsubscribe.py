@@ -7,31 +7,13 @@ from sqlalchemy import select
 
 from portal.core.models import Consent, LedgerEntry
 from portal.extensions import db
-from tests.actions import deliver, manage_link, subscribed
+from tests.actions import deliver, manage_link, one_click_url, send_topic, subscribed
 from tests.smtp import html_of, text_of
 
 
 def _send_news(runner, tmp_path, brand="camille", topic="news"):
-    body = tmp_path / "body.txt"
-    body.write_text("Our winter collection is here.\n\nCome and see it in Paris.")
-    return runner.invoke(
-        args=[
-            "mail",
-            "send-topic",
-            "--brand",
-            brand,
-            "--topic",
-            topic,
-            "--subject",
-            "Winter collection",
-            "--body-file",
-            str(body),
-        ]
-    )
-
-
-def _one_click_url(message) -> str:
-    return re.search(r"<(https?://[^>]+)>", message["List-Unsubscribe"]).group(1)
+    body = "Our winter collection is here.\n\nCome and see it in Paris."
+    return send_topic(runner, tmp_path, "Winter collection", body, brand, topic)
 
 
 def test_a_topic_mail_carries_the_unsubscribe_headers_and_links(
@@ -64,7 +46,7 @@ def test_one_click_post_unsubscribes_at_once_and_repeating_is_harmless(
     subscribed(client, smtp, "click@example.com")
     _send_news(runner, tmp_path)
     deliver()
-    url = urlsplit(_one_click_url(smtp.to("click@example.com")[0])).path
+    url = urlsplit(one_click_url(smtp.to("click@example.com")[0])).path
     mail_provider = client.application.test_client()
     looked = mail_provider.get(url)  # a scanner: nothing changes
     assert looked.status_code == 200 and "Unsubscribe" in looked.get_data(as_text=True)

@@ -24,6 +24,24 @@ def post_field(client, name, headers=None, **inputs):
     return client.post(f"{PAGE}field/{name}", data=data, headers=headers or {})
 
 
+# Each field of the profile form and the inputs it posts.
+FIELDS = {
+    "first_name": ["first_name"],
+    "last_name": ["last_name"],
+    "preferred_language": ["preferred_language"],
+    "mobile_number": ["mobile_number"],
+    "postal_address": ["postal_line1", "postal_postcode", "postal_city", "postal_country"],
+    "date_of_birth": ["birth_day", "birth_month", "birth_year"],
+}
+
+
+def fill_in_everything(client, **inputs):
+    """Post every field of the profile in turn, as the person would; each must be saved."""
+    for name, keys in FIELDS.items():
+        answer = post_field(client, name, **{key: inputs[key] for key in keys})
+        assert answer.status_code == 200, (name, answer.status_code)
+
+
 def link_in(pattern, message) -> str:
     match = pattern.search(text_of(message))
     assert match, "no link in the mail"

@@ -11,7 +11,13 @@ import sqlalchemy as sa
 from portal.core import ledger
 from portal.extensions import db
 from tests.actions import deliver
-from tests.selfservice.helpers import PAGE, ask_erasure, post_field, press, signed_in
+from tests.selfservice.helpers import (
+    PAGE,
+    ask_erasure,
+    fill_in_everything,
+    press,
+    signed_in,
+)
 
 ADDRESS = "ottoline.vexborough@example.net"
 SECRETS = [
@@ -42,22 +48,20 @@ def _raw_database(app) -> bytes:
 def test_sign_up_edit_download_erase_leaves_nothing(app, client, demo, smtp, caplog):
     caplog.set_level(logging.DEBUG)
     signed_in(client, smtp, ADDRESS)
-    answers = [
-        post_field(client, "first_name", first_name="Zéphyrine"),
-        post_field(client, "last_name", last_name="Quillfeather"),
-        post_field(client, "preferred_language", preferred_language="de"),
-        post_field(client, "mobile_number", mobile_number="+33 6 87 65 43 21"),
-        post_field(
-            client,
-            "postal_address",
-            postal_line1="9 Rue des Capucines Secretes",
-            postal_postcode="75002",
-            postal_city="Paris",
-            postal_country="FR",
-        ),
-        post_field(client, "date_of_birth", birth_day="2", birth_month="3", birth_year="1981"),
-    ]
-    assert [a.status_code for a in answers] == [200] * 6
+    fill_in_everything(
+        client,
+        first_name="Zéphyrine",
+        last_name="Quillfeather",
+        preferred_language="de",
+        mobile_number="+33 6 87 65 43 21",
+        postal_line1="9 Rue des Capucines Secretes",
+        postal_postcode="75002",
+        postal_city="Paris",
+        postal_country="FR",
+        birth_day="2",
+        birth_month="3",
+        birth_year="1981",
+    )
     exported = client.get(f"{PAGE}download.json").get_data(as_text=True)
     assert "Quillfeather" in exported and "+33687654321" in exported
     assert client.get(f"{PAGE}download.zip").status_code == 200

@@ -4,7 +4,7 @@ from portal.core import subjects
 from portal.core.models import SiteGroup
 from portal.extensions import db
 from tests.actions import deliver, manage_link, sign_up, subscribed
-from tests.selfservice.helpers import PAGE, post_field, signed_in
+from tests.selfservice.helpers import PAGE, fill_in_everything, post_field, signed_in
 
 
 def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):
@@ -45,22 +45,20 @@ def test_a_group_that_does_not_collect_a_date_of_birth_never_asks(client, demo, 
 
 def test_every_field_is_saved_and_confirmed(client, demo, smtp):
     signed_in(client, smtp, "edit@example.com")
-    answers = [
-        post_field(client, "first_name", first_name="  Zéphyrine "),
-        post_field(client, "last_name", last_name="Quillfeather-Ng"),
-        post_field(client, "preferred_language", preferred_language="fr"),
-        post_field(client, "mobile_number", mobile_number="+33 6 12 34 56 78"),
-        post_field(
-            client,
-            "postal_address",
-            postal_line1="17 rue des Capucines",
-            postal_postcode="75002",
-            postal_city="Paris",
-            postal_country="FR",
-        ),
-        post_field(client, "date_of_birth", birth_day="23", birth_month="4", birth_year="1990"),
-    ]
-    assert [a.status_code for a in answers] == [200] * 6
+    fill_in_everything(
+        client,
+        first_name="  Zéphyrine ",
+        last_name="Quillfeather-Ng",
+        preferred_language="fr",
+        mobile_number="+33 6 12 34 56 78",
+        postal_line1="17 rue des Capucines",
+        postal_postcode="75002",
+        postal_city="Paris",
+        postal_country="FR",
+        birth_day="23",
+        birth_month="4",
+        birth_year="1990",
+    )
     html = client.get(PAGE + "?lang=en").get_data(as_text=True)
     for shown in ('value="Zéphyrine"', 'value="Quillfeather-Ng"', 'value="+33612345678"'):
         assert shown in html

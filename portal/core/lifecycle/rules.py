@@ -65,15 +65,35 @@ def _holds(*states):
     )
 
 
-def _open_repermission():
-    return exists(
-        select(LifecycleNotice.id).where(
-            LifecycleNotice.subject_id == Subject.id,
-            LifecycleNotice.rule == REPERMISSION,
-            LifecycleNotice.answered_at.is_(None),
-            LifecycleNotice.lapsed_at.is_(None),
-        )
+def _open_repermission(subject_id=Subject.id):
+    """A re-permission notice to the subject neither answered nor lapsed yet."""
+    return and_(
+        LifecycleNotice.subject_id == subject_id,
+        LifecycleNotice.rule == REPERMISSION,
+        LifecycleNotice.answered_at.is_(None),
+        LifecycleNotice.lapsed_at.is_(None),
     )
+
+
+def _since_before(since, cutoff: datetime, ctx: Context, *conditions):
+    """Subjects of the group whose time in ``since`` (a subquery of subject_id and at, such
+    as their last activity) is before ``cutoff``, and that meet ``conditions``."""
+    return (
+        select(Subject.id)
+        .join(since, since.c.subject_id == Subject.id)
+        .where(_of(ctx), since.c.at < cutoff, *conditions)
+    )
+
+
+def _erase(subject: Subject, rule: str, why: str, **options) -> bool:
+    """Erase the subject for ``rule``; the erasure record says the rule and ``why``."""
+    erasure.erase(subject, f"retention:{rule}", origin(rule), reason=f"{rule}: {why}", **options)
+    return True
+
+
+def _last_active(subject: Subject, ctx: Context) -> datetime | None:
+    active = last_activity(ctx.group.id, subject.id)
+    return db.session.scalar(select(active.c.at))
 
 
 # Unconfirmed sign-ups: deleted after N days. A new sign-up within the window restarts it.
@@ -104,15 +124,8 @@ def drop_unconfirmed(subject: Subject, ctx: Context) -> bool:
     if subject.status == ACTIVE:
         return _drop_requests(subject, ctx)
     consent.expire(subject, UNCONFIRMED, origin(UNCONFIRMED), states=(PENDING,))
-    erasure.erase(
-        subject,
-        f"retention:{UNCONFIRMED}",
-        origin(UNCONFIRMED),
-        reason=f"{UNCONFIRMED}: sign-up not confirmed within {days} days",
-        suppress=False,
-        notify=False,
-    )
-    return True
+    why = f"sign-up not confirmed within {days} days"
+    return _erase(subject, UNCONFIRMED, why, suppress=False, notify=False)
 
 
 def _drop_requests(subject: Subject, ctx: Context) -> bool:
@@ -146,23 +159,18 @@ def _drop_requests(subject: Subject, ctx: Context) -> bool:
 def repermission(ctx: Context):
     if not ctx.policy.repermission_months:
         return None
-    active = last_activity(ctx.group.id, ctx.only)
-    return (
-        select(Subject.id)
-        .join(active, active.c.subject_id == Subject.id)
-        .where(
-            _of(ctx),
-            Subject.status == ACTIVE,
-            _holds(GRANTED),
-            active.c.at < months_ago(ctx.now, ctx.policy.repermission_months),
-            ~_open_repermission(),
-        )
+    return _since_before(
+        last_activity(ctx.group.id, ctx.only),
+        months_ago(ctx.now, ctx.policy.repermission_months),
+        ctx,
+        Subject.status == ACTIVE,
+        _holds(GRANTED),
+        ~exists(select(LifecycleNotice.id).where(_open_repermission())),
     )
 
 
 def ask_again(subject: Subject, ctx: Context) -> bool:
-    active = last_activity(ctx.group.id, subject.id)
-    since = db.session.scalar(select(active.c.at))
+    since = _last_active(subject, ctx)
     return reminders.repermission(subject, since.date().isoformat(), ctx)
 
 
@@ -172,27 +180,15 @@ def lapse(ctx: Context):
         return None
     cutoff = ctx.now - timedelta(days=ctx.policy.repermission_answer_days)
     overdue = select(LifecycleNotice.id).where(
-        LifecycleNotice.subject_id == Subject.id,
-        LifecycleNotice.rule == REPERMISSION,
-        LifecycleNotice.answered_at.is_(None),
-        LifecycleNotice.lapsed_at.is_(None),
-        LifecycleNotice.sent_at < cutoff,
+        _open_repermission(), LifecycleNotice.sent_at < cutoff
     )
     return select(Subject.id).where(_of(ctx), exists(overdue))
 
 
 def let_lapse(subject: Subject, ctx: Context) -> bool:
     """Anything the person did after the mail (a sign-in, a change) counts as an answer."""
-    notice = db.session.scalar(
-        select(LifecycleNotice).where(
-            LifecycleNotice.subject_id == subject.id,
-            LifecycleNotice.rule == REPERMISSION,
-            LifecycleNotice.answered_at.is_(None),
-            LifecycleNotice.lapsed_at.is_(None),
-        )
-    )
-    active = last_activity(ctx.group.id, subject.id)
-    since = db.session.scalar(select(active.c.at))
+    notice = db.session.scalar(select(LifecycleNotice).where(_open_repermission(subject.id)))
+    since = _last_active(subject, ctx)
     if since is not None and since > notice.sent_at:
         notice.answered_at = since
         return False
@@ -236,58 +232,39 @@ def ask_fresh(subject: Subject, ctx: Context) -> bool:
 def dormant(ctx: Context):
     if not ctx.policy.dormant_months:
         return None
-    active = last_activity(ctx.group.id, ctx.only)
     # Customers are the integrating system's to keep; former customers have their own rule.
     spared = [CUSTOMER, FORMER] if ctx.policy.former_customer_months else [CUSTOMER]
-    return (
-        select(Subject.id)
-        .join(active, active.c.subject_id == Subject.id)
-        .where(
-            _of(ctx),
-            ~_holds(GRANTED, PENDING),
-            active.c.at < months_ago(ctx.now, ctx.policy.dormant_months),
-            or_(Subject.relationship_status.is_(None), Subject.relationship_status.not_in(spared)),
-        )
+    return _since_before(
+        last_activity(ctx.group.id, ctx.only),
+        months_ago(ctx.now, ctx.policy.dormant_months),
+        ctx,
+        ~_holds(GRANTED, PENDING),
+        or_(Subject.relationship_status.is_(None), Subject.relationship_status.not_in(spared)),
     )
 
 
 def erase_dormant(subject: Subject, ctx: Context) -> bool:
     months = ctx.policy.dormant_months
-    erasure.erase(
-        subject,
-        f"retention:{DORMANT}",
-        origin(DORMANT),
-        reason=f"{DORMANT}: no consent and no activity for {months} months",
-    )
-    return True
+    return _erase(subject, DORMANT, f"no consent and no activity for {months} months")
 
 
 # Former customers: kept N months after their last consent ended, then erased.
 def former_customer(ctx: Context):
     if not ctx.policy.former_customer_months:
         return None
-    ended = consent_ended(ctx.group.id, ctx.only)
-    return (
-        select(Subject.id)
-        .join(ended, ended.c.subject_id == Subject.id)
-        .where(
-            _of(ctx),
-            Subject.relationship_status == FORMER,
-            ~_holds(GRANTED, PENDING),
-            ended.c.at < months_ago(ctx.now, ctx.policy.former_customer_months),
-        )
+    return _since_before(
+        consent_ended(ctx.group.id, ctx.only),
+        months_ago(ctx.now, ctx.policy.former_customer_months),
+        ctx,
+        Subject.relationship_status == FORMER,
+        ~_holds(GRANTED, PENDING),
     )
 
 
 def erase_former(subject: Subject, ctx: Context) -> bool:
     months = ctx.policy.former_customer_months
-    erasure.erase(
-        subject,
-        f"retention:{FORMER_CUSTOMER}",
-        origin(FORMER_CUSTOMER),
-        reason=f"{FORMER_CUSTOMER}: former customer, {months} months after the last consent",
-    )
-    return True
+    why = f"former customer, {months} months after the last consent"
+    return _erase(subject, FORMER_CUSTOMER, why)
 
 
 @dataclass(frozen=True)
