@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app

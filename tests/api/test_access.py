@@ -69,9 +69,7 @@ def _revoked_elsewhere():
     db.session.commit()
 
 
-def test_a_key_revoked_on_another_server_stops_working_within_the_cache_time(
-    app, api, monkeypatch
-):
+def test_a_key_revoked_on_another_server_stops_working_within_the_cache_time(app, api, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(clients.time, "monotonic", lambda: now[0])
     assert api.get("/events").status_code == 200
