@@ -3,7 +3,10 @@
 import re
 from urllib.parse import urlsplit
 
+from sqlalchemy import event
+
 from portal.core import outbox
+from portal.extensions import db
 from tests.conftest import csrf_token
 from tests.smtp import text_of
 
@@ -127,3 +130,20 @@ def send_topic(runner, tmp_path, subject: str, body: str, brand="camille", topic
 def one_click_url(message) -> str:
     """The https address of a topic mail's List-Unsubscribe header (RFC 8058)."""
     return re.search(r"<(https?://[^>]+)>", message["List-Unsubscribe"]).group(1)
+
+
+def get_counting_queries(client, path: str):
+    """GET ``path`` with a cold session; returns (the response, how many SQL statements ran)."""
+    count = 0
+
+    def counted(*_args):
+        nonlocal count
+        count += 1
+
+    db.session.expire_all()
+    event.listen(db.engine, "before_cursor_execute", counted)
+    try:
+        response = client.get(path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counted)
+    return response, count

@@ -1,10 +1,9 @@
 """The centre runs a fixed number of SQL queries, whatever the number of brands."""
 
-from sqlalchemy import event
-
 from portal.core import clock
 from portal.core.models import Brand, Consent, ConsentText, SiteGroup, Subject, Topic
 from portal.extensions import db
+from tests.actions import get_counting_queries
 
 
 def _group(slug: str, brands: int) -> Subject:
@@ -65,18 +64,7 @@ def _queries_for_centre(app, subject) -> int:
             "at": now,
             "seen": now,
         }
-    count = 0
-
-    def counted(*_args):
-        nonlocal count
-        count += 1
-
-    db.session.expire_all()
-    event.listen(db.engine, "before_cursor_execute", counted)
-    try:
-        response = client.get(f"/{subject.group.slug}/preferences/")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counted)
+    response, count = get_counting_queries(client, f"/{subject.group.slug}/preferences/")
     assert response.status_code == 200
     return count
 
