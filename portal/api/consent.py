@@ -2,7 +2,8 @@
 
 from functools import partial
 
-from flask import jsonify, request
+import orjson
+from flask import Response, jsonify, request
 
 from portal.api import blueprint, io
 from portal.api.auth import requires
@@ -33,7 +34,9 @@ def lookup_by_id(client, subject_id: int):
 def check(client):
     data = io.body("CheckRequest")
     audience = lookup.Audience(data["brand"], data["topic"], data["channel"], data["emails"])
-    return jsonify({"results": lookup.check(client, audience)})
+    # orjson: Flask's encoder sorting the keys of 10,000 results took a tenth of the answer.
+    answer = orjson.dumps({"results": lookup.check(client, audience)})
+    return Response(answer, mimetype="application/json")
 
 
 @blueprint.post("/consents")
