@@ -52,7 +52,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["portal.keys"] = Keys(
         app.config["PORTAL_DATA_KEY"],
         app.config["PORTAL_HASH_KEY"],
-        app.config.get("PORTAL_OLD_DATA_KEYS", []),
+        app.config["PORTAL_OLD_DATA_KEYS"],
     )
 
     import portal.core.models  # noqa: F401 - register every table before migrations look

@@ -10,7 +10,7 @@ _PREFIX = "e1:"
 
 
 def encode(seq: int) -> str:
-    return base64.urlsafe_b64encode(b"e1:%d" % seq).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(_PREFIX.encode() + b"%d" % seq).rstrip(b"=").decode()
 
 
 def decode(cursor: str | None) -> int:

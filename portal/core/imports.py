@@ -175,8 +175,9 @@ def _refuse_recorded(result: Plan) -> None:
     """Refuse lines whose person already has a consent row for that topic and channel: an
     import never overrides what a person chose here."""
     group_id = result.brand.group_id
-    for line in result.accepted:
-        line.digest = subjects.address_hash(group_id, line.address)
+    digests = subjects.address_hashes(group_id, [line.address for line in result.accepted])
+    for line, digest in zip(result.accepted, digests, strict=True):
+        line.digest = digest
     hashes = sorted({line.digest for line in result.accepted})
     suppressed = lookup.suppressed(group_id, hashes)
     for line in result.accepted:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, and_, bindparam, cast, exists, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, select
 
 from portal.core import many, subjects
 from portal.core.errors import InvalidInput, NotFound
@@ -176,7 +176,7 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
     hashes = subjects.address_hashes(client.group_id, addresses)
     wanted = list({h for h in hashes if h is not None})
     # The audience as a table joined to subjects: one index probe per address.
-    audience_table = many.values(wanted)
+    audience_table = many.values(wanted, Subject.email_hash.type)
     rows = db.session.execute(
         select(Subject.email_hash, Consent.state)
         .select_from(audience_table)
@@ -184,7 +184,7 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
             Subject,
             and_(
                 Subject.group_id == client.group_id,
-                Subject.email_hash == cast(audience_table.c.value, Subject.email_hash.type),
+                Subject.email_hash == audience_table.c.value,
             ),
         )
         .outerjoin(

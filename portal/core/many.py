@@ -11,19 +11,20 @@ import json
 
 from sqlalchemy import cast, func, literal, select
 from sqlalchemy.dialects.postgresql import JSON
-from sqlalchemy.sql.expression import ColumnElement, TableValuedAlias
+from sqlalchemy.sql.expression import ColumnElement, Subquery
 
 from portal.extensions import db
 
 
-def values(items: list) -> TableValuedAlias:
-    """``items`` as a table with one column, ``value`` (text on PostgreSQL: cast to compare)."""
+def values(items: list, type_) -> Subquery:
+    """``items`` as a table with one column, ``value``, of ``type_`` (a column's type)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.json_array_elements_text(literal(list(items), JSON)).table_valued("value")
-    return func.json_each(literal(json.dumps(items))).table_valued("value")
+        unpacked = func.json_array_elements_text(literal(list(items), JSON)).table_valued("value")
+    else:
+        unpacked = func.json_each(literal(json.dumps(items))).table_valued("value")
+    return select(cast(unpacked.c.value, type_).label("value")).subquery()
 
 
 def among(column, items: list) -> ColumnElement[bool]:
     """The condition ``column IN items``, with the items sent as one parameter."""
-    table = values(items)
-    return column.in_(select(cast(table.c.value, column.type)))
+    return column.in_(select(values(items, column.type).c.value))

@@ -62,7 +62,7 @@ def lookup_form(raw: str) -> str | None:
 
 def address_hash(group_id: int, address: str) -> str:
     """Keyed hash of a normalised address, scoped to one group."""
-    return keys().keyed_hash(f"{group_id}:{address}")
+    return address_hashes(group_id, [address])[0]
 
 
 def address_hashes(group_id: int, addresses: list[str | None]) -> list[str | None]:
