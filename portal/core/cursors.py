@@ -1,6 +1,7 @@
 """Opaque feed cursors: a client stores them and hands them back, never builds them."""
 
 import base64
+import binascii
 
 from flask_babel import lazy_gettext as _l
 
@@ -9,8 +10,14 @@ from portal.core.errors import InvalidInput
 _PREFIX = "e1:"
 
 
+_PREFIX_BYTES = _PREFIX.encode()
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def encode(seq: int) -> str:
-    return base64.urlsafe_b64encode(_PREFIX.encode() + b"%d" % seq).rstrip(b"=").decode()
+    # binascii directly: base64's wrappers cost more than the encoding, 10,000 times a page.
+    plain = binascii.b2a_base64(_PREFIX_BYTES + b"%d" % seq, newline=False)
+    return plain.rstrip(b"=").translate(_URLSAFE).decode()
 
 
 def decode(cursor: str | None) -> int:

@@ -60,7 +60,8 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> bytes:
     as the JSON document the API answers."""
     start = cursors.decode(after)
     limit = max(1, min(limit, MAX_PAGE))
-    rows = db.session.execute(_query(client, start, limit + 1)).all()
+    # Core rows, not ORM ones: the ORM's row building took half the time of a page.
+    rows = db.session.connection().execute(_query(client, start, limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1].seq if rows else start
@@ -68,12 +69,12 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> bytes:
         {
             "events": [
                 {
-                    "id": cursors.encode(row.seq),
-                    "type": row.type,
-                    "created_at": row.created_at,  # orjson writes it as isoformat() would
-                    "data": _data(row.payload, row.personal),
+                    "id": cursors.encode(seq),
+                    "type": type_,
+                    "created_at": created_at,  # orjson writes it as isoformat() would
+                    "data": _data(payload, personal),
                 }
-                for row in rows
+                for seq, type_, created_at, payload, personal in rows
             ],
             "next_cursor": cursors.encode(last),
             "has_more": more,

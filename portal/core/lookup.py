@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, and_, bindparam, exists, select
+from sqlalchemy import Row, Select, and_, bindparam, exists, or_, select
 
 from portal.core import many, subjects
 from portal.core.errors import InvalidInput, NotFound
@@ -164,28 +164,30 @@ def topic_of(client: ApiClient, brand_slug: str, topic_key: str, channel: str) -
 def check(client: ApiClient, audience: Audience) -> list[dict]:
     """For each address, may we contact it about the topic on the channel? In input order.
 
-    Answered with two queries whatever the audience's size: the subjects' consents, then the
-    suppression list.
+    Answered with one query whatever the audience's size: the addresses' hashes go in as a
+    table, and for each one found come back its position, its consent and whether it is on the
+    suppression list (which wins: an erased person is never contacted, even after joining again).
     """
     if len(audience.emails) > BULK_LIMIT:
         raise InvalidInput(
             "emails", _l("At most %(count)s addresses per request.", count=BULK_LIMIT)
         )
     topic = topic_of(client, audience.brand, audience.topic, audience.channel)
-    addresses = [subjects.lookup_form(email) for email in audience.emails]
-    hashes = subjects.address_hashes(client.group_id, addresses)
-    wanted = list({h for h in hashes if h is not None})
-    # The audience as a table joined to subjects: one index probe per address.
-    audience_table = many.values(wanted, Subject.email_hash.type)
-    rows = db.session.execute(
-        select(Subject.email_hash, Consent.state)
-        .select_from(audience_table)
-        .join(
+    hashes = subjects.address_hashes(
+        client.group_id, [subjects.lookup_form(email) for email in audience.emails]
+    )
+    asked = many.values(hashes, Subject.email_hash.type)  # an invalid address is a null
+    on_list = (
+        exists()
+        .where(Suppression.group_id == client.group_id)
+        .where(Suppression.email_hash == asked.c.value)
+    )
+    found = (
+        select(asked.c.position, Consent.state, on_list)
+        .select_from(asked)
+        .outerjoin(
             Subject,
-            and_(
-                Subject.group_id == client.group_id,
-                Subject.email_hash == audience_table.c.value,
-            ),
+            and_(Subject.group_id == client.group_id, Subject.email_hash == asked.c.value),
         )
         .outerjoin(
             Consent,
@@ -195,16 +197,13 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
                 Consent.channel == audience.channel,
             ),
         )
+        .where(or_(Subject.id.is_not(None), on_list))
     )
-    states: dict[str, str | None] = {email_hash: state for email_hash, state in rows}
-    blocked = suppressed(client.group_id, wanted)
-    results = []
-    for email, email_hash in zip(audience.emails, hashes, strict=True):
-        if email_hash is None:
-            state = INVALID
-        elif email_hash in blocked:
-            state = SUPPRESSED
-        else:
-            state = states.get(email_hash) or UNKNOWN
-        results.append({"email": email, "state": state, "contact": state == GRANTED})
-    return results
+    states = [UNKNOWN if h is not None else INVALID for h in hashes]
+    # Core rows, not ORM ones: building 10,000 ORM rows took as long as the query.
+    for position, state, blocked in db.session.connection().execute(found).all():
+        states[position] = SUPPRESSED if blocked else (state or UNKNOWN)
+    return [
+        {"email": email, "state": state, "contact": state == GRANTED}
+        for email, state in zip(audience.emails, states, strict=True)
+    ]

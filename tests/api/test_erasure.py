@@ -60,6 +60,28 @@ def test_erasure_by_address_then_suppressed_everywhere(client, demo, smtp, make_
     assert again == {"status": "suppressed", "subject_id": None, "erasure_id": None}
 
 
+def test_an_audience_check_never_clears_an_erased_address(client, demo, smtp, make_api):
+    _active(client, smtp, "gone@example.com")
+    _active(client, smtp, "stays@example.com")
+    api = make_api()
+    api.post("/subjects/erasures", json={"email": "gone@example.com"})
+    # Signed up again but not yet confirmed: still on the suppression list, still not contacted.
+    sign_up(client, "back@example.com")
+    api.post("/subjects/erasures", json={"email": "back@example.com"})
+    sign_up(client, "back@example.com")
+    emails = ["GONE@example.com", "stays@example.com", "back@example.com", "gone@example.com"]
+    answer = api.post(
+        "/consents/check",
+        json={"brand": "camille", "topic": "news", "channel": "email", "emails": emails},
+    )
+    assert [(r["email"], r["state"], r["contact"]) for r in answer.get_json()["results"]] == [
+        ("GONE@example.com", "suppressed", False),
+        ("stays@example.com", "granted", True),
+        ("back@example.com", "suppressed", False),
+        ("gone@example.com", "suppressed", False),
+    ]
+
+
 def test_unknown_address_is_an_answer_and_needs_the_scope(client, demo, make_api):
     api = make_api()
     answer = api.post("/subjects/erasures", json={"email": "nobody@example.com"})

@@ -1,6 +1,6 @@
 """Consent: the current state per subject, topic and channel, and the append-only ledger."""
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -30,10 +30,22 @@ class Consent(db.Model):
     """What a subject has agreed to now; the ledger says how it got there."""
 
     __tablename__ = "consent"
-    __table_args__ = (UniqueConstraint("subject_id", "topic_id", "channel"),)
+    # One row per subject, topic and channel. The index carries the state too, so an audience
+    # check reads its answer from the index alone (PostgreSQL; SQLite ignores INCLUDE), and it
+    # serves lookups by subject_id as well.
+    __table_args__ = (
+        Index(
+            "uq_consent_subject_id_topic_id_channel",
+            "subject_id",
+            "topic_id",
+            "channel",
+            unique=True,
+            postgresql_include=["state"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
     brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
     channel: Mapped[str] = mapped_column(String(8))

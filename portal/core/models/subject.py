@@ -1,6 +1,6 @@
 """A person known to one site group, found by the keyed hash of their address."""
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -15,7 +15,18 @@ class Subject(db.Model):
     __tablename__ = "subject"
     # Ids are never reused (AUTOINCREMENT on SQLite; sequences on PostgreSQL), so a session or
     # token naming an erased subject can never come to name someone else.
-    __table_args__ = (UniqueConstraint("group_id", "email_hash"), {"sqlite_autoincrement": True})
+    # The unique index carries the id, so finding subjects by address reads the index alone
+    # (PostgreSQL; on SQLite every index carries the rowid, which is the id).
+    __table_args__ = (
+        Index(
+            "uq_subject_group_id_email_hash",
+            "group_id",
+            "email_hash",
+            unique=True,
+            postgresql_include=["id"],
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
