@@ -7,7 +7,7 @@ pages take forms, the API takes JSON, and neither takes the other.
 from functools import cache
 
 from babel import support
-from flask import request
+from flask import current_app, request
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from wtforms.i18n import messages_path
@@ -28,5 +28,7 @@ class Form(FlaskForm):
             return FlaskForm.Meta.wrap_formdata(self, form, formdata)
 
         def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True):
+                return FlaskForm.Meta.get_translations(self, form)  # as Flask-WTF would
             locale = get_locale()
             return None if locale is None else _wtforms_messages(str(locale))
