@@ -14,7 +14,7 @@ from sqlalchemy import and_, exists, or_, select
 from portal.core import consent, erasure
 from portal.core.consent import Origin
 from portal.core.lifecycle import reminders
-from portal.core.lifecycle.activity import consent_ended, last_activity
+from portal.core.lifecycle.activity import consent_ended_before, inactive_since, last_activity
 from portal.core.lifecycle.policy import months_ago
 from portal.core.models import (
     Consent,
@@ -75,25 +75,14 @@ def _open_repermission(subject_id=Subject.id):
     )
 
 
-def _since_before(since, cutoff: datetime, ctx: Context, *conditions):
-    """Subjects of the group whose time in ``since`` (a subquery of subject_id and at, such
-    as their last activity) is before ``cutoff``, and that meet ``conditions``."""
-    return (
-        select(Subject.id)
-        .join(since, since.c.subject_id == Subject.id)
-        .where(_of(ctx), since.c.at < cutoff, *conditions)
-    )
-
-
 def _erase(subject: Subject, rule: str, why: str, **options) -> bool:
     """Erase the subject for ``rule``; the erasure record says the rule and ``why``."""
     erasure.erase(subject, f"retention:{rule}", origin(rule), reason=f"{rule}: {why}", **options)
     return True
 
 
-def _last_active(subject: Subject, ctx: Context) -> datetime | None:
-    active = last_activity(ctx.group.id, subject.id)
-    return db.session.scalar(select(active.c.at))
+def _last_active(subject: Subject) -> datetime | None:
+    return db.session.scalar(last_activity(subject.id))
 
 
 # Unconfirmed sign-ups: deleted after N days. A new sign-up within the window restarts it.
@@ -159,18 +148,17 @@ def _drop_requests(subject: Subject, ctx: Context) -> bool:
 def repermission(ctx: Context):
     if not ctx.policy.repermission_months:
         return None
-    return _since_before(
-        last_activity(ctx.group.id, ctx.only),
-        months_ago(ctx.now, ctx.policy.repermission_months),
-        ctx,
+    return select(Subject.id).where(
+        _of(ctx),
         Subject.status == ACTIVE,
+        inactive_since(months_ago(ctx.now, ctx.policy.repermission_months)),
         _holds(GRANTED),
         ~exists(select(LifecycleNotice.id).where(_open_repermission())),
     )
 
 
 def ask_again(subject: Subject, ctx: Context) -> bool:
-    since = _last_active(subject, ctx)
+    since = _last_active(subject)
     return reminders.repermission(subject, since.date().isoformat(), ctx)
 
 
@@ -188,7 +176,7 @@ def lapse(ctx: Context):
 def let_lapse(subject: Subject, ctx: Context) -> bool:
     """Anything the person did after the mail (a sign-in, a change) counts as an answer."""
     notice = db.session.scalar(select(LifecycleNotice).where(_open_repermission(subject.id)))
-    since = _last_active(subject, ctx)
+    since = _last_active(subject)
     if since is not None and since > notice.sent_at:
         notice.answered_at = since
         return False
@@ -234,10 +222,9 @@ def dormant(ctx: Context):
         return None
     # Customers are the integrating system's to keep; former customers have their own rule.
     spared = [CUSTOMER, FORMER] if ctx.policy.former_customer_months else [CUSTOMER]
-    return _since_before(
-        last_activity(ctx.group.id, ctx.only),
-        months_ago(ctx.now, ctx.policy.dormant_months),
-        ctx,
+    return select(Subject.id).where(
+        _of(ctx),
+        inactive_since(months_ago(ctx.now, ctx.policy.dormant_months)),
         ~_holds(GRANTED, PENDING),
         or_(Subject.relationship_status.is_(None), Subject.relationship_status.not_in(spared)),
     )
@@ -252,11 +239,10 @@ def erase_dormant(subject: Subject, ctx: Context) -> bool:
 def former_customer(ctx: Context):
     if not ctx.policy.former_customer_months:
         return None
-    return _since_before(
-        consent_ended(ctx.group.id, ctx.only),
-        months_ago(ctx.now, ctx.policy.former_customer_months),
-        ctx,
+    return select(Subject.id).where(
+        _of(ctx),
         Subject.relationship_status == FORMER,
+        consent_ended_before(months_ago(ctx.now, ctx.policy.former_customer_months)),
         ~_holds(GRANTED, PENDING),
     )
 

@@ -68,12 +68,17 @@ class LedgerEntry(db.Model):
     """
 
     __tablename__ = "ledger_entry"
-    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+    # (subject, time): the lifecycle rules ask of each person "anything since the cut-off?";
+    # it also serves every look-up by subject alone, so no index on subject_id by itself.
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        Index("ix_ledger_entry_subject_id_occurred_at", "subject_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
     seq: Mapped[int] = mapped_column()
-    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
     erasure_id: Mapped[str | None] = mapped_column(String(36))
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id"))
