@@ -6,7 +6,7 @@ alone, so it replaces the index on subject_id. It is made before the old one goe
 ledger is never without an index by subject.
 
 Revision ID: 6baa3998c396
-Revises: 6ecdc0d12b94
+Revises: c3def68912a7
 Create Date: 2026-11-30 14:52:19.582578
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '6baa3998c396'
-down_revision = '6ecdc0d12b94'
+down_revision = 'c3def68912a7'
 branch_labels = None
 depends_on = None
 
