@@ -100,6 +100,8 @@ class Rows:
         self.words = _words()
         self.notes = _contact_notes(centre.fields)
         self.row_base = url_for(".row", topic_id=0, channel="email").removesuffix("0/email")
+        # + a brand's slug, which never needs quoting (brands.SLUG)
+        self.leave_base = url_for(".leave", brand="-").removesuffix("-")
         self._days: dict = {}
 
     def _day(self, moment) -> str:
@@ -154,10 +156,12 @@ class Rows:
         )
 
     def houses(self) -> list[tuple]:
-        """Every brand with its topics and their rows: [(house, [Section, ...]), ...]."""
+        """Every brand with its "Unsubscribe from all" URL and its topics' rows:
+        [(house, url, [Section, ...]), ...]."""
         return [
             (
                 house,
+                self.leave_base + house.slug,
                 [
                     Section(
                         offer.name,
