@@ -100,6 +100,8 @@ class Rows:
         self.words = _words()
         self.notes = _contact_notes(centre.fields)
         self.row_base = url_for(".row", topic_id=0, channel="email").removesuffix("0/email")
+        # + a brand's slug, which never needs quoting (brands.SLUG)
+        self.leave_base = url_for(".leave", brand="-").removesuffix("-")
         self._days: dict = {}
 
     def _day(self, moment) -> str:
@@ -141,6 +143,8 @@ class Rows:
             key=value,
             topic_id=topic_id,
             channel=channel,
+            # A channel outside CHANNELS fails here, so rid, key and shown can only hold a
+            # number and a known channel name: _row.html prints them without escaping.
             label=self.words["channels"][channel],
             url=f"{self.row_base}{topic_id}/{channel}",
             checked=checked,
@@ -152,10 +156,12 @@ class Rows:
         )
 
     def houses(self) -> list[tuple]:
-        """Every brand with its topics and their rows: [(house, [Section, ...]), ...]."""
+        """Every brand with its "Unsubscribe from all" URL and its topics' rows:
+        [(house, url, [Section, ...]), ...]."""
         return [
             (
                 house,
+                self.leave_base + house.slug,
                 [
                     Section(
                         offer.name,
