@@ -143,8 +143,7 @@ class Rows:
             key=value,
             topic_id=topic_id,
             channel=channel,
-            # A channel outside CHANNELS fails here, so rid, key and shown can only hold a
-            # number and a known channel name: _row.html prints them without escaping.
+            # A channel outside CHANNELS fails here (KeyError), never reaching the page.
             label=self.words["channels"][channel],
             url=f"{self.row_base}{topic_id}/{channel}",
             checked=checked,
