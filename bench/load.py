@@ -201,7 +201,14 @@ def change_preference(client: Client, link: str) -> int:
         "POST", f"/luxe/preferences/row/{topic}/email", form, headers={"HX-Request": "true"}
     )
     if status == 200 and 'class="saved"' not in row:
-        client.stats.did("preference changes not saved")  # a refused row answers 200 too
+        # A refused row answers 200 too. Two clients may toggle the same person's row at once
+        # (the mix picks manage links at random): the second is told so and nothing is
+        # overwritten, as it should be. Anything else is a change lost.
+        if "changed in another window meanwhile" in row:
+            client.stats.did("preference changes refused, made meanwhile by another client")
+        else:
+            client.stats.did("preference changes not saved")
+            print(f"preference change not saved:\n{row}", file=sys.stderr, flush=True)
     return status
 
 
