@@ -7,7 +7,7 @@ import time
 
 from bench.common import Figure
 
-BRANDS, TOPICS, CHANNELS = 7, 6, ["email", "sms", "post"]
+BRANDS, TOPICS = 7, 6  # each topic on email, SMS and post
 TARGET_MS = 15.0
 ROUNDS = 200
 
@@ -15,54 +15,10 @@ ROUNDS = 200
 def _setup(app):
     from flask_migrate import upgrade
 
-    from portal.core import clock
-    from portal.core.models import Brand, Consent, ConsentText, SiteGroup, Subject, Topic
-    from portal.extensions import db
+    from portal.core.demo import sized_group
 
     upgrade()
-    group = SiteGroup(slug="bench", name="BENCH")
-    db.session.add(group)
-    db.session.flush()
-    subject = Subject(group_id=group.id, email_hash="b", email="b@example.com", status="active")
-    db.session.add(subject)
-    for b in range(BRANDS):
-        brand = Brand(
-            group_id=group.id,
-            slug=f"b{b}",
-            name=f"Brand {b}",
-            sender_name="B",
-            sender_address="b@example.com",
-            privacy_policy_url="https://b.example",
-            policy_version="1",
-            position=b,
-        )
-        db.session.add(brand)
-        db.session.flush()
-        db.session.add(ConsentText(brand_id=brand.id, version=1, texts={"en": "I agree."}))
-        for t in range(TOPICS):
-            topic = Topic(
-                brand_id=brand.id,
-                key=f"t{t}",
-                names={"en": f"Topic {t}"},
-                descriptions={"en": "About it."},
-                channels=CHANNELS,
-            )
-            db.session.add(topic)
-            db.session.flush()
-            for channel in CHANNELS[: 1 + (t % 3)]:
-                db.session.add(
-                    Consent(
-                        subject_id=subject.id,
-                        brand_id=brand.id,
-                        topic_id=topic.id,
-                        channel=channel,
-                        state="granted",
-                        since=clock.now(),
-                        source="signup_form",
-                    )
-                )
-    db.session.commit()
-    return subject
+    return sized_group("bench", BRANDS, TOPICS)
 
 
 def run(quick: bool = False) -> list[Figure]:

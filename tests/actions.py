@@ -1,6 +1,7 @@
 """What a person or the worker does, in one line each, for the tests."""
 
 import re
+import threading
 from urllib.parse import urlsplit
 
 from sqlalchemy import event
@@ -147,3 +148,25 @@ def get_counting_queries(client, path: str):
     finally:
         event.remove(db.engine, "before_cursor_execute", counted)
     return response, count
+
+
+def at_once(app, work, workers: int = 3) -> tuple[list, list]:
+    """Run ``work()`` in ``workers`` threads at the same time, each with its own app context and
+    session, as separate worker processes would; returns (their results, their exceptions)."""
+    results, errors = [], []
+
+    def worker():
+        with app.app_context():
+            try:
+                results.append(work())
+            except Exception as error:  # noqa: BLE001 - returned for the test to assert on
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

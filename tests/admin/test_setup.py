@@ -107,30 +107,21 @@ def test_logo_png_accepted_svg_and_oversize_refused(app, client, demo):
         key: getattr(camille, key)
         for key in ("slug", "name", "sender_name", "sender_address", "colour", "privacy_policy_url")
     }
+
+    def upload(content: bytes, name: str):
+        logo = (io_of(content), name)
+        url = f"/admin/brands/{camille.id}"
+        return post(client, url, dict(values, logo=logo), content_type="multipart/form-data")
+
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
-    refused = post(
-        client,
-        f"/admin/brands/{camille.id}",
-        dict(values, logo=(io_of(svg), "logo.png")),
-        content_type="multipart/form-data",
-    )
+    refused = upload(svg, "logo.png")
     assert refused.status_code == 422
     assert "PNG or JPEG" in refused.get_data(as_text=True)
     app.config["ADMIN_LOGO_MAX_BYTES"] = 32
-    large = post(
-        client,
-        f"/admin/brands/{camille.id}",
-        dict(values, logo=(io_of(PNG), "l.png")),
-        content_type="multipart/form-data",
-    )
+    large = upload(PNG, "l.png")
     assert large.status_code == 422 and "too large" in large.get_data(as_text=True)
     app.config["ADMIN_LOGO_MAX_BYTES"] = 200 * 1024
-    ok = post(
-        client,
-        f"/admin/brands/{camille.id}",
-        dict(values, logo=(io_of(PNG), "l.png")),
-        content_type="multipart/form-data",
-    )
+    ok = upload(PNG, "l.png")
     assert ok.status_code == 302
     served = client.get("/luxe/logos/camille")
     assert served.data == PNG and served.headers["Content-Type"] == "image/png"

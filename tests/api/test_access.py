@@ -107,21 +107,14 @@ def test_last_use_is_recorded(api):
     assert db.session.scalar(select(ApiClient.last_used_at)) is not None
 
 
+def _create_client(runner, name: str, brand: str):
+    """``flask api-clients create`` for a reading client of one brand of the demo group."""
+    args = ["api-clients", "create", "--group", "luxe", "--name", name, "--brand", brand]
+    return runner.invoke(args=[*args, "--scope", "consent:read"])
+
+
 def test_the_key_is_shown_once_and_stored_only_as_a_hash(runner, demo, client):
-    result = runner.invoke(
-        args=[
-            "api-clients",
-            "create",
-            "--group",
-            "luxe",
-            "--name",
-            "Till",
-            "--scope",
-            "consent:read",
-            "--brand",
-            "camille",
-        ]
-    )
+    result = _create_client(runner, "Till", "camille")
     assert result.exit_code == 0, result.output
     key = result.output.split("key (shown once): ")[1].strip()
     row = db.session.scalar(select(ApiClient))
@@ -129,20 +122,7 @@ def test_the_key_is_shown_once_and_stored_only_as_a_hash(runner, demo, client):
     assert Api(client, key).post("/consents/lookup", json={"email": "a@b.org"}).status_code == 200
     listing = runner.invoke(args=["api-clients", "list"]).output
     assert "Till" in listing and key not in listing
-    bad = runner.invoke(
-        args=[
-            "api-clients",
-            "create",
-            "--group",
-            "luxe",
-            "--name",
-            "X",
-            "--scope",
-            "consent:read",
-            "--brand",
-            "nope",
-        ]
-    )
+    bad = _create_client(runner, "X", "nope")
     assert bad.exit_code != 0 and "nope" in bad.output
 
 

@@ -1,12 +1,11 @@
 """The outbox: never sent in a request, never lost, never taken by two workers."""
 
-import threading
-
 from sqlalchemy import select
 
 from portal.core import clock, leases, outbox
 from portal.core.models import OutboxMessage
 from portal.extensions import db
+from tests.actions import at_once
 
 
 def _queue(count: int, group_id: int) -> None:
@@ -26,18 +25,8 @@ def _queue(count: int, group_id: int) -> None:
 
 def test_two_workers_never_take_the_same_row(app, demo, smtp):
     _queue(40, demo.id)
-    results = []
-
-    def worker():
-        with app.app_context():
-            results.append(outbox.send_all(batch=5))
-            db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = at_once(app, lambda: outbox.send_all(batch=5))
+    assert errors == []
     assert sum(result.sent for result in results) == 40
     recipients = [message["To"] for message in smtp.messages]
     assert sorted(recipients) == sorted(f"r{n}@example.com" for n in range(40))

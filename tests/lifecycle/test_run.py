@@ -1,6 +1,5 @@
 """`flask lifecycle run`: counts, dry runs that change nothing, two runs at once, settings."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from portal.core.lifecycle import run
 from portal.core.lifecycle.policy import months_ago, policy_of, update_policy
 from portal.core.models import LifecycleNotice, OutboxMessage
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import at_once, deliver, sign_up
 from tests.lifecycle.factories import PARIS, START, count, member
 
 
@@ -65,22 +64,7 @@ def test_two_runs_at_once_never_mail_anyone_twice(app, demo, smtp):
     for address in people:
         member(address, postal=PARIS)
     clock.freeze(START + timedelta(days=550))
-    results, errors = [], []
-
-    def lifecycle_run():
-        with app.app_context():
-            try:
-                results.append(run.run(db.session.get(type(demo), demo.id), batch=4))
-            except Exception as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=lifecycle_run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = at_once(app, lambda: run.run(db.session.get(type(demo), demo.id), batch=4))
     assert errors == []
     assert sum(result["repermission"] for result in results) == 24
     assert sum(result["freshness"] for result in results) == 24

@@ -1,56 +1,8 @@
 """The centre runs a fixed number of SQL queries, whatever the number of brands."""
 
 from portal.core import clock
-from portal.core.models import Brand, Consent, ConsentText, SiteGroup, Subject, Topic
-from portal.extensions import db
+from portal.core.demo import sized_group
 from tests.actions import get_counting_queries
-
-
-def _group(slug: str, brands: int) -> Subject:
-    group = SiteGroup(slug=slug, name=slug.upper())
-    db.session.add(group)
-    db.session.flush()
-    subject = Subject(
-        group_id=group.id, email_hash=slug, email=f"{slug}@example.com", status="active"
-    )
-    db.session.add(subject)
-    for index in range(brands):
-        brand = Brand(
-            group_id=group.id,
-            slug=f"b{index}",
-            name=f"Brand {index}",
-            sender_name="B",
-            sender_address="b@example.com",
-            privacy_policy_url="https://b.example",
-            policy_version="1",
-            position=index,
-        )
-        db.session.add(brand)
-        db.session.flush()
-        db.session.add(ConsentText(brand_id=brand.id, version=1, texts={"en": "I agree."}))
-        for number in range(3):
-            topic = Topic(
-                brand_id=brand.id,
-                key=f"t{number}",
-                names={"en": f"T{number}"},
-                descriptions={"en": "d"},
-                channels=["email", "sms", "post"],
-            )
-            db.session.add(topic)
-            db.session.flush()
-            db.session.add(
-                Consent(
-                    subject_id=subject.id,
-                    brand_id=brand.id,
-                    topic_id=topic.id,
-                    channel="email",
-                    state="granted",
-                    since=clock.now(),
-                    source="signup_form",
-                )
-            )
-    db.session.commit()
-    return subject
 
 
 def _queries_for_centre(app, subject) -> int:
@@ -70,6 +22,6 @@ def _queries_for_centre(app, subject) -> int:
 
 
 def test_the_same_number_of_queries_for_one_and_for_ten_brands(app):
-    one, ten = _group("one", 1), _group("ten", 10)
+    one, ten = sized_group("one", 1, 3), sized_group("ten", 10, 3)
     assert _queries_for_centre(app, one) == _queries_for_centre(app, ten)
     assert _queries_for_centre(app, ten) <= 8

@@ -1,7 +1,7 @@
 """The group's home page runs a fixed number of SQL queries, whatever the number of brands."""
 
+from portal.core.demo import sized_group
 from tests.actions import get_counting_queries
-from tests.preferences.test_queries import _group
 
 
 def _queries_for_home(app, slug: str) -> int:
@@ -14,6 +14,6 @@ def _queries_for_home(app, slug: str) -> int:
 
 
 def test_the_same_number_of_queries_for_one_and_for_ten_brands(app):
-    _group("one", 1)
-    _group("ten", 10)
+    sized_group("one", 1, 3)
+    sized_group("ten", 10, 3)
     assert _queries_for_home(app, "one") == _queries_for_home(app, "ten") <= 3
