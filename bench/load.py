@@ -113,7 +113,8 @@ class Client:
             self.connection.request(method, path, body=body, headers=headers)
             response = self.connection.getresponse()
             text = response.read().decode()
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as failure:
+            print(f"{method} {path} failed: {failure!r}", file=sys.stderr, flush=True)
             self.connection.close()
             self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             self.stats.record(time.perf_counter() - started, 599)
@@ -122,6 +123,8 @@ class Client:
             name, _, rest = header.partition("=")
             self.cookies[name] = rest.split(";", 1)[0]
         self.stats.record(time.perf_counter() - started, response.status)
+        if response.status >= 500:
+            print(f"{method} {path}: {response.status}\n{text[:2000]}", file=sys.stderr, flush=True)
         return response.status, text
 
 
@@ -268,7 +271,7 @@ def _environment(database_url: str, smtp_port: int, base_port: int, prefix: str)
         PORTAL_BASE_URL=f"http://127.0.0.1:{base_port}",
         MAIL_SERVER="127.0.0.1",
         MAIL_PORT=str(smtp_port),
-        RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379",
+        RATELIMIT_STORAGE_URI=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379"),
         RATELIMIT_KEY_PREFIX=prefix,
         # One load generator is one IP: lift the per-IP limit, keep the per-address one.
         RATELIMIT_SIGNUP_IP="1000000 per minute",
