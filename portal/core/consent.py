@@ -93,6 +93,22 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
     return {(row.topic_id, row.channel): row for row in rows}
 
 
+def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
+    """``current``, after taking the subject's row lock until the transaction ends.
+
+    Changes to one person's consents then run one at a time, each deciding on what is stored
+    when it runs: two windows turning the same consent on at once give one grant and one
+    "changed meanwhile", never two ledger rows or a duplicate-row error. (PostgreSQL; SQLite
+    runs one writer at a time anyway.) The lock is NO KEY UPDATE, so rows that merely refer to
+    the subject can still be written meanwhile. Take it before the transaction's first ledger
+    row, as every caller here does: the ledger's group lock always comes second.
+    """
+    db.session.execute(
+        select(Subject.id).where(Subject.id == subject.id).with_for_update(key_share=True)
+    )
+    return current(subject)
+
+
 def _ask(subject, topics, channel, text, language, policy_version, origin, now):
     """The request awaiting the person's confirmation of ``topics``, with a "requested" ledger
     row per topic saying what was asked under which text and policy; None without topics."""
@@ -218,7 +234,7 @@ def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
 
 def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bool:
     """Withdraw one consent at once (GDPR Art. 7(3)); False when there was none to withdraw."""
-    row = current(subject).get((topic.id, channel))
+    row = held_for_change(subject).get((topic.id, channel))
     if row is None or row.state == WITHDRAWN:
         return False
     now = clock.now()
@@ -250,7 +266,7 @@ def grant(
     subject: Subject, topic: Topic, channel: str, text: ConsentText, language: str, origin: Origin
 ) -> bool:
     """Grant one consent directly (a confirmed subject acting for themselves); False if held."""
-    row = _row(subject, topic, channel, current(subject))
+    row = _row(subject, topic, channel, held_for_change(subject))
     if row.state == GRANTED:
         return False
     now = clock.now()
@@ -281,7 +297,7 @@ def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) 
     """
     rows = [
         row
-        for row in current(subject).values()
+        for row in held_for_change(subject).values()
         if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
     ]
     return _end(subject, rows, WITHDRAWAL, origin)

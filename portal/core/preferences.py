@@ -202,7 +202,7 @@ def apply(
                 "so topics shared with partners cannot be turned on."
             ),
         )
-    held = consent.current(subject)
+    held = consent.held_for_change(subject)  # what the page showed is compared with this
     given = _contacts(subject, changes, held, contact)
     was_granted = {key: row.state == GRANTED for key, row in held.items()}
     texts: dict[int, ConsentText] = {}
