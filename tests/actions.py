@@ -1,5 +1,6 @@
 """What a person or the worker does, in one line each, for the tests."""
 
+import contextlib
 import re
 import threading
 from urllib.parse import urlsplit
@@ -170,3 +171,23 @@ def at_once(app, work, workers: int = 3) -> tuple[list, list]:
     for thread in threads:
         thread.join()
     return results, errors
+
+
+def side_by_side(app, monkeypatch, module, name: str):
+    """A runner of the same work in two threads (``at_once``) that both pause after their
+    first call of ``module.name`` (a read of what is stored) until the other has made it too,
+    or for two seconds when the other is kept waiting by a lock: a race made certain."""
+    read = getattr(module, name)
+    both_read = threading.Barrier(2, timeout=2)
+    paused = threading.local()
+
+    def read_then_wait(*args, **kwargs):
+        found = read(*args, **kwargs)
+        if not getattr(paused, "once", False):
+            paused.once = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+        return found
+
+    monkeypatch.setattr(module, name, read_then_wait)
+    return lambda work: at_once(app, work, workers=2)

@@ -5,6 +5,7 @@ import re
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core import clock
 from portal.core.crypto import keys
@@ -81,16 +82,26 @@ def find(group_id: int, address: str) -> Subject | None:
 
 
 def find_or_create(group_id: int, address: str, language: str) -> Subject:
+    """The group's subject at ``address``, made (pending) if there is none.
+
+    Made with INSERT ... ON CONFLICT DO NOTHING: when the same new address arrives twice at
+    once (a double-clicked "Join"), the second insert waits for the first and then finds its
+    row, instead of failing on the unique index."""
     subject = find(group_id, address)
     if subject is None:
-        subject = Subject(
-            group_id=group_id,
-            email_hash=address_hash(group_id, address),
-            email=address,
-            status=PENDING,
-            language=language,
-            created_at=clock.now(),
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        db.session.execute(
+            insert(Subject)
+            .values(
+                group_id=group_id,
+                email_hash=address_hash(group_id, address),
+                email=address,
+                status=PENDING,
+                language=language,
+                created_at=clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["group_id", "email_hash"])
         )
-        db.session.add(subject)
-        db.session.flush()
+        subject = find(group_id, address)
     return subject

@@ -6,9 +6,6 @@ The tests hold both changes at the point where each has read what is stored; wit
 lock both would read the same state and both would write.
 """
 
-import contextlib
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -16,31 +13,16 @@ from portal.core import consent, preferences
 from portal.core.models import LedgerEntry, Subject
 from portal.core.models.consent import GRANT, WITHDRAWAL
 from portal.extensions import db
-from tests.actions import at_once
+from tests import actions
 from tests.lifecycle.factories import ORIGIN, member, topic
 
 
 @pytest.fixture
 def side_by_side(app, demo, monkeypatch):
-    """Runs the same change in two threads that both pause once they have read the stored
-    consents, until the other has too (or, when the other is kept waiting, two seconds)."""
+    """The change in two threads, both paused once they have read the stored consents."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("several servers share PostgreSQL; SQLite serves one process")
-    read = consent.current
-    both_read = threading.Barrier(2, timeout=2)
-    paused = threading.local()
-
-    def read_then_wait(subject):
-        held = read(subject)
-        if not getattr(paused, "once", False):
-            paused.once = True
-            # Broken after two seconds when the other is waiting for this one's lock: go on.
-            with contextlib.suppress(threading.BrokenBarrierError):
-                both_read.wait()
-        return held
-
-    monkeypatch.setattr(consent, "current", read_then_wait)
-    return lambda work: at_once(app, work, workers=2)
+    return actions.side_by_side(app, monkeypatch, consent, "current")
 
 
 def _apply(subject_id: int, topic_id: int, wanted: bool):
