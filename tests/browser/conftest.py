@@ -69,7 +69,12 @@ def page_without_js(browser):
 
 
 def axe_violations(page) -> list:
-    """WCAG 2.2 AA violations axe-core finds in the page as it is now."""
+    """WCAG 2.2 AA violations axe-core finds in the page as it is now, once loaded.
+
+    After a click that posts a form, the new page's elements can be found before its
+    stylesheets arrive, and axe would then judge the page unstyled (target-size failing on
+    every link of a busy machine): wait for the load event, which follows the stylesheets."""
+    page.wait_for_load_state("load")
     # Evaluated through the DevTools protocol: the page's strict CSP forbids injected scripts.
     page.evaluate(AXE.read_text() + "\n;void 0")
     return page.evaluate("""async () => (await axe.run(document, {
