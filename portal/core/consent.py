@@ -93,8 +93,8 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
     return {(row.topic_id, row.channel): row for row in rows}
 
 
-def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
-    """``current``, after taking the subject's row lock until the transaction ends.
+def lock(subject: Subject) -> None:
+    """Take the subject's row lock until the transaction ends.
 
     Changes to one person's consents then run one at a time, each deciding on what is stored
     when it runs: two windows turning the same consent on at once give one grant and one
@@ -106,6 +106,11 @@ def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
     db.session.execute(
         select(Subject.id).where(Subject.id == subject.id).with_for_update(key_share=True)
     )
+
+
+def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
+    """``current``, read under the subject's lock (see ``lock``)."""
+    lock(subject)
     return current(subject)
 
 

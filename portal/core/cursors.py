@@ -8,8 +8,6 @@ from flask_babel import lazy_gettext as _l
 from portal.core.errors import InvalidInput
 
 _PREFIX = "e1:"
-
-
 _PREFIX_BYTES = _PREFIX.encode()
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 

@@ -23,7 +23,8 @@ BULK_LIMIT = 10_000
 def suppressed(group_id: int, email_hashes: list[str]) -> set[str]:
     """The hashes among ``email_hashes`` on the group's suppression list (erased people).
 
-    Both lookups below go through here; one query per call, whatever the number of hashes.
+    Lookups by address and captures go through here; one query per call, whatever the number
+    of hashes. (The audience check asks the suppression list within its own query.)
     """
     if not email_hashes:
         return set()

@@ -90,7 +90,7 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
     group = brand.group
     language = capture.language or group.default_language
     subject = subjects.find_or_create(client.group_id, address, language)
-    consent.held_for_change(subject)  # captures of one person at the same moment wait here
+    consent.lock(subject)  # captures of one person at the same moment wait here
     language = capture.language or subject.language
     if capture.channel == "email" and not client.verified_source:
         pending = consent.request(

@@ -70,7 +70,7 @@ def sign_up(
             )
     with transaction():
         subject = subjects.find_or_create(brand.group_id, address, language)
-        consent.held_for_change(subject)  # a second sign-up at the same moment waits here
+        consent.lock(subject)  # a second sign-up at the same moment waits here
         gpc.opt_out(subject, origin)
         pending = consent.request(
             subject, topics, SIGNUP_CHANNEL, text, language, brand.policy_version, origin

@@ -68,9 +68,8 @@ def address_hash(group_id: int, address: str) -> str:
 
 def address_hashes(group_id: int, addresses: list[str | None]) -> list[str | None]:
     """``address_hash`` of many addresses at once (None stays None), for audiences and imports."""
-    present = [f"{group_id}:{a}" for a in addresses if a is not None]
-    hashed = iter(keys().keyed_hashes(present))
-    return [None if a is None else next(hashed) for a in addresses]
+    keyed_hash = keys().keyed_hash
+    return [None if a is None else keyed_hash(f"{group_id}:{a}") for a in addresses]
 
 
 def find(group_id: int, address: str) -> Subject | None:
