@@ -34,7 +34,7 @@ KNOWN = ("email", "topic", "channel", "consented_at", "source", "language")
 # Refusal reasons, stable words for the report and the CSV of it.
 BAD_ADDRESS, UNKNOWN_TOPIC, BAD_CHANNEL = "bad address", "unknown topic", "channel not offered"
 BAD_TIME, DUPLICATE, ALREADY = "bad consent time", "duplicate", "already recorded"
-# The erasure issue adds a suppression list; its check refuses a line with SUPPRESSED.
+# An address on the suppression list (an erased person) is refused with SUPPRESSED.
 SUPPRESSED = "suppressed"
 
 
