@@ -54,10 +54,12 @@ run: install
 
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=25
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(BIN)/.installed
 	$(BIN)/ruff format portal tests bench

@@ -69,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from portal import api, cli, errors, ops, web
+    from portal import api, cli, errors, links, ops, web
     from portal.admin import blueprint as admin
     from portal.lifecycle.views import blueprint as lifecycle
     from portal.preferences.unsubscribe import blueprint as unsubscribe
@@ -86,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(admin)
     app.register_blueprint(lifecycle)
     web.register(app)
+    links.init_app(app)
     errors.register(app)
     ops.init_app(app)
     cli.register(app)

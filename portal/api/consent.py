@@ -9,6 +9,7 @@ from portal.api import blueprint, io
 from portal.api.auth import requires
 from portal.api.problems import Problem
 from portal.core.consent import recording
+from portal.core.consent.models import PENDING
 from portal.core.integrations import lookup
 
 MAX_ID = 2**31 - 1
@@ -56,10 +57,12 @@ def record(client):
         language=data.get("language"),
     )
     operation = partial(
-        recording.record,
-        client,
-        capture,
-        request.remote_addr,
-        request.headers.get("User-Agent"),
+        _record, client, capture, request.remote_addr, request.headers.get("User-Agent")
     )
     return io.idempotent(client, operation)
+
+
+def _record(client, capture, ip, user_agent) -> tuple[int, dict]:
+    answer = recording.record(client, capture, ip, user_agent)
+    # 202 Accepted: an email grant waits for the person's confirmation (double opt-in).
+    return (202 if answer["state"] == PENDING else 200), answer

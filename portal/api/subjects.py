@@ -18,12 +18,18 @@ def _one_person(schema: str) -> dict:
     return data
 
 
+def _answer(change, *args) -> tuple[int, dict]:
+    """Both changes answer 200: an unknown or already erased person is an answer too."""
+    return 200, change(*args)
+
+
 @blueprint.post("/subjects/erasures")
 @requires("subjects:erase")
 def erase(client):
     """Erase one person, by address (in the body) or subject id: the self-service erasure."""
     data = _one_person("ErasureRequest")
     operation = partial(
+        _answer,
         api_subjects.erase,
         client,
         data.get("email"),
@@ -41,6 +47,7 @@ def relationship(client):
     """Customer, former customer or prospect (null: not said); retention rules read it."""
     data = _one_person("RelationshipRequest")
     operation = partial(
+        _answer,
         api_subjects.set_relationship,
         client,
         data.get("email"),

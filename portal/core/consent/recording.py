@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
+from portal.core.consent.models import GRANTED, PENDING
 from portal.core.integrations import lookup
 from portal.core.integrations.models.api import ApiClient
 from portal.core.kernel import clock
@@ -54,7 +55,9 @@ def _text(brand_id: int, version: int | None) -> ConsentText:
 
 
 def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str | None):
-    """Apply one captured grant or withdrawal; returns (HTTP status, answer) for the API.
+    """Apply one captured grant or withdrawal; returns what it did (brand, topic, channel,
+    subject_id, state, changed). State "pending": an email grant waits for the person's
+    confirmation (double opt-in).
 
     Works in the caller's transaction (see ``idempotency.once``).
     """
@@ -77,10 +80,10 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
     if capture.action == WITHDRAW:
         subject = subjects.find(client.group_id, address)
         if subject is None:
-            return 200, {**answer, "subject_id": None, "state": lookup.UNKNOWN, "changed": False}
+            return {**answer, "subject_id": None, "state": lookup.UNKNOWN, "changed": False}
         changed = consent.withdraw(subject, topic, capture.channel, origin)
         state = consent.current(subject).get((topic.id, capture.channel))
-        return 200, {
+        return {
             **answer,
             "subject_id": subject.id,
             "state": state.state if state else lookup.UNKNOWN,
@@ -102,10 +105,10 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
             subject, [topic], "email", text, language, brand.policy_version, origin
         )
         if pending is None:
-            return 200, {**answer, "subject_id": subject.id, "state": "granted", "changed": False}
+            return {**answer, "subject_id": subject.id, "state": GRANTED, "changed": False}
         mails.confirm_signup(pending)
-        return 202, {**answer, "subject_id": subject.id, "state": "pending", "changed": True}
+        return {**answer, "subject_id": subject.id, "state": PENDING, "changed": True}
     changed = consent.grant(subject, topic, capture.channel, text, language, origin)
     if capture.channel == "email" and subject.status != ACTIVE:
         subject.status, subject.confirmed_at = ACTIVE, clock.now()
-    return 200, {**answer, "subject_id": subject.id, "state": "granted", "changed": changed}
+    return {**answer, "subject_id": subject.id, "state": GRANTED, "changed": changed}

@@ -14,12 +14,12 @@ from portal import tokens
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import GRANTED
+from portal.core.kernel import links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.kernel.transaction import transaction
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
-from portal.links import external_url
 
 CHANNEL = "email"  # List-Unsubscribe lives in mail, so it leaves the mail channel only
 
@@ -29,9 +29,7 @@ def token(subject: Subject, topic: Topic) -> str:
 
 
 def https_url(subject: Subject, topic: Topic) -> str:
-    return external_url(
-        "unsubscribe.one_click", group=subject.group.slug, token=token(subject, topic)
-    )
+    return links.link(links.UNSUBSCRIBE, group=subject.group.slug, token=token(subject, topic))
 
 
 def mailto(subject: Subject, topic: Topic) -> str:

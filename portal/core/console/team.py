@@ -15,12 +15,11 @@ from sqlalchemy import func, select
 from portal import tokens
 from portal.core.console import admins, audit
 from portal.core.console.models import BRAND_ADMIN, OWNER, ROLES, AdminAccount
-from portal.core.kernel import clock
+from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.transaction import transaction
 from portal.core.mail import outbox
 from portal.extensions import db
-from portal.links import external_url
 
 
 def _state(account: AdminAccount) -> dict:
@@ -43,7 +42,7 @@ def invite(owner: AdminAccount, email: str, role: str, brand_ids, language: str,
 
 def _queue_invitation(account: AdminAccount, owner: AdminAccount, language: str, sender):
     token = tokens.issue("admin-invite", {"a": account.id, "n": account.invite_nonce})
-    link = external_url("admin.accept_invite", token=token)
+    link = links.link(links.ADMIN_INVITE, token=token)
     with force_locale(language):
         title = _("You are invited to the consent portal of %(group)s", group=owner.group.name)
         context = {"group": owner.group, "link": link, "title": title, "language": language}

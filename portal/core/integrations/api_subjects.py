@@ -42,15 +42,15 @@ def visible_subject(client: ApiClient, email: str | None, subject_id: int | None
 
 def set_relationship(
     client: ApiClient, email: str | None, subject_id: int | None, value: str | None
-) -> tuple[int, dict]:
+) -> dict:
     """Record customer / former customer / prospect, as the client's system knows it."""
     from portal.core.lifecycle.answers import record_relationship
 
     subject, _ = visible_subject(client, email, subject_id)
     if subject is None:
-        return 200, {"status": lookup.UNKNOWN, "subject_id": None, "relationship": None}
+        return {"status": lookup.UNKNOWN, "subject_id": None, "relationship": None}
     record_relationship(subject, value)
-    return 200, {"status": subject.status, "subject_id": subject.id, "relationship": value}
+    return {"status": subject.status, "subject_id": subject.id, "relationship": value}
 
 
 def erase(
@@ -60,8 +60,9 @@ def erase(
     reason: str,
     ip: str | None,
     user_agent: str | None,
-) -> tuple[int, dict]:
-    """(status, answer) in the caller's transaction; NotFound for an id the client cannot see."""
+) -> dict:
+    """What became of the person (status, subject_id, erasure_id), in the caller's
+    transaction; NotFound for an id the client cannot see."""
     subject, email_hash = visible_subject(client, email, subject_id)
     if subject is None:
         status = (
@@ -69,7 +70,7 @@ def erase(
             if lookup.suppressed(client.group_id, [email_hash])
             else lookup.UNKNOWN
         )
-        return 200, {"status": status, "subject_id": None, "erasure_id": None}
+        return {"status": status, "subject_id": None, "erasure_id": None}
     origin = Origin(
         source="api",
         actor=f"api:{client.name}",
@@ -79,4 +80,4 @@ def erase(
     )
     former_id = subject.id
     record = erasure.erase_in_transaction(subject, f"api:{client.name}", origin, reason)
-    return 200, {"status": ERASED, "subject_id": former_id, "erasure_id": record.id}
+    return {"status": ERASED, "subject_id": former_id, "erasure_id": record.id}

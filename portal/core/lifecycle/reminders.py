@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from portal import tokens
 from portal.core.consent import changes as consent
 from portal.core.consent.models import GRANTED
+from portal.core.kernel import links
 from portal.core.lifecycle.models import FRESHNESS, REPERMISSION, LifecycleNotice
 from portal.core.lifecycle.policy import months_ago
 from portal.core.mail import mails
 from portal.core.people import profile
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from portal.links import external_url
 
 
 def _notice(subject: Subject, rule: str, period: str, fields=()) -> LifecycleNotice:
@@ -27,9 +27,9 @@ def _notice(subject: Subject, rule: str, period: str, fields=()) -> LifecycleNot
     return notice
 
 
-def _link(endpoint: str, purpose: str, notice: LifecycleNotice, subject: Subject) -> str:
+def _link(page: str, purpose: str, notice: LifecycleNotice, subject: Subject) -> str:
     token = tokens.issue(purpose, {"g": subject.group_id, "n": notice.id})
-    return external_url(endpoint, group=subject.group.slug, token=token)
+    return links.link(page, group=subject.group.slug, token=token)
 
 
 def due_fields(subject: Subject, ctx) -> list[str]:
@@ -71,8 +71,8 @@ def freshness(subject: Subject, ctx) -> bool:
     mails.freshness(
         subject,
         items,
-        _link("lifecycle.still_right", "still-right", notice, subject),
-        _link("lifecycle.update", "still-right", notice, subject),
+        _link(links.STILL_RIGHT, "still-right", notice, subject),
+        _link(links.UPDATE_DETAILS, "still-right", notice, subject),
     )
     return True
 
@@ -90,7 +90,7 @@ def repermission(subject: Subject, period: str, ctx) -> bool:
     mails.repermission(
         subject,
         topics,
-        _link("lifecycle.keep", "keep", notice, subject),
+        _link(links.KEEP, "keep", notice, subject),
         ctx.policy.repermission_answer_days,
     )
     return True

@@ -10,18 +10,18 @@ from flask_babel import lazy_gettext as _l
 
 from portal import tokens
 from portal.core.consent.models import SignupRequest
+from portal.core.kernel import links
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.mail import outbox
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from portal.links import external_url
 
 
 def manage_link(subject: Subject) -> str:
-    """The footer link of every mail: opens the preference centre for subscription changes."""
-    from portal.core.people.access import manage_token
-
-    return external_url("preferences.manage", group=subject.group.slug, token=manage_token(subject))
+    """The footer link of every mail: opens the preference centre for subscription changes
+    (``access.manage_entry`` reads it)."""
+    token = tokens.issue("manage", {"g": subject.group_id, "s": subject.id})
+    return links.link(links.MANAGE, group=subject.group.slug, token=token)
 
 
 def _queue(
@@ -71,7 +71,7 @@ def confirmation_link(pending: SignupRequest) -> str:
     token = tokens.issue(
         "confirm-signup", {"g": subject.group_id, "s": subject.id, "r": pending.id}
     )
-    return external_url("signup.confirm", group=subject.group.slug, token=token)
+    return links.link(links.CONFIRM_SIGNUP, group=subject.group.slug, token=token)
 
 
 def confirm_signup(pending: SignupRequest) -> None:
@@ -98,7 +98,7 @@ def already_registered(subject: Subject, brand: Brand, pending: SignupRequest | 
         _l("You are already registered with %(brand)s", brand=brand.name),
         topics=_topics(pending) if pending else [],
         link=confirmation_link(pending) if pending else None,
-        home=external_url("signup.home", group=subject.group.slug),
+        home=links.link(links.SIGNUP_HOME, group=subject.group.slug),
     )
 
 

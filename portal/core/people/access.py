@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from portal import tokens
-from portal.core.kernel import clock
+from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.core.kernel.transaction import transaction
 from portal.core.mail import mails
@@ -22,7 +22,6 @@ from portal.core.people import subjects
 from portal.core.people.models.access import SignInLink
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
-from portal.links import external_url
 
 PREFERENCES, FULL = "preferences", "full"
 _RANK = {PREFERENCES: 1, FULL: 2}
@@ -68,8 +67,8 @@ def _send(subject: Subject, brand: Brand, language: str, next_path: str | None) 
     payload = {"g": subject.group_id, "l": link.id, "s": subject.id}
     if next_path:
         payload["n"] = next_path
-    url = external_url(
-        "preferences.open_link", group=subject.group.slug, token=tokens.issue("sign-in", payload)
+    url = links.link(
+        links.SIGN_IN, group=subject.group.slug, token=tokens.issue("sign-in", payload)
     )
     mails.sign_in(subject, brand, url, language)
 
@@ -127,12 +126,9 @@ def use_link(group_id: int, payload) -> Entry:
         return Entry(link.subject, link.purpose, payload.get("n"))
 
 
-def manage_token(subject: Subject) -> str:
-    return tokens.issue("manage", {"g": subject.group_id, "s": subject.id})
-
-
 def manage_entry(group_id: int, payload) -> Entry:
-    """The mail-footer link: reusable, bound to its subject and group, preferences only."""
+    """The mail-footer link (``mails.manage_link``): reusable, bound to its subject and group,
+    preferences only."""
     if not isinstance(payload, dict) or payload.get("g") != group_id:
         raise LinkRefused("unknown")
     subject_id = payload.get("s")

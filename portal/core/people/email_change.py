@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from portal import tokens
 from portal.core.consent.changes import Origin
 from portal.core.integrations import events
-from portal.core.kernel import clock
+from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import transaction
@@ -23,7 +23,6 @@ from portal.core.people import access, erasure, subjects
 from portal.core.people.models.profile import EmailChange
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
-from portal.links import external_url
 
 
 class AddressTaken(Exception):
@@ -49,7 +48,7 @@ def request(subject: Subject, raw: str, brand: Brand, language: str) -> str:
             mails.address_taken(subject, brand, address, language)
         else:
             token = tokens.issue("change-email", _payload(change))
-            link = external_url("selfservice.confirm_email", group=subject.group.slug, token=token)
+            link = links.link(links.CONFIRM_EMAIL, group=subject.group.slug, token=token)
             mails.confirm_new_address(subject, brand, address, link, language)
         mails.address_change_notice(subject, brand, address, language)
     return address

@@ -8,7 +8,7 @@ person's address now: short-lived (ERASURE_LINK_MAX_AGE) and single use, because
 
 from portal import tokens
 from portal.core.consent.changes import Origin
-from portal.core.kernel import clock
+from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import transaction
 from portal.core.mail import mails
@@ -17,7 +17,6 @@ from portal.core.people.models.access import SignInLink
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from portal.links import external_url
 
 PURPOSE = "erase"
 REASON = "asked for by the person in the self-service pages"
@@ -30,7 +29,7 @@ def send_link(subject: Subject, brand: Brand, language: str) -> None:
         db.session.add(link)
         db.session.flush()
         token = tokens.issue("erase", {"g": subject.group_id, "l": link.id, "s": subject.id})
-        url = external_url("selfservice.erase_link", group=subject.group.slug, token=token)
+        url = links.link(links.ERASE, group=subject.group.slug, token=token)
         mails.erasure_link(subject, brand, url, language)
 
 
