@@ -5,6 +5,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
+from portal.core.consent import labels
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
@@ -73,6 +74,7 @@ def register(app: Flask) -> None:
             "language_url": lambda code: _with_lang(code),
             "signed_in": _signed_in,
             "countries": _countries,
+            "consent_labels": labels,  # the words for channels, states, sources: one place
         }
 
 

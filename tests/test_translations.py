@@ -40,3 +40,18 @@ def test_every_message_is_translated(language):
         f"{len(missing)} messages untranslated in {language}: run "
         "'make translations-update' and translate them"
     )
+
+
+def test_german_keeps_signing_out_and_unsubscribing_apart():
+    """ "Abmelden" is signing out; unsubscribing from mail is "abbestellen", never the same word:
+    a person pressing "Abmelden" must know whether they leave the page or the newsletter."""
+    with open(ROOT / "translations" / "de" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        catalogue = read_po(handle)
+    assert catalogue.get("Sign out").string == "Abmelden"
+    unsubscribing = [
+        (message.id, message.string)
+        for message in catalogue
+        if isinstance(message.id, str) and "unsubscrib" in message.id.lower()
+    ]
+    assert unsubscribing
+    assert [pair for pair in unsubscribing if "abmeld" in pair[1].lower()] == []

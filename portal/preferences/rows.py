@@ -12,6 +12,7 @@ from flask import url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 
+from portal.core.consent import labels
 from portal.core.consent.preferences import Centre, Key, Outcome
 from portal.core.people import profile
 
@@ -48,15 +49,8 @@ class Section:
 def _words() -> dict:
     """Words every row repeats, translated once per page rather than once per row."""
     return {
-        "channels": {"email": _("Email"), "sms": _("SMS"), "post": _("Post")},
-        "hows": {
-            "signup_form": _("by email sign-up"),
-            "double_opt_in": _("by email sign-up"),
-            "preference_centre": _("in your preference centre"),
-            HOW_BY_DEFAULT: _("through a website or app"),
-            "import": _("from earlier records"),
-            "admin": _("through customer service"),
-        },
+        "channels": labels.channels(),
+        "hows": labels.sources(),
         "granted": _("Since %(date)s, %(how)s on %(brand)s"),
         "pending": _("Waiting for your confirmation since %(date)s"),
         "withdrawn": _("Unsubscribed since %(date)s"),

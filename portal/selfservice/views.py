@@ -8,6 +8,7 @@ from flask import Response, abort, g, render_template, request
 from flask_babel import gettext as _
 
 from portal import sessions, tokens
+from portal.core.consent import labels
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people import access, email_change, export, mydata, profile
@@ -18,7 +19,7 @@ from portal.selfservice.forms import EmailForm, read_field, stored, typed
 from portal.web import client_origin
 
 
-def labels() -> dict[str, str]:
+def field_labels() -> dict[str, str]:
     return {
         profile.FIRST_NAME: _("First name"),
         profile.LAST_NAME: _("Last name"),
@@ -32,28 +33,11 @@ def labels() -> dict[str, str]:
 def words() -> dict:
     """Words the history and sign-up tables repeat, translated once per page."""
     return {
-        "channels": {"email": _("Email"), "sms": _("SMS"), "post": _("Post")},
-        "states": {
-            "pending": _("Waiting for your confirmation"),
-            "granted": _("Subscribed"),
-            "withdrawn": _("Unsubscribed"),
-        },
-        "actions": {
-            "requested": _("Asked for"),
-            "confirmed": _("Confirmed by you"),
-            "granted": _("Given"),
-            "withdrawn": _("Withdrawn"),
-            "suppression_lifted": _("Signed up again after an erasure"),
-        },
-        "hows": {
-            "signup_form": _("by email sign-up"),
-            "double_opt_in": _("by email sign-up"),
-            "preference_centre": _("in your preference centre"),
-            "api": _("through a website or app"),
-            "import": _("from earlier records"),
-            "admin": _("through customer service"),
-        },
-        "actors": {"subject": _("you"), "admin": _("customer service")},
+        "channels": labels.channels(),
+        "states": labels.states(),
+        "actions": labels.actions(),
+        "hows": labels.sources(),
+        "actors": labels.actors(),
     }
 
 
@@ -63,7 +47,7 @@ def _context(**context) -> dict:
     values.update(context.pop("typed", {}))
     context.setdefault("errors", {})
     context.setdefault("email_form", EmailForm(formdata=None))
-    return {"data": data, "values": values, "labels": labels(), "words": words(), **context}
+    return {"data": data, "values": values, "labels": field_labels(), "words": words(), **context}
 
 
 def _page(status: int = 200, **context):

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from portal import tokens
 from portal.core.consent import changes as consent
+from portal.core.consent import labels
 from portal.core.consent.models import GRANTED
 from portal.core.kernel import links
 from portal.core.lifecycle.models import FRESHNESS, REPERMISSION, LifecycleNotice
@@ -82,7 +83,7 @@ def repermission(subject: Subject, period: str, ctx) -> bool:
     rows = [row for row in consent.current(subject).values() if row.state == GRANTED]
     rows.sort(key=lambda row: (row.brand.position, row.topic.position, row.channel))
     with force_locale(subject.language):
-        channels = {"email": _("Email"), "sms": _("SMS"), "post": _("Post")}
+        channels = labels.channels()
         topics = [
             f"{row.brand.name}: {row.topic.name(subject.language)} ({channels[row.channel]})"
             for row in rows
