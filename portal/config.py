@@ -132,6 +132,8 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": not development,
         # __Host- binds the cookie to this exact host over HTTPS (no Domain, Path=/).
         "SESSION_COOKIE_NAME": "session" if development else "__Host-session",
+        # argon2id cost of admin passwords, a profile of argon2.profiles (tests: CHEAPEST).
+        "PASSWORD_HASH_PROFILE": env.get("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
         "WTF_CSRF_TIME_LIMIT": None,  # the session's own lifetime bounds the token
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "fr", "de"],

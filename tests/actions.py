@@ -1,11 +1,11 @@
 """What a person or the worker does, in one line each, for the tests."""
 
-import contextlib
 import re
 import threading
+import time
 from urllib.parse import urlsplit
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from portal.core.mail import outbox
 from portal.extensions import db
@@ -174,20 +174,50 @@ def at_once(app, work, workers: int = 3) -> tuple[list, list]:
 
 
 def side_by_side(app, monkeypatch, module, name: str):
-    """A runner of the same work in two threads (``at_once``) that both pause after their
-    first call of ``module.name`` (a read of what is stored) until the other has made it too,
-    or for two seconds when the other is kept waiting by a lock: a race made certain."""
+    """A runner of the same work in two threads (``at_once``, on PostgreSQL) that both pause
+    after their first call of ``module.name`` (a read of what is stored) until the other has
+    made it too, or is waiting for a lock this one holds (PostgreSQL's ``pg_blocking_pids``),
+    or has finished: a race made certain, without waiting on a timeout."""
     read = getattr(module, name)
-    both_read = threading.Barrier(2, timeout=2)
-    paused = threading.local()
+    has_read, done = {}, {}  # thread -> event
+    both_started = threading.Barrier(2, timeout=30)
+    mine = threading.local()
+
+    def blocked_by(pid: int) -> bool:
+        with db.engine.connect() as connection:
+            return connection.scalar(
+                text(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
+                    " WHERE :pid = ANY(pg_blocking_pids(pid)))"
+                ),
+                {"pid": pid},
+            )
 
     def read_then_wait(*args, **kwargs):
         found = read(*args, **kwargs)
-        if not getattr(paused, "once", False):
-            paused.once = True
-            with contextlib.suppress(threading.BrokenBarrierError):
-                both_read.wait()
+        me = threading.get_ident()
+        if me in has_read and not getattr(mine, "paused", False):  # not the test's own reads
+            mine.paused = True
+            has_read[me].set()
+            other = next(thread for thread in has_read if thread != me)
+            pid = db.session.scalar(text("SELECT pg_backend_pid()"))  # the one holding my locks
+            deadline = time.monotonic() + 30
+            while not (has_read[other].is_set() or done[other].is_set() or blocked_by(pid)):
+                assert time.monotonic() < deadline, "the other thread neither read nor waited"
+                has_read[other].wait(0.01)
         return found
 
+    def started(work):
+        def run():
+            me = threading.get_ident()
+            has_read[me], done[me] = threading.Event(), threading.Event()
+            both_started.wait()
+            try:
+                return work()
+            finally:
+                done[me].set()
+
+        return run
+
     monkeypatch.setattr(module, name, read_then_wait)
-    return lambda work: at_once(app, work, workers=2)
+    return lambda work: at_once(app, started(work), workers=2)

@@ -6,7 +6,6 @@ it cannot be reached the PostgreSQL half fails loudly instead of being skipped.
 
 import os
 import re
-import socket
 import uuid
 
 import pytest
@@ -29,15 +28,34 @@ POSTGRES_ADMIN = os.environ.get(
 BACKENDS = os.environ.get("PORTAL_TEST_DATABASES", "sqlite,postgresql").split(",")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _only_on(item) -> str | None:
+    """The one database a test runs on, or None when it runs on each."""
+    marker = item.get_closest_marker("one_database")
+    if marker is None:
+        return BACKENDS[0] if item.get_closest_marker("browser") else None
+    wanted = marker.args[0] if marker.args else BACKENDS[0]
+    return wanted if wanted in BACKENDS else BACKENDS[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests and tests marked ``one_database`` run on one database only: what they
+    check (pages in a browser, fuzzed input, the API contract) is the same on either."""
+    kept, dropped = [], []
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        only = _only_on(item)
+        if only and params.get("database_url", only) != only:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
 def smtp_sink():
-    sink = SMTPSink(port=free_port())
+    sink = SMTPSink()
     sink.start()
     yield sink
     sink.stop()
@@ -115,6 +133,7 @@ def app(database_url, smtp_sink, tmp_path):
             "MAIL_PORT": smtp_sink.port,
             "MAILBOX_DIR": str(tmp_path / "mailbox"),
             "RATELIMIT_STORAGE_URI": "memory://",
+            "PASSWORD_HASH_PROFILE": "CHEAPEST",
         }
     )
     with app.app_context():

@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import socket
 import threading
 
 from aiosmtpd.controller import Controller
@@ -17,9 +18,29 @@ class _Handler:
         return "250 OK"
 
 
+class _OnSocket(Controller):
+    """aiosmtpd on a socket bound beforehand: the port is ours from the start, never a port
+    found free and then taken by someone else before the server binds it."""
+
+    def __init__(self, handler, bound: socket.socket):
+        super().__init__(handler, hostname="127.0.0.1", port=bound.getsockname()[1])
+        self.bound = bound
+
+    def _create_server(self):
+        return self.loop.create_server(self._factory_invoker, sock=self.bound)
+
+
+def _bind(port: int = 0) -> socket.socket:
+    bound = socket.socket()
+    bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    bound.bind(("127.0.0.1", port))
+    return bound
+
+
 class SMTPSink:
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self):
+        self.bound = _bind()  # the system chooses the port; kept until the server takes it
+        self.port = self.bound.getsockname()[1]
         self.lock = threading.Lock()
         self.raw: list[tuple[str, list[str], bytes]] = []
         self.controller = None
@@ -29,7 +50,9 @@ class SMTPSink:
         return self.controller is not None
 
     def start(self) -> None:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        # After an outage (``stop``) the port is bound again: the app is configured with it.
+        bound, self.bound = self.bound or _bind(self.port), None
+        self.controller = _OnSocket(_Handler(self), bound)
         self.controller.start()
 
     def stop(self) -> None:

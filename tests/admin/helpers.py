@@ -18,7 +18,7 @@ def make_admin(group, role, email=None, brands=(), totp=None) -> AdminAccount:
     account = admins.new_account(
         group, email or f"{role}@admins.example", role, [b.id for b in brands]
     )
-    account.password_hash = admins._hasher.hash(PASSWORD)
+    account.password_hash = admins.hash_password(PASSWORD)
     if totp if totp is not None else role == "owner":
         account.totp_secret, account.totp_enabled = pyotp.random_base32(), True
     db.session.commit()

@@ -11,14 +11,13 @@ import pytest
 from portal.core.integrations import webhooks
 from portal.core.kernel import clock
 from tests.api.conftest import capture
-from tests.conftest import free_port
 
 
 class Receiver:
     """An HTTP server that verifies signatures like a client's receiver should."""
 
     def __init__(self):
-        self.port, self.secret, self.answers, self.received = free_port(), None, [], []
+        self.secret, self.answers, self.received = None, [], []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,15 +36,19 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.handler, self.server, self.thread = Handler, None, None
+        # Bound now, on a port the system chooses, but listening only from ``start``: until
+        # then connections are refused, as by a dead host.
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.server.server_bind()
+        self.port = self.server.server_address[1]
+        self.thread = None
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}/hook"
 
     def start(self):
-        # Bound only now: before this, connections to the port are refused, as to a dead host.
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        self.server.server_activate()
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -61,6 +64,8 @@ def receiver(app):
     yield server
     if server.thread:
         server.stop()
+    else:
+        server.server_close()
 
 
 def register(api, receiver, events=("consent.changed",)):

@@ -8,8 +8,9 @@ import secrets
 from functools import cache
 
 import pyotp
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -27,15 +28,29 @@ MIN_PASSWORD = 12
 MAX_PASSWORD = 200
 ISSUER = "Consent portal"
 
-_hasher = PasswordHasher()  # argon2id with the library's recommended cost
+
+@cache
+def _hasher_of(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id at the cost PASSWORD_HASH_PROFILE names: the library's recommended one
+    (RFC 9106, low memory) unless the tests ask for the cheapest, to spare their CPU."""
+    return _hasher_of(current_app.config["PASSWORD_HASH_PROFILE"])
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash kept for ``password``; the password itself is never stored."""
+    return _hasher().hash(password)
 
 
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(profile: str) -> str:
     """Checked when no account matches, so a wrong address takes as long as a wrong password.
     Made at the first sign-in, not on import: every gunicorn worker and every flask command
     would spend a quarter of a second of CPU on it at start."""
-    return _hasher.hash(secrets.token_hex(16))
+    return _hasher_of(profile).hash(secrets.token_hex(16))
 
 
 # action -> roles that may take it (brand admins only for the brands given to them)
@@ -139,25 +154,26 @@ def create_owner(group: SiteGroup, email: str, password: str) -> AdminAccount:
     check_password(password)
     with transaction():
         account = new_account(group, email, OWNER)
-        account.password_hash = _hasher.hash(password)
+        account.password_hash = hash_password(password)
         audit.record(group.id, None, "admin.create", account.label, after={"role": OWNER})
     return account
 
 
 def authenticate(email: str, password: str) -> AdminAccount | None:
     """The active account these credentials open, or None (never saying which part was wrong)."""
-    dummy = _dummy_hash()  # before the lookup: its one-off cost falls on either answer alike
+    # Before the lookup: its one-off cost falls on either answer alike.
+    dummy = _dummy_hash(current_app.config["PASSWORD_HASH_PROFILE"])
     account = find_by_email(email)
     stored = account.password_hash if account and account.password_hash else dummy
     try:
-        _hasher.verify(stored, password or "")
+        _hasher().verify(stored, password or "")
     except (VerificationError, InvalidHashError):
         return None
     if account is None or account.disabled_at is not None or not account.password_hash:
         return None
-    if _hasher.check_needs_rehash(stored):
+    if _hasher().check_needs_rehash(stored):
         with transaction():
-            account.password_hash = _hasher.hash(password)
+            account.password_hash = hash_password(password)
     return account
 
 

@@ -74,7 +74,7 @@ def accept(account: AdminAccount, password: str, again: str) -> None:
     """Set the invited admin's password; the invitation link stops working."""
     admins.check_password(password, again)
     with transaction():
-        account.password_hash = admins._hasher.hash(password)
+        account.password_hash = admins.hash_password(password)
         account.invite_nonce = None
         audit.record(account.group_id, account, "admin.accept_invite", account.label)
 
