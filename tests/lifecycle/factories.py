@@ -11,7 +11,7 @@ from portal.core.consent.models import LedgerEntry
 from portal.core.consent.signup import latest_text
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people import profile, subjects
 from portal.core.people.models.subject import ACTIVE
 from portal.extensions import db
@@ -30,7 +30,7 @@ def topic(key: str, brand: str = "camille") -> Topic:
 def member(email: str, keys=("news",), brand: str = "camille", postal: str | None = None):
     """An active subject holding email consent to ``keys`` of ``brand`` (and an address)."""
     group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == "luxe"))
-    with transaction():
+    with commit_session():
         subject = subjects.find_or_create(group.id, email, "en")
         subject.status, subject.confirmed_at = ACTIVE, clock.now()
         for key in keys:

@@ -6,7 +6,7 @@ import pytest
 
 from portal.core.consent.preferences import unsubscribe_all
 from portal.core.kernel import clock
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle import answers, run
 from portal.core.people import profile, subjects
 from portal.core.people.models.subject import ACTIVE
@@ -38,7 +38,7 @@ def test_the_latest_activity_counts_and_a_rules_own_ledger_rows_do_not(demo, smt
     unsubscribe_all(edited, ORIGIN)
     member("lapsed@example.com")  # keeps its consent, says nothing
     _at(START + timedelta(days=100))
-    with transaction():
+    with commit_session():
         profile.set_field(edited, profile.POSTAL, PARIS, actor="subject")
     _at(START + timedelta(days=550))
     assert run.run(demo)["repermission"] == 1
@@ -54,7 +54,7 @@ def test_the_latest_activity_counts_and_a_rules_own_ledger_rows_do_not(demo, smt
 def test_a_former_customer_is_kept_from_the_later_of_leaving_and_the_last_withdrawal(demo):
     left_later = member("left-later@example.com")
     unsubscribe_all(left_later, ORIGIN)
-    with transaction():
+    with commit_session():
         never_consented = subjects.find_or_create(demo.id, "never@example.com", "en")
         never_consented.status = ACTIVE
     answers.set_relationship(never_consented, "former_customer", ORIGIN)

@@ -95,9 +95,9 @@ def test_several_fields_due_make_one_mail(client, demo, smtp):
         actor="admin:1",
     )
     subject = member("both@example.com", postal=PARIS)
-    from portal.core.kernel.transaction import transaction
+    from portal.core.kernel.transaction import commit_session
 
-    with transaction():
+    with commit_session():
         profile.set_field(subject, profile.MOBILE, "+33612345678", actor="subject")
     _at(370)
     assert run.run(demo)["freshness"] == 1

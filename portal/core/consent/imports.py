@@ -29,7 +29,7 @@ from portal.core.integrations import lookup
 from portal.core.kernel import clock, many
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import subjects
 from portal.core.people.models.subject import ACTIVE, Subject
@@ -223,7 +223,7 @@ def run(admin: AdminAccount | None, result: Plan, filename: str, progress: Calla
     progress = progress or (lambda done: None)
     brand, outcome = result.brand, Outcome()
     actor = admin.label if admin is not None else "cli"
-    with transaction():
+    with commit_session():
         if result.reconfirm:
             _reconfirm(result, outcome, progress, actor)
         else:

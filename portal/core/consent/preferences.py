@@ -19,7 +19,7 @@ from portal.core.consent.changes import Origin
 from portal.core.consent.models import GRANTED, Consent
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, ConsentText, Topic, in_language
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people import profile
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -208,7 +208,7 @@ def apply(
     given = _contacts(subject, changes, held, contact)
     was_granted = {key: row.state == GRANTED for key, row in held.items()}
     texts: dict[int, ConsentText] = {}
-    with transaction():
+    with commit_session():
         for name, value in given.items():
             profile.set_field(subject, name, value, actor=origin.actor)
         gpc.opt_out(subject, origin)
@@ -245,5 +245,5 @@ def unsubscribe_all(subject: Subject, origin: Origin, brand: Brand | None = None
     """ "Unsubscribe from all of <brand>" or from everything: one transaction, one call."""
     if brand is not None and brand.group_id != subject.group_id:
         raise InvalidInput("form", _l("This house is not part of this group."))
-    with transaction():
+    with commit_session():
         return consent.withdraw_all(subject, origin, brand.id if brand else None)

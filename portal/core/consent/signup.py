@@ -16,7 +16,7 @@ from portal.core.consent.models import SignupRequest
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import erasure, subjects
 from portal.core.people.models.subject import ACTIVE
@@ -73,7 +73,7 @@ def sign_up(
                     "and the chosen topics share it with partners. Choose another topic."
                 ),
             )
-    with transaction():
+    with commit_session():
         subject = subjects.find_or_create(brand.group_id, address, language)
         consent.lock(subject)  # a second sign-up at the same moment waits here
         gpc.opt_out(subject, origin)
@@ -103,7 +103,7 @@ def find_request(group_id: int, subject_id: int, request_id: int) -> SignupReque
 
 def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> Confirmation:
     """Confirm a sign-up request once: its consents become granted, the subject active."""
-    with transaction():
+    with commit_session():
         pending = find_request(group_id, subject_id, request_id)
         if pending is None:
             return Confirmation.UNKNOWN
@@ -121,7 +121,7 @@ def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> 
 
 def resend(group_id: int, subject_id: int, request_id: int) -> bool:
     """Queue the confirmation mail again for an unconfirmed request (its link had expired)."""
-    with transaction():
+    with commit_session():
         pending = find_request(group_id, subject_id, request_id)
         if pending is None or pending.confirmed_at is not None:
             return False

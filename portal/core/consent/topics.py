@@ -21,7 +21,7 @@ from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.base import CHANNELS
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -106,7 +106,7 @@ def _state(topic: Topic) -> dict:
 
 def create_topic(admin: AdminAccount, brand: Brand, data: dict) -> Topic:
     values = _clean_topic(brand, data, None)
-    with transaction():
+    with commit_session():
         topic = Topic(brand_id=brand.id, position=len(brand.topics), **values)
         db.session.add(topic)
         db.session.flush()
@@ -124,7 +124,7 @@ def create_topic(admin: AdminAccount, brand: Brand, data: dict) -> Topic:
 def update_topic(admin: AdminAccount, topic: Topic, data: dict) -> None:
     """Change a topic's names, descriptions, channels or marketing flag (its key stays)."""
     values = _clean_topic(topic.brand, data, topic)
-    with transaction():
+    with commit_session():
         before = _state(topic)
         for key, value in values.items():
             setattr(topic, key, value)
@@ -145,7 +145,7 @@ def new_text(admin: AdminAccount, brand: Brand, texts: dict) -> ConsentText:
     previous = latest_text(brand)
     if previous is not None and previous.texts == cleaned:
         raise InvalidInput("form", _l("The text is unchanged: there is no new version to save."))
-    with transaction():
+    with commit_session():
         version = (
             db.session.scalar(
                 select(func.max(ConsentText.version)).where(ConsentText.brand_id == brand.id)
@@ -177,7 +177,7 @@ def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: boo
         raise InvalidInput("policy_version", _l("This is already the current version."))
     asked = 0
     origin = Origin(source="admin", actor=admin.label, evidence={"reason": "policy_update"})
-    with transaction():
+    with commit_session():
         before = {"policy_version": brand.policy_version}
         brand.policy_version = version
         if ask_again:

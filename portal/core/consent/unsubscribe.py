@@ -17,7 +17,7 @@ from portal.core.consent.models import GRANTED
 from portal.core.kernel import links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
 
@@ -74,7 +74,7 @@ def target(group_id: int, payload) -> Target:
 
 def one_click(group_id: int, payload, origin: Origin) -> Target:
     """Withdraw the topic's mail consent now; repeating it changes nothing more."""
-    with transaction():
+    with commit_session():
         found = target(group_id, payload)
         consent.withdraw(found.subject, found.topic, CHANNEL, origin)
         return found

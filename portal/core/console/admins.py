@@ -20,7 +20,7 @@ from portal.core.kernel import clock
 from portal.core.kernel.crypto import keys
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, SiteGroup
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people.subjects import normalise_email
 from portal.extensions import db
 
@@ -152,7 +152,7 @@ def _group_brands(group_id: int, brand_ids) -> list[Brand]:
 def create_owner(group: SiteGroup, email: str, password: str) -> AdminAccount:
     """The first owner of a group, made from the command line (``flask admins create-owner``)."""
     check_password(password)
-    with transaction():
+    with commit_session():
         account = new_account(group, email, OWNER)
         account.password_hash = hash_password(password)
         audit.record(group.id, None, "admin.create", account.label, after={"role": OWNER})
@@ -172,7 +172,7 @@ def authenticate(email: str, password: str) -> AdminAccount | None:
     if account is None or account.disabled_at is not None or not account.password_hash:
         return None
     if _hasher().check_needs_rehash(stored):
-        with transaction():
+        with commit_session():
             account.password_hash = hash_password(password)
     return account
 
@@ -206,7 +206,7 @@ def check_code(account: AdminAccount, code: str) -> bool:
     step = _matching_step(account.totp_secret, account.totp_last_step, code)
     if step is None:
         return False
-    with transaction():
+    with commit_session():
         account.totp_last_step = step
     return True
 
@@ -215,7 +215,7 @@ def enrolment_secret(account: AdminAccount) -> str:
     """The secret the person puts in their authenticator app, kept (encrypted) until they
     show a code made from it; a fresh one for an account without two-factor codes yet."""
     if not account.totp_enabled and not account.totp_secret:
-        with transaction():
+        with commit_session():
             account.totp_secret = pyotp.random_base32()
     return account.totp_secret
 
@@ -231,13 +231,13 @@ def enrol(account: AdminAccount, code: str) -> bool:
     step = _matching_step(account.totp_secret, 0, code)
     if step is None:
         return False
-    with transaction():
+    with commit_session():
         account.totp_enabled, account.totp_last_step = True, step
         audit.record(account.group_id, account, "admin.totp_enabled", account.label)
     return True
 
 
 def logged_in(account: AdminAccount) -> None:
-    with transaction():
+    with commit_session():
         account.last_login_at = clock.now()
         audit.record(account.group_id, account, "admin.login", account.label)

@@ -15,7 +15,7 @@ from portal.core.console.models import AdminAccount
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.group import Brand, ConsentText
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people.subjects import normalise_email
 from portal.extensions import db
 
@@ -128,7 +128,7 @@ def create(admin: AdminAccount, data: dict, texts: dict, policy_version: str) ->
         errors[refused.field] = refused.message
     if errors:
         raise InvalidFields(errors)
-    with transaction():
+    with commit_session():
         position = len(admin.group.brands)
         brand = Brand(group_id=admin.group_id, position=position, **values)
         db.session.add(brand)
@@ -150,7 +150,7 @@ def create(admin: AdminAccount, data: dict, texts: dict, policy_version: str) ->
 def update(admin: AdminAccount, brand: Brand, data: dict, logo: tuple[bytes, str] | None = None):
     """Change a brand's settings (and logo, when one is given)."""
     values = clean_settings(brand.group_id, data, brand)
-    with transaction():
+    with commit_session():
         before = _state(brand)
         for key, value in values.items():
             setattr(brand, key, value)
@@ -169,7 +169,7 @@ def update(admin: AdminAccount, brand: Brand, data: dict, logo: tuple[bytes, str
 
 def set_archived(admin: AdminAccount, brand: Brand, archived: bool) -> None:
     """Archive (hide the sign-up page, keep consents and proof) or bring a brand back."""
-    with transaction():
+    with commit_session():
         before = _state(brand)
         brand.archived_at = clock.now() if archived else None
         audit.record(

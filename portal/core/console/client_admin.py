@@ -15,7 +15,7 @@ from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
 MAX_NAME = 80
@@ -71,7 +71,7 @@ def create(
     if errors:
         raise InvalidFields(errors)
     restriction = sorted(set(brand_ids)) or None
-    with transaction():
+    with commit_session():
         client, key = clients.add(admin.group, name, scopes, restriction, verified)
         audit.record(
             admin.group_id,
@@ -88,7 +88,7 @@ def revoke(admin: AdminAccount, client: ApiClient) -> bool:
     other app servers). False if it was revoked already."""
     if client.revoked_at is not None:
         return False
-    with transaction():
+    with commit_session():
         before = _state(client)
         client.revoked_at = clock.now()
         audit.record(

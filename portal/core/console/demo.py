@@ -6,7 +6,7 @@ from sqlalchemy import select
 from portal.core.consent.models import Consent
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.policy import defaults as default_policy
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -109,7 +109,7 @@ def load() -> tuple[SiteGroup, bool]:
     existing = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == "luxe"))
     if existing is not None:
         return existing, False
-    with transaction():
+    with commit_session():
         group = SiteGroup(
             slug="luxe", name="LÜXE", default_language="en", collect_date_of_birth=True
         )
@@ -164,7 +164,7 @@ def sized_group(slug: str, brands: int, topics: int) -> Subject:
     Not a demo for people: it gives the centre a known size, so the benchmark and the tests
     of how the centre scales build the same group.
     """
-    with transaction():
+    with commit_session():
         group = SiteGroup(slug=slug, name=slug.upper())
         db.session.add(group)
         db.session.flush()

@@ -16,7 +16,7 @@ from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.console import admins, audit
 from portal.core.console.models import OWNER, AdminAccount
 from portal.core.kernel.errors import InvalidFields, InvalidInput
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people import subjects
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -88,7 +88,7 @@ def look_up(admin: AdminAccount, email: str, reason: str) -> Lookup:
     if errors:
         raise InvalidFields(errors)
     subject = subjects.find(admin.group_id, address)
-    with transaction():
+    with commit_session():
         audit.accessed(
             admin,
             "lookup",
@@ -122,7 +122,7 @@ def withdraw(admin: AdminAccount, consent_id: int, requested_by: str, reason: st
         raise refused
     origin = Origin(source="admin", actor=admin.label, evidence={"requested_by": requested_by})
     before = row.state
-    with transaction():
+    with commit_session():
         consent.withdraw(subject, row.topic, row.channel, origin)
         audit.accessed(admin, "withdraw", subject.id, reason, detail=f"consent:{row.id}")
         audit.record(

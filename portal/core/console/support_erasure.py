@@ -12,7 +12,7 @@ from portal.core.consent.changes import Origin
 from portal.core.console import audit, support
 from portal.core.console.models import AdminAccount
 from portal.core.kernel.errors import InvalidFields, InvalidInput
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people import erasure
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
@@ -46,7 +46,7 @@ def erase(admin: AdminAccount, subject_id: int, requested_by: str, reason: str) 
     """Erase the person as asked by ``admin``; returns the disposal record (id and counts)."""
     subject, reason = check(admin, subject_id, requested_by, reason)
     origin = Origin(source="admin", actor=admin.label, evidence={"requested_by": requested_by})
-    with transaction():
+    with commit_session():
         record = erasure.erase_in_transaction(
             subject, admin.label, origin, f"support: asked by {requested_by}"
         )

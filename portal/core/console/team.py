@@ -17,7 +17,7 @@ from portal.core.console import admins, audit
 from portal.core.console.models import BRAND_ADMIN, OWNER, ROLES, AdminAccount
 from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import outbox
 from portal.extensions import db
 
@@ -32,7 +32,7 @@ def _state(account: AdminAccount) -> dict:
 
 def invite(owner: AdminAccount, email: str, role: str, brand_ids, language: str, sender):
     """Create an account without a password and mail it a link to choose one."""
-    with transaction():
+    with commit_session():
         account = admins.new_account(owner.group, email, role, brand_ids)
         account.invite_nonce = secrets.token_hex(16)
         audit.record(owner.group_id, owner, "admin.invite", account.label, after=_state(account))
@@ -73,7 +73,7 @@ def invited(payload: dict) -> AdminAccount | None:
 def accept(account: AdminAccount, password: str, again: str) -> None:
     """Set the invited admin's password; the invitation link stops working."""
     admins.check_password(password, again)
-    with transaction():
+    with commit_session():
         account.password_hash = admins.hash_password(password)
         account.invite_nonce = None
         audit.record(account.group_id, account, "admin.accept_invite", account.label)
@@ -105,7 +105,7 @@ def change(owner: AdminAccount, account: AdminAccount, role: str, brand_ids, dis
         and not _owners_left(owner.group_id, account)
     ):
         raise InvalidInput("role", _l("The group needs at least one active owner."))
-    with transaction():
+    with commit_session():
         before = _state(account)
         account.role = role
         account.brands = brands if role == BRAND_ADMIN else []

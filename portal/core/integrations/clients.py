@@ -19,7 +19,7 @@ from portal.core.integrations.models.api import SCOPES, ApiClient
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput, NotFound
 from portal.core.kernel.models.group import Brand, SiteGroup
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
 KEY_PREFIX = "cp_"
@@ -59,7 +59,7 @@ def create(
         if missing:
             raise InvalidInput("brand", f"no brand {missing[0]!r} in {group_slug}")
         brand_ids = sorted({brands[slug] for slug in brand_slugs})
-    with transaction():
+    with commit_session():
         return add(group, name, scopes, brand_ids, verified_source)
 
 
@@ -90,7 +90,7 @@ def add(
 def reissue(client_id: int) -> str:
     """Replace a client's key; the old key stops working at once."""
     prefix, key = _new_key()
-    with transaction():
+    with commit_session():
         client = db.session.get(ApiClient, client_id)
         if client is None:
             raise NotFound(f"no API client {client_id}")
@@ -115,7 +115,7 @@ def authenticate(key: str) -> ApiClient | None:
         _remember(digest, client)
     now = clock.now()
     if client.last_used_at is None or now - client.last_used_at > LAST_USE_PRECISION:
-        with transaction():
+        with commit_session():
             db.session.execute(
                 update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now)
             )
@@ -162,7 +162,7 @@ def forget(client_id: int) -> None:
 
 
 def revoke(client_id: int) -> ApiClient:
-    with transaction():
+    with commit_session():
         client = db.session.get(ApiClient, client_id)
         if client is None:
             raise NotFound(f"no API client {client_id}")
@@ -201,6 +201,6 @@ def demo_key(group_slug: str) -> str:
     if client is None:
         return create(group_slug, DEMO_NAME, list(SCOPES))[1]
     if client.revoked_at is not None:
-        with transaction():
+        with commit_session():
             client.revoked_at = None
     return reissue(client.id)

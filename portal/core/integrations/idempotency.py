@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.core.integrations.models.api import IdempotencyRecord
 from portal.core.kernel import clock
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
 MAX_KEY = 200
@@ -55,13 +55,13 @@ def once(
     the request and retry with the same key.
     """
     if key is None:
-        with transaction():
+        with commit_session():
             return operation()
     previous = _stored(client_id, key, fingerprint_)
     if previous is not None:
         return previous
     try:
-        with transaction():
+        with commit_session():
             status, body = operation()
             db.session.add(
                 IdempotencyRecord(

@@ -10,7 +10,7 @@ from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.models import FRESHNESS, RELATIONSHIPS, REPERMISSION, LifecycleNotice
 from portal.core.people import profile
 from portal.core.people.models.subject import Subject
@@ -47,7 +47,7 @@ def subject_of(notice: LifecycleNotice) -> Subject:
 
 def still_right(group_id: int, payload) -> Answer:
     """ "Still right": every field the mail listed is confirmed as of now."""
-    with transaction():
+    with commit_session():
         notice = find_notice(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
@@ -65,7 +65,7 @@ def still_right(group_id: int, payload) -> Answer:
 def update(group_id: int, payload, values: dict[str, str], actor: str = "subject") -> Answer:
     """ "Update": store the corrected values (already validated by ``profile.parse_*``); an
     unchanged value counts as confirmed. Only fields the mail listed can be given."""
-    with transaction():
+    with commit_session():
         notice = find_notice(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
@@ -80,7 +80,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
 
 def keep(group_id: int, payload, origin: Origin) -> Answer:
     """ "Keep my subscriptions": every consent still held is confirmed again, in the ledger."""
-    with transaction():
+    with commit_session():
         notice = find_notice(group_id, payload, REPERMISSION)
         if notice is None:
             return Answer.UNKNOWN
@@ -101,7 +101,7 @@ def set_relationship(subject: Subject, value: str | None, origin: Origin) -> boo
         raise InvalidInput("relationship", _l("Use customer, former_customer or prospect."))
     if subject.relationship_status == value:
         return False
-    with transaction():
+    with commit_session():
         record_relationship(subject, value)
     log.info("subject %s relationship set to %s by %s", subject.id, value, origin.actor)
     return True

@@ -9,7 +9,7 @@ from portal.core.console import audit
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import SiteGroup
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.models import LifecyclePolicy
 from portal.core.people.profile import MOBILE, POSTAL
 from portal.extensions import db
@@ -44,7 +44,7 @@ def policy_of(group: SiteGroup) -> LifecyclePolicy:
     """The group's policy; a group without one gets the defaults (and keeps them)."""
     row = db.session.scalar(select(LifecyclePolicy).where(LifecyclePolicy.group_id == group.id))
     if row is None:
-        with transaction():
+        with commit_session():
             row = defaults(group)
     return row
 
@@ -108,7 +108,7 @@ def update_policy(group: SiteGroup, changes: dict, actor: str, admin=None) -> tu
             clean[name] = _intervals(value)
         else:
             clean[name] = _number(name, value, optional=name in OPTIONAL)
-    with transaction():
+    with commit_session():
         for name, value in clean.items():
             setattr(row, name, value)
         row.updated_at, row.updated_by = clock.now(), actor

@@ -15,7 +15,7 @@ from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
 from portal.core.kernel.errors import NotFound
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
@@ -58,7 +58,7 @@ def recipients(topic: Topic) -> list[Subject]:
 
 def send_topic(topic: Topic, title: str, body: str) -> int:
     """Queue the mail for every consenting subject in one transaction; returns how many."""
-    with transaction():
+    with commit_session():
         people = recipients(topic)
         for subject in people:
             https = unsubscribe.https_url(subject, topic)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal import tokens
 from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand, SiteGroup
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import subjects
 from portal.core.people.models.access import SignInLink
@@ -47,7 +47,7 @@ def request_link(
     address that is not one.
     """
     address = subjects.normalise_email(email)
-    with transaction():
+    with commit_session():
         subject = subjects.find(group.id, address)
         if subject is not None and subject.status != ERASED:
             _send(subject, brand, language, next_path)
@@ -56,7 +56,7 @@ def request_link(
 
 def send_fresh_link(subject: Subject, brand: Brand, language: str, next_path: str | None) -> None:
     """A new magic link for a signed-in subject who needs the "full" level for something."""
-    with transaction():
+    with commit_session():
         _send(subject, brand, language, next_path)
 
 
@@ -120,7 +120,7 @@ def check_link(group_id: int, payload) -> Entry:
 
 def use_link(group_id: int, payload) -> Entry:
     """Use a magic link once: afterwards it is refused as "used"."""
-    with transaction():
+    with commit_session():
         link = _link(group_id, payload)
         link.used_at = clock.now()
         return Entry(link.subject, link.purpose, payload.get("n"))

@@ -17,7 +17,7 @@ from portal.core.integrations import events
 from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import access, erasure, subjects
 from portal.core.people.models.profile import EmailChange
@@ -38,7 +38,7 @@ def request(subject: Subject, raw: str, brand: Brand, language: str) -> str:
     address = subjects.normalise_email(raw)
     if address == subject.email:
         raise InvalidInput("email", _l("This is already your address."))
-    with transaction():
+    with commit_session():
         cancel_pending(subject)
         # A row either way, so the page shows the same waiting change whoever owns the address.
         change = EmailChange(subject_id=subject.id, new_email=address, created_at=clock.now())
@@ -71,7 +71,7 @@ def cancel_pending(subject: Subject) -> int:
 
 
 def cancel(subject: Subject) -> int:
-    with transaction():
+    with commit_session():
         return cancel_pending(subject)
 
 
@@ -99,7 +99,7 @@ def check(group_id: int, payload) -> EmailChange:
 def confirm(group_id: int, payload, origin: Origin) -> Subject:
     """Move the subject to the confirmed new address, in one transaction; the link then stops
     working. Raises access.LinkRefused, or AddressTaken (nothing changed)."""
-    with transaction():
+    with commit_session():
         change = check(group_id, payload)
         subject, address = change.subject, change.new_email
         if subjects.find(group_id, address) is not None:

@@ -19,7 +19,7 @@ from portal.core.console.models import AccessEntry
 from portal.core.integrations import events
 from portal.core.integrations.models.event import SUBJECT_ERASED, Event
 from portal.core.kernel import clock
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.subject import Subject
@@ -121,7 +121,7 @@ def erase(
 
     ``options``: ``suppress`` and ``notify``, as there.
     """
-    with transaction():
+    with commit_session():
         return erase_in_transaction(subject, requested_by, origin, reason, **options)
 
 

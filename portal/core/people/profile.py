@@ -18,7 +18,7 @@ from portal.core.integrations import events
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import SiteGroup
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.people.models.profile import ProfileField
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -176,7 +176,7 @@ def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileF
         raise InvalidInput("form", _l("This field is not part of your profile here."))
     if value is None and name not in CLEARABLE:
         raise InvalidInput(name, _l("This field cannot be left empty."))
-    with transaction():
+    with commit_session():
         if value is None:
             row = fields_of(subject).get(name)
             if row is not None:

@@ -10,7 +10,7 @@ from portal import tokens
 from portal.core.consent.changes import Origin
 from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand
-from portal.core.kernel.transaction import transaction
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import access, erasure
 from portal.core.people.models.access import SignInLink
@@ -24,7 +24,7 @@ REASON = "asked for by the person in the self-service pages"
 
 def send_link(subject: Subject, brand: Brand, language: str) -> None:
     """Mail the confirmation link; nothing is erased yet."""
-    with transaction():
+    with commit_session():
         link = SignInLink(subject_id=subject.id, purpose=PURPOSE, created_at=clock.now())
         db.session.add(link)
         db.session.flush()
