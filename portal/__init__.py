@@ -69,29 +69,35 @@ def create_app(test_config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from portal import api, cli, errors, links, ops, web
-    from portal.admin import blueprint as admin
-    from portal.lifecycle.views import blueprint as lifecycle
-    from portal.preferences.unsubscribe import blueprint as unsubscribe
-    from portal.preferences.views import blueprint as preferences
-    from portal.selfservice import erase, views  # noqa: F401 - both add routes to the blueprint
-    from portal.selfservice.blueprint import blueprint as selfservice
-    from portal.signup.views import blueprint as signup
+    from portal import (
+        admin,
+        api,
+        cli,
+        devmail,
+        errors,
+        lifecycle,
+        links,
+        ops,
+        preferences,
+        selfservice,
+        signup,
+        web,
+    )
 
-    app.register_blueprint(signup)
-    app.register_blueprint(preferences)
-    app.register_blueprint(unsubscribe)
-    api.register(app)
-    app.register_blueprint(selfservice)
-    app.register_blueprint(admin)
-    app.register_blueprint(lifecycle)
-    web.register(app)
-    links.init_app(app)
-    errors.register(app)
-    ops.init_app(app)
-    cli.register(app)
-    if app.config["PORTAL_ENV"] == "development" and app.config["MAIL_TRANSPORT"] == "mailbox":
-        from portal.devmail.views import blueprint as devmail
-
-        app.register_blueprint(devmail)
+    # Each part registers itself: its blueprints, hooks and commands.
+    for part in (
+        signup,
+        preferences,
+        api,
+        selfservice,
+        admin,
+        lifecycle,
+        web,
+        links,
+        errors,
+        ops,
+        cli,
+        devmail,
+    ):
+        part.init_app(app)
     return app

@@ -99,6 +99,6 @@ def import_subscribers(file, slug, group_slug, dry_run, reconfirm):
     )
 
 
-def register(app) -> None:
+def init_app(app) -> None:
     for group in (admins_cli, import_cli):
         app.cli.add_command(group)

@@ -193,7 +193,7 @@ def run_lifecycle(dry_run, batch, slug):
                 click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     from portal import admin_cli
     from portal.api.commands import api_clients_cli
 
@@ -208,4 +208,4 @@ def register(app: Flask) -> None:
         doctor,
     ):
         app.cli.add_command(group)
-    admin_cli.register(app)
+    admin_cli.init_app(app)

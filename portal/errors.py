@@ -13,7 +13,7 @@ from portal.extensions import retry_after
 log = logging.getLogger(__name__)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         message = _(

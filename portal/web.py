@@ -13,7 +13,7 @@ from portal.extensions import db
 GPC_SUPPORT_SINCE = "2026-11-23"
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     @app.get("/")
     def index():
         """One group: go to it. Several: list them (the installation hosts them all)."""

@@ -5,7 +5,7 @@ login page) and asks ``core.console.admins.can`` before showing or changing anyt
 another group are "not found"; things of this group the admin may not touch are "forbidden".
 """
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, request, session, url_for
 
 from portal.core.console import admins
 from portal.core.console.models import AdminAccount
@@ -90,6 +90,10 @@ def topic_or_404(topic_id: int) -> Topic:
     if topic is None or topic.brand.group_id != g.admin.group_id:
         abort(404)
     return topic
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
 
 
 @blueprint.app_context_processor

@@ -54,7 +54,7 @@ def refused(error):
     return problems.response(409, str(error.message), error.reason)
 
 
-def register(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     from portal.api import consent, docs, feed, subjects, webhooks  # noqa: F401 - routes
 
     app.register_blueprint(blueprint)
