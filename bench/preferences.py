@@ -15,7 +15,7 @@ ROUNDS = 200
 def _setup(app):
     from flask_migrate import upgrade
 
-    from portal.core.console.demo import sized_group
+    from tests.factories import sized_group
 
     upgrade()
     return sized_group("bench", BRANDS, TOPICS)

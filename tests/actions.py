@@ -5,11 +5,16 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+import pyotp
+from flask import g
 from sqlalchemy import event, text
 
+from portal.core.console.models import AdminAccount
+from portal.core.kernel import clock
 from portal.core.mail import outbox
 from portal.extensions import db
 from tests.conftest import csrf_token
+from tests.factories import PASSWORD
 from tests.smtp import text_of
 
 TOPIC = re.compile(r'name="topics" value="(\d+)"')
@@ -221,3 +226,103 @@ def side_by_side(app, monkeypatch, module, name: str):
 
     monkeypatch.setattr(module, name, read_then_wait)
     return lambda work: at_once(app, started(work), workers=2)
+
+
+# The console
+
+
+def create_owner(runner, email: str, password: str = PASSWORD):
+    """``flask admins create-owner`` for the demo group, the password typed on stdin."""
+    args = ["admins", "create-owner", "--group", "luxe", "--email", email, "--password-stdin"]
+    result = runner.invoke(args=args, input=password + "\n")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def code_for(account: AdminAccount) -> str:
+    return pyotp.TOTP(account.totp_secret).at(clock.now())
+
+
+def form_page(client, url: str) -> str:
+    """A page with a form, as this client's browser would get it.
+
+    The tests run inside one app context, whose ``g`` would otherwise hand the CSRF token of
+    one client's session to another client.
+    """
+    g.pop("csrf_token", None)
+    return client.get(url).get_data(as_text=True)
+
+
+def log_in(client, account: AdminAccount, password=PASSWORD):
+    page = form_page(client, "/admin/login")
+    data = {"csrf_token": csrf_token(page), "email": account.email, "password": password}
+    if account.totp_enabled:
+        data["code"] = code_for(account)
+    answer = client.post("/admin/login", data=data)
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return answer
+
+
+def post(client, url, data=None, **kwargs):
+    """Submit a console form like a browser: open the page for its CSRF token, then post."""
+    page = form_page(client, "/admin/account")
+    return client.post(url, data={"csrf_token": csrf_token(page), **(data or {})}, **kwargs)
+
+
+# Self-service (My data)
+
+ERASE_LINK = re.compile(r"https?://\S+/my-data/erase/\S+")
+EMAIL_LINK = re.compile(r"https?://\S+/my-data/email/confirm/\S+")
+PAGE = "/luxe/my-data/"
+
+
+def signed_in(client, smtp, email):
+    """A subscribed person holding the "full" level (a fresh magic link)."""
+    subscribed(client, smtp, email)
+    sign_in(client, smtp, email)
+    smtp.clear()
+
+
+def post_field(client, name, headers=None, **inputs):
+    html = client.get(PAGE).get_data(as_text=True)
+    data = {"csrf_token": csrf_token(html), **inputs}
+    return client.post(f"{PAGE}field/{name}", data=data, headers=headers or {})
+
+
+# Each field of the profile form and the inputs it posts.
+FIELDS = {
+    "first_name": ["first_name"],
+    "last_name": ["last_name"],
+    "preferred_language": ["preferred_language"],
+    "mobile_number": ["mobile_number"],
+    "postal_address": ["postal_line1", "postal_postcode", "postal_city", "postal_country"],
+    "date_of_birth": ["birth_day", "birth_month", "birth_year"],
+}
+
+
+def fill_in_everything(client, **inputs):
+    """Post every field of the profile in turn, as the person would; each must be saved."""
+    for name, keys in FIELDS.items():
+        answer = post_field(client, name, **{key: inputs[key] for key in keys})
+        assert answer.status_code == 200, (name, answer.status_code)
+
+
+def link_in(pattern, message) -> str:
+    match = pattern.search(text_of(message))
+    assert match, "no link in the mail"
+    return path_of(match.group(0))
+
+
+def press(client, path):
+    """Open a mailed link, then press the page's button."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    return client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def ask_erasure(client, smtp, email) -> str:
+    page = client.get(f"{PAGE}erase").get_data(as_text=True)
+    sent = client.post(f"{PAGE}erase", data={"csrf_token": csrf_token(page)})
+    assert "Check your inbox" in sent.get_data(as_text=True)
+    deliver()
+    return link_in(ERASE_LINK, smtp.to(email)[-1])

@@ -10,8 +10,8 @@ from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.api import ApiClient
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
+from tests.actions import confirm, confirmation_link, deliver, log_in, post, sign_up
+from tests.factories import brand, brand_admin, make_admin
 
 KEY = re.compile(r'value="(cp_[0-9a-f]+\.[A-Za-z0-9_\-]+)"')
 

@@ -5,7 +5,8 @@ from sqlalchemy import select
 
 from portal.core.console.models import AuditEntry
 from portal.extensions import db
-from tests.admin.helpers import brand, log_in, make_admin, post
+from tests.actions import log_in, post
+from tests.factories import brand, make_admin
 
 
 def test_filter_and_export(client, demo):

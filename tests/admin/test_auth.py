@@ -8,17 +8,9 @@ from sqlalchemy import select
 from portal.core.console.models import AdminAccount, AuditEntry
 from portal.core.kernel import clock
 from portal.extensions import db
-from tests.actions import deliver
-from tests.admin.helpers import (
-    PASSWORD,
-    code_for,
-    create_owner,
-    form_page,
-    log_in,
-    make_admin,
-    post,
-)
+from tests.actions import code_for, create_owner, deliver, form_page, log_in, post
 from tests.conftest import csrf_token
+from tests.factories import PASSWORD, make_admin
 from tests.smtp import text_of
 
 GENERIC = "These details do not open an account"

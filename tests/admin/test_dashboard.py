@@ -9,8 +9,8 @@ from portal.core.kernel import clock
 from portal.core.people import erasure
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin
+from tests.actions import confirm, confirmation_link, deliver, log_in, sign_up
+from tests.factories import brand, brand_admin, make_admin
 
 
 def test_figures_of_the_group_and_of_one_brand(client, demo, smtp):

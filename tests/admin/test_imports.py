@@ -11,8 +11,8 @@ from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.console.models import AuditEntry
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import deliver, sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, post
+from tests.actions import deliver, log_in, post, sign_up
+from tests.factories import brand, brand_admin
 from tests.smtp import text_of
 
 CSV = """email,topic,channel,consented_at,source,first_name

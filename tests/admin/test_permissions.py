@@ -15,9 +15,9 @@ from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin
+from tests.actions import log_in, sign_up
 from tests.core.test_isolation import make_group
+from tests.factories import brand, brand_admin, make_admin
 
 # endpoint -> roles that may use it (with ids of their own group and brands)
 ALLOWED = {

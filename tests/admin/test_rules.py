@@ -5,8 +5,8 @@ from sqlalchemy import select
 from portal.core.console.models import AuditEntry
 from portal.core.lifecycle.policy import policy_of
 from portal.extensions import db
-from tests.actions import sign_up
-from tests.admin.helpers import log_in, make_admin, post
+from tests.actions import log_in, post, sign_up
+from tests.factories import make_admin
 
 
 def test_owner_sees_each_rule_with_its_preview_and_changes_it(client, demo, smtp):

@@ -6,8 +6,8 @@ from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.console.models import AuditEntry
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
+from tests.actions import confirm, confirmation_link, deliver, log_in, post, sign_up
+from tests.factories import brand, brand_admin, make_admin
 from tests.smtp import text_of
 
 NEW_BRAND = {

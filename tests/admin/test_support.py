@@ -7,8 +7,8 @@ from portal.core.console.models import AccessEntry, AuditEntry
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
+from tests.actions import confirm, confirmation_link, deliver, log_in, post, sign_up
+from tests.factories import brand, brand_admin, make_admin
 
 
 def _subscribe(client, smtp, address, brand_slug="camille"):

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 from portal.core.consent.models import Consent
 from portal.core.kernel.models.group import Brand
 from portal.extensions import db
-from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
+from tests.actions import log_in, post
 from tests.admin.test_imports import CSV
+from tests.factories import brand, brand_admin, make_admin
 
 
 def _png() -> bytes:

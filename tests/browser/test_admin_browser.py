@@ -6,9 +6,9 @@ import pytest
 from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
-from tests.actions import sign_up
-from tests.admin.helpers import PASSWORD, brand, code_for, create_owner, make_admin
+from tests.actions import code_for, create_owner, sign_up
 from tests.browser.conftest import axe_violations
+from tests.factories import PASSWORD, brand, make_admin
 
 pytestmark = pytest.mark.browser
 

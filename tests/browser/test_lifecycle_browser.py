@@ -10,7 +10,7 @@ from portal.core.kernel import clock
 from portal.core.lifecycle import run
 from tests.actions import deliver
 from tests.browser.conftest import axe_violations
-from tests.lifecycle.factories import PARIS, START, member
+from tests.factories import PARIS, START, member
 from tests.smtp import text_of
 
 pytestmark = pytest.mark.browser

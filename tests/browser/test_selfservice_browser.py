@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 
 from portal.core.people import subjects
-from tests.actions import deliver, magic_link, subscribed
+from tests.actions import ERASE_LINK, deliver, magic_link, subscribed
 from tests.browser.conftest import axe_violations
-from tests.selfservice.helpers import ERASE_LINK
 from tests.smtp import text_of
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle import answers, run
 from portal.core.people import profile, subjects
 from portal.core.people.models.subject import ACTIVE
-from tests.lifecycle.factories import ORIGIN, PARIS, START, member
+from tests.factories import ORIGIN, PARIS, START, member
 
 TWO_YEARS_ON = START.replace(year=START.year + 2)  # 24 calendar months: the dormancy cut-off
 

@@ -14,7 +14,7 @@ from portal.core.people import profile
 from portal.core.people.models.profile import ProfileField
 from portal.extensions import db
 from tests.actions import csrf_token, deliver, path_of
-from tests.lifecycle.factories import PARIS, START, member
+from tests.factories import PARIS, START, member
 from tests.smtp import html_of, text_of
 
 STILL_RIGHT = re.compile(r"https?://\S+/still-right/\S+")

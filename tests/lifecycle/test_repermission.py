@@ -12,7 +12,7 @@ from portal.core.kernel import clock
 from portal.core.lifecycle import run
 from portal.extensions import db
 from tests.actions import csrf_token, deliver, path_of
-from tests.lifecycle.factories import ORIGIN, START, ledger_rows, member, topic
+from tests.factories import ORIGIN, START, ledger_rows, member, topic
 from tests.smtp import html_of, text_of
 
 KEEP = r"https?://\S+/keep/\S+"

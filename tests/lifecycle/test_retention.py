@@ -14,7 +14,7 @@ from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import deliver, sign_up
-from tests.lifecycle.factories import ORIGIN, START, count, ledger_rows, member
+from tests.factories import ORIGIN, START, count, ledger_rows, member
 
 
 @pytest.fixture(autouse=True)

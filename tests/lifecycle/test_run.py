@@ -12,7 +12,7 @@ from portal.core.lifecycle.policy import months_ago, policy_of, update_policy
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import at_once, deliver, sign_up
-from tests.lifecycle.factories import PARIS, START, count, member
+from tests.factories import PARIS, START, count, member
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,7 @@ from portal.core.kernel import rotation
 from portal.core.kernel.crypto import Keys
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import sign_up
-from tests.selfservice.helpers import PAGE, post_field, signed_in
+from tests.actions import PAGE, post_field, sign_up, signed_in
 
 NEW_KEY = "bmV3LWRhdGEta2V5LW5ldy1kYXRhLWtleS1uZXctZGE="
 

@@ -15,7 +15,7 @@ from portal.core.consent.models import GRANT, WITHDRAWAL, LedgerEntry
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests import actions
-from tests.lifecycle.factories import ORIGIN, member, topic
+from tests.factories import ORIGIN, member, topic
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The centre runs a fixed number of SQL queries, whatever the number of brands."""
 
-from portal.core.console.demo import sized_group
 from portal.core.kernel import clock
 from tests.actions import get_counting_queries
+from tests.factories import sized_group
 
 
 def _queries_for_centre(app, subject) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from portal.core.kernel import clock
-from tests.selfservice.helpers import PAGE, post_field, signed_in
+from tests.actions import PAGE, post_field, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "portal/static/schemas/export-v1.schema.json").read_text())

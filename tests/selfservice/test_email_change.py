@@ -7,9 +7,8 @@ from portal.core.consent.models import LedgerEntry
 from portal.core.people import erasure, subjects
 from portal.core.people.models.erasure import Suppression
 from portal.extensions import db
-from tests.actions import deliver, subscribed
+from tests.actions import EMAIL_LINK, PAGE, deliver, link_in, press, signed_in, subscribed
 from tests.conftest import csrf_token
-from tests.selfservice.helpers import EMAIL_LINK, PAGE, link_in, press, signed_in
 from tests.smtp import text_of
 
 

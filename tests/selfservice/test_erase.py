@@ -10,9 +10,17 @@ from portal.core.people import subjects
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import deliver, manage_link, sign_up, subscribed
+from tests.actions import (
+    PAGE,
+    ask_erasure,
+    deliver,
+    manage_link,
+    press,
+    sign_up,
+    signed_in,
+    subscribed,
+)
 from tests.conftest import csrf_token
-from tests.selfservice.helpers import PAGE, ask_erasure, press, signed_in
 from tests.smtp import text_of
 
 

@@ -10,14 +10,7 @@ import sqlalchemy as sa
 
 from portal.core.consent import ledger
 from portal.extensions import db
-from tests.actions import deliver
-from tests.selfservice.helpers import (
-    PAGE,
-    ask_erasure,
-    fill_in_everything,
-    press,
-    signed_in,
-)
+from tests.actions import PAGE, ask_erasure, deliver, fill_in_everything, press, signed_in
 
 ADDRESS = "ottoline.vexborough@example.net"
 SECRETS = [

@@ -3,8 +3,16 @@
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import deliver, manage_link, sign_up, subscribed
-from tests.selfservice.helpers import PAGE, fill_in_everything, post_field, signed_in
+from tests.actions import (
+    PAGE,
+    deliver,
+    fill_in_everything,
+    manage_link,
+    post_field,
+    sign_up,
+    signed_in,
+    subscribed,
+)
 
 
 def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):

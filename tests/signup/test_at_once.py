@@ -13,7 +13,7 @@ from portal.core.people import subjects
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests import actions
-from tests.lifecycle.factories import member
+from tests.factories import member
 
 
 def test_a_new_address_joining_twice_at_once_is_one_person(app, demo, monkeypatch):

@@ -1,7 +1,7 @@
 """The group's home page runs a fixed number of SQL queries, whatever the number of brands."""
 
-from portal.core.console.demo import sized_group
 from tests.actions import get_counting_queries
+from tests.factories import sized_group
 
 
 def _queries_for_home(app, slug: str) -> int:

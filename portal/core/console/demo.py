@@ -1,14 +1,12 @@
-"""The demo site group: LÜXE and its seven houses, each with three to six topics; and plain
-groups of a chosen size, to measure the preference centre at scale."""
+"""The demo site group that `make run` and `flask demo load` set up: LÜXE and its seven
+houses, each with three to six topics. (Groups of a chosen size, for the tests and the bench,
+are made by ``tests.factories.sized_group``.)"""
 
 from sqlalchemy import select
 
-from portal.core.consent.models import Consent
-from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.policy import defaults as default_policy
-from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 E, ES, EP, ESP = ["email"], ["email", "sms"], ["email", "post"], ["email", "sms", "post"]
@@ -155,57 +153,3 @@ def load() -> tuple[SiteGroup, bool]:
                     )
                 )
     return group, True
-
-
-def sized_group(slug: str, brands: int, topics: int) -> Subject:
-    """Create a plain group of ``brands`` brands with ``topics`` topics each, on all three
-    channels, and one active subject holding one, two or three channels of each topic.
-
-    Not a demo for people: it gives the centre a known size, so the benchmark and the tests
-    of how the centre scales build the same group.
-    """
-    with commit_session():
-        group = SiteGroup(slug=slug, name=slug.upper())
-        db.session.add(group)
-        db.session.flush()
-        subject = Subject(
-            group_id=group.id, email_hash=slug, email=f"{slug}@example.com", status="active"
-        )
-        db.session.add(subject)
-        for b in range(brands):
-            brand = Brand(
-                group_id=group.id,
-                slug=f"b{b}",
-                name=f"Brand {b}",
-                sender_name="B",
-                sender_address="b@example.com",
-                privacy_policy_url="https://b.example",
-                policy_version="1",
-                position=b,
-            )
-            db.session.add(brand)
-            db.session.flush()
-            db.session.add(ConsentText(brand_id=brand.id, version=1, texts={"en": "I agree."}))
-            for t in range(topics):
-                topic = Topic(
-                    brand_id=brand.id,
-                    key=f"t{t}",
-                    names={"en": f"Topic {t}"},
-                    descriptions={"en": "About it."},
-                    channels=ESP,
-                )
-                db.session.add(topic)
-                db.session.flush()
-                for channel in ESP[: 1 + t % 3]:
-                    db.session.add(
-                        Consent(
-                            subject_id=subject.id,
-                            brand_id=brand.id,
-                            topic_id=topic.id,
-                            channel=channel,
-                            state="granted",
-                            since=clock.now(),
-                            source="signup_form",
-                        )
-                    )
-    return subject
