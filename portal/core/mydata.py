@@ -2,7 +2,7 @@
 
 GDPR Art. 15: the person sees all of it, nothing left out: the address, every profile field
 of the group with when it was last confirmed, each consent with its whole ledger history,
-where and when they signed up, and the recipients of their data.
+where and when they signed up, the recipients of their data, and their passkeys.
 """
 
 from dataclasses import dataclass, field
@@ -15,10 +15,12 @@ from portal.core.models import (
     Consent,
     EmailChange,
     LedgerEntry,
+    Passkey,
     ProfileField,
     SignupRequest,
     Subject,
 )
+from portal.core.people import passkeys
 from portal.extensions import db
 
 
@@ -78,6 +80,7 @@ def profile_section(subject: Subject) -> list[dict]:
 
 export.EXTRA_SECTIONS.setdefault("profile", profile_section)
 export.EXTRA_SECTIONS.setdefault("recipients", recipients)
+export.EXTRA_SECTIONS.setdefault("passkeys", passkeys.export_section)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class MyData:
     other_entries: list[LedgerEntry]
     signups: list[SignupRequest]
     recipients: list[dict]
+    passkeys: list[Passkey]
 
 
 def gather(subject: Subject) -> MyData:
@@ -129,4 +133,5 @@ def gather(subject: Subject) -> MyData:
         other_entries=others,
         signups=list(signups),
         recipients=recipients(subject),
+        passkeys=passkeys.listed(subject),
     )

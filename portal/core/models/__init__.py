@@ -14,6 +14,7 @@ from portal.core.models.event import Event
 from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.lifecycle import LifecycleNotice, LifecyclePolicy
 from portal.core.models.outbox import OutboxMessage
+from portal.core.models.passkey import Passkey, PasskeyChallenge
 from portal.core.models.profile import EmailChange, ProfileField
 from portal.core.models.subject import Subject
 
@@ -35,6 +36,8 @@ __all__ = [
     "LifecycleNotice",
     "LifecyclePolicy",
     "OutboxMessage",
+    "Passkey",
+    "PasskeyChallenge",
     "ProfileField",
     "SignInLink",
     "SignupRequest",
