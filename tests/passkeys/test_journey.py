@@ -1,7 +1,9 @@
 """Adding, using and removing a passkey, through the JSON steps the page's script takes."""
 
 import pytest
+from flask_babel import refresh
 
+from portal.config import from_environment
 from portal.core import access, subjects
 from portal.core.models import Passkey
 from portal.extensions import db
@@ -106,3 +108,44 @@ def test_someone_else_s_passkey_cannot_be_removed(client, smtp, demo, person):
     assert answer.status_code == 404
     assert "This passkey was already removed." in answer.get_data(as_text=True)
     assert db.session.query(Passkey).count() == 1
+
+
+def test_the_relying_party_comes_from_configuration(app, client, demo, person):
+    app.config["PASSKEY_RP_ID"] = "luxe.example"
+    app.config["PASSKEY_ORIGINS"] = ["https://www.luxe.example", "https://luxe.example"]
+    options = post_json(client, f"{BASE}/new/options", {"name": "x"}, f"{BASE}/").get_json()
+    assert options["rp"] == {"id": "luxe.example", "name": demo.name}
+    assert options["attestation"] == "none"
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["user"]["name"] == ADDRESS
+    assert options["user"]["id"] not in (ADDRESS, str(person.id))
+    unlisted = Authenticator(origin="http://portal.test", rp_id="luxe.example")
+    assert add_passkey(client, unlisted).status_code == 400
+    other_site = Authenticator(origin="https://luxe.example", rp_id="portal.test")
+    assert add_passkey(client, other_site).status_code == 400
+    listed = Authenticator(origin="https://luxe.example", rp_id="luxe.example")
+    assert add_passkey(client, listed).status_code == 200
+
+
+def test_configuration_reads_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("PASSKEY_RP_ID", " luxe.example ")
+    monkeypatch.setenv("PASSKEY_ORIGINS", "https://luxe.example/, ,https://www.luxe.example")
+    config = from_environment(str(tmp_path))
+    assert config["PASSKEY_RP_ID"] == "luxe.example"
+    assert config["PASSKEY_ORIGINS"] == ["https://luxe.example", "https://www.luxe.example"]
+
+
+@pytest.mark.parametrize(
+    ("language", "sign_in", "manage"),
+    [
+        ("fr", "Se connecter avec une clé d'accès", "Ajouter une clé d'accès"),
+        ("de", "Mit einem Passkey anmelden", "Passkey hinzufügen"),
+    ],
+)
+def test_the_pages_speak_the_person_s_language(client, person, language, sign_in, manage):
+    refresh()  # the test's app context outlives requests: forget the English of the last one
+    assert manage in client.get(f"{BASE}/?lang={language}").get_data(as_text=True)
+    sign_out(client)
+    page = client.get(f"/luxe/preferences/sign-in?lang={language}").get_data(as_text=True)
+    assert sign_in in page
+    assert 'autocomplete="email webauthn"' in page  # the browser may offer passkeys as autofill
