@@ -28,7 +28,7 @@ def upgrade():
     sa.Column('credential_id', sa.LargeBinary(length=1023), nullable=False),
     sa.Column('public_key', sa.LargeBinary(), nullable=False),
     sa.Column('user_handle', sa.LargeBinary(length=64), nullable=False),
-    sa.Column('sign_count', sa.Integer(), nullable=False),
+    sa.Column('sign_count', sa.BigInteger(), nullable=False),
     sa.Column('name', sa.String(length=60), nullable=False),
     sa.Column('transports', sa.String(length=120), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=True),

@@ -4,7 +4,17 @@ portal.core.people.passkeys; without JavaScript the magic link remains the way i
 
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from portal import access as sessions
@@ -20,8 +30,7 @@ KEY = "passkey"  # the session's challenge of each ceremony under way: {purpose:
 
 
 def _limit() -> str:
-    from flask import current_app
-
+    """Sign-in attempts per client IP: as many as sign-up requests (RATELIMIT_SIGNUP_IP)."""
     return current_app.config["RATELIMIT_SIGNUP_IP"]
 
 

@@ -108,6 +108,7 @@
 
   // --- Sign in, or confirm it is you, with a passkey ----------------------------------------
   var waiting = null;  // the conditional (autofill) request of the sign-in page, if any
+  var asked = Promise.resolve();  // the last request for options, answered or not
 
   function ask(box, mediation) {
     var status = box.querySelector(".passkey-status"), csrf = box.dataset.csrf;
@@ -115,7 +116,13 @@
     if (waiting) { waiting.abort(); waiting = null; }
     var control = new AbortController();
     if (mediation) waiting = control;
-    return post(box.dataset.options, csrf, {}, fallback)
+    // The session holds one challenge per ceremony: ask for new options only once the last
+    // answer (and the cookie it sets) has arrived, or the two could cross.
+    var options = asked.catch(function () {}).then(function () {
+      return post(box.dataset.options, csrf, {}, fallback);
+    });
+    asked = options;
+    return options
       .then(function (options) {
         var request = { publicKey: requestOptions(options), signal: control.signal };
         if (mediation) request.mediation = mediation;

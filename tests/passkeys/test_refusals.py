@@ -73,6 +73,12 @@ def test_a_sign_counter_that_does_not_move_forward_is_refused(client, authentica
     assert sign_in_with(client, authenticator, counter=3).status_code == 400
     assert not _signed_in(client)
     assert sign_in_with(client, authenticator, counter=6).status_code == 200
+    sign_out(client)
+    # The counter is an unsigned 32-bit number: high values are kept whole on both databases.
+    assert sign_in_with(client, authenticator, counter=4_000_000_000).status_code == 200
+    sign_out(client)
+    assert sign_in_with(client, authenticator, counter=3_999_999_999).status_code == 400
+    assert sign_in_with(client, authenticator, counter=2**32 - 1).status_code == 200
 
 
 def test_a_challenge_belongs_to_the_session_that_asked_for_it(app, client, authenticator):
@@ -164,3 +170,10 @@ def test_confirming_takes_the_signed_in_person_s_own_passkey(client, smtp, demo,
     assert "Confirm with a passkey" not in client.get(
         "/luxe/preferences/confirm-it-is-you"
     ).get_data(as_text=True)
+
+
+def test_sign_in_attempts_are_limited_per_client(app, client, authenticator):
+    app.config["RATELIMIT_SIGNUP_IP"] = "3 per minute"
+    for _ in range(3):
+        assert sign_in_with(client, authenticator, origin="https://evil.example").status_code == 400
+    assert post_json(client, f"{BASE}/sign-in/options", {}).status_code == 429

@@ -1,6 +1,6 @@
 """Passkeys (WebAuthn credentials) of a subject, and the challenges of ceremonies under way."""
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core import clock
@@ -23,7 +23,8 @@ class Passkey(db.Model):
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     # The WebAuthn user handle: random, one per subject, never the address or the id.
     user_handle: Mapped[bytes] = mapped_column(LargeBinary(64))
-    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    # An unsigned 32-bit counter in WebAuthn: beyond what a 32-bit signed integer holds.
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
     name: Mapped[str] = mapped_column(String(60))
     transports: Mapped[str] = mapped_column(String(120), default="")
     created_at = mapped_column(UTCDateTime, default=clock.now)
