@@ -17,10 +17,9 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from portal import access as sessions
-from portal.core import access
-from portal.core.errors import InvalidInput
-from portal.core.people import passkeys
+from portal import sessions
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people import access, passkeys
 from portal.extensions import limiter
 from portal.web import scope_to_group
 

@@ -4,7 +4,7 @@ pages without JavaScript; and axe at a desktop and a phone width."""
 
 import pytest
 
-from portal.core import access, subjects
+from portal.core.people import access, subjects
 from tests.actions import deliver, magic_link, subscribed
 from tests.browser.conftest import axe_violations
 

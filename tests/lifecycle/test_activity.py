@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core import clock, profile, subjects
+from portal.core.consent.preferences import unsubscribe_all
+from portal.core.kernel import clock
+from portal.core.kernel.transaction import transaction
 from portal.core.lifecycle import answers, run
-from portal.core.models import Passkey
-from portal.core.models.subject import ACTIVE
-from portal.core.preferences import unsubscribe_all
-from portal.core.transaction import transaction
+from portal.core.people import profile, subjects
+from portal.core.people.models.passkey import Passkey
+from portal.core.people.models.subject import ACTIVE
 from portal.extensions import db
 from tests.lifecycle.factories import ORIGIN, PARIS, START, member
 

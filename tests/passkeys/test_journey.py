@@ -4,8 +4,8 @@ import pytest
 from flask_babel import refresh
 
 from portal.config import from_environment
-from portal.core import access, subjects
-from portal.core.models import Passkey
+from portal.core.people import access, subjects
+from portal.core.people.models.passkey import Passkey
 from portal.extensions import db
 from tests.actions import subscribed
 from tests.conftest import csrf_token

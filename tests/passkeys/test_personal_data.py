@@ -7,8 +7,10 @@ import zipfile
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from portal.core import subjects
-from portal.core.models import ErasureRecord, LedgerEntry, Passkey, PasskeyChallenge
+from portal.core.consent.models import LedgerEntry
+from portal.core.people import subjects
+from portal.core.people.models.erasure import ErasureRecord
+from portal.core.people.models.passkey import Passkey, PasskeyChallenge
 from portal.extensions import db
 from tests.conftest import csrf_token
 from tests.passkeys.authenticator import Authenticator

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core import access, clock, subjects
-from portal.core.models import Passkey, PasskeyChallenge
+from portal.core.kernel import clock
+from portal.core.people import access, subjects
+from portal.core.people.models.passkey import Passkey, PasskeyChallenge
 from portal.extensions import db
 from tests.actions import subscribed
 from tests.core.test_isolation import make_group

@@ -1,1 +1,1 @@
-"""People of a site group: how they sign in and what is kept about them (passkeys so far)."""
+"""People: subjects, their profile, ways in, address change, their data, export, erasure."""

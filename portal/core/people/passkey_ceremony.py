@@ -12,9 +12,11 @@ from webauthn.helpers import base64url_to_bytes
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
 
-from portal.core import clock
-from portal.core.models import Passkey, PasskeyChallenge, SiteGroup, Subject
-from portal.core.transaction import transaction
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import SiteGroup
+from portal.core.kernel.transaction import transaction
+from portal.core.people.models.passkey import Passkey, PasskeyChallenge
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 REGISTER, SIGN_IN, CONFIRM = "register", "sign-in", "confirm"

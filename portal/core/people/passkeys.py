@@ -21,10 +21,12 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from portal.core import clock, crypto
-from portal.core.errors import InvalidInput
-from portal.core.models import Passkey, SiteGroup, Subject
-from portal.core.models.subject import ERASED
+from portal.core.kernel import clock, crypto
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import SiteGroup
+from portal.core.kernel.transaction import transaction
+from portal.core.people.models.passkey import Passkey
+from portal.core.people.models.subject import ERASED, Subject
 from portal.core.people.passkey_ceremony import (
     CONFIRM,
     LIBRARY_ERRORS,
@@ -37,7 +39,6 @@ from portal.core.people.passkey_ceremony import (
     relying_party,
     take_challenge,
 )
-from portal.core.transaction import transaction
 from portal.extensions import db
 
 NAME_MAX = 60
