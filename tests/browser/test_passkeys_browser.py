@@ -4,7 +4,8 @@ pages without JavaScript; and axe at a desktop and a phone width."""
 
 import pytest
 
-from portal.core.people import access, subjects
+from portal.core.mail import mails
+from portal.core.people import subjects
 from tests.actions import deliver, magic_link, subscribed
 from tests.browser.conftest import axe_violations
 
@@ -95,7 +96,7 @@ def test_add_sign_in_confirm_remove_and_be_refused(site, page, client, demo, smt
 
     # The footer link of a mail gives subscriptions only; the passkey confirms it is you.
     sign_out(page)
-    footer = access.manage_token(subjects.find(demo.id, "touch@example.com"))
+    footer = mails.manage_token(subjects.find(demo.id, "touch@example.com"))
     page.goto(f"{site}/luxe/preferences/manage/{footer}")
     page.goto(f"{site}/luxe/my-data/")
     page.get_by_role("heading", name="Confirm it is you").wait_for()
@@ -153,7 +154,7 @@ def test_passkey_pages_have_no_accessibility_violations(
     page.goto(f"{site}/luxe/my-data/?lang={language}")
     assert axe_violations(page) == [], "my data with a passkey"
     sign_out(page)
-    footer = access.manage_token(subjects.find(demo.id, address))
+    footer = mails.manage_token(subjects.find(demo.id, address))
     page.goto(f"{site}/luxe/preferences/manage/{footer}")
     page.goto(f"{site}/luxe/preferences/confirm-it-is-you?lang={language}")
     page.locator("[data-passkey] button").wait_for()

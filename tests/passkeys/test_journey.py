@@ -4,7 +4,8 @@ import pytest
 from flask_babel import refresh
 
 from portal.config import from_environment
-from portal.core.people import access, subjects
+from portal.core.mail import mails
+from portal.core.people import subjects
 from portal.core.people.models.passkey import Passkey
 from portal.extensions import db
 from tests.actions import signed_in, subscribed
@@ -88,7 +89,7 @@ def test_a_removed_passkey_no_longer_signs_in(client, person):
 
 def test_adding_one_needs_a_fresh_magic_link(client, smtp, demo):
     subscribed(client, smtp, "footer@example.com")
-    footer = access.manage_token(subjects.find(demo.id, "footer@example.com"))
+    footer = mails.manage_token(subjects.find(demo.id, "footer@example.com"))
     client.get(f"/luxe/preferences/manage/{footer}")  # a mail's footer link: subscriptions only
     page = client.get(f"{BASE}/")
     assert page.status_code == 302 and "confirm-it-is-you" in page.location

@@ -20,8 +20,11 @@ from portal.extensions import db
 def manage_link(subject: Subject) -> str:
     """The footer link of every mail: opens the preference centre for subscription changes
     (``access.manage_entry`` reads it)."""
-    token = tokens.issue("manage", {"g": subject.group_id, "s": subject.id})
-    return links.link(links.MANAGE, group=subject.group.slug, token=token)
+    return links.link(links.MANAGE, group=subject.group.slug, token=manage_token(subject))
+
+
+def manage_token(subject: Subject) -> str:
+    return tokens.issue("manage", {"g": subject.group_id, "s": subject.id})
 
 
 def _queue(
