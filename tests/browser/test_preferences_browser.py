@@ -26,7 +26,7 @@ def _request_link(page, base, smtp, address) -> str:
     page.goto(f"{base}/luxe/join/camille")
     page.locator("header .account a").click()  # "Manage my preferences", in any language
     page.locator("#email").fill(address)
-    page.locator("#sign-in button").click()
+    page.locator("#sign-in form button").click()
     page.locator("#sign-in form").wait_for(state="detached")  # "Check your inbox"
     deliver()
     return magic_link(smtp.to(address)[-1])

@@ -17,7 +17,7 @@ def _sign_in(page, base, smtp, address, language="en"):
     smtp.clear()
     page.goto(f"{base}/luxe/preferences/sign-in?lang={language}")
     page.locator("#email").fill(address)
-    page.locator("#sign-in button").click()
+    page.locator("#sign-in form button").click()
     page.locator("#sign-in form").wait_for(state="detached")
     deliver()
     page.goto(magic_link(smtp.to(address)[-1]))
