@@ -88,6 +88,12 @@ def manage_link(message) -> str:
     return match.group(0)
 
 
+def open_manage_link(client, link):
+    """Open a mail footer's "Manage preferences" link and press its button."""
+    page = client.get(path_of(link)).get_data(as_text=True)
+    return client.post(path_of(link), data={"csrf_token": csrf_token(page)})
+
+
 def sign_in(client, smtp, email):
     """Ask for a magic link, read it from the mail, open it and press the button."""
     smtp.clear()

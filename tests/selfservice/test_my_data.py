@@ -3,7 +3,7 @@
 from portal.core import subjects
 from portal.core.models import SiteGroup
 from portal.extensions import db
-from tests.actions import deliver, manage_link, sign_up, subscribed
+from tests.actions import deliver, manage_link, open_manage_link, sign_up, subscribed
 from tests.selfservice.helpers import PAGE, fill_in_everything, post_field, signed_in
 
 
@@ -12,7 +12,7 @@ def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):
     subscribed(client, smtp, "footer@example.com")
     sign_up(client, "footer@example.com")  # an "already registered" mail, with its footer link
     deliver()
-    client.get(manage_link(smtp.to("footer@example.com")[-1]).split("portal.test")[1])
+    open_manage_link(client, manage_link(smtp.to("footer@example.com")[-1]))
     answer = client.get(PAGE)
     assert answer.status_code == 302
     assert "/preferences/confirm-it-is-you?next=/luxe/my-data/" in answer.headers["Location"]
