@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import select, update
 
-from portal.core import clock
+from portal.core import clock, locks
 from portal.core.models import (
     ApiClient,
     Consent,
@@ -33,6 +33,7 @@ def emit(
     personal: dict | None = None,
 ) -> Event:
     """Append one event to the group's feed and queue its webhook deliveries."""
+    locks.group(group_id, [subject_id])  # the person's lock before the group's
     seq = db.session.execute(
         update(SiteGroup)
         .where(SiteGroup.id == group_id)

@@ -19,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import audit, clock, consent, lookup, mails, many, subjects
+from portal.core import audit, clock, consent, locks, lookup, mails, many, subjects
 from portal.core.consent import Imported, Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import AdminAccount, Brand, Consent, Subject
@@ -264,7 +264,10 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
             Subject.__table__.insert().returning(Subject.email_hash, Subject.id), rows
         ).all()
         ids.update(created)
+        locks.created(subject_id for _, subject_id in created)
     outcome.new_subjects = len(rows)
+    # Everyone the import writes about is locked before the ledger's group lock is taken.
+    locks.subjects(sorted(result.existing.values()))
     return ids
 
 
@@ -302,8 +305,15 @@ def _reconfirm(result: Plan, outcome: Outcome, progress, actor: str) -> None:
     for line in result.accepted:
         wanted.setdefault(line.address, []).append(line)
     origin = Origin(source="import", actor=actor, evidence={"reconfirm": True})
+    people = {
+        address: subjects.find_or_create(brand.group_id, address, lines[0].language)
+        for address, lines in wanted.items()
+    }
+    # Everyone is locked (in id order) before the first ledger row takes the group's lock; a
+    # sign-up of one of them meanwhile waits, or is waited for, and never fails the import.
+    locks.subjects(subject.id for subject in people.values())
     for address, lines in wanted.items():
-        subject = subjects.find_or_create(brand.group_id, address, lines[0].language)
+        subject = people[address]
         chosen = [topics[line.topic_id] for line in lines]
         pending = consent.request(
             subject, chosen, "email", text, subject.language, brand.policy_version, origin

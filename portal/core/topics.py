@@ -11,7 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from portal.core import audit, clock, consent, mails
+from portal.core import audit, clock, consent, locks, mails
 from portal.core.consent import Origin
 from portal.core.errors import InvalidFields, InvalidInput
 from portal.core.models import AdminAccount, Brand, Consent, ConsentText, Subject, Topic
@@ -177,7 +177,9 @@ def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: boo
         brand.policy_version = version
         if ask_again:
             text = latest_text(brand)
-            for subject, topic_ids in _subscribers(brand):
+            subscribers = _subscribers(brand)
+            locks.subjects(subject.id for subject, _ in subscribers)  # all before the ledger's
+            for subject, topic_ids in subscribers:
                 topics = [topic for topic in brand.topics if topic.id in topic_ids]
                 pending = consent.ask_again(
                     subject, topics, RECONSENT_CHANNEL, text, subject.language, version, origin

@@ -6,7 +6,7 @@ from enum import Enum
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock, consent, profile
+from portal.core import clock, consent, locks, profile
 from portal.core.consent import Origin
 from portal.core.errors import InvalidInput
 from portal.core.models import LifecycleNotice, Subject
@@ -43,10 +43,20 @@ def subject_of(notice: LifecycleNotice) -> Subject:
     return db.session.get(Subject, notice.subject_id)
 
 
+def _answering(group_id: int, payload, rule: str) -> LifecycleNotice | None:
+    """The notice, read again under its person's lock: two answers at once act once."""
+    notice = find_notice(group_id, payload, rule)
+    if notice is None:
+        return None
+    locks.subjects([notice.subject_id])
+    db.session.refresh(notice)
+    return notice
+
+
 def still_right(group_id: int, payload) -> Answer:
     """ "Still right": every field the mail listed is confirmed as of now."""
     with transaction():
-        notice = find_notice(group_id, payload, FRESHNESS)
+        notice = _answering(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
         if notice.answered_at is not None:
@@ -64,7 +74,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
     """ "Update": store the corrected values (already validated by ``profile.parse_*``); an
     unchanged value counts as confirmed. Only fields the mail listed can be given."""
     with transaction():
-        notice = find_notice(group_id, payload, FRESHNESS)
+        notice = _answering(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
         if set(values) - set(notice.fields):
@@ -79,7 +89,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
 def keep(group_id: int, payload, origin: Origin) -> Answer:
     """ "Keep my subscriptions": every consent still held is confirmed again, in the ledger."""
     with transaction():
-        notice = find_notice(group_id, payload, REPERMISSION)
+        notice = _answering(group_id, payload, REPERMISSION)
         if notice is None:
             return Answer.UNKNOWN
         if notice.lapsed_at is not None:
