@@ -15,15 +15,17 @@ import pytest
 from sqlalchemy import func, select, text
 
 from portal import create_app
-from portal.core import clock, imports, ledger, preferences, signup, subjects, topics
+from portal.core import clients, clock, imports, ledger, preferences, signup, subjects, topics
 from portal.core.lifecycle import answers, run
 from portal.core.models import LedgerEntry, LifecycleNotice, OutboxMessage, SignupRequest, Subject
+from portal.core.models.api import SCOPES
 from portal.core.models.consent import CONFIRMED, GRANT, WITHDRAWAL
 from portal.core.signup import latest_text
 from portal.extensions import db
 from tests import actions
 from tests.actions import csrf_token, deliver, path_of, signup_page
 from tests.admin.helpers import brand, make_admin
+from tests.api.conftest import capture
 from tests.lifecycle.factories import ORIGIN, START, member, topic
 
 
@@ -204,12 +206,23 @@ def test_a_lock_held_too_long_gets_a_try_again_page_not_a_hung_worker(
         "text_version": actions.TEXT_VERSION.search(page).group(1),
     }
 
+    _, key = clients.create("luxe", "CRM", list(SCOPES), None, False)
     holder = db.engine.connect()
     holder.execute(text("SELECT id FROM subject WHERE id = :id FOR UPDATE"), {"id": person.id})
     release = threading.Timer(15, holder.rollback)  # so that a portal without a timeout fails
     release.start()
+    withdrawal = capture(
+        email="stuck@example.com",
+        action="withdraw",
+        channel="email",
+        topic="journal",
+        text_version=None,
+    )
     try:
         answer = client.post("/luxe/join/camille", data=form)
+        problem = client.post(
+            "/api/v1/consents", json=withdrawal, headers={"Authorization": f"Bearer {key}"}
+        )
     finally:
         release.cancel()
         holder.rollback()
@@ -217,6 +230,10 @@ def test_a_lock_held_too_long_gets_a_try_again_page_not_a_hung_worker(
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"
     assert "Nothing was changed: please try again in a moment." in answer.get_data(as_text=True)
+    assert problem.status_code == 503
+    assert problem.mimetype == "application/problem+json"
+    assert problem.headers["Retry-After"] == "5"
+    assert problem.json["detail"] == "Nothing was changed. Please try again."
     with impatient.app_context():
         db.engine.dispose()
     assert db.session.scalar(select(func.count()).select_from(SignupRequest)) == 0
