@@ -15,7 +15,7 @@ from functools import wraps
 from flask import abort, request
 
 from portal import tokens
-from portal.core.access import LinkRefused
+from portal.core.people.access import LinkRefused
 
 SAFE = ("GET", "HEAD")
 

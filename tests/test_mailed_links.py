@@ -23,9 +23,11 @@ from flask import url_for
 from werkzeug.serving import make_server
 
 from portal import tokens
-from portal.core import access, clock, email_change, self_erasure, team
-from portal.core import unsubscribe as unsubscribing
+from portal.core.consent import unsubscribe as unsubscribing
+from portal.core.console import team
+from portal.core.kernel import clock
 from portal.core.lifecycle import run
+from portal.core.people import access, email_change, self_erasure
 from portal.extensions import db
 from tests.actions import deliver, sign_up
 from tests.admin.helpers import brand, make_admin

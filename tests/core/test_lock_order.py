@@ -15,12 +15,17 @@ import pytest
 from sqlalchemy import func, select, text
 
 from portal import create_app
-from portal.core import clients, clock, imports, ledger, preferences, signup, subjects, topics
+from portal.core.consent import imports, ledger, preferences, signup, topics
+from portal.core.consent.models import CONFIRMED, GRANT, WITHDRAWAL, LedgerEntry, SignupRequest
+from portal.core.consent.signup import latest_text
+from portal.core.integrations import clients
+from portal.core.integrations.models.api import SCOPES
+from portal.core.kernel import clock
 from portal.core.lifecycle import answers, run
-from portal.core.models import LedgerEntry, LifecycleNotice, OutboxMessage, SignupRequest, Subject
-from portal.core.models.api import SCOPES
-from portal.core.models.consent import CONFIRMED, GRANT, WITHDRAWAL
-from portal.core.signup import latest_text
+from portal.core.lifecycle.models import LifecycleNotice
+from portal.core.mail.models import OutboxMessage
+from portal.core.people import subjects
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests import actions
 from tests.actions import csrf_token, deliver, path_of, signup_page
