@@ -88,6 +88,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a large table: no statement timeout (locks still have one).
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()  # a session setting; the migrations' transaction starts below
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

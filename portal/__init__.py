@@ -57,6 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     import portal.core.tables  # noqa: F401 - register every table before migrations look
 
+    _database_timeouts(app)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     mail.init_app(app)
@@ -103,3 +105,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     ):
         part.init_app(app)
     return app
+
+
+def _database_timeouts(app: Flask) -> None:
+    """PostgreSQL's lock_timeout and statement_timeout on every connection: a lock held too
+    long, or a runaway query, ends in a clear "try again" (503) before gunicorn's worker
+    timeout would kill the worker mid-request (see portal.errors)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args["options"] = (
+        f"-c lock_timeout={int(app.config['DATABASE_LOCK_TIMEOUT_MS'])} "
+        f"-c statement_timeout={int(app.config['DATABASE_STATEMENT_TIMEOUT_MS'])}"
+    )
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

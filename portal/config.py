@@ -105,6 +105,12 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_TRANSPORT": env.get("MAIL_TRANSPORT")
         or ("smtp" if mail_server or not development else "mailbox"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR", str(instance / "mailbox")),
+        # PostgreSQL: how long a statement may wait for a lock, and run at all, before the
+        # request gets a "try again" page (503) instead of holding a worker (milliseconds).
+        "DATABASE_LOCK_TIMEOUT_MS": int(env.get("DATABASE_LOCK_TIMEOUT_MS", "5000")),
+        "DATABASE_STATEMENT_TIMEOUT_MS": int(env.get("DATABASE_STATEMENT_TIMEOUT_MS", "20000")),
+        # The same sign-up again within this many seconds is one intent (a double click).
+        "SIGNUP_REPEAT_SECONDS": int(env.get("SIGNUP_REPEAT_SECONDS", "60")),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "portal"),
         "RATELIMIT_SIGNUP_IP": env.get("RATELIMIT_SIGNUP_IP", "20 per minute;200 per day"),

@@ -5,6 +5,7 @@ import logging
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from portal.api import problems as api_problems
@@ -61,6 +62,26 @@ def init_app(app: Flask) -> None:
             message=messages.get(code, error.description if code < 500 else ""),
         ), code
 
+    @app.errorhandler(OperationalError)
+    def busy(error: OperationalError):
+        if not database_busy(error):
+            return unexpected(error)
+        log.warning("database busy: %s", type(error.orig).__name__)
+        wait = {"Retry-After": "5"}
+        if api_problems.wants_problem(request.path):
+            return api_problems.response(
+                503, "Nothing was changed. Please try again.", "busy", headers=wait
+            )
+        message = _(
+            "Many people are using this page right now. "
+            "Nothing was changed: please try again in a moment."
+        )
+        return (
+            render_template("error.html", code=503, title=_("Please try again"), message=message),
+            503,
+            wait,
+        )
+
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unhandled error")
@@ -72,3 +93,14 @@ def init_app(app: Flask) -> None:
             title=_("Something went wrong on our side"),
             message=_("Nothing was changed. Please try again in a moment."),
         ), 500
+
+
+# lock_timeout, statement_timeout, deadlock, serialization failure: the work may succeed
+# if tried again. SQLite says "database is locked" when its busy timeout runs out.
+BUSY_STATES = {"55P03", "57014", "40P01", "40001"}
+
+
+def database_busy(error: OperationalError) -> bool:
+    if getattr(error.orig, "sqlstate", None) in BUSY_STATES:
+        return True
+    return "database is locked" in str(error.orig)

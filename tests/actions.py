@@ -93,6 +93,12 @@ def manage_link(message) -> str:
     return match.group(0)
 
 
+def open_manage_link(client, link):
+    """Open a mail footer's "Manage preferences" link and press its button."""
+    page = client.get(path_of(link)).get_data(as_text=True)
+    return client.post(path_of(link), data={"csrf_token": csrf_token(page)})
+
+
 def sign_in(client, smtp, email):
     """Ask for a magic link, read it from the mail, open it and press the button."""
     smtp.clear()
@@ -326,3 +332,58 @@ def ask_erasure(client, smtp, email) -> str:
     assert "Check your inbox" in sent.get_data(as_text=True)
     deliver()
     return link_in(ERASE_LINK, smtp.to(email)[-1])
+
+
+def waiting_for_locks() -> int:
+    """How many sessions of this PostgreSQL database wait for a lock now (pg_locks)."""
+    query = text(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE NOT l.granted AND a.datname = current_database()"
+    )
+    with db.engine.connect() as connection:
+        return connection.execute(query).scalar_one()
+
+
+def held_at(app, monkeypatch, module, name: str, first, *others, patience: float = 30):
+    """A race made certain, without guessing at times: ``first()`` runs in a thread until it
+    has called ``module.name`` (say, ``ledger._take_seqs``: it holds the ledger's group lock)
+    and is held there; then each of ``others`` runs in a thread of its own, and once every one
+    of them waits for a lock (asked of pg_locks) or is done, ``first`` goes on. Returns (the
+    results, the exceptions) of all; ``patience`` only guards against a hang."""
+    real = getattr(module, name)
+    reached, go = threading.Event(), threading.Event()
+    holder = []
+
+    def hold(*args, **kwargs):
+        found = real(*args, **kwargs)
+        if threading.current_thread() is holder[0] and not reached.is_set():
+            reached.set()
+            go.wait(patience)
+        return found
+
+    monkeypatch.setattr(module, name, hold)
+    results, errors = [], []
+
+    def worker(work):
+        with app.app_context():
+            try:
+                results.append(work())
+            except Exception as error:  # noqa: BLE001 - returned for the test to assert on
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    holder.append(threading.Thread(target=worker, args=(first,)))
+    holder[0].start()
+    assert reached.wait(patience), f"the first never reached {name}"
+    threads = [threading.Thread(target=worker, args=(work,)) for work in others]
+    deadline = time.monotonic() + patience
+    for thread in threads:
+        thread.start()
+        while thread.is_alive() and waiting_for_locks() < sum(t.is_alive() for t in threads):
+            assert time.monotonic() < deadline, "neither waiting nor done"
+            time.sleep(0.01)
+    go.set()
+    for thread in [*holder, *threads]:
+        thread.join(patience)
+    return results, errors

@@ -8,13 +8,14 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from portal import tokens
 from portal.admin import blueprint, pending_account, sign_in, sign_out
 from portal.core.console import admins, team
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
+from portal.core.people.access import LinkRefused
 from portal.core.people.subjects import normalise_email
 from portal.extensions import limiter
+from portal.mailed import Link, mailed_link
 
 
 def _limit() -> str:
@@ -113,24 +114,32 @@ def account():
     return render_template("admin/account.html")
 
 
+def _invite_refused(reason: str):
+    return render_template("admin/invite_invalid.html"), 404
+
+
+def _invitation(link: Link):
+    account = team.invited(link.payload)
+    if account is None:
+        raise LinkRefused("unknown")
+    return account
+
+
+def _invite_page(link: Link, errors=None):
+    _invitation(link)
+    return render_template("admin/invite.html", errors=errors or {}), 422 if errors else 200
+
+
 @blueprint.route("/invite/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
-def accept_invite(token: str):
+@mailed_link("admin-invite", refused=_invite_refused, show=_invite_page)
+def accept_invite(link: Link):
+    account = _invitation(link)
     try:
-        account = team.invited(tokens.read("admin-invite", token))
-    except (tokens.InvalidToken, tokens.ExpiredToken):
-        account = None
-    if account is None:
-        return render_template("admin/invite_invalid.html"), 404
-    errors = {}
-    if request.method == "POST":
-        try:
-            team.accept(
-                account, request.form.get("password", ""), request.form.get("password_again", "")
-            )
-        except InvalidInput as refused:
-            errors[refused.field] = refused.message
-        else:
-            sign_out()
-            return redirect(url_for("admin.login"))
-    return render_template("admin/invite.html", errors=errors), 422 if errors else 200
+        team.accept(
+            account, request.form.get("password", ""), request.form.get("password_again", "")
+        )
+    except InvalidInput as refused:
+        return _invite_page(link, {refused.field: refused.message})
+    sign_out()
+    return redirect(url_for("admin.login"))

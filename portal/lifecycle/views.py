@@ -7,13 +7,14 @@ must not confirm anything on the person's behalf. Only the POST acts.
 from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 
-from portal import tokens
 from portal.core.kernel.errors import InvalidInput
 from portal.core.lifecycle import answers
 from portal.core.lifecycle.answers import Answer
 from portal.core.lifecycle.models import FRESHNESS, REPERMISSION
 from portal.core.lifecycle.reminders import shown
 from portal.core.people import profile
+from portal.core.people.access import LinkRefused
+from portal.mailed import Link, mailed_link
 from portal.preferences.forms import read_contact, typed
 from portal.web import client_origin, scope_to_group
 
@@ -21,47 +22,38 @@ blueprint = Blueprint("lifecycle", __name__, url_prefix="/<group>")
 scope_to_group(blueprint)
 
 
-class Refused(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
+def _refused(reason: str):
+    status = 410 if reason == "expired" else 400
+    return render_template("lifecycle/refused.html", reason=reason), status
 
 
-def _notice(purpose: str, rule: str, token: str):
-    try:
-        payload = tokens.read(purpose, token)
-    except tokens.ExpiredToken:
-        raise Refused("expired") from None
-    except tokens.InvalidToken:
-        raise Refused("invalid") from None
-    notice = answers.find_notice(g.group.id, payload, rule)
+def _notice(link: Link, rule: str):
+    notice = answers.find_notice(g.group.id, link.payload, rule)
     if notice is None:
-        raise Refused("invalid")
-    return payload, notice
-
-
-@blueprint.errorhandler(Refused)
-def refused(error: Refused):
-    status = 410 if error.reason == "expired" else 400
-    return render_template("lifecycle/refused.html", reason=error.reason), status
+        raise LinkRefused("invalid")
+    return notice
 
 
 def _answered(outcome: Answer, kind: str):
     if outcome is Answer.UNKNOWN:
-        raise Refused("invalid")
+        raise LinkRefused("invalid")
     return render_template("lifecycle/answered.html", outcome=outcome.value, kind=kind)
 
 
-@blueprint.route("/still-right/<token>", methods=["GET", "POST"])
-def still_right(token: str):
-    """ "Still right": one button confirms every field the mail listed."""
-    payload, notice = _notice("still-right", FRESHNESS, token)
-    if request.method == "POST":
-        return _answered(answers.still_right(g.group.id, payload), "details")
+def _still_right_page(link: Link):
+    notice = _notice(link, FRESHNESS)
     if notice.answered_at is not None:
         return _answered(Answer.ALREADY, "details")
     held = profile.fields_of(answers.subject_of(notice))
     items = [shown(name, held[name].value) for name in notice.fields if name in held]
-    return render_template("lifecycle/still_right.html", items=items, token=token)
+    return render_template("lifecycle/still_right.html", items=items, token=link.token)
+
+
+@blueprint.route("/still-right/<token>", methods=["GET", "POST"])
+@mailed_link("still-right", refused=_refused, show=_still_right_page)
+def still_right(link: Link):
+    """ "Still right": one button confirms every field the mail listed."""
+    return _answered(answers.still_right(g.group.id, link.payload), "details")
 
 
 def _stored(notice) -> dict[str, str]:
@@ -83,30 +75,30 @@ def _stored(notice) -> dict[str, str]:
     return values
 
 
-@blueprint.route("/details/<token>", methods=["GET", "POST"])
-def update(token: str):
-    """ "Update": the listed fields, filled in, to correct and save (confirming them)."""
-    payload, notice = _notice("still-right", FRESHNESS, token)
-    errors = {}
-    if request.method == "POST":
-        try:
-            values = read_contact(request.form)
-            for name in notice.fields:
-                if name not in values:
-                    raise _missing(name)
-            return _answered(answers.update(g.group.id, payload, values), "details")
-        except InvalidInput as problem:
-            errors[problem.field] = str(problem.message)
-        filled = typed(request.form)
-    else:
-        filled = _stored(notice)
+def _update_page(link: Link, errors=None, filled=None):
+    notice = _notice(link, FRESHNESS)
     return render_template(
         "lifecycle/update.html",
         fields=notice.fields,
-        typed=filled,
-        errors=errors,
-        token=token,
+        typed=_stored(notice) if filled is None else filled,
+        errors=errors or {},
+        token=link.token,
     ), (422 if errors else 200)
+
+
+@blueprint.route("/details/<token>", methods=["GET", "POST"])
+@mailed_link("still-right", refused=_refused, show=_update_page)
+def update(link: Link):
+    """ "Update": the listed fields, filled in, to correct and save (confirming them)."""
+    notice = _notice(link, FRESHNESS)
+    try:
+        values = read_contact(request.form)
+        for name in notice.fields:
+            if name not in values:
+                raise _missing(name)
+        return _answered(answers.update(g.group.id, link.payload, values), "details")
+    except InvalidInput as problem:
+        return _update_page(link, {problem.field: str(problem.message)}, typed(request.form))
 
 
 def _missing(name: str) -> InvalidInput:
@@ -115,15 +107,19 @@ def _missing(name: str) -> InvalidInput:
     return InvalidInput("postal_line1", _("Enter the street and number."))
 
 
-@blueprint.route("/keep/<token>", methods=["GET", "POST"])
-def keep(token: str):
-    """ "Keep my subscriptions": the POST confirms every consent still held, in the ledger."""
-    payload, notice = _notice("keep", REPERMISSION, token)
-    if request.method == "POST":
-        origin = client_origin("retention", evidence={"rule": REPERMISSION, "notice": notice.id})
-        return _answered(answers.keep(g.group.id, payload, origin), "consents")
+def _keep_page(link: Link):
+    notice = _notice(link, REPERMISSION)
     if notice.lapsed_at is not None:
         return _answered(Answer.LAPSED, "consents")
     if notice.answered_at is not None:
         return _answered(Answer.ALREADY, "consents")
-    return render_template("lifecycle/keep.html", token=token)
+    return render_template("lifecycle/keep.html", token=link.token)
+
+
+@blueprint.route("/keep/<token>", methods=["GET", "POST"])
+@mailed_link("keep", refused=_refused, show=_keep_page)
+def keep(link: Link):
+    """ "Keep my subscriptions": the POST confirms every consent still held, in the ledger."""
+    notice = _notice(link, REPERMISSION)
+    origin = client_origin("retention", evidence={"rule": REPERMISSION, "notice": notice.id})
+    return _answered(answers.keep(g.group.id, link.payload, origin), "consents")

@@ -10,10 +10,10 @@ from dataclasses import replace
 from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 
-from portal import tokens
 from portal.core.consent import unsubscribe
 from portal.core.kernel.errors import InvalidInput
 from portal.extensions import csrf
+from portal.mailed import Link, mailed_link
 from portal.web import client_origin, scope_to_group
 
 blueprint = Blueprint("unsubscribe", __name__, url_prefix="/<group>/unsubscribe")
@@ -26,24 +26,31 @@ def _problem(message: str, status: int):
     return render_template("unsubscribe/problem.html", message=message), status
 
 
-@blueprint.route("/<token>", methods=["GET", "POST"])
-def one_click(token: str):
-    try:
-        payload = tokens.read("unsubscribe", token)
-    except tokens.ExpiredToken:
+def _refused(reason: str):
+    if reason == "expired":
         message = _("This unsubscribe link is too old. Use the link in a recent mail instead.")
         return _problem(message, 410)
-    except tokens.InvalidToken:
-        message = _("This unsubscribe link is not valid. Copy the whole link from the mail.")
-        return _problem(message, 400)
+    return _problem(
+        _("This unsubscribe link is not valid. Copy the whole link from the mail."), 400
+    )
+
+
+def _page(link: Link):
     try:
-        if request.method == "GET":
-            target = unsubscribe.target(g.group.id, payload)
-            return render_template("unsubscribe/confirm.html", target=target, token=token)
-        if request.form.get("List-Unsubscribe") != ONE_CLICK:
-            return _problem(_("Press the button on the unsubscribe page to unsubscribe."), 400)
-        origin = replace(client_origin("preference_centre"), evidence={"via": "List-Unsubscribe"})
-        target = unsubscribe.one_click(g.group.id, payload, origin)
+        target = unsubscribe.target(g.group.id, link.payload)
+    except InvalidInput as refused:
+        return _problem(str(refused.message), 404)
+    return render_template("unsubscribe/confirm.html", target=target, token=link.token)
+
+
+@blueprint.route("/<token>", methods=["GET", "POST"])
+@mailed_link("unsubscribe", refused=_refused, show=_page)
+def one_click(link: Link):
+    if request.form.get("List-Unsubscribe") != ONE_CLICK:
+        return _problem(_("Press the button on the unsubscribe page to unsubscribe."), 400)
+    origin = replace(client_origin("preference_centre"), evidence={"via": "List-Unsubscribe"})
+    try:
+        target = unsubscribe.one_click(g.group.id, link.payload, origin)
     except InvalidInput as refused:
         return _problem(str(refused.message), 404)
     return render_template("unsubscribe/done.html", target=target)

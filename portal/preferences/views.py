@@ -5,7 +5,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from portal import sessions, tokens
+from portal import sessions
 from portal.core.consent import preferences
 from portal.core.consent.preferences import ContactNeeded
 from portal.core.kernel.errors import InvalidInput
@@ -13,6 +13,7 @@ from portal.core.kernel.models.group import Brand
 from portal.core.people import access, passkeys
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
+from portal.mailed import Link, mailed_link
 from portal.preferences.forms import SignInForm, read_changes, read_contact, typed
 from portal.preferences.rows import Rows
 from portal.web import client_origin, scope_to_group
@@ -68,38 +69,35 @@ def _refused(reason: str):
     return render_template("preferences/link_refused.html", reason=reason), status
 
 
+def _magic_page(link: Link):
+    """GET shows a button (mail scanners open links); only the POST uses the link."""
+    entry = access.check_link(g.group.id, link.payload)
+    signed_in = sessions.subject()
+    if signed_in is not None and signed_in.id != entry.subject.id:
+        sessions.end()  # a link for someone else: that session ends (it only takes away)
+    return render_template("preferences/link.html", token=link.token)
+
+
+def _manage_page(link: Link):
+    """The footer link's page: its button signs in at the "preferences" level."""
+    access.manage_entry(g.group.id, link.payload)
+    return render_template("preferences/link.html", token=link.token)
+
+
 @blueprint.route("/link/<token>", methods=["GET", "POST"])
-def open_link(token: str):
-    """GET shows a button (mail scanners open links); the POST uses the link, once."""
-    try:
-        payload = tokens.read("sign-in", token)
-    except tokens.ExpiredToken:
-        return _refused("expired")
-    except tokens.InvalidToken:
-        return _refused("invalid")
-    try:
-        if request.method == "GET":
-            entry = access.check_link(g.group.id, payload)
-            signed_in = sessions.subject()
-            if signed_in is not None and signed_in.id != entry.subject.id:
-                sessions.end()  # a link for someone else: that session ends here
-            return render_template("preferences/link.html", token=token)
-        entry = access.use_link(g.group.id, payload)
-    except access.LinkRefused as refused:
-        return _refused(refused.reason)
+@mailed_link("sign-in", refused=_refused, show=_magic_page)
+def open_link(link: Link):
+    """A magic link: the POST uses it, once, and signs in at the "full" level."""
+    entry = access.use_link(g.group.id, link.payload)
     sessions.start(entry.subject, entry.level)
     return redirect(sessions.safe_next(entry.next_path) or url_for(".centre"))
 
 
-@blueprint.get("/manage/<token>")
-def manage(token: str):
+@blueprint.route("/manage/<token>", methods=["GET", "POST"])
+@mailed_link("manage", refused=_refused, show=_manage_page)
+def manage(link: Link):
     """The "Manage preferences" link of every mail footer: subscription changes only."""
-    try:
-        entry = access.manage_entry(g.group.id, tokens.read("manage", token))
-    except tokens.ExpiredToken:
-        return _refused("expired")
-    except (tokens.InvalidToken, access.LinkRefused):
-        return _refused("invalid")
+    entry = access.manage_entry(g.group.id, link.payload)
     sessions.start(entry.subject, entry.level)
     return redirect(url_for(".centre"))
 

@@ -2,10 +2,11 @@
 
 from flask import g, render_template, request
 
-from portal import sessions, tokens
+from portal import sessions
 from portal.core.people import access, self_erasure
 from portal.extensions import limiter
 from portal.limits import IP_SCOPE, ip_limit, post_only
+from portal.mailed import Link, mailed_link
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
 from portal.web import client_origin
 
@@ -20,18 +21,19 @@ def erase():
     return render_template("selfservice/erase.html", sent=request.method == "POST")
 
 
-@blueprint.route("/erase/<token>", methods=["GET", "POST"])
-def erase_link(token: str):
+def _erase_page(link: Link):
     """GET shows the final button (mail scanners open links); only the POST erases."""
-    try:
-        payload = tokens.read("erase", token)
-        if request.method == "GET":
-            subject = self_erasure.check(g.group.id, payload)
-            return render_template("selfservice/erase_confirm.html", token=token, subject=subject)
-        record = self_erasure.confirm(g.group.id, payload, client_origin(SOURCE))
-    except tokens.ExpiredToken:
-        return refused("expired")
-    except (tokens.InvalidToken, access.LinkRefused):
-        return refused("erase")
+    subject = self_erasure.check(g.group.id, link.payload)
+    return render_template("selfservice/erase_confirm.html", token=link.token, subject=subject)
+
+
+def _erase_refused(reason: str):
+    return refused("expired" if reason == "expired" else "erase")
+
+
+@blueprint.route("/erase/<token>", methods=["GET", "POST"])
+@mailed_link("erase", refused=_erase_refused, show=_erase_page)
+def erase_link(link: Link):
+    record = self_erasure.confirm(g.group.id, link.payload, client_origin(SOURCE))
     sessions.end()
     return render_template("selfservice/erased.html", record=record)

@@ -7,13 +7,14 @@ to a new address, which proves itself.
 from flask import Response, abort, g, render_template, request
 from flask_babel import gettext as _
 
-from portal import sessions, tokens
+from portal import sessions
 from portal.core.consent import labels
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people import access, email_change, export, mydata, profile
 from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
+from portal.mailed import Link, mailed_link
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
 from portal.selfservice.forms import EmailForm, read_field, stored, typed
 from portal.web import client_origin
@@ -106,21 +107,17 @@ def cancel_email():
     return _page(cancelled=True)
 
 
-@blueprint.route("/email/confirm/<token>", methods=["GET", "POST"])
-def confirm_email(token: str):
+def _email_page(link: Link):
     """The link mailed to the new address: GET shows a button (scanners), POST confirms."""
+    change = email_change.check(g.group.id, link.payload)
+    return render_template("selfservice/email_confirm.html", token=link.token, change=change)
+
+
+@blueprint.route("/email/confirm/<token>", methods=["GET", "POST"])
+@mailed_link("change-email", refused=refused, show=_email_page)
+def confirm_email(link: Link):
     try:
-        payload = tokens.read("change-email", token)
-        if request.method == "GET":
-            change = email_change.check(g.group.id, payload)
-            return render_template("selfservice/email_confirm.html", token=token, change=change)
-        subject = email_change.confirm(g.group.id, payload, client_origin(SOURCE))
-    except tokens.ExpiredToken:
-        return refused("expired")
-    except tokens.InvalidToken:
-        return refused("invalid")
-    except access.LinkRefused:
-        return refused("unknown")
+        subject = email_change.confirm(g.group.id, link.payload, client_origin(SOURCE))
     except email_change.AddressTaken:
         return refused("taken")
     return render_template("selfservice/email_changed.html", address=subject.email)

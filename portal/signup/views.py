@@ -11,6 +11,7 @@ from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
+from portal.mailed import Link, mailed_link
 from portal.signup.forms import SignupForm
 from portal.web import client_origin, scope_to_group
 
@@ -82,50 +83,44 @@ def join(brand: str):
     return render_template("signup/join.html", **context), status
 
 
-def _read_confirmation(token: str):
-    """(payload, expired) for a genuine token; a 400 page for anything else."""
-    try:
-        return tokens.read("confirm-signup", token), False
-    except tokens.ExpiredToken as expired:
-        return expired.payload, True
-    except tokens.InvalidToken:
-        abort(
-            400,
-            _(
-                "This confirmation link is not valid. Copy the whole link from the mail, "
-                "or sign up again."
-            ),
-        )
+def _refused(reason: str):
+    abort(
+        400,
+        _(
+            "This confirmation link is not valid. Copy the whole link from the mail, "
+            "or sign up again."
+        ),
+    )
 
 
-def _request_of(payload: dict):
+def _request_of(payload):
     if not isinstance(payload, dict) or payload.get("g") != g.group.id:
-        abort(
-            400,
-            _(
-                "This confirmation link is not valid. Copy the whole link from the mail, "
-                "or sign up again."
-            ),
-        )
-    return signup.find_request(g.group.id, payload.get("s"), payload.get("r"))
+        _refused("invalid")
+    pending = signup.find_request(g.group.id, payload.get("s"), payload.get("r"))
+    if pending is None:
+        abort(404)
+    return pending
+
+
+def _confirm_page(link: Link):
+    """GET only shows a button: mail scanners and link previews open every link they see."""
+    pending = _request_of(link.payload)
+    if pending.confirmed_at is not None:
+        return render_template("signup/confirmed.html", brand=pending.brand, already=True)
+    if link.expired:
+        return render_template("signup/expired.html", brand=pending.brand, token=link.token), 410
+    topics = [t for t in pending.brand.topics if t.id in pending.topic_ids]
+    return render_template(
+        "signup/confirm.html", brand=pending.brand, topics=topics, token=link.token
+    )
 
 
 @blueprint.route("/confirm/<token>", methods=["GET", "POST"])
-def confirm(token: str):
-    """GET only shows a button: mail scanners and link previews open every link they see."""
-    payload, expired = _read_confirmation(token)
-    pending = _request_of(payload)
-    if pending is None:
-        abort(404)
-    if pending.confirmed_at is not None:
-        return render_template("signup/confirmed.html", brand=pending.brand, already=True)
-    if expired:
-        return render_template("signup/expired.html", brand=pending.brand, token=token), 410
-    if request.method == "GET":
-        topics = [t for t in pending.brand.topics if t.id in pending.topic_ids]
-        return render_template(
-            "signup/confirm.html", brand=pending.brand, topics=topics, token=token
-        )
+@mailed_link("confirm-signup", refused=_refused, show=_confirm_page, expired_ok=True)
+def confirm(link: Link):
+    if link.expired:
+        return _confirm_page(link)
+    pending = _request_of(link.payload)
     outcome = signup.confirm(
         g.group.id, pending.subject_id, pending.id, client_origin("double_opt_in")
     )
@@ -144,17 +139,17 @@ def _resend_key() -> str:
         payload = expired.payload
     except tokens.InvalidToken:
         return "signup-address:invalid"
-    pending = _request_of(payload)
+    if not isinstance(payload, dict) or payload.get("g") != g.group.id:
+        return "signup-address:invalid"
+    pending = signup.find_request(g.group.id, payload.get("s"), payload.get("r"))
     return "signup-address:" + (pending.subject.email_hash if pending else "unknown")
 
 
 @blueprint.post("/confirm/<token>/resend")
 @limiter.limit(ip_limit, scope=IP_SCOPE)
 @limiter.limit(address_limit, key_func=_resend_key, scope=ADDRESS_SCOPE)
-def resend(token: str):
-    payload, _expired = _read_confirmation(token)
-    pending = _request_of(payload)
-    if pending is None:
-        abort(404)
+@mailed_link("confirm-signup", refused=_refused, expired_ok=True)
+def resend(link: Link):
+    pending = _request_of(link.payload)
     signup.resend(g.group.id, pending.subject_id, pending.id)
     return render_template("signup/resent.html", brand=pending.brand)

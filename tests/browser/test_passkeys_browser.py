@@ -98,6 +98,8 @@ def test_add_sign_in_confirm_remove_and_be_refused(site, page, client, demo, smt
     sign_out(page)
     footer = mails.manage_token(subjects.find(demo.id, "touch@example.com"))
     page.goto(f"{site}/luxe/preferences/manage/{footer}")
+    page.get_by_role("button", name="Open my preferences").click()
+    page.wait_for_url("**/luxe/preferences/")
     page.goto(f"{site}/luxe/my-data/")
     page.get_by_role("heading", name="Confirm it is you").wait_for()
     page.get_by_role("button", name="Confirm with a passkey").click()
@@ -156,6 +158,8 @@ def test_passkey_pages_have_no_accessibility_violations(
     sign_out(page)
     footer = mails.manage_token(subjects.find(demo.id, address))
     page.goto(f"{site}/luxe/preferences/manage/{footer}")
+    page.get_by_role("button", name="Open my preferences").click()
+    page.wait_for_url("**/luxe/preferences/")
     page.goto(f"{site}/luxe/preferences/confirm-it-is-you?lang={language}")
     page.locator("[data-passkey] button").wait_for()
     assert axe_violations(page) == [], "confirm it is you with a passkey"

@@ -8,7 +8,7 @@ from portal.core.mail import mails
 from portal.core.people import subjects
 from portal.core.people.models.passkey import Passkey
 from portal.extensions import db
-from tests.actions import signed_in, subscribed
+from tests.actions import open_manage_link, signed_in, subscribed
 from tests.conftest import csrf_token
 from tests.passkeys.authenticator import Authenticator
 from tests.passkeys.helpers import BASE, add_passkey, post_json, sign_in_with, sign_out
@@ -90,7 +90,9 @@ def test_a_removed_passkey_no_longer_signs_in(client, person):
 def test_adding_one_needs_a_fresh_magic_link(client, smtp, demo):
     subscribed(client, smtp, "footer@example.com")
     footer = mails.manage_token(subjects.find(demo.id, "footer@example.com"))
-    client.get(f"/luxe/preferences/manage/{footer}")  # a mail's footer link: subscriptions only
+    open_manage_link(
+        client, f"/luxe/preferences/manage/{footer}"
+    )  # a mail's footer link: subscriptions only
     page = client.get(f"{BASE}/")
     assert page.status_code == 302 and "confirm-it-is-you" in page.location
     answer = post_json(client, f"{BASE}/new/options", {"name": "x"}, "/luxe/preferences/")

@@ -10,7 +10,7 @@ from portal.core.mail import mails
 from portal.core.people import subjects
 from portal.core.people.models.passkey import Passkey, PasskeyChallenge
 from portal.extensions import db
-from tests.actions import signed_in, subscribed
+from tests.actions import open_manage_link, signed_in, subscribed
 from tests.core.test_isolation import make_group
 from tests.passkeys.authenticator import Authenticator
 from tests.passkeys.helpers import (
@@ -144,7 +144,7 @@ def test_a_passkey_works_only_in_its_own_site_group(client, authenticator):
 
 def test_confirm_it_is_you_with_a_passkey(client, smtp, demo, authenticator):
     person = subjects.find(demo.id, ADDRESS)
-    client.get(f"/luxe/preferences/manage/{mails.manage_token(person)}")
+    open_manage_link(client, f"/luxe/preferences/manage/{mails.manage_token(person)}")
     fresh = client.get("/luxe/preferences/confirm-it-is-you?next=/luxe/my-data/")
     assert "Confirm with a passkey" in fresh.get_data(as_text=True)
     page = "/luxe/preferences/"
@@ -160,7 +160,7 @@ def test_confirm_it_is_you_with_a_passkey(client, smtp, demo, authenticator):
 def test_confirming_takes_the_signed_in_person_s_own_passkey(client, smtp, demo, authenticator):
     subscribed(client, smtp, "someone@example.com")
     someone = subjects.find(demo.id, "someone@example.com")
-    client.get(f"/luxe/preferences/manage/{mails.manage_token(someone)}")
+    open_manage_link(client, f"/luxe/preferences/manage/{mails.manage_token(someone)}")
     page = "/luxe/preferences/"
     options = post_json(client, f"{BASE}/confirm/options", {}, page).get_json()
     assert options["allowCredentials"] == []

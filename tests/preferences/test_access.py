@@ -9,6 +9,7 @@ from tests.actions import (
     deliver,
     magic_link,
     manage_link,
+    open_manage_link,
     path_of,
     request_link,
     sign_in,
@@ -105,10 +106,13 @@ def test_every_mail_has_a_manage_link_for_subscription_changes_only(app, client,
     mails = smtp.to("footer@example.com")
     already = next(m for m in mails if "already registered" in m["Subject"])
     link = manage_link(already)
-    opened = client.get(path_of(link))
+    shown = client.get(path_of(link))  # a page with a button: opening the link signs no one in
+    assert shown.status_code == 200
+    assert client.get("/luxe/preferences/").status_code == 302
+    opened = open_manage_link(client, link)
     assert opened.status_code == 302 and opened.headers["Location"] == "/luxe/preferences/"
     assert client.get("/luxe/preferences/").status_code == 200
-    assert client.get(path_of(link)).status_code == 302  # not single use
+    assert open_manage_link(client, link).status_code == 302  # not single use
 
     with app.test_request_context("/luxe/preferences/"):
         from flask import g

@@ -8,6 +8,7 @@ from tests.actions import (
     deliver,
     fill_in_everything,
     manage_link,
+    open_manage_link,
     post_field,
     sign_up,
     signed_in,
@@ -20,7 +21,7 @@ def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):
     subscribed(client, smtp, "footer@example.com")
     sign_up(client, "footer@example.com")  # an "already registered" mail, with its footer link
     deliver()
-    client.get(manage_link(smtp.to("footer@example.com")[-1]).split("portal.test")[1])
+    open_manage_link(client, manage_link(smtp.to("footer@example.com")[-1]))
     answer = client.get(PAGE)
     assert answer.status_code == 302
     assert "/preferences/confirm-it-is-you?next=/luxe/my-data/" in answer.headers["Location"]

@@ -1,10 +1,16 @@
 """Rate limits: no inbox bombing through the sign-up form."""
 
+from datetime import timedelta
+
+from portal.core.kernel import clock
 from tests.actions import deliver, sign_up
 
 
 def test_at_most_three_confirmation_mails_per_address_per_hour(client, demo, smtp):
-    for _ in range(3):
+    start = clock.now()
+    for minutes in range(3):
+        # Minutes apart: the same sign-up within SIGNUP_REPEAT_SECONDS is one (a double click).
+        clock.freeze(start + timedelta(minutes=2 * minutes))
         assert sign_up(client, "bomb@example.com").status_code == 200
     limited = sign_up(client, "Bomb@Example.com")
     assert limited.status_code == 429

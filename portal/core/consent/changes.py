@@ -27,6 +27,7 @@ from portal.core.consent.models import (
 from portal.core.integrations import events
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import ConsentText, Topic
+from portal.core.people import locks
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
@@ -99,18 +100,15 @@ def current(subject: Subject) -> dict[tuple[int, str], Consent]:
 
 
 def lock(subject: Subject) -> None:
-    """Take the subject's row lock until the transaction ends.
+    """Take the subject's row lock until the transaction ends (see ``portal.core.people.locks``).
 
     Changes to one person's consents then run one at a time, each deciding on what is stored
     when it runs: two windows turning the same consent on at once give one grant and one
-    "changed meanwhile", never two ledger rows or a duplicate-row error. (PostgreSQL; SQLite
-    runs one writer at a time anyway.) The lock is NO KEY UPDATE, so rows that merely refer to
-    the subject can still be written meanwhile. Take it before the transaction's first ledger
-    row, as every caller here does: the ledger's group lock always comes second.
+    "changed meanwhile", never two ledger rows or a duplicate-row error. Every ledger row
+    takes it anyway, before the ledger's group lock; taking it here, before reading, is what
+    makes the decision safe.
     """
-    db.session.execute(
-        select(Subject.id).where(Subject.id == subject.id).with_for_update(key_share=True)
-    )
+    locks.subjects([subject.id])
 
 
 def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:

@@ -31,7 +31,7 @@ from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
-from portal.core.people import subjects
+from portal.core.people import locks, subjects
 from portal.core.people.models.subject import ACTIVE, Subject
 from portal.extensions import db
 
@@ -271,7 +271,10 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
             Subject.__table__.insert().returning(Subject.email_hash, Subject.id), rows
         ).all()
         ids.update(created)
+        locks.created(subject_id for _, subject_id in created)
     outcome.new_subjects = len(rows)
+    # Everyone the import writes about is locked before the ledger's group lock is taken.
+    locks.subjects(sorted(result.existing.values()))
     return ids
 
 
@@ -309,8 +312,15 @@ def _reconfirm(result: Plan, outcome: Outcome, progress, actor: str) -> None:
     for line in result.accepted:
         wanted.setdefault(line.address, []).append(line)
     origin = Origin(source="import", actor=actor, evidence={"reconfirm": True})
+    people = {
+        address: subjects.find_or_create(brand.group_id, address, lines[0].language)
+        for address, lines in wanted.items()
+    }
+    # Everyone is locked (in id order) before the first ledger row takes the group's lock; a
+    # sign-up of one of them meanwhile waits, or is waited for, and never fails the import.
+    locks.subjects(subject.id for subject in people.values())
     for address, lines in wanted.items():
-        subject = subjects.find_or_create(brand.group_id, address, lines[0].language)
+        subject = people[address]
         chosen = [topics[line.topic_id] for line in lines]
         pending = consent.request(
             subject, chosen, "email", text, subject.language, brand.policy_version, origin

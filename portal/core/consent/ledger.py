@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from portal.core.consent.models import LedgerEntry
 from portal.core.kernel.models.group import SiteGroup
+from portal.core.people import locks
 from portal.extensions import db
 
 
@@ -50,9 +51,11 @@ def entry_hash(entry: LedgerEntry) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _take_seqs(group_id: int, count: int) -> tuple[int, str]:
+def _take_seqs(group_id: int, count: int, subject_ids) -> tuple[int, str]:
     """Move the group's ``ledger_seq`` on by ``count`` under its row lock; returns the new
-    last seq and the chain head. One statement: the lock is held from here to the commit."""
+    last seq and the chain head. One statement: the lock is held from here to the commit.
+    The locks of the people the rows are about come first (``locks.group``)."""
+    locks.group(group_id, subject_ids)
     return db.session.execute(
         update(SiteGroup)
         .where(SiteGroup.id == group_id)
@@ -64,10 +67,11 @@ def _take_seqs(group_id: int, count: int) -> tuple[int, str]:
 def append(group_id: int, **fields) -> LedgerEntry:
     """Add one entry at the head of the group's chain, inside the caller's transaction.
 
-    The group row is updated first, which takes its lock (a row lock on PostgreSQL, the write
-    lock on SQLite), so concurrent appends in one group are serialised and never share a seq.
+    The subject's lock is taken first unless held, then the group row is updated, which takes
+    its lock (a row lock on PostgreSQL, the write lock on SQLite): concurrent appends in one
+    group are serialised and never share a seq, and never deadlock with a change to a person.
     """
-    seq, head = _take_seqs(group_id, 1)
+    seq, head = _take_seqs(group_id, 1, [fields.get("subject_id")])
     salt = secrets.token_hex(16)
     entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt, **fields)
     entry.personal_digest = personal_digest(salt, entry.subject_id, entry.ip, entry.user_agent)
@@ -87,7 +91,7 @@ def append_many(group_id: int, rows: list[dict]) -> int:
     """
     if not rows:
         return 0
-    last, head = _take_seqs(group_id, len(rows))
+    last, head = _take_seqs(group_id, len(rows), [row.get("subject_id") for row in rows])
     seq = last - len(rows)
     values = []
     for fields in rows:

@@ -4,8 +4,10 @@ The answer a person sees never depends on whether the address was new, pending, 
 suppressed: every path queues exactly one mail and returns nothing that tells them apart.
 """
 
+from datetime import timedelta
 from enum import Enum
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -18,7 +20,7 @@ from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
-from portal.core.people import erasure, subjects
+from portal.core.people import erasure, locks, subjects
 from portal.core.people.models.subject import ACTIVE
 from portal.extensions import db
 
@@ -76,6 +78,8 @@ def sign_up(
     with commit_session():
         subject = subjects.find_or_create(brand.group_id, address, language)
         consent.lock(subject)  # a second sign-up at the same moment waits here
+        if _asked_just_now(subject, topics, text):
+            return address  # a double click: the first one's request and mail stand
         gpc.opt_out(subject, origin)
         pending = consent.request(
             subject, topics, SIGNUP_CHANNEL, text, language, brand.policy_version, origin
@@ -85,6 +89,29 @@ def sign_up(
         else:
             mails.confirm_signup(pending)
     return address
+
+
+def _asked_just_now(subject, topics: list[Topic], text: ConsentText) -> bool:
+    """Whether the same request (topics, text) is already waiting, made moments ago: the
+    same intent sent twice (a double click, a retried POST) has one effect, one mail."""
+    since = clock.now() - timedelta(seconds=current_app.config["SIGNUP_REPEAT_SECONDS"])
+    latest = db.session.scalar(
+        select(SignupRequest)
+        .where(
+            SignupRequest.subject_id == subject.id,
+            SignupRequest.brand_id == topics[0].brand_id,
+            SignupRequest.requested_at >= since,
+        )
+        .order_by(SignupRequest.id.desc())
+        .limit(1)
+    )
+    return (
+        latest is not None
+        and latest.confirmed_at is None
+        and latest.channel == SIGNUP_CHANNEL
+        and latest.text_version_id == text.id
+        and sorted(latest.topic_ids) == sorted(topic.id for topic in topics)
+    )
 
 
 class Confirmation(Enum):
@@ -104,6 +131,10 @@ def find_request(group_id: int, subject_id: int, request_id: int) -> SignupReque
 def confirm(group_id: int, subject_id: int, request_id: int, origin: Origin) -> Confirmation:
     """Confirm a sign-up request once: its consents become granted, the subject active."""
     with commit_session():
+        # The person's lock first: four clicks at once confirm once, the others wait here
+        # and then read that it is done (what was read before the lock is read again).
+        locks.subjects([subject_id] if isinstance(subject_id, int) else [])
+        db.session.expire_all()
         pending = find_request(group_id, subject_id, request_id)
         if pending is None:
             return Confirmation.UNKNOWN

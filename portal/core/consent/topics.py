@@ -23,6 +23,7 @@ from portal.core.kernel.models.base import CHANNELS
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
+from portal.core.people import locks
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
@@ -182,7 +183,9 @@ def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: boo
         brand.policy_version = version
         if ask_again:
             text = latest_text(brand)
-            for subject, topic_ids in _subscribers(brand):
+            subscribers = _subscribers(brand)
+            locks.subjects(subject.id for subject, _ in subscribers)  # all before the ledger's
+            for subject, topic_ids in subscribers:
                 topics = [topic for topic in brand.topics if topic.id in topic_ids]
                 pending = consent.ask_again(
                     subject, topics, RECONSENT_CHANNEL, text, subject.language, version, origin

@@ -15,6 +15,7 @@ from portal.core.integrations.models.api import ApiClient, WebhookDelivery, Webh
 from portal.core.integrations.models.event import CONSENT_CHANGED, PROFILE_UPDATED, Event
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import SiteGroup
+from portal.core.people import locks
 from portal.extensions import db
 
 
@@ -28,6 +29,7 @@ def emit(
     personal: dict | None = None,
 ) -> Event:
     """Append one event to the group's feed and queue its webhook deliveries."""
+    locks.group(group_id, [subject_id])  # the person's lock before the group's
     seq = db.session.execute(
         update(SiteGroup)
         .where(SiteGroup.id == group_id)

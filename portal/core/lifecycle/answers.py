@@ -12,7 +12,7 @@ from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.models import FRESHNESS, RELATIONSHIPS, REPERMISSION, LifecycleNotice
-from portal.core.people import profile
+from portal.core.people import locks, profile
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
@@ -45,10 +45,20 @@ def subject_of(notice: LifecycleNotice) -> Subject:
     return db.session.get(Subject, notice.subject_id)
 
 
+def _answering(group_id: int, payload, rule: str) -> LifecycleNotice | None:
+    """The notice, read again under its person's lock: two answers at once act once."""
+    notice = find_notice(group_id, payload, rule)
+    if notice is None:
+        return None
+    locks.subjects([notice.subject_id])
+    db.session.refresh(notice)
+    return notice
+
+
 def still_right(group_id: int, payload) -> Answer:
     """ "Still right": every field the mail listed is confirmed as of now."""
     with commit_session():
-        notice = find_notice(group_id, payload, FRESHNESS)
+        notice = _answering(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
         if notice.answered_at is not None:
@@ -66,7 +76,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
     """ "Update": store the corrected values (already validated by ``profile.parse_*``); an
     unchanged value counts as confirmed. Only fields the mail listed can be given."""
     with commit_session():
-        notice = find_notice(group_id, payload, FRESHNESS)
+        notice = _answering(group_id, payload, FRESHNESS)
         if notice is None:
             return Answer.UNKNOWN
         if set(values) - set(notice.fields):
@@ -81,7 +91,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
 def keep(group_id: int, payload, origin: Origin) -> Answer:
     """ "Keep my subscriptions": every consent still held is confirmed again, in the ledger."""
     with commit_session():
-        notice = find_notice(group_id, payload, REPERMISSION)
+        notice = _answering(group_id, payload, REPERMISSION)
         if notice is None:
             return Answer.UNKNOWN
         if notice.lapsed_at is not None:
