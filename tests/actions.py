@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import event
 
-from portal.core import outbox
+from portal.core import address_requests, outbox
 from portal.extensions import db
 from tests.conftest import csrf_token
 from tests.smtp import text_of
@@ -38,6 +38,12 @@ def sign_up(client, email, brand="camille", group="luxe", topics=None, headers=N
 def deliver():
     """One pass of the outbox worker."""
     return outbox.send_all()
+
+
+def decide():
+    """The worker's first half only: decide the waiting address requests (sign-ups, magic
+    links, address changes), queueing their mail without sending it."""
+    return address_requests.decide_all()
 
 
 def confirmation_link(message) -> str:

@@ -18,7 +18,7 @@ from flask import current_app
 from flask_mail import Message
 from sqlalchemy import delete, select, update
 
-from portal.core import clock, leases
+from portal.core import address_requests, clock, leases
 from portal.core.leases import Pass
 from portal.core.models import OutboxMessage
 from portal.core.models.outbox import FAILED, QUEUED, SENT
@@ -116,10 +116,11 @@ def scrub(text: str) -> str:
 
 
 def send_due(limit: int = 100, owner: str | None = None) -> Pass:
-    """Send one batch of due messages; returns what happened to them."""
+    """Decide one batch of address requests, then send one batch of due messages (the mail
+    just decided on among them); returns what happened."""
     owner = owner or uuid.uuid4().hex
+    result = address_requests.decide_due(limit, owner)
     rows = _claim(owner, limit)
-    result = Pass()
 
     def record(row: _Claimed, error: Exception | None) -> None:
         now = clock.now()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from portal.core import imports, ledger
 from portal.core.models import AuditEntry, Consent, LedgerEntry, Subject
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import decide, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, post
 from tests.smtp import text_of
 
@@ -32,6 +32,7 @@ def _count(model):
 
 def test_dry_run_reports_every_line_and_writes_nothing(client, demo, smtp):
     sign_up(client, "pending@example.com")  # already has a (pending) consent to news here
+    decide()
     plan = imports.plan(brand("camille"), io.StringIO(CSV))
     outcome = {line.number: line.reason for line in plan.lines}
     assert outcome == {

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from portal.core.models import AuditEntry, Brand, Consent, ConsentText, LedgerEntry, Topic
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
 from tests.smtp import text_of
 
@@ -136,6 +136,7 @@ def io_of(content: bytes):
 
 def test_archiving_hides_the_signup_page_and_keeps_consents(client, demo, smtp):
     sign_up(client, "kept@example.com")
+    decide()
     _owner(client, demo)
     camille = brand("camille")
     assert post(client, f"/admin/brands/{camille.id}/archive", {"archived": "1"}).status_code == 302
@@ -148,6 +149,7 @@ def test_archiving_hides_the_signup_page_and_keeps_consents(client, demo, smtp):
 
 def test_a_new_consent_text_is_a_new_version_and_old_ones_stay(client, demo, smtp):
     sign_up(client, "early@example.com")
+    decide()
     _owner(client, demo)
     camille = brand("camille")
     first = db.session.scalar(select(ConsentText).where(ConsentText.brand_id == camille.id))

@@ -10,7 +10,7 @@ from portal.core.lifecycle import answers, run
 from portal.core.lifecycle.policy import update_policy
 from portal.core.models import ErasureRecord, Subject, Suppression
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import decide, deliver, sign_up
 from tests.lifecycle.factories import ORIGIN, START, count, ledger_rows, member
 
 
@@ -54,12 +54,15 @@ def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(
     from tests.actions import confirm, confirmation_link
 
     sign_up(client, "known@example.com")
+    decide()
     deliver()
     confirm(client, confirmation_link(smtp.to("known@example.com")[0]))
     _later(days=10)
     sign_up(client, "known@example.com", topics=[3])  # asks for one more, never confirms
+    decide()
     _later(days=20)
     sign_up(client, "known@example.com", topics=[4])  # and another, still in its window
+    decide()
     _later(days=41)
     assert run.run(demo)["unconfirmed"] == 1
     assert run.run(demo)["unconfirmed"] == 0
@@ -76,8 +79,10 @@ def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(
 
 def test_signing_up_again_restarts_the_unconfirmed_clock(client, demo, smtp):
     sign_up(client, "again@example.com")
+    decide()
     _later(days=20)
     sign_up(client, "again@example.com")
+    decide()
     _later(days=31)
     assert run.run(demo)["unconfirmed"] == 0
     _later(days=51)
@@ -161,6 +166,7 @@ def test_customers_are_spared_and_former_customers_kept_for_their_own_time(clien
 
 def test_a_rule_turned_off_touches_nobody(client, demo, smtp):
     sign_up(client, "never@example.com")
+    decide()
     update_policy(demo, {"unconfirmed_days": None}, actor="admin:1")
     _later(days=400)
     assert run.run(demo)["unconfirmed"] is None

@@ -15,9 +15,11 @@ from portal.core.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.models.lifecycle import LifecycleNotice, LifecyclePolicy
 from portal.core.models.outbox import OutboxMessage
 from portal.core.models.profile import EmailChange, ProfileField
+from portal.core.models.request import AddressRequest
 from portal.core.models.subject import Subject
 
 __all__ = [
+    "AddressRequest",
     "ApiClient",
     "Event",
     "IdempotencyRecord",

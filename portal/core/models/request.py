@@ -1,0 +1,43 @@
+"""What a stranger asked about an address, kept until the worker decides what it calls for."""
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core import clock
+from portal.core.crypto import Encrypted
+from portal.core.models.base import UTCDateTime
+from portal.extensions import db
+
+QUEUED, FAILED = "queued", "failed"
+
+
+class AddressRequest(db.Model):
+    """One request (sign-up, magic link, address change, ...) naming an address.
+
+    Written by the request path whatever the address, so its answer and the work behind it are
+    the same for known and unknown people; the worker reads it, acts and deletes it.
+    """
+
+    __tablename__ = "address_request"
+    __table_args__ = (
+        Index("ix_address_request_due", "status", "next_attempt_at"),
+        Index("ix_address_request_address", "group_id", "address_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None for requests about the console's own accounts, which belong to no group.
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("site_group.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # The keyed hash of the address the request names: erasure drops what is still waiting.
+    address_hash: Mapped[str] = mapped_column(String(64))
+    # A signed-in person who asked (an address change); erasure drops their requests too.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    # The address and the details of the request, as encrypted JSON.
+    content: Mapped[str] = mapped_column(Encrypted)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
