@@ -1,10 +1,12 @@
 """Requests naming an address do the same work whoever holds it; the worker decides the mail.
 
-The request path (sign-up, magic link, address change) is compared statement by statement for
-known and unknown addresses: a deterministic stand-in for "the same time". What people get
+The request path (sign-up, magic link, address change) is compared statement by statement and
+template by template for known and unknown addresses: a deterministic stand-in for "the same
+time". What people get
 is checked through the real SMTP sink once the worker has run.
 """
 
+from flask import template_rendered
 from sqlalchemy import event, func, select
 
 from portal.core import address_requests, erasure, signup, subjects
@@ -27,18 +29,24 @@ from tests.smtp import text_of
 
 
 def statements_of(send) -> list[str]:
-    """The SQL statements ``send()`` (one request) runs, from a fresh session, in order."""
+    """The work ``send()`` (one request) does, from a fresh session: the SQL statements it
+    runs and the templates it renders (a mail composed in the request shows there), in order."""
     seen = []
 
     def note(_conn, _cursor, statement, *_args):
         seen.append(statement)
 
+    def rendered(_app, template, **_extra):
+        seen.append(f"template {template.name}")
+
     db.session.remove()
     event.listen(db.engine, "before_cursor_execute", note)
+    template_rendered.connect(rendered)
     try:
         response = send()
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
+        template_rendered.disconnect(rendered)
     assert response.status_code == 200, response.status_code
     return seen
 
