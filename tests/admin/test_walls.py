@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from portal.core import subjects
-from portal.core.models import AccessEntry
+from portal.core.console.models import AccessEntry
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, post

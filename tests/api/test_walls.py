@@ -7,8 +7,8 @@ their subject id as about an id nobody holds.
 
 from sqlalchemy import func, select
 
-from portal.core import subjects
-from portal.core.models import Subject
+from portal.core.people import subjects
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.api.conftest import capture
 

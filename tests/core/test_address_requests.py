@@ -9,9 +9,12 @@ is checked through the real SMTP sink once the worker has run.
 from flask import template_rendered
 from sqlalchemy import event, func, select
 
-from portal.core import address_requests, erasure, signup, subjects
-from portal.core.consent import Origin
-from portal.core.models import AddressRequest, Subject
+from portal.core.consent import signup
+from portal.core.consent.changes import Origin
+from portal.core.mail import address_requests
+from portal.core.mail.models import AddressRequest
+from portal.core.people import erasure, subjects
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import (
     TEXT_VERSION,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.core import clock
+from portal.core.kernel import clock
 
 FIELD = re.compile(r'name="([A-Za-z0-9_\-\[\]]+)"')
 # Values people and scripts send: empty, huge, control characters, markup, numbers, unicode.

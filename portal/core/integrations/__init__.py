@@ -1,0 +1,1 @@
+"""Integrations: API clients, idempotency, lookups, events, the feed, webhooks."""

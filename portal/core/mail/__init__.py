@@ -1,0 +1,1 @@
+"""Mail: the outbox, composing the portal's mails, topic mails."""
