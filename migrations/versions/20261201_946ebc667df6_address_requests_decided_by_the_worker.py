@@ -7,7 +7,7 @@ The ledger gains an index on erasure_id: the change feed of a client limited to 
 shows an erasure only when the anonymised ledger has a row at one of its brands.
 
 Revision ID: 946ebc667df6
-Revises: 6baa3998c396
+Revises: d67519058559
 Create Date: 2026-12-01 04:51:43.514748
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '946ebc667df6'
-down_revision = '6baa3998c396'
+down_revision = 'd67519058559'
 branch_labels = None
 depends_on = None
 
