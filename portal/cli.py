@@ -59,7 +59,7 @@ def send_once():
     result = outbox.send_all()
     click.echo(
         f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
-        f"queued {outbox.backlog()}"
+        f"queued {outbox.backlog()}; address requests decided {result.decided}"
     )
     hooks = webhooks.deliver_all()
     click.echo(
@@ -85,7 +85,8 @@ def work(interval):
                 result = outbox.Pass()
             if result.handled:
                 click.echo(
-                    f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}"
+                    f"decided {result.decided}, sent {result.sent}, "
+                    f"to retry {result.retrying}, failed {result.failed}"
                 )
             else:
                 stop.wait(interval)

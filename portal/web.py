@@ -1,4 +1,4 @@
-"""What every page shares: the site-group home redirect, template helpers, per-group CSS."""
+"""What every page shares: the neutral home page, template helpers, per-group CSS."""
 
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, get_locale
@@ -16,14 +16,15 @@ GPC_SUPPORT_SINCE = "2026-11-23"
 def init_app(app: Flask) -> None:
     @app.get("/")
     def index():
-        """One group: go to it. Several: list them (the installation hosts them all)."""
+        """The default group, or the only one; otherwise a neutral page. The groups an
+        installation hosts are not listed: each brand links to its own group's pages."""
         slug = app.config["PORTAL_DEFAULT_GROUP"]
-        groups = db.session.scalars(select(SiteGroup).order_by(SiteGroup.name)).all()
         if slug:
             return redirect(url_for("signup.home", group=slug))
-        if len(groups) == 1:
-            return redirect(url_for("signup.home", group=groups[0].slug))
-        return render_template("groups.html", groups=groups)
+        slugs = db.session.scalars(select(SiteGroup.slug).limit(2)).all()
+        if len(slugs) == 1:
+            return redirect(url_for("signup.home", group=slugs[0]))
+        return render_template("groups.html")
 
     @app.get("/.well-known/gpc.json")
     def gpc():

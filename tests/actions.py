@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 
 from portal.core.console.models import AdminAccount
 from portal.core.kernel import clock
-from portal.core.mail import outbox
+from portal.core.mail import address_requests, outbox
 from portal.extensions import db
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
@@ -43,6 +43,12 @@ def sign_up(client, email, brand="camille", group="luxe", topics=None, headers=N
 def deliver():
     """One pass of the outbox worker."""
     return outbox.send_all()
+
+
+def decide():
+    """The worker's first half only: decide the waiting address requests (sign-ups, magic
+    links, address changes), queueing their mail without sending it."""
+    return address_requests.decide_all()
 
 
 def confirmation_link(message) -> str:

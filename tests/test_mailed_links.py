@@ -30,7 +30,7 @@ from portal.core.lifecycle import run
 from portal.core.mail import mails
 from portal.core.people import access, email_change, self_erasure
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import decide, deliver, sign_up
 from tests.factories import PARIS, START, brand, make_admin, member, topic
 
 STRANGE = ["GET", "HEAD", "OPTIONS", "PROPFIND", "PATCH", "PUT", "DELETE", "TRACE", "FOO"]
@@ -88,15 +88,18 @@ def links(app, client, demo, smtp):
     with catching("confirm-signup", found):
         sign_up(client, "joiner@example.com")
         sign_up(client, "another@example.com")
+        decide()  # the worker decides what the requests call for, and mails the links
     camille = brand("camille")
     with catching("sign-in", found):
         access.request_link(demo, "first@example.com", "en", camille)
+        decide()
     with catching("manage", found):
         mails.manage_token(first)
     with catching("unsubscribe", found):
         unsubscribing.token(first, topic("news"))
     with catching("change-email", found):
         email_change.request(first, "moved@example.com", camille, "en")
+        decide()
     leaving = member("leaving@example.com", keys=("news",))
     with catching("erase", found):
         self_erasure.send_link(leaving, camille, "en")

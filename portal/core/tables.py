@@ -11,7 +11,7 @@ from portal.core.integrations.models.api import (
 from portal.core.integrations.models.event import Event
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.lifecycle.models import LifecycleNotice, LifecyclePolicy
-from portal.core.mail.models import OutboxMessage
+from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.core.people.models.access import SignInLink
 from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.passkey import Passkey, PasskeyChallenge
@@ -19,6 +19,7 @@ from portal.core.people.models.profile import EmailChange, ProfileField
 from portal.core.people.models.subject import Subject
 
 __all__ = [
+    "AddressRequest",
     "ApiClient",
     "Event",
     "IdempotencyRecord",

@@ -9,7 +9,7 @@ from portal.core.kernel import clock
 from portal.core.people import erasure
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, log_in, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, log_in, sign_up
 from tests.factories import brand, brand_admin, make_admin
 
 
@@ -17,11 +17,14 @@ def test_figures_of_the_group_and_of_one_brand(client, demo, smtp):
     start = clock.now()
     clock.freeze(start - timedelta(days=3))
     sign_up(client, "old@example.com")  # pending for three days
+    decide()
     clock.freeze(start)
     sign_up(client, "ann@example.com")
+    decide()
     deliver()
     confirm(client, confirmation_link(smtp.to("ann@example.com")[0]))
     sign_up(client, "vee@example.com", brand="vespera")
+    decide()
     log_in(client, make_admin(demo, "viewer"))
     page = client.get("/admin/").get_data(as_text=True)
     assert "Confirmation rate" in page and "33 % (1 / 3)" in page

@@ -11,7 +11,7 @@ from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.console.models import AuditEntry
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import deliver, log_in, post, sign_up
+from tests.actions import decide, deliver, log_in, post, sign_up
 from tests.factories import brand, brand_admin
 from tests.smtp import text_of
 
@@ -34,6 +34,7 @@ def _count(model):
 
 def test_dry_run_reports_every_line_and_writes_nothing(client, demo, smtp):
     sign_up(client, "pending@example.com")  # already has a (pending) consent to news here
+    decide()
     plan = imports.plan(brand("camille"), io.StringIO(CSV))
     outcome = {line.number: line.reason for line in plan.lines}
     assert outcome == {

@@ -6,7 +6,7 @@ from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.console.models import AuditEntry
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, log_in, post, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, log_in, post, sign_up
 from tests.factories import brand, brand_admin, make_admin
 from tests.smtp import text_of
 
@@ -138,6 +138,7 @@ def io_of(content: bytes):
 
 def test_archiving_hides_the_signup_page_and_keeps_consents(client, demo, smtp):
     sign_up(client, "kept@example.com")
+    decide()
     _owner(client, demo)
     camille = brand("camille")
     assert post(client, f"/admin/brands/{camille.id}/archive", {"archived": "1"}).status_code == 302
@@ -150,6 +151,7 @@ def test_archiving_hides_the_signup_page_and_keeps_consents(client, demo, smtp):
 
 def test_a_new_consent_text_is_a_new_version_and_old_ones_stay(client, demo, smtp):
     sign_up(client, "early@example.com")
+    decide()
     _owner(client, demo)
     camille = brand("camille")
     first = db.session.scalar(select(ConsentText).where(ConsentText.brand_id == camille.id))

@@ -4,7 +4,7 @@ from sqlalchemy import event, func, select
 
 from portal.core.consent.models import LedgerEntry
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.api.conftest import capture
 
 
@@ -53,6 +53,7 @@ def test_the_address_stays_out_of_the_url(api):
 def test_bulk_check_answers_each_address_in_order(api, client, smtp):
     signed_up(client, smtp, "granted@example.org")
     sign_up(client, "pending@example.org")
+    decide()
     emails = ["pending@example.org", "GRANTED@example.org", "new@example.org", "not an address"]
     answer = api.post(
         "/consents/check",

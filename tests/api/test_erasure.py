@@ -6,7 +6,7 @@ from portal.core.consent import ledger
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 
 
 def _active(client, smtp, address="phone@example.com"):
@@ -68,8 +68,10 @@ def test_an_audience_check_never_clears_an_erased_address(client, demo, smtp, ma
     api.post("/subjects/erasures", json={"email": "gone@example.com"})
     # Signed up again but not yet confirmed: still on the suppression list, still not contacted.
     sign_up(client, "back@example.com")
+    decide()
     api.post("/subjects/erasures", json={"email": "back@example.com"})
     sign_up(client, "back@example.com")
+    decide()
     emails = ["GONE@example.com", "stays@example.com", "back@example.com", "gone@example.com"]
     answer = api.post(
         "/consents/check",

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import decide, deliver, sign_up
 
 
 def _raw_database_text() -> str:
@@ -32,6 +32,7 @@ def test_no_address_in_the_database(client, demo, smtp):
 
 def test_subject_is_found_by_keyed_hash_and_reads_in_clear(client, demo):
     sign_up(client, "Found@Example.org")
+    decide()
     subject = subjects.find(demo.id, subjects.normalise_email(" FOUND@example.ORG "))
     assert subject is not None
     assert subject.email == "found@example.org"

@@ -11,7 +11,7 @@ from portal.core.people import erasure, subjects
 from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.core.test_encryption import _raw_database_text
 from tests.smtp import text_of
 
@@ -27,6 +27,7 @@ def _active(client, smtp, address="gone@example.com") -> Subject:
     deliver()
     confirm(client, confirmation_link(smtp.to(address)[0]))
     sign_up(client, address, topics=[3])  # a pending request and a queued mail too
+    decide()
     smtp.clear()
     return subjects.find(1, address)
 

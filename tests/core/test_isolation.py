@@ -5,7 +5,7 @@ from sqlalchemy import select
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirmation_link, deliver, path_of, sign_up
+from tests.actions import confirmation_link, decide, deliver, path_of, sign_up
 
 
 def make_group(slug: str, brand_slug: str = "camille") -> SiteGroup:
@@ -40,7 +40,9 @@ def make_group(slug: str, brand_slug: str = "camille") -> SiteGroup:
 def test_same_address_is_two_subjects_in_two_groups(client, demo, smtp):
     make_group("other")
     sign_up(client, "both@example.com", group="luxe")
+    decide()
     sign_up(client, "both@example.com", group="other")
+    decide()
     rows = db.session.scalars(select(Subject)).all()
     assert len(rows) == 2 and rows[0].email_hash != rows[1].email_hash
 

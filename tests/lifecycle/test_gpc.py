@@ -12,6 +12,7 @@ from tests.actions import (
     centre_form,
     confirm,
     confirmation_link,
+    decide,
     deliver,
     save,
     sign_in,
@@ -42,6 +43,7 @@ def test_sign_up_with_gpc_leaves_sharing_topics_out_and_records_the_signal(clien
     news, _events, offers = _camille_topics(client)[:3]
     assert offers == _offers().id
     sign_up(client, "private@example.com", topics=[news, offers], headers=GPC)
+    decide()
     requested = db.session.scalars(select(LedgerEntry).where(LedgerEntry.action == "requested"))
     assert [(row.topic_id, row.evidence) for row in requested] == [(news, {"gpc": True})]
 
@@ -57,6 +59,7 @@ def test_only_sharing_topics_with_gpc_get_a_clear_error(client, demo, smtp):
 def test_gpc_must_be_exactly_1(client, demo, smtp):
     news, _events, offers = _camille_topics(client)[:3]
     sign_up(client, "vague@example.com", topics=[news, offers], headers={"Sec-GPC": "true"})
+    decide()
     requested = db.session.scalars(select(LedgerEntry).where(LedgerEntry.action == "requested"))
     assert [row.evidence for row in requested] == [None, None]
 

@@ -13,7 +13,7 @@ from portal.core.people import subjects
 from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import deliver, sign_up
+from tests.actions import decide, deliver, sign_up
 from tests.factories import ORIGIN, START, count, ledger_rows, member
 
 
@@ -57,12 +57,15 @@ def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(
     from tests.actions import confirm, confirmation_link
 
     sign_up(client, "known@example.com")
+    decide()
     deliver()
     confirm(client, confirmation_link(smtp.to("known@example.com")[0]))
     _later(days=10)
     sign_up(client, "known@example.com", topics=[3])  # asks for one more, never confirms
+    decide()
     _later(days=20)
     sign_up(client, "known@example.com", topics=[4])  # and another, still in its window
+    decide()
     _later(days=41)
     assert run.run(demo)["unconfirmed"] == 1
     assert run.run(demo)["unconfirmed"] == 0
@@ -79,8 +82,10 @@ def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(
 
 def test_signing_up_again_restarts_the_unconfirmed_clock(client, demo, smtp):
     sign_up(client, "again@example.com")
+    decide()
     _later(days=20)
     sign_up(client, "again@example.com")
+    decide()
     _later(days=31)
     assert run.run(demo)["unconfirmed"] == 0
     _later(days=51)
@@ -164,6 +169,7 @@ def test_customers_are_spared_and_former_customers_kept_for_their_own_time(clien
 
 def test_a_rule_turned_off_touches_nobody(client, demo, smtp):
     sign_up(client, "never@example.com")
+    decide()
     update_policy(demo, {"unconfirmed_days": None}, actor="admin:1")
     _later(days=400)
     assert run.run(demo)["unconfirmed"] is None

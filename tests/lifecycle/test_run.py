@@ -11,7 +11,7 @@ from portal.core.lifecycle.models import LifecycleNotice
 from portal.core.lifecycle.policy import months_ago, policy_of, update_policy
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
-from tests.actions import at_once, deliver, sign_up
+from tests.actions import at_once, decide, deliver, sign_up
 from tests.factories import PARIS, START, count, member
 
 
@@ -22,6 +22,7 @@ def start(app):
 
 def test_dry_run_prints_counts_and_changes_nothing(runner, client, demo, smtp):
     sign_up(client, "pending@example.com")
+    decide()
     member("quiet@example.com", postal=PARIS)
     clock.freeze(START + timedelta(days=550))
     before = (count(OutboxMessage), count(LifecycleNotice))

@@ -7,7 +7,7 @@ from portal.core.kernel import rotation
 from portal.core.kernel.crypto import Keys
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, path_of, sign_up
+from tests.actions import confirm, confirmation_link, decide, deliver, path_of, sign_up
 
 NEW_KEY = "bmV3LWRhdGEta2V5LW5ldy1kYXRhLWtleS1uZXctZGE="
 
@@ -38,6 +38,7 @@ def test_request_lines_carry_an_id_status_and_duration(client, demo, caplog):
 
 def test_rotation_rewrites_under_the_new_key_and_old_data_stays_readable(app, client, demo):
     sign_up(client, "rotate@example.com")
+    decide()
     group_id = demo.id
     old = app.config["PORTAL_DATA_KEY"]
     app.extensions["portal.keys"] = Keys(NEW_KEY, app.config["PORTAL_HASH_KEY"], [old])
@@ -55,6 +56,7 @@ def test_rotation_rewrites_under_the_new_key_and_old_data_stays_readable(app, cl
 
 def test_flask_keys_rotate_reports_progress(app, runner, client, demo):
     sign_up(client, "cli@example.com")
+    decide()
     app.extensions["portal.keys"] = Keys(
         NEW_KEY, app.config["PORTAL_HASH_KEY"], [app.config["PORTAL_DATA_KEY"]]
     )

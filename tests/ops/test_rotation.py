@@ -10,7 +10,7 @@ from portal.core.kernel import rotation
 from portal.core.kernel.crypto import Keys
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import PAGE, post_field, sign_up, signed_in
+from tests.actions import PAGE, decide, post_field, sign_up, signed_in
 
 NEW_KEY = "bmV3LWRhdGEta2V5LW5ldy1kYXRhLWtleS1uZXctZGE="
 
@@ -29,6 +29,7 @@ def _old_key_dropped(app) -> None:
 
 def test_the_configured_old_keys_stay_readable_and_the_command_moves_everything(app, client, demo):
     sign_up(client, "configured@example.com")
+    decide()
     rotated = create_app(
         {
             "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -87,6 +88,7 @@ def test_rotation_in_batches_while_people_read_and_write(app, demo, smtp):
     with app.app_context():
         for n in range(20):
             sign_up(newcomers, f"before{n}@example.com")
+            decide()
     _new_key(app)
     assert rotation.remaining() > 20
 

@@ -6,7 +6,7 @@ import pytest
 
 from portal import create_app
 from portal.config import ConfigError
-from tests.actions import sign_up
+from tests.actions import decide, sign_up
 
 GOOD_KEY = "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LXRlc3Q="
 OTHER_KEY = "dGVzdC1oYXNoLWtleS10ZXN0LWhhc2gta2V5LXRlc3Q="
@@ -77,5 +77,6 @@ def test_proxy_hops_decide_the_client_address(app, client, demo, monkeypatch):
 
     spoofed = {"X-Forwarded-For": "198.51.100.77"}
     sign_up(client, "direct@example.com", headers=spoofed)
+    decide()
     row = db.session.query(LedgerEntry).first()
     assert row.ip == "127.0.0.0"  # no proxy configured: the header is ignored

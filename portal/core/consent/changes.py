@@ -171,14 +171,16 @@ def request(
     language: str,
     policy_version: str,
     origin: Origin,
+    asked_at=None,
 ) -> SignupRequest | None:
     """Ask for consent to ``topics`` pending the person's confirmation (double opt-in).
 
     Topics already granted are left alone; returns None when nothing is left to confirm.
+    ``asked_at``: when the person asked, if earlier than now (a request the worker decides).
     """
     held = current(subject)
     wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
-    now = clock.now()
+    now = asked_at or clock.now()
     for topic in wanted:
         row = _row(subject, topic, channel, held)
         row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now

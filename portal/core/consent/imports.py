@@ -67,6 +67,8 @@ class Plan:
     lines: list[Line] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     existing: dict[str, int] = field(default_factory=dict)  # address hash -> subject id
+    # Subjects with a consent at the brand already: the others are new to whoever imports.
+    with_brand: set[int] = field(default_factory=set)
 
     @property
     def accepted(self) -> list[Line]:
@@ -205,6 +207,7 @@ def _refuse_recorded(result: Plan) -> None:
             )
         ).all()
     )
+    result.with_brand = {subject_id for subject_id, _, _ in held}
     for line in result.accepted:
         subject_id = result.existing.get(line.digest)
         if subject_id and (subject_id, line.topic_id, line.channel) in held:
@@ -272,7 +275,15 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
         ).all()
         ids.update(created)
         locks.created(subject_id for _, subject_id in created)
-    outcome.new_subjects = len(rows)
+    # New to the brand, not to the group: a brand admin must not learn who is known at other
+    # brands (people with other brands only read as new).
+    outcome.new_subjects = len(
+        {
+            line.digest
+            for line in result.accepted
+            if result.existing.get(line.digest) not in result.with_brand
+        }
+    )
     # Everyone the import writes about is locked before the ledger's group lock is taken.
     locks.subjects(sorted(result.existing.values()))
     return ids

@@ -79,7 +79,7 @@ class LedgerEntry(db.Model):
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
     seq: Mapped[int] = mapped_column()
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
-    erasure_id: Mapped[str | None] = mapped_column(String(36))
+    erasure_id: Mapped[str | None] = mapped_column(String(36), index=True)
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id"))
     channel: Mapped[str | None] = mapped_column(String(8))

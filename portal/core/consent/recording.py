@@ -79,6 +79,8 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
 
     if capture.action == WITHDRAW:
         subject = subjects.find(client.group_id, address)
+        if subject is not None and not lookup.sees(client, subject.id):
+            subject = None  # someone only with other brands reads exactly like no one
         if subject is None:
             return {**answer, "subject_id": None, "state": lookup.UNKNOWN, "changed": False}
         changed = consent.withdraw(subject, topic, capture.channel, origin)

@@ -1,9 +1,11 @@
 """Lite registration with double opt-in: an email address and topics, then a confirmation.
 
 The answer a person sees never depends on whether the address was new, pending, active or
-suppressed: every path queues exactly one mail and returns nothing that tells them apart.
+suppressed, and neither does the work behind it: the request is recorded alike for every
+address (``address_requests``), and the worker decides which one mail it calls for.
 """
 
+import dataclasses
 from datetime import timedelta
 from enum import Enum
 
@@ -19,12 +21,13 @@ from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import mails
+from portal.core.mail import address_requests, mails
 from portal.core.people import erasure, locks, subjects
 from portal.core.people.models.subject import ACTIVE
 from portal.extensions import db
 
 SIGNUP_CHANNEL = "email"  # lite registration asks for nothing but an address
+SIGN_UP = "sign_up"  # the kind of address request
 
 
 def latest_text(brand: Brand) -> ConsentText:
@@ -48,7 +51,7 @@ def sign_up(
     language: str,
     origin: Origin,
 ) -> str:
-    """Register interest in ``topic_ids`` of ``brand`` and queue the mail that follows.
+    """Record interest in ``topic_ids`` of ``brand``; the worker queues the mail (``decide``).
 
     Returns the normalised address. Raises InvalidInput for a bad address, no or foreign
     topics, or a consent text version that is not this brand's. With a Global Privacy
@@ -75,26 +78,58 @@ def sign_up(
                     "and the chosen topics share it with partners. Choose another topic."
                 ),
             )
+    # The same single row whoever holds the address; the worker decides the rest (see below).
     with commit_session():
-        subject = subjects.find_or_create(brand.group_id, address, language)
-        consent.lock(subject)  # a second sign-up at the same moment waits here
-        if _asked_just_now(subject, topics, text):
-            return address  # a double click: the first one's request and mail stand
-        gpc.opt_out(subject, origin)
-        pending = consent.request(
-            subject, topics, SIGNUP_CHANNEL, text, language, brand.policy_version, origin
+        address_requests.record(
+            SIGN_UP,
+            brand.group_id,
+            address,
+            brand=brand.id,
+            topics=[topic.id for topic in topics],
+            text=text.id,
+            language=language,
+            policy_version=brand.policy_version,
+            origin=dataclasses.asdict(origin),
         )
-        if subject.status == ACTIVE:
-            mails.already_registered(subject, brand, pending)
-        else:
-            mails.confirm_signup(pending)
     return address
 
 
-def _asked_just_now(subject, topics: list[Topic], text: ConsentText) -> bool:
-    """Whether the same request (topics, text) is already waiting, made moments ago: the
+@address_requests.handles(SIGN_UP)
+def decide(group_id: int, address: str, details: dict, asked_at) -> None:
+    """The worker's half of ``sign_up``: the pending consents and the one mail that follows.
+
+    A new or pending address gets the double opt-in mail; an active one is told it is already
+    registered (with a link for any topic it still has to confirm). Topics or a brand gone
+    since the request are left out.
+    """
+    brand = db.session.get(Brand, details["brand"])
+    text = db.session.get(ConsentText, details["text"])
+    if brand is None or brand.group_id != group_id or text is None:
+        return
+    offered = {topic.id: topic for topic in signup_topics(brand)}
+    topics = [offered[topic_id] for topic_id in details["topics"] if topic_id in offered]
+    if not topics:
+        return
+    origin = Origin(**details["origin"])
+    language, policy_version = details["language"], details["policy_version"]
+    subject = subjects.find_or_create(group_id, address, language)
+    consent.lock(subject)  # a second sign-up at the same moment waits here
+    if _asked_just_now(subject, topics, text, asked_at):
+        return  # a double click: the first one's request and mail stand
+    gpc.opt_out(subject, origin)
+    pending = consent.request(
+        subject, topics, SIGNUP_CHANNEL, text, language, policy_version, origin, asked_at
+    )
+    if subject.status == ACTIVE:
+        mails.already_registered(subject, brand, pending)
+    else:
+        mails.confirm_signup(pending)
+
+
+def _asked_just_now(subject, topics: list[Topic], text: ConsentText, asked_at) -> bool:
+    """Whether the same request (topics, text) is already waiting, made moments before: the
     same intent sent twice (a double click, a retried POST) has one effect, one mail."""
-    since = clock.now() - timedelta(seconds=current_app.config["SIGNUP_REPEAT_SECONDS"])
+    since = asked_at - timedelta(seconds=current_app.config["SIGNUP_REPEAT_SECONDS"])
     latest = db.session.scalar(
         select(SignupRequest)
         .where(

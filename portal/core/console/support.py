@@ -2,7 +2,8 @@
 withdrawal the person asked for by phone or letter.
 
 Every lookup asks for a reason and is written to the access log (GDPR Art. 5(2),
-accountability), found or not. A brand admin sees only the consents of their brands.
+accountability), found or not. A brand admin sees only people with a consent or sign-up at
+their brands, and only those consents: anyone else reads exactly like "not found".
 """
 
 from dataclasses import dataclass
@@ -39,8 +40,26 @@ def _reason(raw: str) -> str:
     return reason
 
 
+def sees(admin: AdminAccount, subject: Subject | None) -> bool:
+    """Whether ``admin`` may know of ``subject``: an owner anyone of their group, a brand admin
+    only a person with a consent or a sign-up (a pending consent) at one of their brands."""
+    if subject is None or subject.group_id != admin.group_id:
+        return False
+    if admin.role == OWNER:
+        return True
+    brand_ids = [brand.id for brand in admin.brands]
+    return (
+        db.session.scalar(
+            select(Consent.id)
+            .where(Consent.subject_id == subject.id, Consent.brand_id.in_(brand_ids))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _view(admin: AdminAccount, subject: Subject | None) -> Lookup:
-    if subject is None:
+    if not sees(admin, subject):
         return Lookup(None, [], [])
     brand_ids = [brand.id for brand in admins.visible_brands(admin)]
     consents = db.session.scalars(
@@ -57,21 +76,9 @@ def _view(admin: AdminAccount, subject: Subject | None) -> Lookup:
 
 
 def may_erase(admin: AdminAccount, subject: Subject | None) -> bool:
-    """Owners may erase anyone of their group; a brand admin only a person with a consent at
-    one of their brands (the erasure then reaches every brand of the group, as the law asks)."""
-    if subject is None or subject.group_id != admin.group_id or not admins.can(admin, "support"):
-        return False
-    if admin.role == OWNER:
-        return True
-    brand_ids = [brand.id for brand in admin.brands]
-    return (
-        db.session.scalar(
-            select(Consent.id)
-            .where(Consent.subject_id == subject.id, Consent.brand_id.in_(brand_ids))
-            .limit(1)
-        )
-        is not None
-    )
+    """Owners may erase anyone of their group; a brand admin only a person they see (the
+    erasure then reaches every brand of the group, as the law asks)."""
+    return admins.can(admin, "support") and sees(admin, subject)
 
 
 def look_up(admin: AdminAccount, email: str, reason: str) -> Lookup:
@@ -88,6 +95,8 @@ def look_up(admin: AdminAccount, email: str, reason: str) -> Lookup:
     if errors:
         raise InvalidFields(errors)
     subject = subjects.find(admin.group_id, address)
+    if not sees(admin, subject):
+        subject = None  # only with other brands: exactly as if no one had the address
     with commit_session():
         audit.accessed(
             admin,

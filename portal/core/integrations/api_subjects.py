@@ -29,11 +29,7 @@ def visible_subject(client: ApiClient, email: str | None, subject_id: int | None
         if subject is None or subject.group_id != client.group_id:
             raise NotFound("subject")
         email_hash = subject.email_hash
-    if (
-        subject is not None
-        and client.brand_ids is not None
-        and not lookup.visible_consents(client, subject.id)
-    ):
+    if subject is not None and not lookup.sees(client, subject.id):
         subject = None
     if subject is None and email is None:
         raise NotFound("subject")

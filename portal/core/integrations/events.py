@@ -27,8 +27,13 @@ def emit(
     brand_id: int | None = None,
     subject_id: int | None = None,
     personal: dict | None = None,
+    audience: set[int] | None = None,
 ) -> Event:
-    """Append one event to the group's feed and queue its webhook deliveries."""
+    """Append one event to the group's feed and queue its webhook deliveries.
+
+    ``audience``: for a group-wide event about a person, the brands the person was with; clients
+    limited to other brands do not hear of it (a profile change finds them itself).
+    """
     locks.group(group_id, [subject_id])  # the person's lock before the group's
     seq = db.session.execute(
         update(SiteGroup)
@@ -58,12 +63,13 @@ def emit(
             WebhookEndpoint.disabled_at.is_(None),
         )
     ).all()
-    audience = _brands_of(subject_id) if type_ == PROFILE_UPDATED else None
+    if audience is None and type_ == PROFILE_UPDATED:
+        audience = brands_of(subject_id)
     for endpoint_id, types, brand_ids in endpoints:
         if type_ not in types:
             continue
         if audience is not None and brand_ids is not None and not audience & set(brand_ids):
-            continue  # personal data goes only to clients of a brand the person is with
+            continue  # news of a person goes only to clients of a brand the person is with
         if brand_ids is None or brand_id is None or brand_id in brand_ids:
             db.session.add(
                 WebhookDelivery(
@@ -73,7 +79,7 @@ def emit(
     return event
 
 
-def _brands_of(subject_id: int | None) -> set[int]:
+def brands_of(subject_id: int | None) -> set[int]:
     if subject_id is None:
         return set()
     return set(

@@ -14,10 +14,10 @@ import json
 import orjson
 from sqlalchemy import Text, and_, cast, exists, or_, select
 
-from portal.core.consent.models import Consent
+from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.integrations import cursors, events
 from portal.core.integrations.models.api import ApiClient
-from portal.core.integrations.models.event import PROFILE_UPDATED, Event
+from portal.core.integrations.models.event import PROFILE_UPDATED, SUBJECT_ERASED, Event
 from portal.extensions import db
 
 MAX_PAGE = 10_000
@@ -37,14 +37,26 @@ def _query(client: ApiClient, start: int, limit: int):
         .limit(limit)
     )
     if client.brand_ids is not None:
-        # Group-wide events, except a profile change of someone not with the client's brands.
+        # Group-wide events only about people with the client's brands: the profile changes of
+        # someone with a consent there, the erasures of someone whose (anonymised) ledger
+        # has a row there. Nothing tells the client of a person it cannot see.
         with_brands = exists().where(
             Consent.subject_id == Event.subject_id, Consent.brand_id.in_(client.brand_ids)
+        )
+        was_with_brands = exists().where(
+            LedgerEntry.erasure_id == Event.payload["erasure_id"].as_string(),
+            LedgerEntry.brand_id.in_(client.brand_ids),
         )
         query = query.where(
             or_(
                 Event.brand_id.in_(client.brand_ids),
-                and_(Event.brand_id.is_(None), or_(Event.type != PROFILE_UPDATED, with_brands)),
+                and_(
+                    Event.brand_id.is_(None),
+                    or_(
+                        and_(Event.type == PROFILE_UPDATED, with_brands),
+                        and_(Event.type == SUBJECT_ERASED, was_with_brands),
+                    ),
+                ),
             )
         )
     return query

@@ -107,6 +107,12 @@ def visible_consents(client: ApiClient, subject_id: int) -> list[dict]:
     return _held(client, "id", subject_id)[1]
 
 
+def sees(client: ApiClient, subject_id: int) -> bool:
+    """Whether ``client`` may know of this subject of its group: an unrestricted client sees
+    everyone, a client limited to some brands only people with a consent at one of them."""
+    return client.brand_ids is None or bool(visible_consents(client, subject_id))
+
+
 def _answer(client: ApiClient, subject: Row | None, consents: list[dict]) -> dict:
     if subject is not None and subject.suppressed:
         return {"status": SUPPRESSED, "subject_id": None, "consents": []}

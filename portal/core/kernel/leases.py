@@ -68,15 +68,17 @@ class Pass:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    decided: int = 0  # address requests turned into what they call for (address_requests)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retrying + self.failed
+        return self.sent + self.retrying + self.failed + self.decided
 
     def add(self, other: "Pass") -> None:
         self.sent += other.sent
         self.retrying += other.retrying
         self.failed += other.failed
+        self.decided += other.decided
 
     def failed_attempt(self, attempts: int, error: str, now: datetime) -> dict:
         """Count a failed attempt; returns the row's new values: the lease given up, and the

@@ -1,4 +1,5 @@
-"""Mail waiting to be sent, written in the same transaction as the change that causes it."""
+"""Mail waiting to be sent, written in the same transaction as the change that causes it, and
+the address requests (sign-up, magic link, ...) the worker decides on before sending."""
 
 from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,3 +34,35 @@ class OutboxMessage(db.Model):
     # The last mail to an erased person: deleted once sent or finally failed, so nothing of
     # the address outlives its delivery.
     discard_when_done: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class AddressRequest(db.Model):
+    """One request (sign-up, magic link, address change, ...) naming an address.
+
+    Written by the request path whatever the address, so its answer and the work behind it are
+    the same for known and unknown people; the worker reads it, acts and deletes it.
+    """
+
+    __tablename__ = "address_request"
+    __table_args__ = (
+        Index("ix_address_request_due", "status", "next_attempt_at"),
+        Index("ix_address_request_address", "group_id", "address_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None for requests about the console's own accounts, which belong to no group.
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("site_group.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    # The keyed hash of the address the request names: erasure drops what is still waiting.
+    address_hash: Mapped[str] = mapped_column(String(64))
+    # A signed-in person who asked (an address change); erasure drops their requests too.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    # The address and the details of the request, as encrypted JSON.
+    content: Mapped[str] = mapped_column(Encrypted)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select, update
 
 from portal.core.kernel import clock, leases
 from portal.core.kernel.leases import Pass
+from portal.core.mail import address_requests
 from portal.core.mail.models import FAILED, QUEUED, SENT, OutboxMessage
 from portal.extensions import db, mail
 
@@ -115,10 +116,11 @@ def scrub(text: str) -> str:
 
 
 def send_due(limit: int = 100, owner: str | None = None) -> Pass:
-    """Send one batch of due messages; returns what happened to them."""
+    """Decide one batch of address requests, then send one batch of due messages (the mail
+    just decided on among them); returns what happened."""
     owner = owner or uuid.uuid4().hex
+    result = address_requests.decide_due(limit, owner)
     rows = _claim(owner, limit)
-    result = Pass()
 
     def record(row: _Claimed, error: Exception | None) -> None:
         now = clock.now()

@@ -17,13 +17,14 @@ from portal import tokens
 from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import mails
+from portal.core.mail import address_requests, mails
 from portal.core.people import subjects
 from portal.core.people.models.access import SignInLink
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
 
 PREFERENCES, FULL = "preferences", "full"
+SIGN_IN = "sign_in"  # the kind of address request
 _RANK = {PREFERENCES: 1, FULL: 2}
 
 
@@ -40,18 +41,28 @@ def is_idle(last_seen: datetime, minutes: int) -> bool:
 def request_link(
     group: SiteGroup, email: str, language: str, brand: Brand, next_path: str | None = None
 ) -> str:
-    """Send a magic link to a known address; returns the normalised address.
+    """Ask for a magic link to ``email``; returns the normalised address.
 
-    The caller answers the same whatever happens here: an unknown (or erased) address gets no
-    mail and no row, so the answer cannot tell who is known. Raises InvalidInput for an
-    address that is not one.
+    Only records the request, alike for every address, so neither the answer nor its time can
+    tell who is known; the worker mails a link to a known address and nothing to any other
+    (``decide_link``). Raises InvalidInput for an address that is not one.
     """
     address = subjects.normalise_email(email)
     with commit_session():
-        subject = subjects.find(group.id, address)
-        if subject is not None and subject.status != ERASED:
-            _send(subject, brand, language, next_path)
+        address_requests.record(
+            SIGN_IN, group.id, address, brand=brand.id, language=language, next=next_path
+        )
     return address
+
+
+@address_requests.handles(SIGN_IN)
+def decide_link(group_id: int, address: str, details: dict, asked_at) -> None:
+    """The worker's half of ``request_link``: a link for a known, not erased address."""
+    subject = subjects.find(group_id, address)
+    brand = db.session.get(Brand, details["brand"])
+    if subject is None or subject.status == ERASED or brand is None:
+        return
+    _send(subject, brand, details["language"], details["next"])
 
 
 def send_fresh_link(subject: Subject, brand: Brand, language: str, next_path: str | None) -> None:

@@ -18,11 +18,13 @@ from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import mails
+from portal.core.mail import address_requests, mails
 from portal.core.people import access, erasure, subjects
 from portal.core.people.models.profile import EmailChange
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
+
+CHANGE = "address_change"  # the kind of address request
 
 
 class AddressTaken(Exception):
@@ -33,25 +35,54 @@ def request(subject: Subject, raw: str, brand: Brand, language: str) -> str:
     """Ask to change ``subject``'s address to ``raw``; returns the normalised new address.
 
     Raises InvalidInput for an address that is not one, or is already the subject's. A newer
-    request replaces an older one still waiting.
+    request replaces an older one still waiting. The request path does the same work whoever
+    owns the new address (the waiting change and an address request); the worker decides
+    which mails follow (``decide``).
     """
     address = subjects.normalise_email(raw)
     if address == subject.email:
         raise InvalidInput("email", _l("This is already your address."))
     with commit_session():
         cancel_pending(subject)
-        # A row either way, so the page shows the same waiting change whoever owns the address.
         change = EmailChange(subject_id=subject.id, new_email=address, created_at=clock.now())
         db.session.add(change)
         db.session.flush()
-        if subjects.find(subject.group_id, address) is not None:
+        address_requests.record(
+            CHANGE,
+            subject.group_id,
+            address,
+            subject_id=subject.id,
+            requester=subject.id,
+            change=change.id,
+            brand=brand.id,
+            language=language,
+        )
+    return address
+
+
+@address_requests.handles(CHANGE)
+def decide(group_id: int, address: str, details: dict, asked_at) -> None:
+    """The worker's half of ``request``: a notice to the current address for every request;
+    and, while the change still waits (not cancelled or replaced), a link to the new address,
+    or, when that belongs to someone else in the group, a mail telling its reader it cannot
+    be used."""
+    subject = db.session.get(Subject, details["requester"])
+    brand = db.session.get(Brand, details["brand"])
+    if subject is None or subject.group_id != group_id or subject.status == ERASED:
+        return
+    if brand is None:
+        return
+    language = details["language"]
+    change = db.session.get(EmailChange, details["change"])
+    # SQLite may give a deleted change's id to a newer one: it must be the same request.
+    if change is not None and change.subject_id == subject.id and change.new_email == address:
+        if subjects.find(group_id, address) is not None:
             mails.address_taken(subject, brand, address, language)
         else:
             token = tokens.issue("change-email", _payload(change))
             link = links.link(links.CONFIRM_EMAIL, group=subject.group.slug, token=token)
             mails.confirm_new_address(subject, brand, address, link, language)
-        mails.address_change_notice(subject, brand, address, language)
-    return address
+    mails.address_change_notice(subject, brand, address, language)
 
 
 def pending(subject: Subject) -> EmailChange | None:

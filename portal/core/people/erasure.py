@@ -20,7 +20,7 @@ from portal.core.integrations import events
 from portal.core.integrations.models.event import SUBJECT_ERASED, Event
 from portal.core.kernel import clock
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import mails
+from portal.core.mail import address_requests, mails
 from portal.core.people.models.erasure import ErasureRecord, Suppression
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -74,6 +74,9 @@ def erase_in_transaction(
     """
     erasure_id = str(uuid.uuid4())
     group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
+    # Only clients of a brand the person was with hear of the erasure (a client limited to
+    # other brands must not learn that someone it cannot see existed).
+    audience = events.brands_of(subject_id)
     # Withdrawal first, so the ledger (and the feed) prove consent ended before the data went.
     withdrawn = consent.withdraw_all(subject, origin)
     if notify:
@@ -84,6 +87,8 @@ def erase_in_transaction(
         removed = db.session.execute(delete(table).where(table.c.subject_id == subject_id))
         if removed.rowcount:
             counts[table.name] = removed.rowcount
+    # Requests naming the address that the worker has not decided yet (a magic link asked for).
+    address_requests.forget(group_id, email_hash)
     counts["ledger_entries_anonymised"] = ledger.anonymise(subject_id, erasure_id)
     # Events stay, so no reader of the feed meets a gap, but lose every personal part.
     db.session.execute(
@@ -110,7 +115,12 @@ def erase_in_transaction(
         counts=counts,
     )
     db.session.add(record)
-    events.emit(group_id, SUBJECT_ERASED, {"subject_id": subject_id, "erasure_id": erasure_id})
+    events.emit(
+        group_id,
+        SUBJECT_ERASED,
+        {"subject_id": subject_id, "erasure_id": erasure_id},
+        audience=audience,
+    )
     return record
 
 

@@ -1,0 +1,141 @@
+"""A client limited to some brands learns nothing of a person who is only with other brands.
+
+Every route of the API (taken from the URL map, so a new route fails here until it has a
+case) answers about such a person byte for byte as about an address nobody holds, and about
+their subject id as about an id nobody holds.
+"""
+
+from sqlalchemy import func, select
+
+from portal.core.people import subjects
+from portal.core.people.models.subject import Subject
+from portal.extensions import db
+from tests.api.conftest import capture
+
+HIDDEN, NOBODY = "hidden@example.org", "nobody@example.org"
+ADDRESS, SUBJECT_ID = "<address>", 2_000_000_000  # what answers are compared with
+
+
+def _cases(email: str, subject_id: int, hook_id: int) -> dict:
+    """(method, rule) -> (path, JSON body or None): each route asked about one person."""
+    withdrawal = capture(email=email, topic="news", channel="email", action="withdraw")
+    audience = {"brand": "camille", "topic": "news", "channel": "email", "emails": [email]}
+    return {
+        ("POST", "/api/v1/consents/lookup"): ("/consents/lookup", {"email": email}),
+        ("GET", "/api/v1/subjects/<int:subject_id>/consents"): (
+            f"/subjects/{subject_id}/consents",
+            None,
+        ),
+        ("POST", "/api/v1/consents/check"): ("/consents/check", audience),
+        ("POST", "/api/v1/consents"): ("/consents", withdrawal),
+        ("POST", "/api/v1/subjects/erasures"): ("/subjects/erasures", {"email": email}),
+        ("POST", "/api/v1/subjects/relationship"): (
+            "/subjects/relationship",
+            {"email": email, "relationship": "customer"},
+        ),
+        ("GET", "/api/v1/events"): ("/events", None),
+        ("GET", "/api/v1/webhooks"): ("/webhooks", None),
+        ("POST", "/api/v1/webhooks"): (
+            "/webhooks",
+            {"url": "https://hooks.example/again", "events": ["subject.erased"]},
+        ),
+        ("DELETE", "/api/v1/webhooks/<int:endpoint_id>"): (f"/webhooks/{hook_id + 1000}", None),
+        ("GET", "/api/v1/webhooks/<int:endpoint_id>/deliveries"): (
+            f"/webhooks/{hook_id}/deliveries",
+            None,
+        ),
+        ("GET", "/api/v1/openapi.json"): ("/openapi.json", None),
+        ("GET", "/api/v1/docs"): ("/docs", None),
+    }
+
+
+# The same request by id, for the routes that also take one.
+BY_ID = {
+    "/subjects/erasures": lambda subject_id: {"subject_id": subject_id},
+    "/subjects/relationship": lambda subject_id: {
+        "subject_id": subject_id,
+        "relationship": "customer",
+    },
+}
+
+
+def _api_rules(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def _seen(app, api, method: str, path: str, body, email: str, subject_id: int) -> tuple:
+    """Status, headers and body of one answer, with the person's address and id masked."""
+    send = {"GET": api.get, "POST": api.post, "DELETE": api.delete}[method]
+    with app.app_context():  # a request's own context, as in a server: nothing left in g
+        answer = send(path, json=body) if method == "POST" else send(path)
+    text = answer.get_data(as_text=True)
+    text = text.replace(email, ADDRESS).replace(f"/subjects/{subject_id}/", "/subjects/<id>/")
+    # Each answer has its own request id and rate-limit count, whoever it is about.
+    varying = ("Content-Length", "X-Request-ID")
+    headers = sorted(
+        (k, v) for k, v in answer.headers.items() if k not in varying and "RateLimit" not in k
+    )
+    return answer.status_code, headers, text
+
+
+def _answers(app, api, email: str, subject_id: int, hook_id: int) -> dict:
+    answers = {}
+    for (method, rule), (path, body) in sorted(_cases(email, subject_id, hook_id).items()):
+        if method == "POST" and rule.endswith("/webhooks"):
+            continue  # creating a webhook is about no person, and each answer is a new one
+        answers[method, rule] = _seen(app, api, method, path, body, email, subject_id)
+        if path in BY_ID:
+            by_id = BY_ID[path](subject_id)
+            answers[method, rule, "id"] = _seen(app, api, method, path, by_id, email, subject_id)
+    return answers
+
+
+def test_a_person_only_at_other_brands_reads_like_nobody_on_every_route(app, demo, make_api, smtp):
+    assert _api_rules(app) == set(_cases(NOBODY, 1, 1)), "a route of the API has no case here"
+    group = make_api(name="group")
+    camille = make_api(name="camille", brands=["camille"])
+    hook_id = camille.post(
+        "/webhooks", json={"url": "https://hooks.example/x", "events": ["subject.erased"]}
+    ).json["id"]
+    # Someone of camille's own, so the answers are not empty throughout.
+    camille.post("/consents", json=capture(email="own@example.org", topic="news", channel="sms"))
+    ghost = db.session.scalar(select(func.max(Subject.id))) + 2
+    nobody = _answers(app, camille, NOBODY, ghost, hook_id)
+
+    # Now people with other brands only: one who stays, one erased by the group's client.
+    group.post("/consents", json=capture(email=HIDDEN, brand="aurele", topic="events"))
+    group.post("/consents", json=capture(email="gone@example.org", brand="aurele", topic="events"))
+    assert group.post("/subjects/erasures", json={"email": "gone@example.org"}).status_code == 200
+    hidden_id = subjects.find(demo.id, HIDDEN).id
+    hidden = _answers(app, camille, HIDDEN, hidden_id, hook_id)
+
+    for key in nobody:
+        (status, headers, body), (status_0, headers_0, body_0) = hidden[key], nobody[key]
+        assert status == status_0, key
+        assert set(headers) ^ set(headers_0) == set(), key
+        assert body == body_0, key
+    # Nothing was changed for the hidden person by what camille's client asked.
+    assert (
+        group.post("/consents/lookup", json={"email": HIDDEN}).json["consents"][0]["state"]
+        == "granted"
+    )
+
+
+def test_a_grant_makes_the_person_one_the_client_sees(make_api, smtp):
+    """A grant is the one answer that may name the person: from then on the client sees them
+    (a consent at its brand), and the answer is otherwise the one for a new address."""
+    group = make_api(name="group")
+    camille = make_api(name="camille", brands=["camille"])
+    group.post("/consents", json=capture(email=HIDDEN, brand="aurele", topic="events"))
+    grant = capture(topic="events", channel="sms")
+    new = camille.post("/consents", json={**grant, "email": NOBODY}).json
+    known = camille.post("/consents", json={**grant, "email": HIDDEN}).json
+    assert {**known, "subject_id": None} == {**new, "subject_id": None}
+    mine = camille.post("/consents/lookup", json={"email": HIDDEN}).json
+    assert mine["subject_id"] == known["subject_id"]
+    assert [c["brand"] for c in mine["consents"]] == ["camille"]
