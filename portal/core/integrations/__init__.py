@@ -1,0 +1,1 @@
+"""Integrations with other systems: API clients, events, webhooks and where they may go."""
