@@ -1,0 +1,1 @@
+"""Mail: composing, the outbox and what goes on the wire."""
