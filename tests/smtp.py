@@ -18,8 +18,10 @@ class _Handler:
 
 
 class SMTPSink:
-    def __init__(self, port: int):
-        self.port = port
+    """``smtputf8``: whether the server offers SMTPUTF8 (RFC 6531) in its EHLO answer."""
+
+    def __init__(self, port: int, smtputf8: bool = False):
+        self.port, self.smtputf8 = port, smtputf8
         self.lock = threading.Lock()
         self.raw: list[tuple[str, list[str], bytes]] = []
         self.controller = None
@@ -29,7 +31,9 @@ class SMTPSink:
         return self.controller is not None
 
     def start(self) -> None:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=self.smtputf8
+        )
         self.controller.start()
 
     def stop(self) -> None:
