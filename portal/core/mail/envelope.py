@@ -82,8 +82,6 @@ def build(content: dict, row_id: int, smtputf8: bool) -> tuple[EmailMessage, str
         message["Reply-To"] = Address(username=local, domain=domain)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row_id}", domain=sender_domain)
-    if content.get("language"):
-        message["Content-Language"] = content["language"]
     for header, value in (content.get("headers") or {}).items():
         if header in _VERBATIM:
             message.set_raw(header, _verbatim(header, value))
@@ -91,6 +89,8 @@ def build(content: dict, row_id: int, smtputf8: bool) -> tuple[EmailMessage, str
             message[header] = value
     message.set_content(content["text"])
     message.add_alternative(content["html"], subtype="html")
+    if content.get("language"):  # after the parts: setting content moves Content-* headers
+        message["Content-Language"] = content["language"]
     return message, f"{sender_local}@{sender_domain}", f"{to_local}@{to_domain}"
 
 
