@@ -43,8 +43,8 @@ def _prepare(url: str) -> None:
     """Migrate, load the demo group, add REAL genuine subjects."""
     from flask_migrate import upgrade
 
-    from portal.core import subjects
-    from portal.core.demo import load
+    from portal.core.console.demo import load
+    from portal.core.people import subjects
     from portal.extensions import db
 
     app = _app(url)
@@ -73,7 +73,7 @@ def _prepare(url: str) -> None:
 
 def _new_key(url: str) -> tuple[str, int]:
     """A fresh API client of the demo group: (its key, the group's id)."""
-    from portal.core import clients
+    from portal.core.integrations import clients
     from portal.extensions import db
 
     app = _app(url)

@@ -27,9 +27,9 @@ def run(quick: bool = False) -> list[Figure]:
     from flask_migrate import upgrade
 
     from portal import create_app
-    from portal.core import imports, ledger
-    from portal.core.demo import load
-    from portal.core.models import Brand
+    from portal.core.consent import imports, ledger
+    from portal.core.console.demo import load
+    from portal.core.kernel.models.group import Brand
     from portal.extensions import db
 
     rows = ROWS // 10 if quick else ROWS

@@ -27,10 +27,14 @@ PREVIEW_TARGET_S, RATE_TARGET = 1.0, 10.0
 def _people(count: int) -> None:
     from sqlalchemy import insert, select
 
-    from portal.core import clock, ledger, subjects
-    from portal.core.demo import load
-    from portal.core.models import ConsentText, ProfileField, Subject, Topic
-    from portal.core.models.consent import CONFIRMED, GRANT, REQUESTED, Consent
+    from portal.core.consent import ledger
+    from portal.core.consent.models import CONFIRMED, GRANT, REQUESTED, Consent
+    from portal.core.console.demo import load
+    from portal.core.kernel import clock
+    from portal.core.kernel.models.group import ConsentText, Topic
+    from portal.core.people import subjects
+    from portal.core.people.models.profile import ProfileField
+    from portal.core.people.models.subject import Subject
     from portal.extensions import db
 
     group, _ = load()
@@ -114,7 +118,7 @@ def run(quick: bool = False) -> list[Figure]:
     from flask_migrate import upgrade
 
     from portal import create_app
-    from portal.core import clock
+    from portal.core.kernel import clock
     from portal.core.lifecycle import run as lifecycle
     from portal.extensions import db
 

@@ -15,7 +15,7 @@ ROUNDS = 200
 def _setup(app):
     from flask_migrate import upgrade
 
-    from portal.core.demo import sized_group
+    from portal.core.console.demo import sized_group
 
     upgrade()
     return sized_group("bench", BRANDS, TOPICS)
@@ -23,7 +23,7 @@ def _setup(app):
 
 def run(quick: bool = False) -> list[Figure]:
     from portal import create_app
-    from portal.core import clock
+    from portal.core.kernel import clock
 
     with tempfile.TemporaryDirectory() as folder:
         os.environ.setdefault("SECRET_KEY", "bench-" + "x" * 32)

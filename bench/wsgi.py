@@ -3,7 +3,7 @@
 from flask import jsonify
 
 from portal import create_app
-from portal.core.models import Subject
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 app = create_app()

@@ -7,7 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal.config import from_environment
-from portal.core.crypto import Keys
+from portal.core.kernel.crypto import Keys
 from portal.extensions import babel, csrf, db, htmx, limiter, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["PORTAL_OLD_DATA_KEYS"],
     )
 
-    import portal.core.models  # noqa: F401 - register every table before migrations look
+    import portal.core.tables  # noqa: F401 - register every table before migrations look
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

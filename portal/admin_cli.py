@@ -8,9 +8,10 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from portal.core import admins, imports
-from portal.core.errors import InvalidFields, InvalidInput
-from portal.core.models import Brand, SiteGroup
+from portal.core.consent import imports
+from portal.core.console import admins
+from portal.core.kernel.errors import InvalidFields, InvalidInput
+from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
 admins_cli = click.Group("admins", help="Admin accounts of the console.")

@@ -8,8 +8,10 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from portal.core import ledger, outbox, webhooks
-from portal.core.models import SiteGroup
+from portal.core.consent import ledger
+from portal.core.integrations import webhooks
+from portal.core.kernel.models.group import SiteGroup
+from portal.core.mail import outbox
 from portal.extensions import db
 
 ledger_cli = click.Group("ledger", help="The consent ledger's hash chain.")
@@ -102,7 +104,7 @@ def retry():
 @demo_cli.command("load")
 def load_demo():
     """Load the demo group LÜXE and its seven houses (does nothing if already there)."""
-    from portal.core.demo import load
+    from portal.core.console.demo import load
 
     group, created = load()
     click.echo(
@@ -115,7 +117,7 @@ def load_demo():
 def rotate_keys(batch):
     """Re-encrypt personal data under the current PORTAL_DATA_KEY (old keys in
     PORTAL_OLD_DATA_KEYS stay readable until this reports nothing left)."""
-    from portal.core import rotation
+    from portal.core.kernel import rotation
 
     done = rotation.rotate(batch, progress=lambda table, n: click.echo(f"{table}: {n}"))
     for table, count in done.items():
@@ -155,8 +157,8 @@ def doctor():
 )
 def send_topic(group_slug, brand_slug, key, title, body_file):
     """Queue a topic mail for everyone consenting to the topic by email (the worker sends)."""
-    from portal.core import topic_mail
-    from portal.core.errors import NotFound
+    from portal.core.kernel.errors import NotFound
+    from portal.core.mail import topic_mail
 
     body = body_file.read()
     if not title.strip() or not body.strip() or "\n" in title or "\r" in title:

@@ -38,7 +38,7 @@ KNOWN_DEFAULTS = {"change-me", "changeme", "secret", "dev", "development", "test
 
 def check_secrets(env) -> None:
     """Outside development, refuse to start with a default, short or reused secret."""
-    from portal.core.crypto import decode_key
+    from portal.core.kernel.crypto import decode_key
 
     secret_key = env.get("SECRET_KEY", "")
     if secret_key.lower() in KNOWN_DEFAULTS or len(set(secret_key)) < 8:

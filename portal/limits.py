@@ -6,8 +6,8 @@ RATELIMIT_SIGNUP_ADDRESS mails to one address: no inbox bombing through either f
 
 from flask import current_app, g, request
 
-from portal.core.errors import InvalidInput
-from portal.core.subjects import address_hash, normalise_email
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people.subjects import address_hash, normalise_email
 
 IP_SCOPE, ADDRESS_SCOPE = "signup-ip", "signup-address"
 

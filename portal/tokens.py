@@ -7,7 +7,7 @@ right subject) is decided by the core from the row the token names.
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from portal.core import clock
+from portal.core.kernel import clock
 
 # purpose -> (salt, config key of the lifetime in seconds)
 PURPOSES = {

@@ -5,7 +5,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from portal.core.models import Brand, SiteGroup
+from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
 # When the portal began honouring Global Privacy Control (the gpc.json "lastUpdate").
@@ -80,14 +80,14 @@ def _countries() -> list[tuple[str, str]]:
     """Country codes a postal address may have, with their names in the page's language."""
     from babel import Locale
 
-    from portal.core.profile import COUNTRIES
+    from portal.core.people.profile import COUNTRIES
 
     names = Locale.parse(str(get_locale() or "en")).territories
     return sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
 
 
 def _signed_in() -> bool:
-    from portal import access
+    from portal import sessions as access
 
     return access.current() is not None
 
@@ -124,7 +124,7 @@ def client_origin(source: str, actor: str = "subject", evidence: dict | None = N
     A Global Privacy Control signal (``Sec-GPC: 1``, exactly "1" as the specification says)
     is recorded as evidence with every change it accompanies; the core acts on it.
     """
-    from portal.core.consent import Origin
+    from portal.core.consent.changes import Origin
 
     if request.headers.get("Sec-GPC") == "1":
         evidence = {**(evidence or {}), "gpc": True}

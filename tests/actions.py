@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import event
 
-from portal.core import outbox
+from portal.core.mail import outbox
 from portal.extensions import db
 from tests.conftest import csrf_token
 from tests.smtp import text_of

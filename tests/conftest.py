@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
-from portal.core import clock
+from portal.core.kernel import clock
 from portal.extensions import db, limiter
 from tests.smtp import SMTPSink
 
@@ -137,7 +137,7 @@ def runner(app):
 
 @pytest.fixture
 def demo(app):
-    from portal.core.demo import load
+    from portal.core.console.demo import load
 
     group, _ = load()
     return group

@@ -1,14 +1,16 @@
 """The admin console under /admin: one blueprint, one module per area.
 
 Every view finds the signed-in admin in ``g.admin`` (set here, or the person is sent to the
-login page) and asks ``portal.core.admins.can`` before showing or changing anything. Things of
+login page) and asks ``core.console.admins.can`` before showing or changing anything. Things of
 another group are "not found"; things of this group the admin may not touch are "forbidden".
 """
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
-from portal.core import admins, clock
-from portal.core.models import AdminAccount, Brand, Topic
+from portal.core.console import admins
+from portal.core.console.models import AdminAccount
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import Brand, Topic
 from portal.extensions import db
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")

@@ -4,10 +4,9 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core import admins, client_admin
-from portal.core.errors import InvalidFields, NotFound
-from portal.core.models import ApiClient
-from portal.core.models.api import SCOPES
+from portal.core.console import admins, client_admin
+from portal.core.integrations.models.api import SCOPES, ApiClient
+from portal.core.kernel.errors import InvalidFields, NotFound
 from portal.extensions import db
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask import g, render_template, request
 
 from portal.admin import blueprint, require
-from portal.core import audit, team
+from portal.core.console import audit, team
 
 
 def _filters() -> audit.Filters:

@@ -10,9 +10,10 @@ from markupsafe import Markup
 
 from portal import tokens
 from portal.admin import blueprint, pending_account, sign_in, sign_out
-from portal.core import admins, clock, team
-from portal.core.errors import InvalidInput
-from portal.core.subjects import normalise_email
+from portal.core.console import admins, team
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people.subjects import normalise_email
 from portal.extensions import limiter
 
 

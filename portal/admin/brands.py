@@ -4,8 +4,8 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, brand_or_404, require
-from portal.core import admins, brands
-from portal.core.errors import InvalidFields, InvalidInput
+from portal.core.console import admins, brands
+from portal.core.kernel.errors import InvalidFields, InvalidInput
 
 
 @blueprint.get("/brands")

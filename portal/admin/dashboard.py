@@ -5,7 +5,7 @@ from flask import g, render_template
 from flask_babel import get_locale
 
 from portal.admin import blueprint, brand_or_404, require
-from portal.core import admins, figures
+from portal.core.console import admins, figures
 
 
 def _brands(brand_id: int | None):

@@ -6,8 +6,9 @@ from flask import abort, current_app, g, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from portal.admin import blueprint, brand_or_404, require
-from portal.core import admins, imports
-from portal.core.errors import InvalidInput
+from portal.core.consent import imports
+from portal.core.console import admins
+from portal.core.kernel.errors import InvalidInput
 
 
 @blueprint.route("/import", methods=["GET", "POST"])

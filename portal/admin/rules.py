@@ -5,9 +5,9 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core.errors import InvalidInput
+from portal.core.kernel.errors import InvalidInput
 from portal.core.lifecycle import policy, run
-from portal.core.profile import MOBILE, POSTAL
+from portal.core.people.profile import MOBILE, POSTAL
 
 NUMBERS = (
     "unconfirmed_days",

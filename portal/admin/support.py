@@ -4,8 +4,8 @@ from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core import support, support_erasure
-from portal.core.errors import InvalidFields
+from portal.core.console import support, support_erasure
+from portal.core.kernel.errors import InvalidFields
 
 
 @blueprint.route("/support", methods=["GET", "POST"])

@@ -7,10 +7,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core import team
-from portal.core.errors import InvalidInput
-from portal.core.models import AdminAccount
-from portal.core.models.admin import ROLES
+from portal.core.console import team
+from portal.core.console.models import ROLES, AdminAccount
+from portal.core.kernel.errors import InvalidInput
 from portal.extensions import db
 
 

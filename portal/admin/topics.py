@@ -4,11 +4,11 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, brand_or_404, require, topic_or_404
-from portal.core import topics
-from portal.core.errors import InvalidFields, InvalidInput
-from portal.core.models import ConsentText
-from portal.core.models.base import CHANNELS
-from portal.core.signup import latest_text
+from portal.core.consent import topics
+from portal.core.consent.signup import latest_text
+from portal.core.kernel.errors import InvalidFields, InvalidInput
+from portal.core.kernel.models.base import CHANNELS
+from portal.core.kernel.models.group import ConsentText
 from portal.extensions import db
 
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, Flask, current_app, request
 
 from portal.api import auth, problems
-from portal.core.errors import Forbidden, InvalidInput, NotFound, Refused
+from portal.core.kernel.errors import Forbidden, InvalidInput, NotFound, Refused
 from portal.extensions import csrf, limiter
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -5,7 +5,7 @@ from functools import wraps
 from flask import current_app, request
 
 from portal.api.problems import Problem
-from portal.core import clients
+from portal.core.integrations import clients
 from portal.extensions import client_address
 
 _UNSET = object()

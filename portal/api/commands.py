@@ -2,9 +2,9 @@
 
 import click
 
-from portal.core import clients
-from portal.core.errors import InvalidInput, NotFound
-from portal.core.models.api import SCOPES
+from portal.core.integrations import clients
+from portal.core.integrations.models.api import SCOPES
+from portal.core.kernel.errors import InvalidInput, NotFound
 
 api_clients_cli = click.Group("api-clients", help="Keys of the systems that use the API.")
 

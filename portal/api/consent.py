@@ -8,7 +8,8 @@ from flask import Response, jsonify, request
 from portal.api import blueprint, io
 from portal.api.auth import requires
 from portal.api.problems import Problem
-from portal.core import lookup, recording
+from portal.core.consent import recording
+from portal.core.integrations import lookup
 
 MAX_ID = 2**31 - 1
 

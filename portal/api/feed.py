@@ -5,7 +5,7 @@ from flask import Response, request
 from portal.api import blueprint
 from portal.api.auth import requires
 from portal.api.problems import Problem
-from portal.core import feed
+from portal.core.integrations import feed
 
 
 @blueprint.get("/events")

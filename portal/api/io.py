@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 
 from portal.api.problems import Problem
 from portal.api.schemas import SCHEMAS
-from portal.core import idempotency
+from portal.core.integrations import idempotency
 
 
 def _resolved(schema):
@@ -121,7 +121,7 @@ def moment(value: str, field: str) -> datetime:
 
 
 def idempotent(client, operation):
-    """Run a write once per Idempotency-Key (see ``portal.core.idempotency``); a JSON answer."""
+    """Run a write once per Idempotency-Key (``core.integrations.idempotency``); a JSON answer."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= idempotency.MAX_KEY and key.isprintable()):
         raise Problem(400, "Idempotency-Key must be 1 to 200 printable characters.")

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of /api/v1: every endpoint, schema and error."""
 
 from portal.api.schemas import SCHEMAS, ref
-from portal.core.webhooks import HEADER, REPLAY_WINDOW
+from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 
 ERRORS = {
     400: "The body is not JSON, or a header is malformed.",

@@ -4,9 +4,9 @@ The same dicts validate requests (``portal.api.io``) and appear in the OpenAPI d
 the document cannot drift from what the API accepts.
 """
 
-from portal.core.lookup import BULK_LIMIT
-from portal.core.models.base import CHANNELS
-from portal.core.models.event import EVENT_TYPES
+from portal.core.integrations.lookup import BULK_LIMIT
+from portal.core.integrations.models.event import EVENT_TYPES
+from portal.core.kernel.models.base import CHANNELS
 
 PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
 NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN}

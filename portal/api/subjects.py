@@ -7,7 +7,7 @@ from flask import request
 from portal.api import blueprint, io
 from portal.api.auth import requires
 from portal.api.problems import Problem
-from portal.core import api_subjects
+from portal.core.integrations import api_subjects
 
 
 def _one_person(schema: str) -> dict:

@@ -6,7 +6,7 @@ from flask import jsonify
 
 from portal.api import blueprint, io
 from portal.api.auth import requires
-from portal.core import cursors, webhooks
+from portal.core.integrations import cursors, webhooks
 
 
 def _endpoint(endpoint) -> dict:

@@ -8,12 +8,12 @@ from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 
 from portal import tokens
-from portal.core import profile
-from portal.core.errors import InvalidInput
+from portal.core.kernel.errors import InvalidInput
 from portal.core.lifecycle import answers
 from portal.core.lifecycle.answers import Answer
+from portal.core.lifecycle.models import FRESHNESS, REPERMISSION
 from portal.core.lifecycle.reminders import shown
-from portal.core.models.lifecycle import FRESHNESS, REPERMISSION
+from portal.core.people import profile
 from portal.preferences.forms import read_contact, typed
 from portal.web import client_origin, scope_to_group
 

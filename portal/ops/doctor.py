@@ -6,9 +6,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from portal.core import clock
-from portal.core.models import OutboxMessage
-from portal.core.models.outbox import QUEUED
+from portal.core.kernel import clock
+from portal.core.mail.models import QUEUED, OutboxMessage
 from portal.extensions import db
 from portal.ops.health import readiness
 

@@ -5,7 +5,7 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from portal.core import outbox
+from portal.core.mail import outbox
 from portal.extensions import db
 
 blueprint = Blueprint("health", __name__)

@@ -20,9 +20,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from portal.core import clock
-from portal.core.models import OutboxMessage, SignupRequest
-from portal.core.models.outbox import FAILED, QUEUED
+from portal.core.consent.models import SignupRequest
+from portal.core.kernel import clock
+from portal.core.mail.models import FAILED, QUEUED, OutboxMessage
 from portal.extensions import db
 
 REQUESTS = Counter("portal_requests_total", "HTTP requests", ["route", "method", "status"])

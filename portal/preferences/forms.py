@@ -4,10 +4,10 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import EmailField, HiddenField
 
-from portal.core import profile
-from portal.core.errors import InvalidInput
-from portal.core.models.base import CHANNELS
-from portal.core.preferences import Change
+from portal.core.consent.preferences import Change
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.base import CHANNELS
+from portal.core.people import profile
 from portal.forms import Form
 
 STALE = _l("This form is out of date. Reload the page and choose again.")

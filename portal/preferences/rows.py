@@ -12,8 +12,8 @@ from flask import url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from portal.core import profile
-from portal.core.preferences import Centre, Key, Outcome
+from portal.core.consent.preferences import Centre, Key, Outcome
+from portal.core.people import profile
 
 HOW_BY_DEFAULT = "api"
 

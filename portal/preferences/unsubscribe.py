@@ -11,8 +11,8 @@ from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 
 from portal import tokens
-from portal.core import unsubscribe
-from portal.core.errors import InvalidInput
+from portal.core.consent import unsubscribe
+from portal.core.kernel.errors import InvalidInput
 from portal.extensions import csrf
 from portal.web import client_origin, scope_to_group
 

@@ -1,15 +1,16 @@
-"""Routes of the preference centre; the rules live in portal.core.access and .preferences."""
+"""Routes of the preference centre; the rules live in portal.core.people.access and
+portal.core.consent.preferences."""
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
-from portal import access as sessions
-from portal import tokens
-from portal.core import access, preferences
-from portal.core.errors import InvalidInput
-from portal.core.models import Brand
-from portal.core.preferences import ContactNeeded
+from portal import sessions, tokens
+from portal.core.consent import preferences
+from portal.core.consent.preferences import ContactNeeded
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import Brand
+from portal.core.people import access
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.preferences.forms import SignInForm, read_changes, read_contact, typed

@@ -3,7 +3,7 @@
 from flask import Blueprint, abort, g, render_template
 from flask_babel import get_locale
 
-from portal.core.models import Brand
+from portal.core.kernel.models.group import Brand
 from portal.web import scope_to_group
 
 blueprint = Blueprint("selfservice", __name__, url_prefix="/<group>/my-data")

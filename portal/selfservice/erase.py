@@ -2,9 +2,8 @@
 
 from flask import g, render_template, request
 
-from portal import access as sessions
-from portal import tokens
-from portal.core import access, self_erasure
+from portal import sessions, tokens
+from portal.core.people import access, self_erasure
 from portal.extensions import limiter
 from portal.limits import IP_SCOPE, ip_limit, post_only
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender

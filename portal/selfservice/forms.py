@@ -4,9 +4,9 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import EmailField
 
-from portal.core import profile
-from portal.core.errors import InvalidInput
-from portal.core.models import Subject
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people import profile
+from portal.core.people.models.subject import Subject
 from portal.forms import Form
 
 # The inputs of each field, as the page names them.

@@ -7,10 +7,10 @@ to a new address, which proves itself.
 from flask import Response, abort, g, render_template, request
 from flask_babel import gettext as _
 
-from portal import access as sessions
-from portal import tokens
-from portal.core import access, clock, email_change, export, mydata, profile
-from portal.core.errors import InvalidInput
+from portal import sessions, tokens
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people import access, email_change, export, mydata, profile
 from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender

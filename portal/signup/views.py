@@ -1,4 +1,4 @@
-"""Routes of the sign-up journey; the rules live in portal.core.signup."""
+"""Routes of the sign-up journey; the rules live in portal.core.consent.signup."""
 
 from flask import Blueprint, abort, g, render_template, request
 from flask_babel import get_locale
@@ -6,9 +6,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import tokens
-from portal.core import signup
-from portal.core.errors import InvalidInput
-from portal.core.models import Brand
+from portal.core.consent import signup
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import Brand
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.signup.forms import SignupForm

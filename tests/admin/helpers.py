@@ -3,9 +3,10 @@
 import pyotp
 from flask import g
 
-from portal.core import admins, clock
-from portal.core.models import AdminAccount, Brand
-from portal.core.models.admin import BRAND_ADMIN
+from portal.core.console import admins
+from portal.core.console.models import BRAND_ADMIN, AdminAccount
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import Brand
 from portal.extensions import db
 from tests.conftest import csrf_token
 

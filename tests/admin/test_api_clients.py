@@ -5,9 +5,10 @@ import re
 
 from sqlalchemy import select
 
-from portal.core import clients, webhooks
-from portal.core.models import ApiClient, AuditEntry
-from portal.core.models.event import CONSENT_CHANGED
+from portal.core.console.models import AuditEntry
+from portal.core.integrations import clients, webhooks
+from portal.core.integrations.models.api import ApiClient
+from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post

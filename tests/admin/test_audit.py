@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from portal.core.models import AuditEntry
+from portal.core.console.models import AuditEntry
 from portal.extensions import db
 from tests.admin.helpers import brand, log_in, make_admin, post
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pyotp
 from sqlalchemy import select
 
-from portal.core import clock
-from portal.core.models import AdminAccount, AuditEntry
+from portal.core.console.models import AdminAccount, AuditEntry
+from portal.core.kernel import clock
 from portal.extensions import db
 from tests.actions import deliver
 from tests.admin.helpers import (

@@ -4,9 +4,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal.core import clock, erasure
-from portal.core.consent import Origin
-from portal.core.models import Subject
+from portal.core.consent.changes import Origin
+from portal.core.kernel import clock
+from portal.core.people import erasure
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin

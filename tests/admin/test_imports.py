@@ -6,8 +6,10 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from portal.core import imports, ledger
-from portal.core.models import AuditEntry, Consent, LedgerEntry, Subject
+from portal.core.consent import imports, ledger
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.console.models import AuditEntry
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, post
@@ -152,8 +154,8 @@ def test_the_upload_form(client, demo, smtp):
 
 
 def test_an_erased_address_is_refused_as_suppressed(client, demo, smtp):
-    from portal.core import erasure, subjects
-    from portal.core.consent import Origin
+    from portal.core.consent.changes import Origin
+    from portal.core.people import erasure, subjects
     from tests.actions import confirm, confirmation_link
 
     sign_up(client, "erased@example.com")

@@ -7,9 +7,13 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from portal.core import clients, webhooks
-from portal.core.models import AdminAccount, ApiClient, Brand, Consent, Subject, Topic
-from portal.core.models.event import CONSENT_CHANGED
+from portal.core.consent.models import Consent
+from portal.core.console.models import AdminAccount
+from portal.core.integrations import clients, webhooks
+from portal.core.integrations.models.api import ApiClient
+from portal.core.integrations.models.event import CONSENT_CHANGED
+from portal.core.kernel.models.group import Brand, Topic
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin

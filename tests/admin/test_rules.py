@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
+from portal.core.console.models import AuditEntry
 from portal.core.lifecycle.policy import policy_of
-from portal.core.models import AuditEntry
 from portal.extensions import db
 from tests.actions import sign_up
 from tests.admin.helpers import log_in, make_admin, post

@@ -2,7 +2,9 @@
 
 from sqlalchemy import select
 
-from portal.core.models import AuditEntry, Brand, Consent, ConsentText, LedgerEntry, Topic
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.console.models import AuditEntry
+from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post

@@ -2,14 +2,10 @@
 
 from sqlalchemy import select
 
-from portal.core.models import (
-    AccessEntry,
-    AuditEntry,
-    Consent,
-    ErasureRecord,
-    LedgerEntry,
-    Subject,
-)
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.console.models import AccessEntry, AuditEntry
+from portal.core.people.models.erasure import ErasureRecord
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post

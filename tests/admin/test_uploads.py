@@ -7,7 +7,8 @@ import zlib
 import pytest
 from sqlalchemy import func, select
 
-from portal.core.models import Brand, Consent
+from portal.core.consent.models import Consent
+from portal.core.kernel.models.group import Brand
 from portal.extensions import db
 from tests.admin.helpers import brand, brand_admin, log_in, make_admin, post
 from tests.admin.test_imports import CSV

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portal.core import clients
-from portal.core.models.api import SCOPES
+from portal.core.integrations import clients
+from portal.core.integrations.models.api import SCOPES
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

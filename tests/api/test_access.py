@@ -3,8 +3,8 @@
 import pytest
 from sqlalchemy import select, update
 
-from portal.core import clients
-from portal.core.models import ApiClient
+from portal.core.integrations import clients
+from portal.core.integrations.models.api import ApiClient
 from portal.extensions import db
 from tests.api.conftest import NOW, Api, capture
 

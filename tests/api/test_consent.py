@@ -2,7 +2,7 @@
 
 from sqlalchemy import event, func, select
 
-from portal.core.models import LedgerEntry
+from portal.core.consent.models import LedgerEntry
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.api.conftest import capture

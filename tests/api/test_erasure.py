@@ -2,8 +2,9 @@
 
 from sqlalchemy import func, select
 
-from portal.core import ledger
-from portal.core.models import ErasureRecord, Subject
+from portal.core.consent import ledger
+from portal.core.people.models.erasure import ErasureRecord
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 

@@ -2,7 +2,8 @@
 
 from sqlalchemy import func, select
 
-from portal.core.models import Event, LedgerEntry
+from portal.core.consent.models import LedgerEntry
+from portal.core.integrations.models.event import Event
 from portal.extensions import db
 from tests.actions import deliver
 from tests.api.conftest import capture

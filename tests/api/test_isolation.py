@@ -2,8 +2,9 @@
 
 from sqlalchemy import func, select
 
-from portal.core import clients
-from portal.core.models import Event, LedgerEntry
+from portal.core.consent.models import LedgerEntry
+from portal.core.integrations import clients
+from portal.core.integrations.models.event import Event
 from portal.extensions import db
 from tests.api.conftest import Api, capture
 from tests.core.test_isolation import make_group

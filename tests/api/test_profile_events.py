@@ -1,8 +1,9 @@
 """One profile for every brand: a change anywhere is one profile.updated event, and expiries
 and erasures reach integrating systems through the same feed."""
 
-from portal.core import consent, profile, subjects
-from portal.core.consent import Origin
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.people import profile, subjects
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 
@@ -46,7 +47,7 @@ def test_an_expiry_reaches_the_feed_as_a_withdrawal_by_retention(client, demo, s
 def test_the_values_are_encrypted_at_rest_and_gone_after_erasure(client, demo, smtp, make_api):
     import sqlalchemy as sa
 
-    from portal.core import erasure
+    from portal.core.people import erasure
 
     subject = _active(client, smtp, "secret@example.com")
     crm = make_api()

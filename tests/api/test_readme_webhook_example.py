@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.core import webhooks
+from portal.core.integrations import webhooks
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECRET = "whsec_test"

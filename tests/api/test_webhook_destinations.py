@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from portal.core import webhooks
+from portal.core.integrations import webhooks
 from tests.api.conftest import capture
 from tests.api.test_webhooks import Receiver
 

@@ -8,7 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from portal.core import clock, webhooks
+from portal.core.integrations import webhooks
+from portal.core.kernel import clock
 from tests.api.conftest import capture
 from tests.conftest import free_port
 

@@ -3,8 +3,8 @@ axe-core finds no WCAG 2.2 AA violation on the console pages."""
 
 import pytest
 
-from portal.core import clients, webhooks
-from portal.core.models.event import CONSENT_CHANGED
+from portal.core.integrations import clients, webhooks
+from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
 from tests.actions import sign_up
 from tests.admin.helpers import PASSWORD, brand, code_for, create_owner, make_admin

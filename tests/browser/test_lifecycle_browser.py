@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core import clock
+from portal.core.kernel import clock
 from portal.core.lifecycle import run
 from tests.actions import deliver
 from tests.browser.conftest import axe_violations

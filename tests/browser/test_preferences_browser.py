@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core import clock
-from portal.core.models import Brand, Topic
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import Brand, Topic
 from portal.extensions import db
 from tests.actions import deliver, magic_link, one_click_url, send_topic, subscribed
 from tests.browser.conftest import axe_violations

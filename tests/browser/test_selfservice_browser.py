@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.core import subjects
+from portal.core.people import subjects
 from tests.actions import deliver, magic_link, subscribed
 from tests.browser.conftest import axe_violations
 from tests.selfservice.helpers import ERASE_LINK

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from portal.core import subjects
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import deliver, sign_up
 

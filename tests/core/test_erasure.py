@@ -3,17 +3,13 @@
 import pytest
 from sqlalchemy import func, select
 
-from portal.core import erasure, ledger, subjects
-from portal.core.consent import Origin
-from portal.core.models import (
-    Consent,
-    ErasureRecord,
-    LedgerEntry,
-    OutboxMessage,
-    SignupRequest,
-    Subject,
-    Suppression,
-)
+from portal.core.consent import ledger
+from portal.core.consent.changes import Origin
+from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
+from portal.core.mail.models import OutboxMessage
+from portal.core.people import erasure, subjects
+from portal.core.people.models.erasure import ErasureRecord, Suppression
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.core.test_encryption import _raw_database_text

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from portal.core import consent, export, subjects
-from portal.core.consent import Origin
-from portal.core.models import Topic
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.kernel.models.group import Topic
+from portal.core.people import export, subjects
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 

@@ -2,7 +2,8 @@
 
 from sqlalchemy import select
 
-from portal.core.models import Brand, ConsentText, SiteGroup, Subject, Topic
+from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirmation_link, deliver, path_of, sign_up
 

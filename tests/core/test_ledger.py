@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from sqlalchemy import select
 
-from portal.core import ledger
-from portal.core.models import LedgerEntry
+from portal.core.consent import ledger
+from portal.core.consent.models import LedgerEntry
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 

@@ -2,8 +2,9 @@
 
 from sqlalchemy import select
 
-from portal.core import clock, leases, outbox
-from portal.core.models import OutboxMessage
+from portal.core.kernel import clock, leases
+from portal.core.mail import outbox
+from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import at_once
 

@@ -5,12 +5,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from portal.core import clock, consent, profile, subjects
-from portal.core.consent import Origin
-from portal.core.models import Brand, LedgerEntry, SiteGroup, Topic
-from portal.core.models.subject import ACTIVE
-from portal.core.signup import latest_text
-from portal.core.transaction import transaction
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.consent.models import LedgerEntry
+from portal.core.consent.signup import latest_text
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import Brand, SiteGroup, Topic
+from portal.core.kernel.transaction import transaction
+from portal.core.people import profile, subjects
+from portal.core.people.models.subject import ACTIVE
 from portal.extensions import db
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)

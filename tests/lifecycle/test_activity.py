@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core import clock, profile, subjects
+from portal.core.consent.preferences import unsubscribe_all
+from portal.core.kernel import clock
+from portal.core.kernel.transaction import transaction
 from portal.core.lifecycle import answers, run
-from portal.core.models.subject import ACTIVE
-from portal.core.preferences import unsubscribe_all
-from portal.core.transaction import transaction
+from portal.core.people import profile, subjects
+from portal.core.people.models.subject import ACTIVE
 from tests.lifecycle.factories import ORIGIN, PARIS, START, member
 
 TWO_YEARS_ON = START.replace(year=START.year + 2)  # 24 calendar months: the dormancy cut-off

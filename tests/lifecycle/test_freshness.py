@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core import clock, profile
+from portal.core.kernel import clock
 from portal.core.lifecycle import run
+from portal.core.lifecycle.models import LifecycleNotice
 from portal.core.lifecycle.policy import update_policy
-from portal.core.models import LifecycleNotice, ProfileField
+from portal.core.people import profile
+from portal.core.people.models.profile import ProfileField
 from portal.extensions import db
 from tests.actions import csrf_token, deliver, path_of
 from tests.lifecycle.factories import PARIS, START, member
@@ -93,7 +95,7 @@ def test_several_fields_due_make_one_mail(client, demo, smtp):
         actor="admin:1",
     )
     subject = member("both@example.com", postal=PARIS)
-    from portal.core.transaction import transaction
+    from portal.core.kernel.transaction import transaction
 
     with transaction():
         profile.set_field(subject, profile.MOBILE, "+33612345678", actor="subject")

@@ -4,8 +4,9 @@ import re
 
 from sqlalchemy import select
 
-from portal.core import subjects
-from portal.core.models import Consent, LedgerEntry, Topic
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.kernel.models.group import Topic
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import (
     centre_form,

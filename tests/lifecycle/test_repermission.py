@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core import clock, ledger
+from portal.core.consent import ledger
+from portal.core.consent.models import Consent
+from portal.core.kernel import clock
 from portal.core.lifecycle import run
-from portal.core.models import Consent
 from portal.extensions import db
 from tests.actions import csrf_token, deliver, path_of
 from tests.lifecycle.factories import ORIGIN, START, ledger_rows, member, topic
@@ -98,7 +99,7 @@ def test_keep_my_subscriptions_confirms_them_in_the_ledger(client, demo, smtp):
 
 
 def test_any_activity_after_the_mail_is_an_answer(client, demo, smtp):
-    from portal.core.preferences import Change, apply
+    from portal.core.consent.preferences import Change, apply
 
     subject = member("busy@example.com", keys=("news", "journal"))
     _at(550)

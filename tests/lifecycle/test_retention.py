@@ -5,10 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core import clock, ledger, subjects
+from portal.core.consent import ledger
+from portal.core.kernel import clock
 from portal.core.lifecycle import answers, run
 from portal.core.lifecycle.policy import update_policy
-from portal.core.models import ErasureRecord, Subject, Suppression
+from portal.core.people import subjects
+from portal.core.people.models.erasure import ErasureRecord, Suppression
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import deliver, sign_up
 from tests.lifecycle.factories import ORIGIN, START, count, ledger_rows, member
@@ -50,7 +53,7 @@ def test_an_unconfirmed_sign_up_goes_after_30_days_without_mail_or_suppression(c
 
 
 def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(client, demo, smtp):
-    from portal.core.models import Consent, SignupRequest
+    from portal.core.consent.models import Consent, SignupRequest
     from tests.actions import confirm, confirmation_link
 
     sign_up(client, "known@example.com")
@@ -88,7 +91,7 @@ def test_no_consent_and_no_activity_for_24_months_is_erased(client, demo, smtp):
     gone = member("dormant@example.com")
     member("stays@example.com")
     with_consent_left = gone.id
-    from portal.core.preferences import unsubscribe_all
+    from portal.core.consent.preferences import unsubscribe_all
 
     unsubscribe_all(db.session.get(Subject, with_consent_left), ORIGIN)
 
@@ -111,13 +114,13 @@ def test_no_consent_and_no_activity_for_24_months_is_erased(client, demo, smtp):
 
 
 def test_activity_keeps_a_person_without_consent(client, demo, smtp):
-    from portal.core.preferences import unsubscribe_all
+    from portal.core.consent.preferences import unsubscribe_all
 
     subject = member("active@example.com")
     unsubscribe_all(subject, ORIGIN)
     clock.freeze(START + timedelta(days=400))
     unsubscribe_all(subject, ORIGIN)  # nothing to withdraw: no ledger row, no activity
-    from portal.core import access
+    from portal.core.people import access
 
     access.request_link(demo, "active@example.com", "en", demo.brands[0])
     deliver()
@@ -130,7 +133,7 @@ def test_activity_keeps_a_person_without_consent(client, demo, smtp):
 
 
 def test_customers_are_spared_and_former_customers_kept_for_their_own_time(client, demo, smtp):
-    from portal.core.preferences import unsubscribe_all
+    from portal.core.consent.preferences import unsubscribe_all
 
     customer = member("customer@example.com")
     former = member("former@example.com")
@@ -168,7 +171,7 @@ def test_a_rule_turned_off_touches_nobody(client, demo, smtp):
 
 
 def test_relationship_refuses_what_it_does_not_know(demo):
-    from portal.core.errors import InvalidInput
+    from portal.core.kernel.errors import InvalidInput
 
     subject = member("who@example.com")
     with pytest.raises(InvalidInput):

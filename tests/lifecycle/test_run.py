@@ -4,11 +4,12 @@ from datetime import timedelta
 
 import pytest
 
-from portal.core import clock
-from portal.core.errors import InvalidInput
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
 from portal.core.lifecycle import run
+from portal.core.lifecycle.models import LifecycleNotice
 from portal.core.lifecycle.policy import months_ago, policy_of, update_policy
-from portal.core.models import LifecycleNotice, OutboxMessage
+from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import at_once, deliver, sign_up
 from tests.lifecycle.factories import PARIS, START, count, member

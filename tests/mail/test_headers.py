@@ -15,8 +15,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 import portal
-from portal.core import mails, team, topic_mail
-from portal.core.models import Brand, SignupRequest, Subject, Topic
+from portal.core.consent.models import SignupRequest
+from portal.core.console import team
+from portal.core.kernel.models.group import Brand, Topic
+from portal.core.mail import mails, topic_mail
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
 from tests.admin.helpers import make_admin

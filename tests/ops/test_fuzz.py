@@ -21,9 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from portal.core import clients, clock, email_change, profile, self_erasure, team, topic_mail
+from portal.core.console import team
+from portal.core.console.models import AdminAccount
+from portal.core.integrations import clients
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import Brand, Topic
 from portal.core.lifecycle import run
-from portal.core.models import AdminAccount, Brand, Subject, Topic
+from portal.core.mail import topic_mail
+from portal.core.people import email_change, profile, self_erasure
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import deliver, request_link, sign_in, sign_up, subscribed
 from tests.admin.helpers import log_in, make_admin

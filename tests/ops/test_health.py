@@ -1,6 +1,6 @@
 """Load-balancer probes, metrics and `flask doctor`."""
 
-from portal.core import outbox
+from portal.core.mail import outbox
 
 
 def test_healthz_and_readyz(client, demo):

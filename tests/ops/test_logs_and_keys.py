@@ -3,8 +3,9 @@
 import json
 import logging
 
-from portal.core import rotation, subjects
-from portal.core.crypto import Keys
+from portal.core.kernel import rotation
+from portal.core.kernel.crypto import Keys
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, path_of, sign_up
 

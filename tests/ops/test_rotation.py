@@ -6,8 +6,9 @@ import time
 from sqlalchemy import event
 
 from portal import create_app
-from portal.core import rotation, subjects
-from portal.core.crypto import Keys
+from portal.core.kernel import rotation
+from portal.core.kernel.crypto import Keys
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import sign_up
 from tests.selfservice.helpers import PAGE, post_field, signed_in

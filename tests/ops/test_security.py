@@ -72,7 +72,7 @@ def test_production_with_good_secrets_starts_with_strict_cookies(monkeypatch):
 
 
 def test_proxy_hops_decide_the_client_address(app, client, demo, monkeypatch):
-    from portal.core.models import LedgerEntry
+    from portal.core.consent.models import LedgerEntry
     from portal.extensions import db
 
     spoofed = {"X-Forwarded-For": "198.51.100.77"}

@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from portal.core import clock
-from portal.core.models import LedgerEntry
+from portal.core.consent.models import LedgerEntry
+from portal.core.kernel import clock
 from portal.extensions import db
 from tests.actions import (
     deliver,
@@ -89,8 +89,8 @@ def test_the_session_ends_after_30_idle_minutes_and_on_sign_out(client, demo, sm
 
 
 def test_every_mail_has_a_manage_link_for_subscription_changes_only(app, client, demo, smtp):
-    from portal import access as sessions
-    from portal.core.access import FULL
+    from portal import sessions
+    from portal.core.people.access import FULL
 
     @app.get("/luxe-test/needs-full")  # what issue 4's "My data" will be, in one line
     def needs_full():

@@ -9,9 +9,10 @@ lock both would read the same state and both would write.
 import pytest
 from sqlalchemy import select
 
-from portal.core import consent, preferences
-from portal.core.models import LedgerEntry, Subject
-from portal.core.models.consent import GRANT, WITHDRAWAL
+from portal.core.consent import changes as consent
+from portal.core.consent import preferences
+from portal.core.consent.models import GRANT, WITHDRAWAL, LedgerEntry
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests import actions
 from tests.lifecycle.factories import ORIGIN, member, topic

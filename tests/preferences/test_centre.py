@@ -3,13 +3,15 @@
 from flask_babel import refresh
 from sqlalchemy import select
 
-from portal.core.models import Consent, LedgerEntry, ProfileField, Topic
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.kernel.models.group import Topic
+from portal.core.people.models.profile import ProfileField
 from portal.extensions import db
 from tests.actions import centre_form, save, sign_in, subscribed
 
 
 def _topic(key: str, brand: str = "camille") -> Topic:
-    from portal.core.models import Brand
+    from portal.core.kernel.models.group import Brand
 
     return db.session.scalar(select(Topic).join(Brand).where(Brand.slug == brand, Topic.key == key))
 

@@ -1,7 +1,7 @@
 """The centre runs a fixed number of SQL queries, whatever the number of brands."""
 
-from portal.core import clock
-from portal.core.demo import sized_group
+from portal.core.console.demo import sized_group
+from portal.core.kernel import clock
 from tests.actions import get_counting_queries
 
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from portal.core.models import Consent, LedgerEntry
+from portal.core.consent.models import Consent, LedgerEntry
 from portal.extensions import db
 from tests.actions import deliver, manage_link, one_click_url, send_topic, subscribed
 from tests.smtp import html_of, text_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from portal.core import clock
+from portal.core.kernel import clock
 from tests.selfservice.helpers import PAGE, post_field, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,9 +2,10 @@
 
 from sqlalchemy import select
 
-from portal.core import erasure, subjects
-from portal.core.consent import Origin
-from portal.core.models import LedgerEntry, Suppression
+from portal.core.consent.changes import Origin
+from portal.core.consent.models import LedgerEntry
+from portal.core.people import erasure, subjects
+from portal.core.people.models.erasure import Suppression
 from portal.extensions import db
 from tests.actions import deliver, subscribed
 from tests.conftest import csrf_token

@@ -4,8 +4,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from portal.core import clock, ledger, subjects
-from portal.core.models import ErasureRecord, Subject
+from portal.core.consent import ledger
+from portal.core.kernel import clock
+from portal.core.people import subjects
+from portal.core.people.models.erasure import ErasureRecord
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import deliver, manage_link, sign_up, subscribed
 from tests.conftest import csrf_token

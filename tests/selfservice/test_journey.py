@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from portal.core import ledger
+from portal.core.consent import ledger
 from portal.extensions import db
 from tests.actions import deliver
 from tests.selfservice.helpers import (

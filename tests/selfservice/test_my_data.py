@@ -1,7 +1,7 @@
 """The "My data" page: everything held, at the "full" level only, every field editable."""
 
-from portal.core import subjects
-from portal.core.models import SiteGroup
+from portal.core.kernel.models.group import SiteGroup
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import deliver, manage_link, sign_up, subscribed
 from tests.selfservice.helpers import PAGE, fill_in_everything, post_field, signed_in
@@ -100,7 +100,8 @@ def test_with_htmx_only_the_field_comes_back(client, demo, smtp):
 
 
 def test_recipients_are_the_api_clients_that_can_read_the_person(client, demo, smtp):
-    from portal.core import clients, mydata
+    from portal.core.integrations import clients
+    from portal.core.people import mydata
 
     signed_in(client, smtp, "recipients@example.com")  # consents at Camille
     subject = subjects.find(demo.id, "recipients@example.com")

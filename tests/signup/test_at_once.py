@@ -4,10 +4,13 @@ servers): one person, two requests as if one had come after the other, never an 
 import pytest
 from sqlalchemy import func, select
 
-from portal.core import consent, subjects
-from portal.core.consent import Origin
-from portal.core.models import Brand, Consent, SignupRequest, Subject
-from portal.core.signup import latest_text, sign_up, signup_topics
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.consent.models import Consent, SignupRequest
+from portal.core.consent.signup import latest_text, sign_up, signup_topics
+from portal.core.kernel.models.group import Brand
+from portal.core.people import subjects
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests import actions
 from tests.lifecycle.factories import member

@@ -3,7 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
-from portal.core.models import LedgerEntry, OutboxMessage, Subject
+from portal.core.consent.models import LedgerEntry
+from portal.core.mail.models import OutboxMessage
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import sign_up
 

@@ -2,7 +2,8 @@
 
 from sqlalchemy import select
 
-from portal.core.models import Consent, LedgerEntry, Subject
+from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, path_of, sign_up
 from tests.smtp import html_of, text_of
@@ -139,7 +140,7 @@ def test_smtp_outage_during_signup_then_delivered_exactly_once(client, demo, smt
 
     from datetime import timedelta
 
-    from portal.core import clock
+    from portal.core.kernel import clock
 
     clock.freeze(clock.now() + timedelta(minutes=5))
     assert deliver().sent == 1

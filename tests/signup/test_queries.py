@@ -1,6 +1,6 @@
 """The group's home page runs a fixed number of SQL queries, whatever the number of brands."""
 
-from portal.core.demo import sized_group
+from portal.core.console.demo import sized_group
 from tests.actions import get_counting_queries
 
 

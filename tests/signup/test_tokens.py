@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from portal.core import clock
-from portal.core.models import Subject
+from portal.core.kernel import clock
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, path_of, sign_up
 from tests.conftest import csrf_token

@@ -1,1 +1,2 @@
-"""Integrations with other systems: API clients, events, webhooks and where they may go."""
+"""Integrations: API clients, idempotency, lookups, events, the feed, webhooks and where
+they may go."""

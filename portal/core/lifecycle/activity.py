@@ -18,8 +18,11 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, not_, or_, select, union_all
 
-from portal.core.models import LedgerEntry, LifecycleNotice, ProfileField, SignInLink, Subject
-from portal.core.models.consent import EXPIRED, WITHDRAWAL
+from portal.core.consent.models import EXPIRED, WITHDRAWAL, LedgerEntry
+from portal.core.lifecycle.models import LifecycleNotice
+from portal.core.people.models.access import SignInLink
+from portal.core.people.models.profile import ProfileField
+from portal.core.people.models.subject import Subject
 
 RETENTION_ACTOR = "retention:"
 

@@ -6,12 +6,14 @@ from enum import Enum
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import clock, consent, profile
-from portal.core.consent import Origin
-from portal.core.errors import InvalidInput
-from portal.core.models import LifecycleNotice, Subject
-from portal.core.models.lifecycle import FRESHNESS, RELATIONSHIPS, REPERMISSION
-from portal.core.transaction import transaction
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.transaction import transaction
+from portal.core.lifecycle.models import FRESHNESS, RELATIONSHIPS, REPERMISSION, LifecycleNotice
+from portal.core.people import profile
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 log = logging.getLogger(__name__)

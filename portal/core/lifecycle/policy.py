@@ -5,11 +5,13 @@ from datetime import datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal.core import audit, clock
-from portal.core.errors import InvalidInput
-from portal.core.models import LifecyclePolicy, SiteGroup
-from portal.core.profile import MOBILE, POSTAL
-from portal.core.transaction import transaction
+from portal.core.console import audit
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import SiteGroup
+from portal.core.kernel.transaction import transaction
+from portal.core.lifecycle.models import LifecyclePolicy
+from portal.core.people.profile import MOBILE, POSTAL
 from portal.extensions import db
 
 SETTINGS = (

@@ -9,11 +9,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from portal import tokens
-from portal.core import consent, mails, profile
+from portal.core.consent import changes as consent
+from portal.core.consent.models import GRANTED
+from portal.core.lifecycle.models import FRESHNESS, REPERMISSION, LifecycleNotice
 from portal.core.lifecycle.policy import months_ago
-from portal.core.models import LifecycleNotice, Subject
-from portal.core.models.consent import GRANTED
-from portal.core.models.lifecycle import FRESHNESS, REPERMISSION
+from portal.core.mail import mails
+from portal.core.people import profile
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from portal.links import external_url
 

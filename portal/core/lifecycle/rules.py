@@ -11,22 +11,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exists, or_, select
 
-from portal.core import consent, erasure
-from portal.core.consent import Origin
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Origin
+from portal.core.consent.models import GRANTED, PENDING, Consent, SignupRequest
+from portal.core.kernel.models.group import SiteGroup
 from portal.core.lifecycle import reminders
 from portal.core.lifecycle.activity import consent_ended_before, inactive_since, last_activity
-from portal.core.lifecycle.policy import months_ago
-from portal.core.models import (
-    Consent,
-    LifecycleNotice,
-    LifecyclePolicy,
-    ProfileField,
-    SignupRequest,
-    SiteGroup,
-    Subject,
-)
-from portal.core.models.consent import GRANTED, PENDING
-from portal.core.models.lifecycle import (
+from portal.core.lifecycle.models import (
     CUSTOMER,
     DORMANT,
     FORMER,
@@ -35,9 +26,14 @@ from portal.core.models.lifecycle import (
     LAPSE,
     REPERMISSION,
     UNCONFIRMED,
+    LifecycleNotice,
+    LifecyclePolicy,
 )
-from portal.core.models.subject import ACTIVE
-from portal.core.models.subject import PENDING as UNCONFIRMED_SUBJECT
+from portal.core.lifecycle.policy import months_ago
+from portal.core.people import erasure
+from portal.core.people.models.profile import ProfileField
+from portal.core.people.models.subject import ACTIVE, Subject
+from portal.core.people.models.subject import PENDING as UNCONFIRMED_SUBJECT
 from portal.extensions import db
 
 

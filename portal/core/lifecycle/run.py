@@ -15,10 +15,11 @@ from dataclasses import replace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from portal.core import clock
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import SiteGroup
 from portal.core.lifecycle.policy import policy_of
 from portal.core.lifecycle.rules import RULES, Context, Rule
-from portal.core.models import SiteGroup, Subject
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Mail: composing, the outbox and what goes on the wire."""
+"""Mail: the outbox, composing the portal's mails, topic mails, and what goes on the wire."""

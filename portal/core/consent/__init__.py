@@ -1,0 +1,1 @@
+"""Consent: changes and the ledger, the centre, sign-up, unsubscribe, recording, imports."""

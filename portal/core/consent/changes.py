@@ -1,0 +1,427 @@
+"""Grant, confirm and withdraw consent: the only code that writes consent state and ledger rows.
+
+Every function here works inside the caller's transaction and leaves committing to the
+operation that called it, so a consent change, its ledger row, its change-feed event
+(``events.consent_changed``) and its mail land together or not at all.
+"""
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from portal.core.consent import ledger
+from portal.core.consent.models import (
+    CONFIRMED,
+    EXPIRED,
+    GRANT,
+    GRANTED,
+    PENDING,
+    REQUESTED,
+    SUPPRESSION_LIFTED,
+    WITHDRAWAL,
+    WITHDRAWN,
+    Consent,
+    SignupRequest,
+)
+from portal.core.integrations import events
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import ConsentText, Topic
+from portal.core.people.models.subject import Subject
+from portal.extensions import db
+
+
+def truncate_ip(raw: str | None) -> str | None:
+    """Keep only the network part: /24 for IPv4, /48 for IPv6 (enough as proof, not a person)."""
+    if not raw:
+        return None
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who made a change, through what, from where: the provenance every ledger row carries."""
+
+    source: str
+    actor: str
+    ip: str | None = None
+    user_agent: str | None = None
+    evidence: dict | None = field(default=None)
+
+    def __post_init__(self):
+        object.__setattr__(self, "ip", truncate_ip(self.ip))
+        if self.user_agent:
+            object.__setattr__(self, "user_agent", self.user_agent[:500])
+
+
+def _record(
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    action: str,
+    origin: Origin,
+    *,
+    text_version_id=None,
+    language=None,
+    policy_version=None,
+    requested_at=None,
+    occurred_at=None,
+):
+    return ledger.append(
+        subject.group_id,
+        subject_id=subject.id,
+        brand_id=topic.brand_id,
+        topic_id=topic.id,
+        channel=channel,
+        action=action,
+        source=origin.source,
+        text_version_id=text_version_id,
+        language=language,
+        policy_version=policy_version,
+        occurred_at=occurred_at or clock.now(),
+        requested_at=requested_at,
+        actor=origin.actor,
+        evidence=origin.evidence,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+
+
+def current(subject: Subject) -> dict[tuple[int, str], Consent]:
+    """The subject's consents, by (topic id, channel)."""
+    rows = db.session.scalars(select(Consent).where(Consent.subject_id == subject.id))
+    return {(row.topic_id, row.channel): row for row in rows}
+
+
+def lock(subject: Subject) -> None:
+    """Take the subject's row lock until the transaction ends.
+
+    Changes to one person's consents then run one at a time, each deciding on what is stored
+    when it runs: two windows turning the same consent on at once give one grant and one
+    "changed meanwhile", never two ledger rows or a duplicate-row error. (PostgreSQL; SQLite
+    runs one writer at a time anyway.) The lock is NO KEY UPDATE, so rows that merely refer to
+    the subject can still be written meanwhile. Take it before the transaction's first ledger
+    row, as every caller here does: the ledger's group lock always comes second.
+    """
+    db.session.execute(
+        select(Subject.id).where(Subject.id == subject.id).with_for_update(key_share=True)
+    )
+
+
+def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
+    """``current``, read under the subject's lock (see ``lock``)."""
+    lock(subject)
+    return current(subject)
+
+
+def _ask(subject, topics, channel, text, language, policy_version, origin, now):
+    """The request awaiting the person's confirmation of ``topics``, with a "requested" ledger
+    row per topic saying what was asked under which text and policy; None without topics."""
+    if not topics:
+        return None
+    pending = SignupRequest(
+        subject_id=subject.id,
+        brand_id=topics[0].brand_id,
+        topic_ids=[t.id for t in topics],
+        channel=channel,
+        source=origin.source,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy_version,
+        requested_at=now,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+    db.session.add(pending)
+    for topic in topics:
+        _record(
+            subject,
+            topic,
+            channel,
+            REQUESTED,
+            origin,
+            text_version_id=text.id,
+            language=language,
+            policy_version=policy_version,
+            occurred_at=now,
+        )
+    db.session.flush()
+    return pending
+
+
+def _row(subject: Subject, topic: Topic, channel: str, held: dict) -> Consent:
+    """The subject's consent row for (topic, channel), added when they have none yet."""
+    row = held.get((topic.id, channel))
+    if row is None:
+        row = Consent(
+            subject_id=subject.id, brand_id=topic.brand_id, topic_id=topic.id, channel=channel
+        )
+        db.session.add(row)
+    return row
+
+
+def request(
+    subject: Subject,
+    topics: list[Topic],
+    channel: str,
+    text: ConsentText,
+    language: str,
+    policy_version: str,
+    origin: Origin,
+) -> SignupRequest | None:
+    """Ask for consent to ``topics`` pending the person's confirmation (double opt-in).
+
+    Topics already granted are left alone; returns None when nothing is left to confirm.
+    """
+    held = current(subject)
+    wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
+    now = clock.now()
+    for topic in wanted:
+        row = _row(subject, topic, channel, held)
+        row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
+        row.text_version_id, row.policy_version = text.id, policy_version
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, now)
+
+
+def ask_again(
+    subject: Subject,
+    topics: list[Topic],
+    channel: str,
+    text: ConsentText,
+    language: str,
+    policy_version: str,
+    origin: Origin,
+) -> SignupRequest | None:
+    """Ask a subject to confirm consents they hold again, under a new policy version.
+
+    Their consents stay granted as they are until they confirm (``confirm`` then records the
+    new policy version); the asking itself is a "requested" ledger row per topic. Returns None
+    when they hold none of ``topics`` any more.
+    """
+    held = current(subject)
+    wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) == GRANTED]
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, clock.now())
+
+
+def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
+    """Turn a request's pending consents into granted ones, keeping both times as proof.
+
+    A consent withdrawn between request and confirmation stays withdrawn: the later choice wins.
+    """
+    subject = pending.subject
+    now = clock.now()
+    held = current(subject)
+    topics = db.session.scalars(select(Topic).where(Topic.id.in_(pending.topic_ids))).all()
+    granted = []
+    for topic in topics:
+        row = held.get((topic.id, pending.channel))
+        if row is None or row.state == WITHDRAWN:
+            continue
+        row.state, row.since, row.source, row.updated_at = GRANTED, now, pending.source, now
+        row.text_version_id, row.policy_version = pending.text_version_id, pending.policy_version
+        _record(
+            subject,
+            topic,
+            pending.channel,
+            CONFIRMED,
+            origin,
+            text_version_id=pending.text_version_id,
+            language=pending.language,
+            policy_version=pending.policy_version,
+            requested_at=pending.requested_at,
+            occurred_at=now,
+        )
+        events.consent_changed(row, topic, pending.source)
+        granted.append(row)
+    pending.confirmed_at = now
+    return granted
+
+
+def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bool:
+    """Withdraw one consent at once (GDPR Art. 7(3)); False when there was none to withdraw."""
+    row = held_for_change(subject).get((topic.id, channel))
+    if row is None or row.state == WITHDRAWN:
+        return False
+    now = clock.now()
+    row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+    _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
+    events.consent_changed(row, topic, origin.source)
+    return True
+
+
+def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
+    """An erased address signed up again and confirmed: proof of why it may be contacted."""
+    ledger.append(
+        subject.group_id,
+        subject_id=subject.id,
+        brand_id=None,
+        topic_id=None,
+        channel=None,
+        action=SUPPRESSION_LIFTED,
+        source=origin.source,
+        occurred_at=clock.now(),
+        actor=origin.actor,
+        evidence=origin.evidence,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+
+
+def grant(
+    subject: Subject, topic: Topic, channel: str, text: ConsentText, language: str, origin: Origin
+) -> bool:
+    """Grant one consent directly (a confirmed subject acting for themselves); False if held."""
+    row = _row(subject, topic, channel, held_for_change(subject))
+    if row.state == GRANTED:
+        return False
+    now = clock.now()
+    policy = topic.brand.policy_version
+    row.state, row.since, row.source, row.updated_at = GRANTED, now, origin.source, now
+    row.text_version_id, row.policy_version = text.id, policy
+    _record(
+        subject,
+        topic,
+        channel,
+        GRANT,
+        origin,
+        text_version_id=text.id,
+        language=language,
+        policy_version=policy,
+        occurred_at=now,
+    )
+    events.consent_changed(row, topic, origin.source)
+    return True
+
+
+def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) -> int:
+    """Withdraw every consent the subject holds or has pending, of one brand or of all.
+
+    GDPR Art. 7(3): leaving must be as easy as joining, so this is one call and one ledger row
+    per consent that changes; consents already withdrawn write nothing. The subject stays
+    known, so the choice keeps being honoured (this is not erasure). Returns how many changed.
+    """
+    rows = [
+        row
+        for row in held_for_change(subject).values()
+        if row.state != WITHDRAWN and (brand_id is None or row.brand_id == brand_id)
+    ]
+    return _end(subject, rows, WITHDRAWAL, origin)
+
+
+def _end(subject: Subject, rows: list[Consent], action: str, origin: Origin) -> int:
+    """Set ``rows`` withdrawn, each with an ``action`` ledger row and a feed event, in a
+    stable order (brand, topic, channel); returns how many."""
+    topics = {t.id: t for t in _topics_of(rows)}
+    now = clock.now()
+    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
+        row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
+        _record(subject, topics[row.topic_id], row.channel, action, origin, occurred_at=now)
+        events.consent_changed(row, topics[row.topic_id], origin.source)
+    return len(rows)
+
+
+def _topics_of(rows: list[Consent]) -> list[Topic]:
+    if not rows:
+        return []
+    ids = {row.topic_id for row in rows}
+    return list(db.session.scalars(select(Topic).where(Topic.id.in_(ids))))
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One consent given in another tool before it came here, with its original time."""
+
+    subject_id: int
+    topic: Topic
+    channel: str
+    occurred_at: object  # aware datetime
+    evidence: dict
+
+
+def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int:
+    """Write granted consents imported from another tool, with their original times.
+
+    Only for (subject, topic, channel) that have no consent row yet: an import never overrides
+    what a person chose here. Each consent gets a "granted" ledger row with source "import".
+    """
+    if not items:
+        return 0
+    db.session.execute(
+        Consent.__table__.insert(),
+        [
+            {
+                "subject_id": item.subject_id,
+                "brand_id": item.topic.brand_id,
+                "topic_id": item.topic.id,
+                "channel": item.channel,
+                "state": GRANTED,
+                "since": item.occurred_at,
+                "source": origin.source,
+                "text_version_id": None,
+                "policy_version": "",
+                "updated_at": clock.now(),
+            }
+            for item in items
+        ],
+    )
+    return ledger.append_many(
+        group_id,
+        [
+            {
+                "subject_id": item.subject_id,
+                "brand_id": item.topic.brand_id,
+                "topic_id": item.topic.id,
+                "channel": item.channel,
+                "action": GRANT,
+                "source": origin.source,
+                "occurred_at": item.occurred_at,
+                "actor": origin.actor,
+                "evidence": item.evidence,
+            }
+            for item in items
+        ],
+    )
+
+
+def expire(subject: Subject, rule: str, origin: Origin, states=(GRANTED,)) -> int:
+    """Let consents lapse under a retention rule: unlike a withdrawal, nobody asked for it.
+
+    The consent ends (state withdrawn, so it is honoured everywhere a withdrawal is) and the
+    ledger says why: action "expired", evidence naming the rule. Returns how many lapsed.
+    """
+    rows = [row for row in current(subject).values() if row.state in states]
+    return expire_rows(subject, rows, rule, origin)
+
+
+def expire_rows(subject: Subject, rows: list[Consent], rule: str, origin: Origin) -> int:
+    """``expire`` for the given consent rows of ``subject`` only."""
+    evidence = {**(origin.evidence or {}), "rule": rule}
+    because = Origin(origin.source, origin.actor, origin.ip, origin.user_agent, evidence)
+    return _end(subject, rows, EXPIRED, because)
+
+
+def reconfirm(subject: Subject, origin: Origin) -> int:
+    """The person says they still want what they have (a re-permission answer): one ledger
+    row "confirmed" per granted consent, under the text and policy it was given with."""
+    rows = [row for row in current(subject).values() if row.state == GRANTED]
+    topics = {t.id: t for t in _topics_of(rows)}
+    now = clock.now()
+    for row in sorted(rows, key=lambda r: (r.brand_id, r.topic_id, r.channel)):
+        row.updated_at = now
+        _record(
+            subject,
+            topics[row.topic_id],
+            row.channel,
+            CONFIRMED,
+            origin,
+            text_version_id=row.text_version_id,
+            language=subject.language,
+            policy_version=row.policy_version,
+            occurred_at=now,
+        )
+    return len(rows)

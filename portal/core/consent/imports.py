@@ -1,0 +1,322 @@
+"""Bringing subscribers in from another tool: a CSV of address, topic, channel, original
+consent time and source.
+
+A dry run reports line by line what would happen, with a reason for every refusal. A real run
+is all-or-nothing per file: one transaction, so a failure half-way leaves nothing behind; the
+refused lines are reported and skipped. Each imported consent is a ledger row with source
+"import", its original time and the original source as evidence. With ``reconfirm`` nothing
+is imported as given: every address gets a double opt-in mail instead.
+"""
+
+import csv
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.core.consent import changes as consent
+from portal.core.consent.changes import Imported, Origin
+from portal.core.consent.models import Consent
+from portal.core.consent.signup import latest_text
+from portal.core.console import audit
+from portal.core.console.models import AdminAccount
+from portal.core.integrations import lookup
+from portal.core.kernel import clock, many
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import Brand
+from portal.core.kernel.transaction import transaction
+from portal.core.mail import mails
+from portal.core.people import subjects
+from portal.core.people.models.subject import ACTIVE, Subject
+from portal.extensions import db
+
+REQUIRED = ("email", "topic")
+KNOWN = ("email", "topic", "channel", "consented_at", "source", "language")
+
+# Refusal reasons, stable words for the report and the CSV of it.
+BAD_ADDRESS, UNKNOWN_TOPIC, BAD_CHANNEL = "bad address", "unknown topic", "channel not offered"
+BAD_TIME, DUPLICATE, ALREADY = "bad consent time", "duplicate", "already recorded"
+# An address on the suppression list (an erased person) is refused with SUPPRESSED.
+SUPPRESSED = "suppressed"
+
+
+@dataclass
+class Line:
+    number: int
+    email: str
+    topic: str
+    channel: str
+    reason: str = ""  # empty when the line is accepted
+    address: str = ""
+    digest: str = ""  # keyed hash of the address in the brand's group
+    topic_id: int = 0
+    consented_at: datetime | None = None
+    source: str = ""
+    language: str = ""
+
+
+@dataclass
+class Plan:
+    brand: Brand
+    reconfirm: bool
+    lines: list[Line] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    existing: dict[str, int] = field(default_factory=dict)  # address hash -> subject id
+
+    @property
+    def accepted(self) -> list[Line]:
+        return [line for line in self.lines if not line.reason]
+
+    @property
+    def refused(self) -> list[Line]:
+        return [line for line in self.lines if line.reason]
+
+
+# A plain ASCII dot-atom local part, which validate_email accepts as it is; anything else
+# (quoted, Unicode, odd) takes the full check. Domains repeat, so their check is cached.
+_DOT_ATOM = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@lru_cache(maxsize=4096)
+def _domain(domain: str) -> str | None:
+    try:
+        return validate_email(f"postmaster@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
+
+
+def _address(raw: str) -> str | None:
+    """The normalised address, as ``subjects.normalise_email`` gives it, or None."""
+    value = (raw or "").strip().lower()
+    local, at, domain = value.rpartition("@")
+    if at and len(value) <= 254 and len(local) <= 64 and _DOT_ATOM.match(local):
+        checked = _domain(domain)
+        return f"{local}@{checked}" if checked else None
+    try:
+        valid = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return valid.normalized.lower() if subjects.mailable(valid) else None
+
+
+def _moment(raw: str, now: datetime) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment if moment <= now else None
+
+
+def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=("en",)) -> Plan:
+    """Read and check a CSV (an iterable of text lines); raises InvalidInput for the whole file."""
+    reader = csv.DictReader(rows)
+    try:
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    except csv.Error:
+        raise _unreadable(reader) from None
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise InvalidInput(
+            "file", _l("The file needs the columns %(columns)s.", columns=", ".join(missing))
+        )
+    if not reconfirm and "consented_at" not in header:
+        raise InvalidInput(
+            "file", _l("The file needs a consented_at column (the original consent time).")
+        )
+    reader.fieldnames = header
+    result = Plan(brand, reconfirm, ignored_columns=[h for h in header if h not in KNOWN])
+    topics = {topic.key: topic for topic in brand.topics}
+    now, seen = clock.now(), set()
+    for number, row in enumerate(_rows_of(reader), start=2):
+        line = Line(
+            number,
+            (row.get("email") or "").strip(),
+            (row.get("topic") or "").strip(),
+            (row.get("channel") or "email").strip().lower(),
+            source=(row.get("source") or "").strip()[:100],
+            language=(row.get("language") or "").strip().lower(),
+        )
+        result.lines.append(line)
+        line.address = _address(line.email) or ""
+        topic = topics.get(line.topic)
+        if not reconfirm:
+            line.consented_at = _moment(row.get("consented_at"), now)
+        if not line.address:
+            line.reason = BAD_ADDRESS
+        elif topic is None:
+            line.reason = UNKNOWN_TOPIC
+        elif line.channel not in topic.channels or (reconfirm and line.channel != "email"):
+            line.reason = BAD_CHANNEL
+        elif not reconfirm and line.consented_at is None:
+            line.reason = BAD_TIME
+        elif (line.address, line.topic, line.channel) in seen:
+            line.reason = DUPLICATE
+        else:
+            seen.add((line.address, line.topic, line.channel))
+            line.topic_id = topic.id
+        if line.language not in languages:
+            line.language = brand.group.default_language
+    _refuse_recorded(result)
+    return result
+
+
+def _unreadable(reader: csv.DictReader) -> InvalidInput:
+    return InvalidInput("file", _l("Line %(line)s cannot be read as CSV.", line=reader.line_num))
+
+
+def _rows_of(reader: csv.DictReader):
+    """The reader's rows; a line the csv module refuses (a field beyond its size limit, say)
+    refuses the file with a message naming the line, rather than failing the request."""
+    try:
+        yield from reader
+    except csv.Error:
+        raise _unreadable(reader) from None
+
+
+def _refuse_recorded(result: Plan) -> None:
+    """Refuse lines whose person already has a consent row for that topic and channel: an
+    import never overrides what a person chose here."""
+    group_id = result.brand.group_id
+    digests = subjects.address_hashes(group_id, [line.address for line in result.accepted])
+    for line, digest in zip(result.accepted, digests, strict=True):
+        line.digest = digest
+    hashes = sorted({line.digest for line in result.accepted})
+    suppressed = lookup.suppressed(group_id, hashes)
+    for line in result.accepted:
+        if line.digest in suppressed:  # erased people are never re-targeted by an import
+            line.reason = SUPPRESSED
+    result.existing.update(
+        db.session.execute(
+            select(Subject.email_hash, Subject.id).where(
+                Subject.group_id == group_id, many.among(Subject.email_hash, hashes)
+            )
+        ).all()
+    )
+    held = set(
+        db.session.execute(
+            select(Consent.subject_id, Consent.topic_id, Consent.channel).where(
+                many.among(Consent.subject_id, sorted(result.existing.values())),
+                Consent.brand_id == result.brand.id,
+            )
+        ).all()
+    )
+    for line in result.accepted:
+        subject_id = result.existing.get(line.digest)
+        if subject_id and (subject_id, line.topic_id, line.channel) in held:
+            line.reason = ALREADY
+
+
+@dataclass
+class Outcome:
+    imported: int = 0
+    new_subjects: int = 0
+    asked: int = 0
+
+
+def run(admin: AdminAccount | None, result: Plan, filename: str, progress: Callable = None):
+    """Write the accepted lines of a plan in one transaction (all or nothing)."""
+    progress = progress or (lambda done: None)
+    brand, outcome = result.brand, Outcome()
+    actor = admin.label if admin is not None else "cli"
+    with transaction():
+        if result.reconfirm:
+            _reconfirm(result, outcome, progress, actor)
+        else:
+            _import(result, filename, outcome, progress, actor)
+        audit.record(
+            brand.group_id,
+            admin,
+            "import.run",
+            f"brand:{brand.id}",
+            brand_id=brand.id,
+            after={
+                "file": filename[:100],
+                "lines": len(result.lines),
+                "refused": len(result.refused),
+                "imported": outcome.imported,
+                "asked": outcome.asked,
+                "new_subjects": outcome.new_subjects,
+                "reconfirm": result.reconfirm,
+            },
+        )
+    return outcome
+
+
+def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
+    """address hash -> subject id, creating (as active) the subjects not known yet."""
+    group_id, ids = result.brand.group_id, dict(result.existing)
+    new = {}
+    for line in result.accepted:
+        if line.digest not in ids and line.digest not in new:
+            new[line.digest] = line
+    rows = [
+        {
+            "group_id": group_id,
+            "email_hash": digest,
+            "email": line.address,
+            "status": ACTIVE,
+            "language": line.language,
+            "created_at": clock.now(),
+            "confirmed_at": None,
+        }
+        for digest, line in new.items()
+    ]
+    if rows:
+        created = db.session.execute(
+            Subject.__table__.insert().returning(Subject.email_hash, Subject.id), rows
+        ).all()
+        ids.update(created)
+    outcome.new_subjects = len(rows)
+    return ids
+
+
+def _import(result: Plan, filename: str, outcome: Outcome, progress, actor: str) -> None:
+    ids = _subject_ids(result, outcome)
+    topics = {topic.id: topic for topic in result.brand.topics}
+    group_id = result.brand.group_id
+    origin = Origin(source="import", actor=actor)
+    accepted = result.accepted
+    for start in range(0, len(accepted), 5000):
+        batch = accepted[start : start + 5000]
+        items = [
+            Imported(
+                subject_id=ids[line.digest],
+                topic=topics[line.topic_id],
+                channel=line.channel,
+                occurred_at=line.consented_at,
+                evidence={
+                    "original_source": line.source,
+                    "file": filename[:100],
+                    "line": line.number,
+                },
+            )
+            for line in batch
+        ]
+        outcome.imported += consent.record_imported(group_id, items, origin)
+        progress(len(batch))
+
+
+def _reconfirm(result: Plan, outcome: Outcome, progress, actor: str) -> None:
+    """Ask every address by mail to confirm (double opt-in) instead of importing consent."""
+    brand, text = result.brand, latest_text(result.brand)
+    topics = {topic.id: topic for topic in brand.topics}
+    wanted: dict[str, list[Line]] = {}
+    for line in result.accepted:
+        wanted.setdefault(line.address, []).append(line)
+    origin = Origin(source="import", actor=actor, evidence={"reconfirm": True})
+    for address, lines in wanted.items():
+        subject = subjects.find_or_create(brand.group_id, address, lines[0].language)
+        chosen = [topics[line.topic_id] for line in lines]
+        pending = consent.request(
+            subject, chosen, "email", text, subject.language, brand.policy_version, origin
+        )
+        if pending is not None:
+            mails.confirm_signup(pending)
+            outcome.asked += 1
+        progress(len(lines))

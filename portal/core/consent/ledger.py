@@ -1,0 +1,171 @@
+"""The append-only consent ledger and its hash chain.
+
+Each entry carries the hash of the previous entry of its site group, so an entry edited or
+removed in the database breaks the chain at that point and ``verify`` names it. Only
+``portal.core.consent.changes`` calls ``append``.
+"""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from sqlalchemy import select, update
+
+from portal.core.consent.models import LedgerEntry
+from portal.core.kernel.models.group import SiteGroup
+from portal.extensions import db
+
+
+def _iso(moment) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
+def personal_digest(salt: str, subject_id: int | None, ip: str | None, ua: str | None) -> str:
+    material = json.dumps([salt, subject_id, ip, ua], separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def entry_hash(entry: LedgerEntry) -> str:
+    fields = {
+        "group": entry.group_id,
+        "seq": entry.seq,
+        "brand": entry.brand_id,
+        "topic": entry.topic_id,
+        "channel": entry.channel,
+        "action": entry.action,
+        "source": entry.source,
+        "text_version": entry.text_version_id,
+        "language": entry.language,
+        "policy_version": entry.policy_version,
+        "occurred_at": _iso(entry.occurred_at),
+        "requested_at": _iso(entry.requested_at),
+        "actor": entry.actor,
+        "evidence": entry.evidence,
+        "personal": entry.personal_digest,
+        "prev": entry.prev_hash,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _take_seqs(group_id: int, count: int) -> tuple[int, str]:
+    """Move the group's ``ledger_seq`` on by ``count`` under its row lock; returns the new
+    last seq and the chain head. One statement: the lock is held from here to the commit."""
+    return db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(ledger_seq=SiteGroup.ledger_seq + count)
+        .returning(SiteGroup.ledger_seq, SiteGroup.ledger_head)
+    ).one()
+
+
+def append(group_id: int, **fields) -> LedgerEntry:
+    """Add one entry at the head of the group's chain, inside the caller's transaction.
+
+    The group row is updated first, which takes its lock (a row lock on PostgreSQL, the write
+    lock on SQLite), so concurrent appends in one group are serialised and never share a seq.
+    """
+    seq, head = _take_seqs(group_id, 1)
+    salt = secrets.token_hex(16)
+    entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt, **fields)
+    entry.personal_digest = personal_digest(salt, entry.subject_id, entry.ip, entry.user_agent)
+    entry.hash = entry_hash(entry)
+    db.session.add(entry)
+    db.session.execute(
+        update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=entry.hash)
+    )
+    return entry
+
+
+def append_many(group_id: int, rows: list[dict]) -> int:
+    """Add ``rows`` (each the fields of one entry) at the head of the chain in one go.
+
+    Takes the group row lock once for the whole batch, then chains the entries in order and
+    inserts them with one statement: the same chain ``append`` builds, for bulk imports.
+    """
+    if not rows:
+        return 0
+    last, head = _take_seqs(group_id, len(rows))
+    seq = last - len(rows)
+    values = []
+    for fields in rows:
+        seq += 1
+        salt = secrets.token_hex(16)
+        entry = dict.fromkeys(_COLUMNS) | fields
+        entry.update(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt)
+        entry["personal_digest"] = personal_digest(
+            salt, entry["subject_id"], entry["ip"], entry["user_agent"]
+        )
+        entry["hash"] = head = entry_hash(SimpleNamespace(**entry))
+        values.append(entry)
+    db.session.execute(LedgerEntry.__table__.insert(), values)
+    db.session.execute(update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=head))
+    return len(rows)
+
+
+_COLUMNS = [column.key for column in LedgerEntry.__table__.columns if column.key != "id"]
+
+
+@dataclass
+class Break:
+    seq: int
+    entry_id: int
+    reason: str
+
+
+def verify(group_id: int, batch: int = 5000) -> tuple[int, Break | None]:
+    """Walk the group's chain in order; return (entries checked, first break or None)."""
+    previous_hash, expected_seq, checked = "", 1, 0
+    last_seq = 0
+    while True:
+        rows = db.session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.group_id == group_id, LedgerEntry.seq > last_seq)
+            .order_by(LedgerEntry.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            problem = _check(entry, expected_seq, previous_hash)
+            if problem:
+                at = expected_seq if entry.seq != expected_seq else entry.seq
+                return checked, Break(at, entry.id, problem)
+            previous_hash, expected_seq, last_seq = entry.hash, entry.seq + 1, entry.seq
+            checked += 1
+        db.session.expunge_all()
+    head = db.session.scalar(select(SiteGroup.ledger_head).where(SiteGroup.id == group_id))
+    if head != previous_hash:
+        return checked, Break(expected_seq, 0, "entries after this point are missing")
+    return checked, None
+
+
+def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | None:
+    if entry.seq != expected_seq:
+        return f"entry {expected_seq} is missing"
+    if entry.prev_hash != previous_hash:
+        return "does not follow the previous entry"
+    if entry.personal_salt is not None:  # not yet anonymised by an erasure
+        digest = personal_digest(entry.personal_salt, entry.subject_id, entry.ip, entry.user_agent)
+        if digest != entry.personal_digest:
+            return "subject, IP or user agent was changed"
+    if entry_hash(entry) != entry.hash:
+        return "content was changed"
+    return None
+
+
+def anonymise(subject_id: int, erasure_id: str) -> int:
+    """Keep a subject's entries as anonymous proof: the subject becomes the erasure id.
+
+    Dropping the salt makes the personal digest unlinkable; the chain still verifies because
+    the digest, not the personal fields, is what the chain hashes.
+    """
+    return db.session.execute(
+        update(LedgerEntry)
+        .where(LedgerEntry.subject_id == subject_id)
+        .values(
+            subject_id=None, erasure_id=erasure_id, ip=None, user_agent=None, personal_salt=None
+        )
+    ).rowcount

@@ -1,0 +1,131 @@
+"""Consent: the current state per subject, topic and channel, and the append-only ledger."""
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.kernel import clock
+from portal.core.kernel.models.base import UTCDateTime
+from portal.extensions import db
+
+# Consent states
+PENDING, GRANTED, WITHDRAWN = "pending", "granted", "withdrawn"
+
+# Ledger actions
+REQUESTED, CONFIRMED, GRANT, WITHDRAWAL = "requested", "confirmed", "granted", "withdrawn"
+SUPPRESSION_LIFTED, EXPIRED = "suppression_lifted", "expired"
+
+# Where a consent change came from
+SOURCES = (
+    "signup_form",
+    "double_opt_in",
+    "preference_centre",
+    "api",
+    "import",
+    "admin",
+    "retention",
+)
+
+
+class Consent(db.Model):
+    """What a subject has agreed to now; the ledger says how it got there."""
+
+    __tablename__ = "consent"
+    # One row per subject, topic and channel. The index carries the state too, so an audience
+    # check reads its answer from the index alone (PostgreSQL; SQLite ignores INCLUDE), and it
+    # serves lookups by subject_id as well.
+    __table_args__ = (
+        Index(
+            "uq_consent_subject_id_topic_id_channel",
+            "subject_id",
+            "topic_id",
+            "channel",
+            unique=True,
+            postgresql_include=["state"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topic.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(10))
+    since = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(20))
+    text_version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_text.id"))
+    policy_version: Mapped[str] = mapped_column(String(40), default="")
+    updated_at = mapped_column(UTCDateTime, default=clock.now)
+
+    topic = relationship("Topic")
+    brand = relationship("Brand")
+
+
+class LedgerEntry(db.Model):
+    """One consent event, chained to the previous entry of its site group by hash.
+
+    Personal parts (subject, IP, user agent) are covered by ``personal_digest`` rather than
+    hashed into the chain directly, so that erasure can drop them and the chain still verifies.
+    """
+
+    __tablename__ = "ledger_entry"
+    # (subject, time): the lifecycle rules ask of each person "anything since the cut-off?";
+    # it also serves every look-up by subject alone, so no index on subject_id by itself.
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        Index("ix_ledger_entry_subject_id_occurred_at", "subject_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
+    seq: Mapped[int] = mapped_column()
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
+    erasure_id: Mapped[str | None] = mapped_column(String(36))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topic.id"))
+    channel: Mapped[str | None] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20))
+    text_version_id: Mapped[int | None] = mapped_column(ForeignKey("consent_text.id"))
+    language: Mapped[str | None] = mapped_column(String(8))
+    policy_version: Mapped[str | None] = mapped_column(String(40))
+    occurred_at = mapped_column(UTCDateTime)
+    requested_at = mapped_column(UTCDateTime, nullable=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    evidence: Mapped[dict | None] = mapped_column(JSON)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    personal_salt: Mapped[str | None] = mapped_column(String(32))
+    personal_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    text_version = relationship("ConsentText")
+    topic = relationship("Topic")
+    brand = relationship("Brand")
+
+
+class SignupRequest(db.Model):
+    """A request for consents awaiting the person's confirmation (double opt-in).
+
+    The confirmation link's token names this row, so a link confirms exactly the topics asked
+    for in that request, and only once.
+    """
+
+    __tablename__ = "signup_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    topic_ids: Mapped[list] = mapped_column(JSON)
+    channel: Mapped[str] = mapped_column(String(8), default="email")
+    source: Mapped[str] = mapped_column(String(20))
+    text_version_id: Mapped[int] = mapped_column(ForeignKey("consent_text.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    policy_version: Mapped[str] = mapped_column(String(40))
+    requested_at = mapped_column(UTCDateTime, default=clock.now)
+    confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+    subject = relationship("Subject")
+    brand = relationship("Brand")

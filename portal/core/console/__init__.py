@@ -1,0 +1,1 @@
+"""The console: admin accounts, team, audit, support, figures, brands, API clients."""

@@ -1,0 +1,119 @@
+"""API clients as the console manages them: who may see, create and revoke which client.
+
+An owner manages every client of their group. A brand admin manages only clients restricted
+to brands given to them (a client of every brand could read the people of brands they do not
+run). Only an owner may mark a client a verified source, because its email grants then skip
+double opt-in. Every change is one transaction with its audit row; the key is never audited.
+"""
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from portal.core.console import admins, audit
+from portal.core.console.models import OWNER, AdminAccount
+from portal.core.integrations import clients, webhooks
+from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidFields
+from portal.core.kernel.transaction import transaction
+from portal.extensions import db
+
+MAX_NAME = 80
+
+
+def may_manage(admin: AdminAccount, client: ApiClient) -> bool:
+    if client.group_id != admin.group_id or not admins.can(admin, "manage_api_clients"):
+        return False
+    if admin.role == OWNER:
+        return True
+    mine = {brand.id for brand in admin.brands}
+    return client.brand_ids is not None and set(client.brand_ids) <= mine
+
+
+def visible(admin: AdminAccount) -> list[ApiClient]:
+    """The clients of the admin's group this admin may manage, oldest first."""
+    rows = db.session.scalars(
+        select(ApiClient).where(ApiClient.group_id == admin.group_id).order_by(ApiClient.id)
+    )
+    return [client for client in rows if may_manage(admin, client)]
+
+
+def _state(client: ApiClient) -> dict:
+    return {
+        "name": client.name,
+        "scopes": list(client.scopes),
+        "brands": None if client.brand_ids is None else list(client.brand_ids),
+        "verified_source": client.verified_source,
+        "revoked": client.revoked_at is not None,
+    }
+
+
+def create(
+    admin: AdminAccount, name: str, scopes: list[str], brand_ids: list[int], verified: bool
+) -> tuple[ApiClient, str]:
+    """A new client of the admin's group; returns it and its key, which is never shown again.
+
+    Raises InvalidFields naming every value that is not acceptable.
+    """
+    errors = {}
+    name = (name or "").strip()
+    if not name or len(name) > MAX_NAME:
+        errors["name"] = _l("Give the client a name (at most 80 characters).")
+    if not scopes or any(scope not in SCOPES for scope in scopes):
+        errors["scopes"] = _l("Choose at least one scope.")
+    allowed = {brand.id: brand for brand in admins.visible_brands(admin)}
+    if any(brand_id not in allowed for brand_id in brand_ids):
+        errors["brands"] = _l("Choose only brands you manage.")
+    elif admin.role != OWNER and not brand_ids:
+        errors["brands"] = _l("Choose at least one of your brands.")
+    if verified and admin.role != OWNER:
+        errors["verified_source"] = _l("Only an owner may mark a client a verified source.")
+    if errors:
+        raise InvalidFields(errors)
+    restriction = sorted(set(brand_ids)) or None
+    with transaction():
+        client, key = clients.add(admin.group, name, scopes, restriction, verified)
+        audit.record(
+            admin.group_id,
+            admin,
+            "api_client.create",
+            f"api_client:{client.id}",
+            after=_state(client),
+        )
+    return client, key
+
+
+def revoke(admin: AdminAccount, client: ApiClient) -> bool:
+    """Revoke ``client``: its key stops working (at once here, within API_KEY_CACHE_SECONDS on
+    other app servers). False if it was revoked already."""
+    if client.revoked_at is not None:
+        return False
+    with transaction():
+        before = _state(client)
+        client.revoked_at = clock.now()
+        audit.record(
+            admin.group_id,
+            admin,
+            "api_client.revoke",
+            f"api_client:{client.id}",
+            before=before,
+            after=_state(client),
+        )
+    clients.forget(client.id)
+    return True
+
+
+def endpoints(client: ApiClient) -> list[WebhookEndpoint]:
+    """Every webhook endpoint of ``client``, removed ones too (their log is still of use)."""
+    return list(
+        db.session.scalars(
+            select(WebhookEndpoint)
+            .where(WebhookEndpoint.client_id == client.id)
+            .order_by(WebhookEndpoint.id)
+        )
+    )
+
+
+def deliveries(client: ApiClient, endpoint_id: int) -> list[WebhookDelivery]:
+    """The latest deliveries of one endpoint of ``client``; raises NotFound for another's."""
+    return webhooks.deliveries(client, endpoint_id)

@@ -1,0 +1,88 @@
+"""Admin accounts of a site group, the brands given to them, and the append-only logs."""
+
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.kernel import clock
+from portal.core.kernel.crypto import Encrypted
+from portal.core.kernel.models.base import UTCDateTime
+from portal.extensions import db
+
+OWNER, BRAND_ADMIN, VIEWER = "owner", "brand_admin", "viewer"
+ROLES = (OWNER, BRAND_ADMIN, VIEWER)
+
+admin_brand = Table(
+    "admin_brand",
+    db.metadata,
+    Column("admin_id", ForeignKey("admin_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("brand_id", ForeignKey("brand.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AdminAccount(db.Model):
+    """One person who runs the console of one site group.
+
+    The address is personal data: stored encrypted, found by its keyed hash, unique in the
+    installation so that a login needs nothing but address and password.
+    """
+
+    __tablename__ = "admin_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(Encrypted)
+    role: Mapped[str] = mapped_column(String(12))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # A pending invitation's nonce; the invitation link names it and works while it is set.
+    invite_nonce: Mapped[str | None] = mapped_column(String(32))
+    totp_secret: Mapped[str | None] = mapped_column(Encrypted)
+    totp_enabled: Mapped[bool] = mapped_column(default=False)
+    totp_last_step: Mapped[int] = mapped_column(default=0)  # refuses a code used twice
+    disabled_at = mapped_column(UTCDateTime, nullable=True)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    last_login_at = mapped_column(UTCDateTime, nullable=True)
+
+    group = relationship("SiteGroup")
+    brands = relationship("Brand", secondary=admin_brand, order_by="Brand.position, Brand.id")
+
+    @property
+    def label(self) -> str:
+        """How logs name this admin: never the address (logs hold no personal data)."""
+        return f"admin:{self.id}"
+
+
+class AuditEntry(db.Model):
+    """One admin action: who, when, what, and for settings the values before and after.
+
+    Append-only: the console has no path that edits or deletes a row, and the ORM refuses to.
+    """
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admin_account.id"))
+    actor: Mapped[str] = mapped_column(String(80))
+    at = mapped_column(UTCDateTime, default=clock.now, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(80), default="")
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
+    before: Mapped[dict | None] = mapped_column(JSON)
+    after: Mapped[dict | None] = mapped_column(JSON)
+
+
+class AccessEntry(db.Model):
+    """One view of a person's data in the console, with the reason the admin gave."""
+
+    __tablename__ = "access_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_account.id"))
+    at = mapped_column(UTCDateTime, default=clock.now, index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    # No foreign key: the entry outlives an erased subject, naming only the old row id.
+    subject_id: Mapped[int | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(Encrypted)  # may name the person: kept encrypted
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,133 @@
+"""Other admins of a group: invitations by mail, roles, brands given, disabling.
+
+Every change here is one transaction with its audit row. An owner can never take away the
+last owner of a group (the group would be left without anyone able to run it).
+"""
+
+import secrets
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from portal import tokens
+from portal.core.console import admins, audit
+from portal.core.console.models import BRAND_ADMIN, OWNER, ROLES, AdminAccount
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.transaction import transaction
+from portal.core.mail import outbox
+from portal.extensions import db
+from portal.links import external_url
+
+
+def _state(account: AdminAccount) -> dict:
+    return {
+        "role": account.role,
+        "brands": sorted(brand.slug for brand in account.brands),
+        "disabled": account.disabled_at is not None,
+    }
+
+
+def invite(owner: AdminAccount, email: str, role: str, brand_ids, language: str, sender):
+    """Create an account without a password and mail it a link to choose one."""
+    with transaction():
+        account = admins.new_account(owner.group, email, role, brand_ids)
+        account.invite_nonce = secrets.token_hex(16)
+        audit.record(owner.group_id, owner, "admin.invite", account.label, after=_state(account))
+        _queue_invitation(account, owner, language, sender)
+    return account
+
+
+def _queue_invitation(account: AdminAccount, owner: AdminAccount, language: str, sender):
+    token = tokens.issue("admin-invite", {"a": account.id, "n": account.invite_nonce})
+    link = external_url("admin.accept_invite", token=token)
+    with force_locale(language):
+        title = _("You are invited to the consent portal of %(group)s", group=owner.group.name)
+        context = {"group": owner.group, "link": link, "title": title, "language": language}
+        outbox.queue(
+            owner.group_id,
+            None,
+            "admin_invite",
+            to=account.email,
+            sender=list(sender),
+            subject=title,
+            text=render_template("mail/admin_invite.txt", **context),
+            html=render_template("mail/admin_invite.html", **context),
+            language=language,
+        )
+
+
+def invited(payload: dict) -> AdminAccount | None:
+    """The account an invitation token names, while its invitation is still open."""
+    if not isinstance(payload, dict):
+        return None
+    account = db.session.get(AdminAccount, payload.get("a")) if payload.get("a") else None
+    if account is None or not account.invite_nonce or account.disabled_at is not None:
+        return None
+    if not secrets.compare_digest(account.invite_nonce, str(payload.get("n", ""))):
+        return None
+    return account
+
+
+def accept(account: AdminAccount, password: str, again: str) -> None:
+    """Set the invited admin's password; the invitation link stops working."""
+    admins.check_password(password, again)
+    with transaction():
+        account.password_hash = admins._hasher.hash(password)
+        account.invite_nonce = None
+        audit.record(account.group_id, account, "admin.accept_invite", account.label)
+
+
+def _owners_left(group_id: int, without: AdminAccount) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(AdminAccount)
+        .where(
+            AdminAccount.group_id == group_id,
+            AdminAccount.role == OWNER,
+            AdminAccount.disabled_at.is_(None),
+            AdminAccount.id != without.id,
+        )
+    )
+
+
+def change(owner: AdminAccount, account: AdminAccount, role: str, brand_ids, disabled: bool):
+    """Give ``account`` a role (and brands), or disable or enable it."""
+    if role not in ROLES:
+        raise InvalidInput("role", _l("Choose a role."))
+    brands = admins._group_brands(owner.group_id, brand_ids)
+    if role == BRAND_ADMIN and not brands:
+        raise InvalidInput("brands", _l("Give a brand admin at least one brand."))
+    if (
+        account.role == OWNER
+        and (role != OWNER or disabled)
+        and not _owners_left(owner.group_id, account)
+    ):
+        raise InvalidInput("role", _l("The group needs at least one active owner."))
+    with transaction():
+        before = _state(account)
+        account.role = role
+        account.brands = brands if role == BRAND_ADMIN else []
+        if disabled and account.disabled_at is None:
+            account.disabled_at = clock.now()
+        elif not disabled:
+            account.disabled_at = None
+        audit.record(
+            owner.group_id,
+            owner,
+            "admin.change",
+            account.label,
+            before=before,
+            after=_state(account),
+        )
+
+
+def members(group_id: int) -> list[AdminAccount]:
+    return list(
+        db.session.scalars(
+            select(AdminAccount).where(AdminAccount.group_id == group_id).order_by(AdminAccount.id)
+        )
+    )

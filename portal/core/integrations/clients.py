@@ -1,0 +1,206 @@
+"""API clients: create, authenticate, revoke. A key is shown once and kept only as a hash.
+
+A key reads ``<prefix>.<secret>``. The prefix (not secret) finds the row; the SHA-256 of the
+whole key proves it, compared in constant time. A fast hash is enough: the secret is 256 random
+bits, not a password a person chose.
+"""
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import make_transient_to_detached
+
+from portal.core.integrations.models.api import SCOPES, ApiClient
+from portal.core.kernel import clock
+from portal.core.kernel.errors import InvalidInput, NotFound
+from portal.core.kernel.models.group import Brand, SiteGroup
+from portal.core.kernel.transaction import transaction
+from portal.extensions import db
+
+KEY_PREFIX = "cp_"
+# Writing last use on every request would turn each read into a write; a minute is precise enough.
+LAST_USE_PRECISION = timedelta(minutes=1)
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _new_key() -> tuple[str, str]:
+    prefix = KEY_PREFIX + secrets.token_hex(6)
+    return prefix, f"{prefix}.{secrets.token_urlsafe(32)}"
+
+
+def create(
+    group_slug: str,
+    name: str,
+    scopes: list[str],
+    brand_slugs: list[str] | None = None,
+    verified_source: bool = False,
+) -> tuple[ApiClient, str]:
+    """A new client of one group; returns it and its key, which is never available again."""
+    group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == group_slug))
+    if group is None:
+        raise NotFound(f"no site group {group_slug!r}")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidInput("scope", f"scopes must be among {', '.join(SCOPES)}")
+    if not name.strip():
+        raise InvalidInput("name", "a client needs a name")
+    brand_ids = None
+    if brand_slugs:
+        brands = {brand.slug: brand.id for brand in group.brands}
+        missing = [slug for slug in brand_slugs if slug not in brands]
+        if missing:
+            raise InvalidInput("brand", f"no brand {missing[0]!r} in {group_slug}")
+        brand_ids = sorted({brands[slug] for slug in brand_slugs})
+    with transaction():
+        return add(group, name, scopes, brand_ids, verified_source)
+
+
+def add(
+    group: SiteGroup,
+    name: str,
+    scopes: list[str],
+    brand_ids: list[int] | None,
+    verified_source: bool,
+) -> tuple[ApiClient, str]:
+    """Add a checked client in the caller's transaction; returns it and its key (shown once)."""
+    prefix, key = _new_key()
+    client = ApiClient(
+        group_id=group.id,
+        name=name.strip()[:80],
+        key_prefix=prefix,
+        key_hash=_hash(key),
+        scopes=sorted(set(scopes)),
+        brand_ids=brand_ids,
+        verified_source=verified_source,
+        created_at=clock.now(),
+    )
+    db.session.add(client)
+    db.session.flush()
+    return client, key
+
+
+def reissue(client_id: int) -> str:
+    """Replace a client's key; the old key stops working at once."""
+    prefix, key = _new_key()
+    with transaction():
+        client = db.session.get(ApiClient, client_id)
+        if client is None:
+            raise NotFound(f"no API client {client_id}")
+        client.key_prefix, client.key_hash = prefix, _hash(key)
+    forget(client_id)
+    return key
+
+
+def authenticate(key: str) -> ApiClient | None:
+    """The live client a key belongs to, or None; records when the client was last used."""
+    prefix = key.split(".", 1)[0]
+    if not key.startswith(KEY_PREFIX) or len(prefix) > 16:
+        return None
+    digest = _hash(key)
+    client = _remembered(digest)
+    if client is None:
+        client = db.session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+        if client is None or client.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(client.key_hash, digest):
+            return None
+        _remember(digest, client)
+    now = clock.now()
+    if client.last_used_at is None or now - client.last_used_at > LAST_USE_PRECISION:
+        with transaction():
+            db.session.execute(
+                update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now)
+            )
+        if digest in _recent:
+            _recent[digest][1]["last_used_at"] = now
+    return client
+
+
+# Clients this process authenticated in the last API_KEY_CACHE_SECONDS, by key hash: a busy
+# client's requests skip a database round trip each. Revoking or re-keying forgets the client
+# here at once; other processes stop accepting the old key within those seconds (0: never kept).
+_recent: dict[str, tuple[float, dict]] = {}
+_MAX_REMEMBERED = 1000
+_COLUMNS = [attribute.key for attribute in inspect(ApiClient).column_attrs]
+
+
+def _remember(digest: str, client: ApiClient) -> None:
+    if current_app.config["API_KEY_CACHE_SECONDS"] <= 0:
+        return
+    if len(_recent) >= _MAX_REMEMBERED:
+        _recent.clear()
+    _recent[digest] = (time.monotonic(), {name: getattr(client, name) for name in _COLUMNS})
+
+
+def _remembered(digest: str) -> ApiClient | None:
+    entry = _recent.get(digest)
+    if entry is None:
+        return None
+    remembered_at, columns = entry
+    if time.monotonic() - remembered_at > current_app.config["API_KEY_CACHE_SECONDS"]:
+        _recent.pop(digest, None)
+        return None
+    client = ApiClient(**columns)
+    make_transient_to_detached(client)  # as if loaded: no query until a relationship is used
+    return db.session.merge(client, load=False)
+
+
+def forget(client_id: int) -> None:
+    """Stop accepting the client's remembered key in this process (revoked or re-keyed).
+    Called once the change is committed, so no request can remember the old state again."""
+    for digest, (_, columns) in list(_recent.items()):
+        if columns["id"] == client_id:
+            _recent.pop(digest, None)
+
+
+def revoke(client_id: int) -> ApiClient:
+    with transaction():
+        client = db.session.get(ApiClient, client_id)
+        if client is None:
+            raise NotFound(f"no API client {client_id}")
+        if client.revoked_at is None:
+            client.revoked_at = clock.now()
+    forget(client_id)
+    return client
+
+
+def listing(group_slug: str | None = None) -> list[ApiClient]:
+    query = select(ApiClient).join(SiteGroup).order_by(SiteGroup.slug, ApiClient.id)
+    if group_slug:
+        query = query.where(SiteGroup.slug == group_slug)
+    return list(db.session.scalars(query))
+
+
+def brands_of(client: ApiClient) -> list[Brand]:
+    """The brands a client may see: its restriction, or every brand of its group."""
+    brands = client.group.brands
+    return [b for b in brands if client.brand_ids is None or b.id in client.brand_ids]
+
+
+DEMO_NAME = "Demo CRM"
+
+
+def demo_key(group_slug: str) -> str:
+    """A working key for the demo client of ``group_slug``: created once, re-keyed each call.
+
+    ``make run`` prints it; the old key stops working, and no key is ever stored in clear.
+    """
+    client = db.session.scalar(
+        select(ApiClient)
+        .join(SiteGroup)
+        .where(SiteGroup.slug == group_slug, ApiClient.name == DEMO_NAME)
+    )
+    if client is None:
+        return create(group_slug, DEMO_NAME, list(SCOPES))[1]
+    if client.revoked_at is not None:
+        with transaction():
+            client.revoked_at = None
+    return reissue(client.id)

@@ -1,0 +1,133 @@
+"""Writing events for the change feed and webhooks, in the transaction of the change itself.
+
+``emit`` numbers an event under the site group's row lock (the same lock the ledger takes), so
+the order of ``seq`` is the order of commits: a reader that has seen every event up to N can
+ask for "after N" and never miss one that was still being written. Every endpoint that wants
+the event gets a queued delivery in the same transaction, so a webhook is never lost either.
+"""
+
+import json
+
+from sqlalchemy import select, update
+
+from portal.core.consent.models import Consent
+from portal.core.integrations.models.api import ApiClient, WebhookDelivery, WebhookEndpoint
+from portal.core.integrations.models.event import CONSENT_CHANGED, PROFILE_UPDATED, Event
+from portal.core.kernel import clock
+from portal.core.kernel.models.group import SiteGroup
+from portal.extensions import db
+
+
+def emit(
+    group_id: int,
+    type_: str,
+    payload: dict,
+    *,
+    brand_id: int | None = None,
+    subject_id: int | None = None,
+    personal: dict | None = None,
+) -> Event:
+    """Append one event to the group's feed and queue its webhook deliveries."""
+    seq = db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(event_seq=SiteGroup.event_seq + 1)
+        .returning(SiteGroup.event_seq)
+    ).scalar_one()
+    now = clock.now()
+    event = Event(
+        group_id=group_id,
+        seq=seq,
+        type=type_,
+        brand_id=brand_id,
+        subject_id=subject_id,
+        payload=payload,
+        personal=json.dumps(personal, ensure_ascii=False) if personal else None,
+        created_at=now,
+    )
+    db.session.add(event)
+    db.session.flush()
+    endpoints = db.session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types, ApiClient.brand_ids)
+        .join(ApiClient, WebhookEndpoint.client_id == ApiClient.id)
+        .where(
+            ApiClient.group_id == group_id,
+            ApiClient.revoked_at.is_(None),
+            WebhookEndpoint.disabled_at.is_(None),
+        )
+    ).all()
+    audience = _brands_of(subject_id) if type_ == PROFILE_UPDATED else None
+    for endpoint_id, types, brand_ids in endpoints:
+        if type_ not in types:
+            continue
+        if audience is not None and brand_ids is not None and not audience & set(brand_ids):
+            continue  # personal data goes only to clients of a brand the person is with
+        if brand_ids is None or brand_id is None or brand_id in brand_ids:
+            db.session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint_id, event_id=event.id, next_attempt_at=now, created_at=now
+                )
+            )
+    return event
+
+
+def _brands_of(subject_id: int | None) -> set[int]:
+    if subject_id is None:
+        return set()
+    return set(
+        db.session.scalars(
+            select(Consent.brand_id).where(Consent.subject_id == subject_id).distinct()
+        )
+    )
+
+
+def profile_updated(subject, changed: dict[str, str | None]) -> Event | None:
+    """One event for a profile change made anywhere: the changed fields with their new values
+    (None for a field cleared). Clients limited to some brands get it only for people who
+    hold a consent at one of those brands."""
+    if not changed:
+        return None
+    return emit(
+        subject.group_id,
+        PROFILE_UPDATED,
+        {"subject_id": subject.id},
+        subject_id=subject.id,
+        personal={"changed": changed},  # encrypted at rest, dropped at erasure
+    )
+
+
+def consent_changed(row, topic, origin_source: str) -> Event:
+    """The event for a consent that became granted or withdrawn (``row`` is its Consent)."""
+    return emit(
+        topic.brand.group_id,
+        CONSENT_CHANGED,
+        {
+            "subject_id": row.subject_id,
+            "brand": topic.brand.slug,
+            "topic": topic.key,
+            "channel": row.channel,
+            "state": row.state,
+            "since": row.since.isoformat(),
+            "source": origin_source,
+            "policy_version": row.policy_version or None,
+        },
+        brand_id=topic.brand_id,
+        subject_id=row.subject_id,
+    )
+
+
+def data_of(payload: dict, personal: str | None) -> dict:
+    """An event's data as clients see it: identifiers, and the personal part while it lasts."""
+    return {**payload, **json.loads(personal)} if personal else payload
+
+
+def describe(event: Event) -> dict:
+    """An event as the feed and webhooks show it."""
+    from portal.core.integrations import cursors
+
+    return {
+        "id": cursors.encode(event.seq),
+        "type": event.type,
+        "created_at": event.created_at.isoformat(),
+        "data": data_of(event.payload, event.personal),
+    }

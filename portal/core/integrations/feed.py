@@ -1,0 +1,83 @@
+"""The change feed: a client's events after a cursor, in a stable order, a page at a time.
+
+Delivery is at least once: a client that stores the cursor of the last event it handled and
+asks again from there never misses one (see ``events.emit`` on why late commits cannot hide).
+
+A page is built as JSON text here, not as dictionaries for the view to encode: a payload is
+JSON already in the database, so it is read as text and placed in the page as it is (an
+``orjson.Fragment``); only events with a personal part are decoded, to merge it in. That keeps
+a client catching up at tens of thousands of events a second.
+"""
+
+import json
+
+import orjson
+from sqlalchemy import Text, and_, cast, exists, or_, select
+
+from portal.core.consent.models import Consent
+from portal.core.integrations import cursors, events
+from portal.core.integrations.models.api import ApiClient
+from portal.core.integrations.models.event import PROFILE_UPDATED, Event
+from portal.extensions import db
+
+MAX_PAGE = 10_000
+
+
+def _query(client: ApiClient, start: int, limit: int):
+    query = (
+        select(
+            Event.seq,
+            Event.type,
+            Event.created_at,
+            cast(Event.payload, Text).label("payload"),
+            Event.personal,
+        )
+        .where(Event.group_id == client.group_id, Event.seq > start)
+        .order_by(Event.seq)
+        .limit(limit)
+    )
+    if client.brand_ids is not None:
+        # Group-wide events, except a profile change of someone not with the client's brands.
+        with_brands = exists().where(
+            Consent.subject_id == Event.subject_id, Consent.brand_id.in_(client.brand_ids)
+        )
+        query = query.where(
+            or_(
+                Event.brand_id.in_(client.brand_ids),
+                and_(Event.brand_id.is_(None), or_(Event.type != PROFILE_UPDATED, with_brands)),
+            )
+        )
+    return query
+
+
+def _data(payload: str, personal: str | None):
+    if personal:
+        return events.data_of(json.loads(payload), personal)
+    return orjson.Fragment(payload)
+
+
+def page(client: ApiClient, after: str | None, limit: int = 100) -> bytes:
+    """Up to ``limit`` events after the cursor ``after``, and the cursor to continue from,
+    as the JSON document the API answers."""
+    start = cursors.decode(after)
+    limit = max(1, min(limit, MAX_PAGE))
+    # Core rows, not ORM ones: the ORM's row building took half the time of a page.
+    rows = db.session.connection().execute(_query(client, start, limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1].seq if rows else start
+    return orjson.dumps(
+        {
+            "events": [
+                {
+                    "id": cursors.encode(seq),
+                    "type": type_,
+                    "created_at": created_at,  # orjson writes it as isoformat() would
+                    "data": _data(payload, personal),
+                }
+                for seq, type_, created_at, payload, personal in rows
+            ],
+            "next_cursor": cursors.encode(last),
+            "has_more": more,
+        }
+    )

@@ -1,0 +1,82 @@
+"""Idempotency keys: a retried write gets the first answer back and has no second effect.
+
+The answer is stored in the same transaction as the change, so either both exist or neither.
+Two requests racing with one key meet at the unique constraint; the loser rolls back and
+returns the winner's answer.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.core.integrations.models.api import IdempotencyRecord
+from portal.core.kernel import clock
+from portal.core.kernel.transaction import transaction
+from portal.extensions import db
+
+MAX_KEY = 200
+
+
+class KeyReused(Exception):
+    """The key was first used with another request: a client bug, answered with 409."""
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def _stored(client_id: int, key: str, fingerprint_: str) -> tuple[int, dict] | None:
+    record = db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint_:
+        raise KeyReused()
+    return record.status, json.loads(record.response)
+
+
+def once(
+    client_id: int,
+    key: str | None,
+    fingerprint_: str,
+    operation: Callable[[], tuple[int, dict]],
+) -> tuple[int, dict]:
+    """Run ``operation`` (a core change returning status and body) in one transaction.
+
+    With a key: the first call's answer is kept with the change; later calls with the same
+    key and request get it back without running ``operation``; raises KeyReused for another
+    request under the same key. Errors the operation raises are not kept: a client may fix
+    the request and retry with the same key.
+    """
+    if key is None:
+        with transaction():
+            return operation()
+    previous = _stored(client_id, key, fingerprint_)
+    if previous is not None:
+        return previous
+    try:
+        with transaction():
+            status, body = operation()
+            db.session.add(
+                IdempotencyRecord(
+                    client_id=client_id,
+                    key=key,
+                    fingerprint=fingerprint_,
+                    status=status,
+                    response=json.dumps(body),
+                    created_at=clock.now(),
+                )
+            )
+            db.session.flush()
+    except IntegrityError:
+        previous = _stored(client_id, key, fingerprint_)
+        if previous is None:
+            raise
+        return previous
+    return status, body

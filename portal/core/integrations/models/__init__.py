@@ -1,0 +1,1 @@
+"""Tables of integrations: API clients, idempotency records, webhooks, events."""

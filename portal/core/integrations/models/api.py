@@ -1,0 +1,92 @@
+"""Integrating systems: API clients, their idempotency records and webhook endpoints."""
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.kernel import clock
+from portal.core.kernel.crypto import Encrypted
+from portal.core.kernel.models.base import UTCDateTime
+from portal.extensions import db
+
+SCOPES = ("consent:read", "consent:write", "subjects:erase", "events:read")
+
+# Webhook delivery states
+QUEUED, DELIVERED, FAILED = "queued", "delivered", "failed"
+
+
+class ApiClient(db.Model):
+    """A system that talks to one site group through the API, with a key stored only as a hash."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # The key is "<prefix>.<secret>"; the prefix finds the row, the SHA-256 proves the secret.
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list] = mapped_column(JSON)
+    brand_ids: Mapped[list | None] = mapped_column(JSON)  # None: every brand of the group
+    # Set by the group's owner: its email grants need no double opt-in.
+    verified_source: Mapped[bool] = mapped_column(default=False)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    revoked_at = mapped_column(UTCDateTime, nullable=True)
+    last_used_at = mapped_column(UTCDateTime, nullable=True)
+
+    group = relationship("SiteGroup")
+
+    def may_see(self, brand_id: int | None) -> bool:
+        return self.brand_ids is None or brand_id is None or brand_id in self.brand_ids
+
+
+class IdempotencyRecord(db.Model):
+    """The answer given to one write, so that a retry with the same key gets it again."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("client_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    status: Mapped[int] = mapped_column()
+    # Answers may hold a webhook secret or an address: encrypted like all personal data.
+    response: Mapped[str] = mapped_column(Encrypted)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+class WebhookEndpoint(db.Model):
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(Encrypted)  # needed in clear to sign, so encrypted
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    disabled_at = mapped_column(UTCDateTime, nullable=True)
+
+    client = relationship("ApiClient")
+
+
+class WebhookDelivery(db.Model):
+    """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until = mapped_column(UTCDateTime, nullable=True)
+    last_status: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    delivered_at = mapped_column(UTCDateTime, nullable=True)
+
+    endpoint = relationship("WebhookEndpoint")
+    event = relationship("Event")

@@ -1,0 +1,40 @@
+"""Consent events for the change feed and webhooks, numbered per site group in commit order."""
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.kernel import clock
+from portal.core.kernel.crypto import Encrypted
+from portal.core.kernel.models.base import UTCDateTime
+from portal.extensions import db
+
+CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED = (
+    "consent.changed",
+    "subject.erased",
+    "profile.updated",
+)
+EVENT_TYPES = (CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED)
+
+
+class Event(db.Model):
+    """Something an integrating system must hear about.
+
+    ``seq`` is taken under the site group's row lock (see ``integrations.events``), so events
+    become visible in ``seq`` order and a reader after ``seq`` N never misses one that commits
+    late. The payload holds identifiers, never an address or a name; what personal data an
+    event must carry (a profile change's new values) is in ``personal``, encrypted like every
+    personal field, and dropped when the person is erased.
+    """
+
+    __tablename__ = "event"
+    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
+    seq: Mapped[int] = mapped_column()
+    type: Mapped[str] = mapped_column(String(20))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+    personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # JSON, merged in data
+    created_at = mapped_column(UTCDateTime, default=clock.now)

@@ -1,0 +1,1 @@
+"""What every part of the core stands on: transactions, clock, errors, crypto, leases."""

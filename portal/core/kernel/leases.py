@@ -1,0 +1,106 @@
+"""Claiming queued work (mail, webhook deliveries) so that two workers never take the same row,
+and retrying it with back-off when an attempt fails.
+
+A row is due when queued, its next attempt has come and no live lease holds it. Claiming
+selects due rows (with SKIP LOCKED on PostgreSQL, so workers pass each other by), then leases
+them with an UPDATE that checks the same conditions again: on SQLite, which has no SKIP
+LOCKED, a row another worker leased meanwhile is simply not matched. A worker that dies
+leaves a lease that expires, and the row is taken again.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from portal.core.kernel import clock
+from portal.extensions import db
+
+QUEUED, FAILED = "queued", "failed"
+
+
+def due(model, now):
+    return (
+        model.status == QUEUED,
+        model.next_attempt_at <= now,
+        or_(model.lease_until.is_(None), model.lease_until < now),
+    )
+
+
+def claim(model, owner: str, limit: int) -> list[int]:
+    """Lease up to ``limit`` due rows of ``model`` to ``owner``; returns their ids, in order.
+
+    Commits, so the lease is visible to other workers before any slow work starts.
+    """
+    now = clock.now()
+    query = select(model.id).where(*due(model, now)).order_by(model.id).limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+        db.session.execute(
+            update(model)
+            .where(model.id.in_(ids), *due(model, now))
+            .values(lease_owner=owner, lease_until=lease)
+        )
+    db.session.commit()
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(model.id).where(model.id.in_(ids), model.lease_owner == owner).order_by(model.id)
+        )
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, ... capped at 6 hours between attempts."""
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+
+
+@dataclass
+class Pass:
+    """What one pass of a worker did with the rows it claimed."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+    def add(self, other: "Pass") -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+
+    def failed_attempt(self, attempts: int, error: str, now: datetime) -> dict:
+        """Count a failed attempt; returns the row's new values: the lease given up, and the
+        row due again after its back-off or, after OUTBOX_MAX_ATTEMPTS, kept as failed."""
+        final = attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
+        if final:
+            self.failed += 1
+        else:
+            self.retrying += 1
+        return {
+            "attempts": attempts,
+            "last_error": error,
+            "lease_owner": None,
+            "lease_until": None,
+            "next_attempt_at": now + backoff(attempts),
+            "status": FAILED if final else QUEUED,
+        }
+
+
+def drain(one_pass: Callable[[int], Pass], batch: int) -> Pass:
+    """Run ``one_pass`` batch after batch until a batch comes back short: all that is due now."""
+    total = Pass()
+    while True:
+        one = one_pass(batch)
+        total.add(one)
+        if one.handled < batch:
+            return total

@@ -1,0 +1,1 @@
+"""Tables of kernel: column types; the site group, its brands, topics and texts."""

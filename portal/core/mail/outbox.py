@@ -1,0 +1,165 @@
+"""The mail outbox: queue inside a change's transaction, send later from a worker.
+
+Mail is never sent inside a web request: the request only writes a row. ``send_due`` claims due
+rows with a lease (and SKIP LOCKED on PostgreSQL) so that two workers never take the same row,
+marks a row sent only once the SMTP server has accepted it, and on failure keeps the row and
+retries with exponential back-off. No message is lost: after the last attempt a row is kept as
+failed, for ``flask outbox retry``.
+"""
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from portal.core.kernel import clock, leases
+from portal.core.kernel.leases import Pass
+from portal.core.mail import envelope
+from portal.core.mail.models import FAILED, QUEUED, SENT, OutboxMessage
+from portal.extensions import db, mail
+
+log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
+
+
+def queue(
+    group_id: int, subject_id: int | None, kind: str, discard_when_done: bool = False, **content
+) -> OutboxMessage:
+    """Add a message to the outbox in the caller's transaction.
+
+    ``content``: to, sender (name, address), subject, text, html, and optional reply_to,
+    language (for Content-Language) and headers (a dict of extra header lines).
+    ``discard_when_done`` deletes the row once it is sent or has finally failed (the last mail
+    to an erased person).
+    """
+    row = OutboxMessage(
+        group_id=group_id,
+        subject_id=subject_id,
+        kind=kind,
+        content=json.dumps(content),
+        status=QUEUED,
+        next_attempt_at=clock.now(),
+        created_at=clock.now(),
+        discard_when_done=discard_when_done,
+    )
+    db.session.add(row)
+    return row
+
+
+def _claim(owner: str, limit: int) -> list[OutboxMessage]:
+    ids = leases.claim(OutboxMessage, owner, limit)
+    if not ids:
+        return []
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return sorted(rows, key=lambda row: row.id)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What recording a claimed row's fate needs, read once: each fate is its own commit,
+    which expires the ORM rows, and reading them again cost a query per mail."""
+
+    id: int
+    attempts: int
+    discard_when_done: bool
+
+
+def _deliver(pairs: list[tuple[_Claimed, dict]], record) -> None:
+    """Hand each message to the transport and ``record(row, error or None)`` its fate."""
+    pending = list(pairs)
+    if current_app.config["MAIL_TRANSPORT"] == "mailbox":
+        folder = Path(current_app.config["MAILBOX_DIR"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for row, content in pending:
+            try:
+                message, _, _ = envelope.build(content, row.id, smtputf8=True)
+            except envelope.Unsendable as error:
+                record(row, error)
+                continue
+            (folder / f"{clock.now():%Y%m%dT%H%M%S%f}-{row.id}.eml").write_bytes(message.as_bytes())
+            record(row, None)
+        return
+    try:
+        with mail.connect() as connection:
+            while pending:
+                row, content = pending[0]
+                try:
+                    envelope.send(connection.host, content, row.id)
+                except Exception as error:  # noqa: BLE001 - any refusal keeps the row for a retry
+                    record(row, error)
+                else:
+                    record(row, None)
+                pending.pop(0)
+    except Exception as error:  # noqa: BLE001 - server unreachable: the rest wait for a retry
+        for row, _ in pending:
+            record(row, error)
+
+
+def scrub(text: str) -> str:
+    """Error text as kept and logged: SMTP refusals often quote the recipient's address."""
+    return _ADDRESS.sub("<address>", text)[:1000]
+
+
+def send_due(limit: int = 100, owner: str | None = None) -> Pass:
+    """Send one batch of due messages; returns what happened to them."""
+    owner = owner or uuid.uuid4().hex
+    rows = _claim(owner, limit)
+    result = Pass()
+
+    def record(row: _Claimed, error: Exception | None) -> None:
+        now = clock.now()
+        mine = (OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
+        if error is None:
+            values = {
+                "status": SENT,
+                "sent_at": now,
+                "lease_owner": None,
+                "lease_until": None,
+                "attempts": row.attempts + 1,
+                "last_error": None,
+            }
+            result.sent += 1
+        else:
+            attempts = row.attempts + 1
+            values = result.failed_attempt(attempts, scrub(f"{type(error).__name__}: {error}"), now)
+            log.warning(
+                "outbox message %s attempt %s failed: %s", row.id, attempts, values["last_error"]
+            )
+        if row.discard_when_done and values["status"] in (SENT, FAILED):
+            db.session.execute(delete(OutboxMessage).where(*mine))
+        else:
+            db.session.execute(update(OutboxMessage).where(*mine).values(**values))
+        db.session.commit()
+
+    claimed = [
+        (_Claimed(r.id, r.attempts, r.discard_when_done), json.loads(r.content)) for r in rows
+    ]
+    _deliver(claimed, record)
+    return result
+
+
+def send_all(batch: int = 100) -> Pass:
+    """Send everything due now, batch after batch; what ``flask outbox send`` does."""
+    return leases.drain(send_due, batch)
+
+
+def retry_failed() -> int:
+    """Give failed messages a fresh set of attempts; returns how many."""
+    count = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == FAILED)
+        .values(status=QUEUED, attempts=0, next_attempt_at=clock.now())
+    ).rowcount
+    db.session.commit()
+    return count
+
+
+def backlog() -> int:
+    return db.session.scalar(
+        select(db.func.count()).select_from(OutboxMessage).where(OutboxMessage.status == QUEUED)
+    )

@@ -1,0 +1,1 @@
+"""People: subjects, their profile, ways in, address change, their data, export, erasure."""

@@ -1,0 +1,1 @@
+"""Tables of people: subjects, profiles, sign-in links, erasure records."""

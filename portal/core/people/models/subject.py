@@ -1,0 +1,45 @@
+"""A person known to one site group, found by the keyed hash of their address."""
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.core.kernel import clock
+from portal.core.kernel.crypto import Encrypted
+from portal.core.kernel.models.base import UTCDateTime
+from portal.extensions import db
+
+PENDING, ACTIVE, ERASED = "pending", "active", "erased"
+
+
+class Subject(db.Model):
+    __tablename__ = "subject"
+    # Ids are never reused (AUTOINCREMENT on SQLite; sequences on PostgreSQL), so a session or
+    # token naming an erased subject can never come to name someone else.
+    # The unique index carries the id, so finding subjects by address reads the index alone
+    # (PostgreSQL; on SQLite every index carries the rowid, which is the id).
+    __table_args__ = (
+        Index(
+            "uq_subject_group_id_email_hash",
+            "group_id",
+            "email_hash",
+            unique=True,
+            postgresql_include=["id"],
+        ),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(Encrypted)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+    confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # When the address last proved to reach the person (double opt-in or an address change).
+    email_confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # customer, former_customer or prospect, as an integrating system says; None: not said.
+    relationship_status: Mapped[str | None] = mapped_column(String(20))
+    relationship_since = mapped_column(UTCDateTime, nullable=True)
+
+    group = relationship("SiteGroup")

@@ -1,0 +1,45 @@
+"""Every table of the portal; importing this module registers them all."""
+
+from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
+from portal.core.console.models import AccessEntry, AdminAccount, AuditEntry
+from portal.core.integrations.models.api import (
+    ApiClient,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from portal.core.integrations.models.event import Event
+from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.lifecycle.models import LifecycleNotice, LifecyclePolicy
+from portal.core.mail.models import OutboxMessage
+from portal.core.people.models.access import SignInLink
+from portal.core.people.models.erasure import ErasureRecord, Suppression
+from portal.core.people.models.profile import EmailChange, ProfileField
+from portal.core.people.models.subject import Subject
+
+__all__ = [
+    "ApiClient",
+    "Event",
+    "IdempotencyRecord",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "AccessEntry",
+    "AdminAccount",
+    "AuditEntry",
+    "Brand",
+    "Consent",
+    "ConsentText",
+    "EmailChange",
+    "ErasureRecord",
+    "LedgerEntry",
+    "LifecycleNotice",
+    "LifecyclePolicy",
+    "OutboxMessage",
+    "ProfileField",
+    "SignInLink",
+    "SignupRequest",
+    "SiteGroup",
+    "Subject",
+    "Suppression",
+    "Topic",
+]
