@@ -52,7 +52,9 @@ def address(value: str) -> tuple[str, str]:
 
 def needs_smtputf8(content: dict) -> bool:
     """Whether a sender or recipient has a local part beyond ASCII."""
-    people = [content["to"], content["sender"][1], content.get("reply_to") or "a@a"]
+    people = [content["to"], content["sender"][1]]
+    if content.get("reply_to"):
+        people.append(content["reply_to"])
     return any(not address(person)[0].isascii() for person in people)
 
 
