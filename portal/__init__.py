@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from portal import api, cli, errors, ops, web
     from portal.admin import blueprint as admin
     from portal.lifecycle.views import blueprint as lifecycle
+    from portal.passkeys.views import blueprint as passkeys
     from portal.preferences.unsubscribe import blueprint as unsubscribe
     from portal.preferences.views import blueprint as preferences
     from portal.selfservice import erase, views  # noqa: F401 - both add routes to the blueprint
@@ -83,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(unsubscribe)
     api.register(app)
     app.register_blueprint(selfservice)
+    app.register_blueprint(passkeys)
     app.register_blueprint(admin)
     app.register_blueprint(lifecycle)
     web.register(app)

@@ -128,6 +128,11 @@ def from_environment(instance_path: str) -> dict:
         # Self-service: the erasure confirmation link and the new-address confirmation link.
         "ERASURE_LINK_MAX_AGE": int(env.get("ERASURE_LINK_MAX_AGE", str(30 * 60))),
         "EMAIL_CHANGE_MAX_AGE": int(env.get("EMAIL_CHANGE_MAX_AGE", str(24 * 3600))),
+        # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).
+        "PASSKEY_RP_ID": env.get("PASSKEY_RP_ID", "").strip(),
+        "PASSKEY_ORIGINS": [
+            o.strip().rstrip("/") for o in env.get("PASSKEY_ORIGINS", "").split(",") if o.strip()
+        ],
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "PERMANENT_SESSION_LIFETIME": 60 * int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_COOKIE_HTTPONLY": True,

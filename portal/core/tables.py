@@ -14,6 +14,7 @@ from portal.core.lifecycle.models import LifecycleNotice, LifecyclePolicy
 from portal.core.mail.models import OutboxMessage
 from portal.core.people.models.access import SignInLink
 from portal.core.people.models.erasure import ErasureRecord, Suppression
+from portal.core.people.models.passkey import Passkey, PasskeyChallenge
 from portal.core.people.models.profile import EmailChange, ProfileField
 from portal.core.people.models.subject import Subject
 
@@ -35,6 +36,8 @@ __all__ = [
     "LifecycleNotice",
     "LifecyclePolicy",
     "OutboxMessage",
+    "Passkey",
+    "PasskeyChallenge",
     "ProfileField",
     "SignInLink",
     "SignupRequest",

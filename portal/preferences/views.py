@@ -10,7 +10,7 @@ from portal.core.consent import preferences
 from portal.core.consent.preferences import ContactNeeded
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
-from portal.core.people import access
+from portal.core.people import access, passkeys
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.preferences.forms import SignInForm, read_changes, read_contact, typed
@@ -208,6 +208,11 @@ def fresh_link():
     """For what needs the "full" level: send a fresh magic link that returns here after."""
     next_path = sessions.safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("preferences/fresh_link.html", next_path=next_path, sent=False)
+        return render_template(
+            "preferences/fresh_link.html",
+            next_path=next_path,
+            sent=False,
+            has_passkeys=bool(passkeys.listed(g.subject)),
+        )
     access.send_fresh_link(g.subject, _brand(request.form.get("brand")), _language(), next_path)
     return render_template("preferences/fresh_link.html", next_path=next_path, sent=True)

@@ -9,7 +9,9 @@ from portal.core.kernel import clock
 from portal.core.kernel.transaction import transaction
 from portal.core.lifecycle import answers, run
 from portal.core.people import profile, subjects
+from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.subject import ACTIVE
+from portal.extensions import db
 from tests.lifecycle.factories import ORIGIN, PARIS, START, member
 
 TWO_YEARS_ON = START.replace(year=START.year + 2)  # 24 calendar months: the dormancy cut-off
@@ -69,3 +71,25 @@ def test_a_former_customer_is_kept_from_the_later_of_leaving_and_the_last_withdr
     assert run.preview(demo)["former_customer"] == 1
     _at(START + timedelta(days=100 + 370))
     assert run.preview(demo)["former_customer"] == 2
+
+
+def test_signing_in_with_a_passkey_is_activity(demo):
+    person = member("touch@example.com")
+    unsubscribe_all(person, ORIGIN)
+    with transaction():
+        passkey = Passkey(
+            subject_id=person.id,
+            credential_id=b"laptop",
+            public_key=b"-",
+            user_handle=b"-",
+            name="Laptop",
+            created_at=START + timedelta(days=10),
+        )
+        db.session.add(passkey)
+    _at(TWO_YEARS_ON + timedelta(days=11))
+    assert run.preview(demo)["dormant"] == 1  # added, then never used
+    with transaction():
+        passkey.last_used_at = START + timedelta(days=300)
+    assert run.preview(demo)["dormant"] == 0
+    _at(TWO_YEARS_ON + timedelta(days=310))  # 2028 is a leap year: a few days more
+    assert run.preview(demo)["dormant"] == 1

@@ -2,7 +2,8 @@
 
 Activity is the latest of: joining, confirming the sign-up, any ledger row the person caused
 (every request, confirmation, grant and withdrawal: rows written by a retention rule, actor
-``retention:<rule>``, are not the person's doing), a sign-in link used, a profile field
+``retention:<rule>``, are not the person's doing), a sign-in link used, a passkey added or
+used to sign in, a profile field
 entered, edited or confirmed, and an answer to a reminder. Nothing new is written anywhere
 to know it.
 
@@ -21,6 +22,7 @@ from sqlalchemy import and_, exists, func, not_, or_, select, union_all
 from portal.core.consent.models import EXPIRED, WITHDRAWAL, LedgerEntry
 from portal.core.lifecycle.models import LifecycleNotice
 from portal.core.people.models.access import SignInLink
+from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import ProfileField
 from portal.core.people.models.subject import Subject
 
@@ -45,6 +47,8 @@ def _activity():
             ),
         ),
         (SignInLink.used_at, (SignInLink.subject_id == Subject.id,)),
+        (Passkey.created_at, (Passkey.subject_id == Subject.id,)),
+        (Passkey.last_used_at, (Passkey.subject_id == Subject.id,)),
         (ProfileField.confirmed_at, (ProfileField.subject_id == Subject.id,)),
         (ProfileField.updated_at, (ProfileField.subject_id == Subject.id,)),
         (LifecycleNotice.answered_at, (LifecycleNotice.subject_id == Subject.id,)),

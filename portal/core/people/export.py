@@ -193,6 +193,8 @@ def as_csv_zip(subject: Subject) -> bytes:
         archive.writestr(
             "README.txt",
             "Your data, one CSV file per kind of record. "
-            f"Schema of the JSON export: {SCHEMA_ID} (version {SCHEMA_VERSION}).\n",
+            f"Schema of the JSON export: {SCHEMA_ID} (version {SCHEMA_VERSION}).\n"
+            "Passkeys (passkeys.csv) are personal data too: they are erased with the rest when "
+            "you ask for erasure.\n",
         )
     return buffer.getvalue()

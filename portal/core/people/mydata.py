@@ -2,7 +2,7 @@
 
 GDPR Art. 15: the person sees all of it, nothing left out: the address, every profile field
 of the group with when it was last confirmed, each consent with its whole ledger history,
-where and when they signed up, and the recipients of their data.
+where and when they signed up, the recipients of their data, and their passkeys.
 """
 
 from dataclasses import dataclass, field
@@ -12,7 +12,8 @@ from sqlalchemy import select
 from portal.core.consent import changes as consent
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
 from portal.core.integrations.models.api import ApiClient
-from portal.core.people import email_change, export, profile
+from portal.core.people import email_change, export, passkeys, profile
+from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import EmailChange, ProfileField
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -74,6 +75,7 @@ def profile_section(subject: Subject) -> list[dict]:
 
 export.EXTRA_SECTIONS.setdefault("profile", profile_section)
 export.EXTRA_SECTIONS.setdefault("recipients", recipients)
+export.EXTRA_SECTIONS.setdefault("passkeys", passkeys.export_section)
 
 
 @dataclass
@@ -94,6 +96,7 @@ class MyData:
     other_entries: list[LedgerEntry]
     signups: list[SignupRequest]
     recipients: list[dict]
+    passkeys: list[Passkey]
 
 
 def gather(subject: Subject) -> MyData:
@@ -125,4 +128,5 @@ def gather(subject: Subject) -> MyData:
         other_entries=others,
         signups=list(signups),
         recipients=recipients(subject),
+        passkeys=passkeys.listed(subject),
     )
