@@ -171,6 +171,7 @@ class Portal:
             "admin_id": [self.account.id],
             "client_id": [self.client_id],
             "endpoint_id": [1],
+            "passkey_id": [1],
             "name": profile.names_of(self.demo),
         }
         if argument == "token":
