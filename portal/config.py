@@ -102,6 +102,9 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
         "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        # Set only when the SMTP server offers SMTPUTF8 (RFC 6531): addresses with non-ASCII
+        # characters before the @ are then accepted. Unknown (the default): refused.
+        "MAIL_SMTPUTF8": _bool(env.get("MAIL_SMTPUTF8")),
         "MAIL_TRANSPORT": env.get("MAIL_TRANSPORT")
         or ("smtp" if mail_server or not development else "mailbox"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR", str(instance / "mailbox")),

@@ -22,8 +22,8 @@ class _OnSocket(Controller):
     """aiosmtpd on a socket bound beforehand: the port is ours from the start, never a port
     found free and then taken by someone else before the server binds it."""
 
-    def __init__(self, handler, bound: socket.socket):
-        super().__init__(handler, hostname="127.0.0.1", port=bound.getsockname()[1])
+    def __init__(self, handler, bound: socket.socket, **options):
+        super().__init__(handler, hostname="127.0.0.1", port=bound.getsockname()[1], **options)
         self.bound = bound
 
     def _create_server(self):
@@ -38,9 +38,13 @@ def _bind(port: int = 0) -> socket.socket:
 
 
 class SMTPSink:
-    def __init__(self):
-        self.bound = _bind()  # the system chooses the port; kept until the server takes it
-        self.port = self.bound.getsockname()[1]
+    """``smtputf8``: whether the server offers SMTPUTF8 (RFC 6531) in its EHLO answer;
+    ``port``: 0 lets the system choose (the socket is kept until the server takes it)."""
+
+    def __init__(self, port: int = 0, smtputf8: bool = False):
+        self.smtputf8 = smtputf8
+        self.bound = _bind(port) if port == 0 else None
+        self.port = self.bound.getsockname()[1] if self.bound else port
         self.lock = threading.Lock()
         self.raw: list[tuple[str, list[str], bytes]] = []
         self.controller = None
@@ -52,7 +56,7 @@ class SMTPSink:
     def start(self) -> None:
         # After an outage (``stop``) the port is bound again: the app is configured with it.
         bound, self.bound = self.bound or _bind(self.port), None
-        self.controller = _OnSocket(_Handler(self), bound)
+        self.controller = _OnSocket(_Handler(self), bound, enable_SMTPUTF8=self.smtputf8)
         self.controller.start()
 
     def stop(self) -> None:

@@ -15,7 +15,11 @@ limiter.limit(auth.rate_limit, key_func=auth.rate_key)(blueprint)
 @blueprint.before_request
 def limit_body():
     # Flask 3.1: a per-request limit, so large bodies are refused with 413 before being read.
-    request.max_content_length = current_app.config["API_MAX_BODY"]
+    # A chunked body has no length to check first: its stream is capped one byte past the
+    # limit, and ``io.raw_body`` answers 413 when that byte arrives (werkzeug would stop at
+    # the limit and hand over a truncated body, which then read as broken JSON: a 400).
+    limit = current_app.config["API_MAX_BODY"]
+    request.max_content_length = limit if request.content_length is not None else limit + 1
 
 
 @blueprint.after_request

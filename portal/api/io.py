@@ -1,10 +1,10 @@
 """Reading requests strictly: JSON only, validated against the published schemas."""
 
-import json
 from datetime import datetime
 
 import jsonschema_rs
-from flask import jsonify, request
+import orjson
+from flask import current_app, jsonify, request
 
 from portal.api.problems import Problem
 from portal.api.schemas import SCHEMAS
@@ -28,18 +28,63 @@ VALIDATORS = {
 }
 
 
-def body(schema_name: str) -> dict:
-    """The request's JSON body, or a problem: 415 not JSON, 400 unreadable, 422 not as documented.
+# The deepest documented body is three levels; real clients never come near this. A bound far
+# below the validator's own recursion limit keeps every deep body a 400, never a crash.
+MAX_DEPTH = 32
+_CHARSETS = {"utf-8", "utf8"}
 
-    Bodies over API_MAX_BODY are refused with 413 before they are read.
+
+def raw_body() -> bytes:
+    """The request's bytes, at most API_MAX_BODY of them: a problem 413 otherwise.
+
+    A body with Content-Length is refused before it is read (``limit_body``). A chunked body
+    has no length up front: the stream is capped one byte past the limit, so reading that
+    byte means the body was too large rather than silently cut short.
+    """
+    raw = request.get_data(cache=True)
+    limit = current_app.config["API_MAX_BODY"]
+    if len(raw) > limit:
+        raise Problem(413, f"The body may be at most {limit} bytes.")
+    return raw
+
+
+def _depth(data) -> int:
+    """How deeply ``data`` nests, counted without recursion (it may be 1,000 levels deep)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                break
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parsed(raw: bytes):
+    """JSON as RFC 8259 has it (UTF-8, no byte order mark, no NaN), nested at most MAX_DEPTH."""
+    if raw[:3] == b"\xef\xbb\xbf" or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise Problem(400, "Send the body as UTF-8 without a byte order mark (RFC 8259).")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Problem(400, "The body is not valid JSON in UTF-8.") from None
+    if _depth(data) > MAX_DEPTH:
+        raise Problem(400, f"The body nests more than {MAX_DEPTH} levels deep.")
+    return data
+
+
+def body(schema_name: str) -> dict:
+    """The request's JSON body, or a problem: 415 not JSON, 400 unreadable, 413 too large,
+    422 not as documented.
     """
     if request.mimetype != "application/json":
         raise Problem(415, "Send the body as 'Content-Type: application/json'.")
-    raw = request.get_data(cache=True)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "The body is not valid JSON.") from None
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() not in _CHARSETS:
+        raise Problem(415, "Send the body as UTF-8: JSON has no other encoding (RFC 8259).")
+    data = parsed(raw_body())
     errors = sorted(
         VALIDATORS[schema_name].iter_errors(data), key=lambda e: [str(p) for p in e.instance_path]
     )
@@ -80,9 +125,7 @@ def idempotent(client, operation):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= idempotency.MAX_KEY and key.isprintable()):
         raise Problem(400, "Idempotency-Key must be 1 to 200 printable characters.")
-    fingerprint = idempotency.fingerprint(
-        request.method, request.path, request.get_data(cache=True)
-    )
+    fingerprint = idempotency.fingerprint(request.method, request.path, raw_body())
     try:
         status, answer = idempotency.once(client.id, key, fingerprint, operation)
     except idempotency.KeyReused:

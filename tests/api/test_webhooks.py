@@ -125,7 +125,8 @@ def test_a_receiver_that_is_down_loses_nothing(api, receiver):
         api.post("/consents", json=capture(topic=topic))
     assert webhooks.deliver_all().retrying == 2
     log = api.get(f"/webhooks/{hook['id']}/deliveries").json["deliveries"]
-    assert all("Connection refused" in d["last_error"] for d in log), log
+    # Generic: naming the socket error would map the ports of any host a client can name.
+    assert [d["last_error"] for d in log] == ["The receiver could not be reached."] * 2
     receiver.start()
     clock.freeze(clock.now() + timedelta(minutes=1))
     assert webhooks.deliver_all().sent == 2

@@ -100,9 +100,10 @@ def _address(raw: str) -> str | None:
         checked = _domain(domain)
         return f"{local}@{checked}" if checked else None
     try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
+        valid = validate_email(value, check_deliverability=False)
     except EmailNotValidError:
         return None
+    return valid.normalized.lower() if subjects.mailable(valid) else None
 
 
 def _moment(raw: str, now: datetime) -> datetime | None:

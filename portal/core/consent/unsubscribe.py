@@ -36,7 +36,8 @@ def mailto(subject: Subject, topic: Topic) -> str:
     domain = current_app.config["UNSUBSCRIBE_MAILTO_DOMAIN"] or (
         urlsplit(current_app.config["PORTAL_BASE_URL"]).hostname
     )
-    return f"mailto:unsubscribe+{token(subject, topic)}@{domain}"
+    # RFC 6068: the domain in its ASCII (IDNA) form, so the header stays plain ASCII.
+    return f"mailto:unsubscribe+{token(subject, topic)}@{domain.encode('idna').decode()}"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def _queue_invitation(account: AdminAccount, owner: AdminAccount, language: str,
             subject=title,
             text=render_template("mail/admin_invite.txt", **context),
             html=render_template("mail/admin_invite.html", **context),
+            language=language,
         )
 
 

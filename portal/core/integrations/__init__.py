@@ -1,1 +1,2 @@
-"""Integrations: API clients, idempotency, lookups, events, the feed, webhooks."""
+"""Integrations: API clients, idempotency, lookups, events, the feed, webhooks and where
+they may go."""

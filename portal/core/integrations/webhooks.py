@@ -16,8 +16,6 @@ import hmac
 import json
 import logging
 import secrets
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import urlsplit
 
@@ -25,7 +23,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from portal.core.integrations import events
+from portal.core.integrations import destinations, events, pinned
 from portal.core.integrations.models.api import (
     DELIVERED,
     ApiClient,
@@ -52,14 +50,15 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def verify(secret: str, header: str, body: bytes, now: float, window: int = REPLAY_WINDOW) -> bool:
     """The reference check for receivers: a genuine signature with a fresh timestamp."""
     try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-    except (ValueError, KeyError):
+        parts = dict(item.strip().split("=", 1) for item in (header or "").split(","))
+        timestamp = int(parts["t"]) if parts["t"].isascii() else None
+        signature = parts["v1"].encode("ascii")  # compare_digest refuses non-ASCII text
+    except (ValueError, KeyError, UnicodeEncodeError):
         return False
-    if abs(now - timestamp) > window:
+    if timestamp is None or abs(now - timestamp) > window:
         return False
     expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), signature)
 
 
 def _check_url(url: str) -> str:
@@ -69,6 +68,19 @@ def _check_url(url: str) -> str:
         raise InvalidInput("url", _l("A webhook URL must be an https:// address."))
     if parts.username or parts.password:
         raise InvalidInput("url", _l("A webhook URL must not carry a user name or password."))
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+        destinations.check_registration(url)
+    except ValueError:
+        raise InvalidInput("url", _l("A webhook URL must have a valid port.")) from None
+    except destinations.Refused:
+        raise InvalidInput(
+            "url",
+            _l(
+                "A webhook URL must point to a public internet address, not to a loopback, "
+                "private, link-local, multicast or reserved one."
+            ),
+        ) from None
     return url
 
 
@@ -126,34 +138,24 @@ def _claim(owner: str, limit: int) -> list[int]:
     return leases.claim(WebhookDelivery, owner, limit)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect is an answer like any other, not a place to send the event
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
+# What the delivery log says. Kept this general on purpose: "connection refused" against
+# "timed out" against "TLS failed" would let a client map ports of any host it can name.
+UNREACHABLE = "The receiver could not be reached."
+NOT_PUBLIC = "The receiver's address is not a public internet address."
 
 
 def _post(endpoint: WebhookEndpoint, event: Event) -> int:
-    """Send one event; the HTTP status, or raises OSError when the receiver cannot be reached."""
+    """Send one event; the HTTP status. Raises ``destinations.Refused`` for an address inside
+    the network and OSError when the receiver cannot be reached."""
     body = json.dumps(events.describe(event), separators=(",", ":")).encode()
-    request = urllib.request.Request(
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "consent-portal-webhooks/1",
-            "Portal-Event-Id": events.describe(event)["id"],
-            "Portal-Event-Type": event.type,
-            HEADER: sign(endpoint.secret, int(clock.now().timestamp()), body),
-        },
-    )
-    try:
-        with _opener.open(request, timeout=TIMEOUT) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "consent-portal-webhooks/1",
+        "Portal-Event-Id": events.describe(event)["id"],
+        "Portal-Event-Type": event.type,
+        HEADER: sign(endpoint.secret, int(clock.now().timestamp()), body),
+    }
+    return pinned.post(endpoint.url, body, headers, TIMEOUT)
 
 
 def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
@@ -167,8 +169,12 @@ def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
         status, error = None, None
         try:
             status = _post(delivery.endpoint, delivery.event)
+        except destinations.Refused as refused:
+            log.warning("webhook delivery %s refused: %s", delivery_id, refused)
+            error = NOT_PUBLIC
         except (OSError, ValueError) as failure:
-            error = f"{type(failure).__name__}: {failure}"[:1000]
+            log.warning("webhook delivery %s: %s: %s", delivery_id, type(failure).__name__, failure)
+            error = UNREACHABLE
         now, attempts = clock.now(), delivery.attempts + 1
         values = {
             "attempts": attempts,

@@ -1,1 +1,1 @@
-"""Mail: the outbox, composing the portal's mails, topic mails."""
+"""Mail: the outbox, composing the portal's mails, topic mails, and what goes on the wire."""

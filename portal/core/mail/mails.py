@@ -59,6 +59,7 @@ def _queue(
             subject=title,
             text=render_template(f"mail/{template}.txt", **context),
             html=render_template(f"mail/{template}.html", **context),
+            language=language,
             headers=headers or {},
         )
 

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
-from flask_mail import Message
 from sqlalchemy import delete, select, update
 
 from portal.core.kernel import clock, leases
 from portal.core.kernel.leases import Pass
-from portal.core.mail import address_requests
+from portal.core.mail import address_requests, envelope
 from portal.core.mail.models import FAILED, QUEUED, SENT, OutboxMessage
 from portal.extensions import db, mail
 
@@ -33,9 +32,10 @@ def queue(
 ) -> OutboxMessage:
     """Add a message to the outbox in the caller's transaction.
 
-    ``content``: to, sender (name, address), subject, text, html, and optional reply_to and
-    headers (a dict of extra header lines). ``discard_when_done`` deletes the row once it is
-    sent or has finally failed (the last mail to an erased person).
+    ``content``: to, sender (name, address), subject, text, html, and optional reply_to,
+    language (for Content-Language) and headers (a dict of extra header lines).
+    ``discard_when_done`` deletes the row once it is sent or has finally failed (the last mail
+    to an erased person).
     """
     row = OutboxMessage(
         group_id=group_id,
@@ -69,37 +69,27 @@ class _Claimed:
     discard_when_done: bool
 
 
-def _message(row: OutboxMessage) -> Message:
-    content = json.loads(row.content)
-    message = Message(
-        subject=content["subject"],
-        recipients=[content["to"]],
-        body=content["text"],
-        html=content["html"],
-        sender=tuple(content["sender"]),
-        reply_to=content.get("reply_to"),
-        extra_headers=content.get("headers") or {},
-    )
-    message.msgId = f"<outbox-{row.id}-{uuid.uuid4().hex[:12]}@portal>"
-    return message
-
-
-def _deliver(pairs: list[tuple[_Claimed, Message]], record) -> None:
+def _deliver(pairs: list[tuple[_Claimed, dict]], record) -> None:
     """Hand each message to the transport and ``record(row, error or None)`` its fate."""
     pending = list(pairs)
     if current_app.config["MAIL_TRANSPORT"] == "mailbox":
         folder = Path(current_app.config["MAILBOX_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
-        for row, message in pending:
+        for row, content in pending:
+            try:
+                message, _, _ = envelope.build(content, row.id, smtputf8=True)
+            except envelope.Unsendable as error:
+                record(row, error)
+                continue
             (folder / f"{clock.now():%Y%m%dT%H%M%S%f}-{row.id}.eml").write_bytes(message.as_bytes())
             record(row, None)
         return
     try:
         with mail.connect() as connection:
             while pending:
-                row, message = pending[0]
+                row, content = pending[0]
                 try:
-                    connection.send(message)
+                    envelope.send(connection.host, content, row.id)
                 except Exception as error:  # noqa: BLE001 - any refusal keeps the row for a retry
                     record(row, error)
                 else:
@@ -147,7 +137,9 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
             db.session.execute(update(OutboxMessage).where(*mine).values(**values))
         db.session.commit()
 
-    claimed = [(_Claimed(r.id, r.attempts, r.discard_when_done), _message(r)) for r in rows]
+    claimed = [
+        (_Claimed(r.id, r.attempts, r.discard_when_done), json.loads(r.content)) for r in rows
+    ]
     _deliver(claimed, record)
     return result
 

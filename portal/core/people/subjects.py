@@ -3,6 +3,7 @@
 import re
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,8 +17,17 @@ from portal.extensions import db
 MAX_ADDRESS = 254  # RFC 5321 path limit less the angle brackets
 
 
+def mailable(valid) -> bool:
+    """Whether mail can reach a validated address. International domains always can (they go
+    out as IDNA, "xn--"); characters beyond ASCII before the @ need the SMTP server's SMTPUTF8
+    (RFC 6531), promised by ``MAIL_SMTPUTF8``. Unknown counts as no: an address we cannot mail
+    would leave its owner unable to confirm, sign in or erase themselves."""
+    return valid.ascii_email is not None or current_app.config["MAIL_SMTPUTF8"]
+
+
 def normalise_email(raw: str) -> str:
-    """The canonical form of an address, used for the keyed hash; raises InvalidInput."""
+    """The canonical form of an address, used for the keyed hash; raises InvalidInput, also
+    for an address we could accept but never mail (see ``mailable``)."""
     if raw is None or not raw.strip():
         raise InvalidInput("email", _l("Enter your email address."))
     if "\r" in raw or "\n" in raw:
@@ -31,6 +41,14 @@ def normalise_email(raw: str) -> str:
         raise InvalidInput(
             "email", _l("Enter a valid email address, like name@example.com.")
         ) from None
+    if not mailable(valid):
+        raise InvalidInput(
+            "email",
+            _l(
+                "We cannot send mail to an address with accents or other non-ASCII characters "
+                "before the @. Please use another address."
+            ),
+        )
     # Mailbox providers treat the local part case-insensitively in practice; one person, one row.
     return valid.normalized.lower()
 
