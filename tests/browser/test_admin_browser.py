@@ -6,7 +6,7 @@ import pytest
 from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
-from tests.actions import code_for, create_owner, sign_up
+from tests.actions import code_for, create_owner, decide, sign_up
 from tests.browser.conftest import axe_violations
 from tests.factories import PASSWORD, brand, make_admin
 
@@ -137,6 +137,7 @@ def test_api_clients_and_support_erasure(live_server, page, client, demo, smtp):
     page.get_by_text("CRM is revoked: its key no longer works.").wait_for()
 
     sign_up(client, "ann@example.com")
+    decide()  # the worker records the person (unconfirmed) before support can find them
     page.goto(f"{live_server}/admin/support")
     page.get_by_label("Email address").fill("ann@example.com")
     page.get_by_label("Reason for this lookup").fill("letter of 3 March")

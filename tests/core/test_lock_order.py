@@ -232,6 +232,9 @@ def test_a_lock_held_too_long_gets_a_try_again_page_not_a_hung_worker(
         release.cancel()
         holder.rollback()
         holder.close()
+        with impatient.app_context():  # its own engine: closed here, not by the GC mid-suite
+            db.session.remove()
+            db.engine.dispose()
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"
     assert "Nothing was changed: please try again in a moment." in answer.get_data(as_text=True)
