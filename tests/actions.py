@@ -168,12 +168,11 @@ def get_counting_queries(client, path: str):
     return response, count
 
 
-def at_once(app, work, workers: int = 3) -> tuple[list, list]:
-    """Run ``work()`` in ``workers`` threads at the same time, each with its own app context and
-    session, as separate worker processes would; returns (their results, their exceptions)."""
-    results, errors = [], []
+def _in_own_context(app, results: list, errors: list):
+    """A thread body that runs one piece of work in its own app context and session, as a
+    separate worker process would, keeping its result or its exception."""
 
-    def worker():
+    def worker(work):
         with app.app_context():
             try:
                 results.append(work())
@@ -182,7 +181,15 @@ def at_once(app, work, workers: int = 3) -> tuple[list, list]:
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    return worker
+
+
+def at_once(app, work, workers: int = 3) -> tuple[list, list]:
+    """Run ``work()`` in ``workers`` threads at the same time, each with its own app context and
+    session, as separate worker processes would; returns (their results, their exceptions)."""
+    results, errors = [], []
+    worker = _in_own_context(app, results, errors)
+    threads = [threading.Thread(target=worker, args=(work,)) for _ in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -369,16 +376,7 @@ def held_at(app, monkeypatch, module, name: str, first, *others, patience: float
 
     monkeypatch.setattr(module, name, hold)
     results, errors = [], []
-
-    def worker(work):
-        with app.app_context():
-            try:
-                results.append(work())
-            except Exception as error:  # noqa: BLE001 - returned for the test to assert on
-                errors.append(error)
-            finally:
-                db.session.remove()
-
+    worker = _in_own_context(app, results, errors)
     holder.append(threading.Thread(target=worker, args=(first,)))
     holder[0].start()
     assert reached.wait(patience), f"the first never reached {name}"

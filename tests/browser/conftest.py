@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.actions import deliver, magic_link
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -81,3 +83,18 @@ def axe_violations(page) -> list:
         runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]},
         rules: {"target-size": {enabled: true}}})).violations.map(v => ({
             id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}))""")
+
+
+def sign_in_by_mail(page, base, smtp, address, language="en"):
+    """Ask for a magic link on the sign-in page, let the worker mail it, open it and press the
+    button, as a person would; ``base`` is the address the browser uses for the portal."""
+    smtp.clear()
+    page.goto(f"{base}/luxe/preferences/sign-in?lang={language}")
+    page.locator("#email").fill(address)
+    page.locator("#sign-in form button").click()
+    page.locator("#sign-in form").wait_for(state="detached")
+    deliver()
+    link = magic_link(smtp.to(address)[-1])
+    page.goto(base + link[link.index("/", len("https://")) :])
+    page.locator("main form button").click()
+    page.wait_for_url("**/preferences/")

@@ -6,8 +6,8 @@ import pytest
 
 from portal.core.mail import mails
 from portal.core.people import subjects
-from tests.actions import deliver, magic_link, subscribed
-from tests.browser.conftest import axe_violations
+from tests.actions import subscribed
+from tests.browser.conftest import axe_violations, sign_in_by_mail
 
 pytestmark = pytest.mark.browser
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
@@ -46,18 +46,6 @@ def credentials(devtools, authenticator_id) -> list:
     return devtools.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})[
         "credentials"
     ]
-
-
-def sign_in_by_mail(page, base, smtp, address, language="en"):
-    smtp.clear()
-    page.goto(f"{base}/luxe/preferences/sign-in?lang={language}")
-    page.locator("#email").fill(address)
-    page.locator("#sign-in form button").click()
-    page.locator("#sign-in form").wait_for(state="detached")
-    deliver()
-    page.goto(magic_link(smtp.to(address)[-1]).replace("127.0.0.1", "localhost"))
-    page.locator("main form button").click()
-    page.wait_for_url("**/preferences/")
 
 
 def add_passkey(page, base, name, language="en"):

@@ -6,23 +6,11 @@ from pathlib import Path
 import pytest
 
 from portal.core.people import subjects
-from tests.actions import ERASE_LINK, deliver, magic_link, subscribed
-from tests.browser.conftest import axe_violations
+from tests.actions import ERASE_LINK, deliver, subscribed
+from tests.browser.conftest import axe_violations, sign_in_by_mail
 from tests.smtp import text_of
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(page, base, smtp, address, language="en"):
-    smtp.clear()
-    page.goto(f"{base}/luxe/preferences/sign-in?lang={language}")
-    page.locator("#email").fill(address)
-    page.locator("#sign-in form button").click()
-    page.locator("#sign-in form").wait_for(state="detached")
-    deliver()
-    page.goto(magic_link(smtp.to(address)[-1]))
-    page.locator("main form button").click()
-    page.wait_for_url("**/preferences/")
 
 
 def _erase_link(smtp, address) -> str:
@@ -32,7 +20,7 @@ def _erase_link(smtp, address) -> str:
 
 def test_edit_download_and_erase(live_server, page, client, demo, smtp):
     subscribed(client, smtp, "browser@example.com")
-    _sign_in(page, live_server, smtp, "browser@example.com")
+    sign_in_by_mail(page, live_server, smtp, "browser@example.com")
     page.get_by_role("link", name="My data").first.click()
     page.get_by_role("heading", name="My data", exact=True).wait_for()
     page.locator("#in-first_name").fill("Aurélie")
@@ -62,7 +50,7 @@ def test_edit_download_and_erase(live_server, page, client, demo, smtp):
 def test_a_field_without_javascript(live_server, page_without_js, client, demo, smtp):
     page = page_without_js
     subscribed(client, smtp, "plain@example.com")
-    _sign_in(page, live_server, smtp, "plain@example.com")
+    sign_in_by_mail(page, live_server, smtp, "plain@example.com")
     page.goto(f"{live_server}/luxe/my-data/")
     page.locator("#in-mobile_number").fill("+33 1")
     page.get_by_role("button", name="Save Mobile number").click()
@@ -80,7 +68,7 @@ def test_self_service_pages_have_no_accessibility_violations(
 ):
     address = f"axe-{language}@example.com"
     subscribed(client, smtp, address)
-    _sign_in(page, live_server, smtp, address, language)
+    sign_in_by_mail(page, live_server, smtp, address, language)
     page.goto(f"{live_server}/luxe/my-data/?lang={language}")
     assert axe_violations(page) == [], "my data"
     page.locator("#in-birth_day").fill("31")

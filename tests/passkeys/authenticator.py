@@ -45,17 +45,11 @@ class Authenticator:
         auth_data = self._auth_data(UP | UV | AT, attested)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
-        return {
-            "id": bytes_to_base64url(self.credential_id),
-            "rawId": bytes_to_base64url(self.credential_id),
-            "type": "public-key",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "attestationObject": bytes_to_base64url(attestation),
-                "transports": ["internal"],
-            },
-        }
+        return self._credential(
+            clientDataJSON=bytes_to_base64url(client_data),
+            attestationObject=bytes_to_base64url(attestation),
+            transports=["internal"],
+        )
 
     def get(self, options: dict, origin: str | None = None, counter: int | None = None) -> dict:
         """The answer to navigator.credentials.get(): the counter moves on unless given."""
@@ -64,17 +58,21 @@ class Authenticator:
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signed = auth_data + hashlib.sha256(client_data).digest()
         signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        return self._credential(
+            clientDataJSON=bytes_to_base64url(client_data),
+            authenticatorData=bytes_to_base64url(auth_data),
+            signature=bytes_to_base64url(signature),
+            userHandle=bytes_to_base64url(self.user_handle),
+        )
+
+    def _credential(self, **response) -> dict:
+        """A PublicKeyCredential as the browser serialises it (toJSON)."""
         return {
             "id": bytes_to_base64url(self.credential_id),
             "rawId": bytes_to_base64url(self.credential_id),
             "type": "public-key",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": bytes_to_base64url(client_data),
-                "authenticatorData": bytes_to_base64url(auth_data),
-                "signature": bytes_to_base64url(signature),
-                "userHandle": bytes_to_base64url(self.user_handle),
-            },
+            "response": response,
         }
 
 

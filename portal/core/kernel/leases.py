@@ -16,9 +16,8 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from portal.core.kernel import clock
+from portal.core.kernel.models.queued import FAILED, QUEUED
 from portal.extensions import db
-
-QUEUED, FAILED = "queued", "failed"
 
 
 def due(model, now):

@@ -1,18 +1,20 @@
 """Mail waiting to be sent, written in the same transaction as the change that causes it, and
 the address requests (sign-up, magic link, ...) the worker decides on before sending."""
 
-from sqlalchemy import ForeignKey, Index, String, Text, false
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.kernel import clock
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.kernel.models.queued import FAILED, QUEUED, QueuedWork
 from portal.extensions import db
 
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
+SENT = "sent"
+__all__ = ["FAILED", "QUEUED", "SENT", "AddressRequest", "OutboxMessage"]
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(QueuedWork, db.Model):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
@@ -23,12 +25,6 @@ class OutboxMessage(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     # The whole rendered message (recipient, headers, bodies) as encrypted JSON.
     content: Mapped[str] = mapped_column(Encrypted)
-    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until = mapped_column(UTCDateTime, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     sent_at = mapped_column(UTCDateTime, nullable=True)
     # The last mail to an erased person: deleted once sent or finally failed, so nothing of
@@ -36,7 +32,7 @@ class OutboxMessage(db.Model):
     discard_when_done: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
-class AddressRequest(db.Model):
+class AddressRequest(QueuedWork, db.Model):
     """One request (sign-up, magic link, address change, ...) naming an address.
 
     Written by the request path whatever the address, so its answer and the work behind it are
@@ -60,9 +56,3 @@ class AddressRequest(db.Model):
     # The address and the details of the request, as encrypted JSON.
     content: Mapped[str] = mapped_column(Encrypted)
     created_at = mapped_column(UTCDateTime, default=clock.now)
-    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until = mapped_column(UTCDateTime, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text)

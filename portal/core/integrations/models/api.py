@@ -1,17 +1,18 @@
 """Integrating systems: API clients, their idempotency records and webhook endpoints."""
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.kernel import clock
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.kernel.models.queued import QueuedWork
 from portal.extensions import db
 
 SCOPES = ("consent:read", "consent:write", "subjects:erase", "events:read")
 
 # Webhook delivery states
-QUEUED, DELIVERED, FAILED = "queued", "delivered", "failed"
+DELIVERED = "delivered"
 
 
 class ApiClient(db.Model):
@@ -69,7 +70,7 @@ class WebhookEndpoint(db.Model):
     client = relationship("ApiClient")
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(QueuedWork, db.Model):
     """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox."""
 
     __tablename__ = "webhook_delivery"
@@ -78,13 +79,7 @@ class WebhookDelivery(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
-    status: Mapped[str] = mapped_column(String(10), default=QUEUED)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at = mapped_column(UTCDateTime, default=clock.now)
-    lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_until = mapped_column(UTCDateTime, nullable=True)
     last_status: Mapped[int | None] = mapped_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     delivered_at = mapped_column(UTCDateTime, nullable=True)
 
