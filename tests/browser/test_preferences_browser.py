@@ -113,9 +113,9 @@ def test_centre_and_unsubscribe_pages_have_no_accessibility_violations(
     assert axe_violations(page) == [], "centre"
     sms = f"{_topic_id('events')}-sms"
     page.locator(f"#c-{sms}").check()  # asks for the number in place
-    page.locator(f"#mobile-{sms}").wait_for()
+    page.locator(f"#mobile_number-{sms}").wait_for()
     page.locator(f"#row-{sms} button").click()  # empty number: the error state
-    page.locator(f"#mobile-{sms}[aria-invalid=true]").wait_for()
+    page.locator(f"#mobile_number-{sms}[aria-invalid=true]").wait_for()
     assert axe_violations(page) == [], "centre asking for a number"
     page.goto(f"{live_server}/luxe/preferences/leave/camille?lang={language}")
     assert axe_violations(page) == [], "unsubscribe from a brand"

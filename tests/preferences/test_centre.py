@@ -118,7 +118,7 @@ def test_sms_asks_for_a_mobile_number_in_place_and_stores_it_unverified(client, 
     text = asked.get_data(as_text=True)
     assert asked.status_code == 422
     assert "Enter your mobile number to receive SMS." in text
-    assert f'id="mobile-{events.id}-sms"' in text
+    assert f'id="mobile_number-{events.id}-sms"' in text
     assert _state(events, "sms") is None
     wrong = save(client, text, {key: True}, mobile_number="12345")
     assert "Enter the number with its country code" in wrong.get_data(as_text=True)

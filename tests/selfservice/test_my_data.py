@@ -83,7 +83,7 @@ def test_a_bad_value_is_refused_in_place_keeping_what_was_typed(client, demo, sm
     answer = post_field(client, "mobile_number", mobile_number="+33 1 23")
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
-    assert 'aria-invalid="true"' in html and 'aria-describedby="mobile_number-error' in html
+    assert 'aria-invalid="true"' in html and 'aria-describedby="in-mobile_number-error' in html
     assert 'value="+33 1 23"' in html and "not a valid phone number" in html
     answer = post_field(client, "date_of_birth", birth_day="31", birth_month="2", birth_year="1990")
     assert answer.status_code == 422 and "This date does not exist" in answer.get_data(True)
