@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def select_locale() -> str:
-    """An explicit choice (``?lang=`` remembered in the session) wins over Accept-Language."""
+    """An explicit choice (``?lang=`` remembered in the session) wins over Accept-Language.
+    Outside a request (a ``flask`` command, the worker) messages are in English."""
+    if not has_request_context():
+        return "en"
     languages = babel_languages()
     chosen = request.args.get("lang")
     if chosen in languages:

@@ -65,6 +65,24 @@ def init_app(app: Flask) -> None:
             },
         )
 
+    @app.get("/<group>/logo")
+    def group_logo(group: str):
+        """The site group's own logo (checked PNG or JPEG), on its home page."""
+        found = db.session.scalar(
+            select(SiteGroup).where(SiteGroup.slug == group).options(undefer(SiteGroup.logo))
+        )
+        if found is None or not found.logo:
+            abort(404)
+        return (
+            found.logo,
+            200,
+            {
+                "Content-Type": found.logo_type,
+                "Cache-Control": "public, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     @app.context_processor
     def helpers():
         return {
