@@ -222,3 +222,14 @@ def test_a_brand_with_a_topic_and_a_text_goes_live(client, demo):
     db.session.commit()
     assert client.get("/luxe/join/nova").status_code == 200
     assert "Sign up to Nova" in client.get("/luxe/").get_data(as_text=True)
+
+
+def test_a_new_brand_starts_from_the_group_defaults(client, demo):
+    demo.sender_domain, demo.reply_to = "news.luxe.example", "hello@luxe.example"
+    demo.privacy_policy_url = "https://luxe.example/privacy"
+    db.session.commit()
+    log_in(client, make_admin(demo, "owner"))
+    page = client.get("/admin/brands/new").get_data(as_text=True)
+    assert 'value="hello@news.luxe.example"' in page
+    assert 'value="hello@luxe.example"' in page
+    assert 'value="https://luxe.example/privacy"' in page
