@@ -18,14 +18,29 @@ def select_locale() -> str:
     Outside a request (a ``flask`` command, the worker) messages are in English."""
     if not has_request_context():
         return "en"
-    languages = babel_languages()
+    languages, fallback = page_languages()
     chosen = request.args.get("lang")
     if chosen in languages:
         session["lang"] = chosen
         return chosen
     if session.get("lang") in languages:
         return session["lang"]
-    return request.accept_languages.best_match(languages) or "en"
+    return request.accept_languages.best_match(languages) or fallback
+
+
+def page_languages() -> tuple[list[str], str]:
+    """The languages a page may speak, and the one it falls back to: a site group's own pages
+    offer the group's languages, in its default language when the browser asks for none of
+    them; the console and the API offer every language of the installation."""
+    from flask import g
+
+    group = g.get("group")
+    if group is not None and request.blueprint != "admin" and group.languages:
+        offered = [code for code in babel_languages() if code in group.languages]
+        if offered:
+            default = group.default_language
+            return offered, default if default in offered else offered[0]
+    return babel_languages(), "en"
 
 
 def babel_languages() -> list[str]:

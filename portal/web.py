@@ -88,6 +88,7 @@ def init_app(app: Flask) -> None:
         return {
             "current_language": str(get_locale() or "en"),
             "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
+            "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,
             "language_url": lambda code: _with_lang(code),
@@ -105,6 +106,12 @@ def _countries() -> list[tuple[str, str]]:
 
     names = Locale.parse(str(get_locale() or "en")).territories
     return sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
+
+
+def _page_languages() -> list[str]:
+    from portal import page_languages
+
+    return page_languages()[0]
 
 
 def _signed_in() -> bool:

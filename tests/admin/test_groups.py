@@ -3,6 +3,8 @@ marketing mail needs a postal address; a brand stays a draft until it has topics
 
 import io
 
+from flask_babel import refresh
+
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup
 from portal.extensions import db
 from tests.actions import log_in, post, send_topic, sign_up
@@ -233,3 +235,27 @@ def test_a_new_brand_starts_from_the_group_defaults(client, demo):
     assert 'value="hello@news.luxe.example"' in page
     assert 'value="hello@luxe.example"' in page
     assert 'value="https://luxe.example/privacy"' in page
+
+
+def test_the_group_pages_speak_the_group_languages(app, demo):
+    demo.languages, demo.default_language = ["fr", "de"], "fr"
+    db.session.commit()
+
+    def page(path, accept, client=None):
+        refresh()  # the tests share one app context, where Flask-Babel keeps the locale
+        answer = (client or app.test_client()).get(path, headers={"Accept-Language": accept})
+        return answer.get_data(as_text=True)
+
+    home = page("/luxe/", "en")
+    assert '<html lang="fr"' in home  # English is not offered: the group's default language
+    assert 'hreflang="de"' in home and 'hreflang="en"' not in home
+    assert '<html lang="de"' in page("/luxe/", "de")
+    assert '<html lang="fr"' in page("/luxe/?lang=en", "en")  # not offered: not used
+    assert '<html lang="en"' in page("/admin/login", "en")  # the console keeps them all
+
+
+def test_the_group_logo_is_on_its_home_page(client, demo):
+    assert "group-logo" not in client.get("/luxe/").get_data(as_text=True)
+    demo.logo, demo.logo_type = PNG, "image/png"
+    db.session.commit()
+    assert 'src="/luxe/logo"' in client.get("/luxe/").get_data(as_text=True)
