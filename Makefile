@@ -3,6 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := portal
+# `make run PORT=5005`: the server, the URLs printed and the links in mails follow the port
+# (PORTAL_BASE_URL, when set, wins: behind a proxy the public address is not the port).
+PORT ?= 5000
+BASE_URL := $(or $(PORTAL_BASE_URL),http://127.0.0.1:$(PORT))
 
 .PHONY: install run test test-fast lint format bench translations-extract translations-update \
 	translations-compile browser clean
@@ -40,17 +44,17 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
 	@echo
-	@echo "  Consent portal:      http://127.0.0.1:5000/luxe/"
-	@echo "  Admin console:       http://127.0.0.1:5000/admin/"
+	@echo "  Consent portal:      $(BASE_URL)/luxe/"
+	@echo "  Admin console:       $(BASE_URL)/admin/"
 	@$(BIN)/flask admins ensure-demo
-	@echo "  Sign up to Camille:  http://127.0.0.1:5000/luxe/join/camille"
-	@echo "  Mailbox (dev mail):  http://127.0.0.1:5000/dev/mailbox/"
-	@echo "  API reference:       http://127.0.0.1:5000/api/v1/docs"
+	@echo "  Sign up to Camille:  $(BASE_URL)/luxe/join/camille"
+	@echo "  Mailbox (dev mail):  $(BASE_URL)/dev/mailbox/"
+	@echo "  API reference:       $(BASE_URL)/api/v1/docs"
 	@echo "  Demo API key (new each run, the last one stops working):"
 	@echo "    $$($(BIN)/flask api-clients demo-key --group luxe)"
 	@echo
-	$(BIN)/flask outbox work & worker=$$!; trap "kill $$worker" EXIT; \
-		$(BIN)/flask run --host 127.0.0.1 --port 5000
+	PORTAL_BASE_URL=$(BASE_URL) $(BIN)/flask outbox work & worker=$$!; trap "kill $$worker" EXIT; \
+		PORTAL_BASE_URL=$(BASE_URL) $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 test: install browser
 	$(BIN)/ruff check .

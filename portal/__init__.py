@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -14,15 +14,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def select_locale() -> str:
-    """An explicit choice (``?lang=`` remembered in the session) wins over Accept-Language."""
-    languages = babel_languages()
+    """An explicit choice (``?lang=`` remembered in the session) wins over Accept-Language.
+    Outside a request (a ``flask`` command, the worker) messages are in English."""
+    if not has_request_context():
+        return "en"
+    languages, fallback = page_languages()
     chosen = request.args.get("lang")
     if chosen in languages:
         session["lang"] = chosen
         return chosen
     if session.get("lang") in languages:
         return session["lang"]
-    return request.accept_languages.best_match(languages) or "en"
+    return request.accept_languages.best_match(languages) or fallback
+
+
+def page_languages() -> tuple[list[str], str]:
+    """The languages a page may speak, and the one it falls back to: a site group's own pages
+    offer the group's languages, in its default language when the browser asks for none of
+    them; the console and the API offer every language of the installation."""
+    from flask import g
+
+    group = g.get("group")
+    if group is not None and request.blueprint != "admin" and group.languages:
+        offered = [code for code in babel_languages() if code in group.languages]
+        if offered:
+            default = group.default_language
+            return offered, default if default in offered else offered[0]
+    return babel_languages(), "en"
 
 
 def babel_languages() -> list[str]:

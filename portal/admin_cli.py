@@ -9,12 +9,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.core.consent import imports
-from portal.core.console import admins
+from portal.core.console import admins, groups, recovery
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
 admins_cli = click.Group("admins", help="Admin accounts of the console.")
+groups_cli = click.Group("groups", help="Site groups: one per company.")
 import_cli = click.Group("import", help="Bring data in from another tool.")
 
 DEMO_GROUP, DEMO_EMAIL = "luxe", "owner@luxe.example"
@@ -23,8 +24,62 @@ DEMO_GROUP, DEMO_EMAIL = "luxe", "owner@luxe.example"
 def _group(slug: str) -> SiteGroup:
     group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == slug))
     if group is None:
-        raise click.ClickException(f"no site group {slug!r}")
+        raise click.ClickException(
+            f"no site group {slug!r}: make it with `flask groups create --slug {slug} ...`"
+        )
     return group
+
+
+def _refused(refused: InvalidFields) -> click.ClickException:
+    """One line per refused value, named as the option that gave it."""
+    lines = [f"--{field.replace('_', '-')}: {message}" for field, message in refused.errors.items()]
+    return click.ClickException("\n".join(lines))
+
+
+@groups_cli.command("create")
+@click.option("--slug", required=True, help="Short name in addresses, like maison-ferrand.")
+@click.option("--name", required=True, help="The company's name, as people see it.")
+@click.option(
+    "--languages", default="en", show_default=True, help="Languages offered, comma-separated."
+)
+@click.option("--default-language", default=None, help="Default: the first of --languages.")
+def create_group(slug, name, languages, default_language):
+    """Make a site group for a company: its brands, admins and people live in it."""
+    codes = [code.strip() for code in languages.split(",")]
+    try:
+        group = groups.create(slug, name, codes, default_language or codes[0])
+    except InvalidFields as refused:
+        raise _refused(refused) from None
+    base = current_app.config["PORTAL_BASE_URL"]
+    click.echo(f"site group {group.slug} created: {group.name} ({', '.join(group.languages)})")
+    click.echo(f"  its home page: {base}/{group.slug}/")
+    click.echo(f"  next: flask admins create-owner --group {group.slug} --email YOU@EXAMPLE.COM")
+
+
+@groups_cli.command("list")
+def list_groups():
+    """Every site group: slug, name, languages, brands, admins."""
+    found = groups.all_groups()
+    if not found:
+        click.echo("no site group yet: make one with `flask groups create`")
+    for group in found:
+        click.echo(
+            f"{group.slug}\t{group.name}\t{','.join(group.languages)} "
+            f"(default {group.default_language})\t{len(group.brands)} brands"
+        )
+
+
+@groups_cli.command("rename")
+@click.option("--group", "slug", required=True, help="Slug of the site group.")
+@click.option("--name", required=True, help="The new name.")
+def rename_group(slug, name):
+    """Give a site group a new name (its slug, in every address, stays)."""
+    group = _group(slug)
+    try:
+        groups.rename(group, name)
+    except InvalidFields as refused:
+        raise _refused(refused) from None
+    click.echo(f"site group {group.slug} is now called {group.name}")
 
 
 @admins_cli.command("create-owner")
@@ -43,6 +98,33 @@ def create_owner(slug, email, password_stdin):
     except InvalidInput as refused:
         raise click.ClickException(str(refused.message)) from None
     click.echo(f"owner {account.label} created for {group.slug}")
+
+
+@admins_cli.command("reset-password")
+@click.option("--email", required=True, help="The admin's address (their login).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--reset-two-factor", is_flag=True, help="Also turn off two-factor sign-in (a lost phone)."
+)
+def reset_password(email, password_stdin, reset_two_factor):
+    """Set an admin's password (for an operator locked out of the console); every session of
+    that admin ends. With --reset-two-factor an owner sets it up again at the next login."""
+    account = admins.find_by_email(email)
+    if account is None:
+        raise click.ClickException(f"no admin with the address {email!r}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        recovery.set_password(account, password, reset_two_factor)
+    except InvalidInput as refused:
+        raise click.ClickException(str(refused.message)) from None
+    click.echo(f"password of {account.label} ({account.group.slug}) set; its sessions are ended")
+    if reset_two_factor:
+        click.echo("two-factor sign-in is off: an owner sets it up again at the next login")
+    base = current_app.config["PORTAL_BASE_URL"]
+    click.echo(f"sign in at {base}/admin/login")
 
 
 @admins_cli.command("ensure-demo")
@@ -100,5 +182,5 @@ def import_subscribers(file, slug, group_slug, dry_run, reconfirm):
 
 
 def init_app(app) -> None:
-    for group in (admins_cli, import_cli):
+    for group in (admins_cli, groups_cli, import_cli):
         app.cli.add_command(group)

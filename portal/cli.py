@@ -158,7 +158,7 @@ def doctor():
 )
 def send_topic(group_slug, brand_slug, key, title, body_file):
     """Queue a topic mail for everyone consenting to the topic by email (the worker sends)."""
-    from portal.core.kernel.errors import NotFound
+    from portal.core.kernel.errors import NotFound, Refused
     from portal.core.mail import topic_mail
 
     body = body_file.read()
@@ -168,7 +168,10 @@ def send_topic(group_slug, brand_slug, key, title, body_file):
         topic = topic_mail.find_topic(group_slug, brand_slug, key)
     except NotFound as missing:
         raise click.ClickException(str(missing)) from None
-    count = topic_mail.send_topic(topic, title.strip(), body)
+    try:
+        count = topic_mail.send_topic(topic, title.strip(), body)
+    except Refused as refused:
+        raise click.ClickException(str(refused.message)) from None
     click.echo(f"queued {count} mails for {brand_slug}/{key}")
 
 

@@ -161,6 +161,7 @@ def from_environment(instance_path: str) -> dict:
         "OUTBOX_LEASE_SECONDS": int(env.get("OUTBOX_LEASE_SECONDS", "300")),
         "ADMIN_IDLE_MINUTES": int(env.get("ADMIN_IDLE_MINUTES", "30")),
         "ADMIN_INVITE_MAX_AGE": int(env.get("ADMIN_INVITE_MAX_AGE", str(7 * 24 * 3600))),
+        "ADMIN_RESET_MAX_AGE": int(env.get("ADMIN_RESET_MAX_AGE", str(3600))),
         "RATELIMIT_ADMIN_LOGIN": env.get("RATELIMIT_ADMIN_LOGIN", "10 per minute;50 per day"),
         "ADMIN_MAIL_SENDER": env.get("ADMIN_MAIL_SENDER", "Consent portal <portal@localhost>"),
         "ADMIN_LOGO_MAX_BYTES": int(env.get("ADMIN_LOGO_MAX_BYTES", str(200 * 1024))),

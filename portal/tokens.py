@@ -23,6 +23,8 @@ PURPOSES = {
     # A new address confirming itself: names an EmailChange row (single use).
     "change-email": ("portal.change-email.v1", "EMAIL_CHANGE_MAX_AGE"),
     "admin-invite": ("portal.admin-invite.v1", "ADMIN_INVITE_MAX_AGE"),
+    # A console password reset: names the account's reset nonce, so it works once.
+    "admin-reset": ("portal.admin-reset.v1", "ADMIN_RESET_MAX_AGE"),
     # Lifecycle reminders: group and LifecycleNotice row ("Still right", "Keep my subscriptions").
     "still-right": ("portal.still-right.v1", "LIFECYCLE_LINK_MAX_AGE"),
     "keep": ("portal.keep.v1", "LIFECYCLE_LINK_MAX_AGE"),

@@ -65,11 +65,30 @@ def init_app(app: Flask) -> None:
             },
         )
 
+    @app.get("/<group>/logo")
+    def group_logo(group: str):
+        """The site group's own logo (checked PNG or JPEG), on its home page."""
+        found = db.session.scalar(
+            select(SiteGroup).where(SiteGroup.slug == group).options(undefer(SiteGroup.logo))
+        )
+        if found is None or not found.logo:
+            abort(404)
+        return (
+            found.logo,
+            200,
+            {
+                "Content-Type": found.logo_type,
+                "Cache-Control": "public, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
     @app.context_processor
     def helpers():
         return {
             "current_language": str(get_locale() or "en"),
             "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
+            "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,
             "language_url": lambda code: _with_lang(code),
@@ -87,6 +106,12 @@ def _countries() -> list[tuple[str, str]]:
 
     names = Locale.parse(str(get_locale() or "en")).territories
     return sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
+
+
+def _page_languages() -> list[str]:
+    from portal import page_languages
+
+    return page_languages()[0]
 
 
 def _signed_in() -> bool:

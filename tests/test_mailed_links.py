@@ -24,7 +24,7 @@ from werkzeug.serving import make_server
 
 from portal import tokens
 from portal.core.consent import unsubscribe as unsubscribing
-from portal.core.console import team
+from portal.core.console import recovery, team
 from portal.core.kernel import clock
 from portal.core.lifecycle import run
 from portal.core.mail import mails
@@ -36,6 +36,7 @@ from tests.factories import PARIS, START, brand, make_admin, member, topic
 STRANGE = ["GET", "HEAD", "OPTIONS", "PROPFIND", "PATCH", "PUT", "DELETE", "TRACE", "FOO"]
 # Links a person may use once; the others (the mail footer's, List-Unsubscribe) are reusable.
 SINGLE_USE = {"confirm-signup", "sign-in", "erase", "change-email", "admin-invite", "keep"}
+SINGLE_USE |= {"admin-reset"}
 SINGLE_USE |= {"still-right"}
 PASSWORD = "a long enough passphrase 42"
 
@@ -106,6 +107,8 @@ def links(app, client, demo, smtp):
     owner = make_admin(demo, "owner")
     with catching("admin-invite", found):
         team.invite(owner, "new-admin@example.com", "viewer", [], "en", ("LÜXE", "a@luxe.test"))
+    with catching("admin-reset", found):
+        recovery.request_reset(owner.email, "en", ("LÜXE", "a@luxe.test"))
     deliver()
     return found
 

@@ -16,8 +16,14 @@ from portal.extensions import db
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 # The admin session lives in its own keys, apart from anything a customer page keeps.
-SESSION_KEYS = ("admin_id", "admin_seen", "admin_pending", "admin_pending_at")
-PUBLIC = {"admin.login", "admin.enrol", "admin.accept_invite"}
+SESSION_KEYS = ("admin_id", "admin_seen", "admin_epoch", "admin_pending", "admin_pending_at")
+PUBLIC = {
+    "admin.login",
+    "admin.enrol",
+    "admin.accept_invite",
+    "admin.forgot_password",
+    "admin.reset_password",
+}
 PENDING_SECONDS = 600  # between a right password and the end of two-factor enrolment
 
 
@@ -30,7 +36,13 @@ def sign_in(account: AdminAccount) -> None:
     sign_out()
     session["admin_id"] = account.id
     session["admin_seen"] = clock.now().timestamp()
+    session["admin_epoch"] = account.session_epoch
     admins.logged_in(account)
+
+
+def keep_session(account: AdminAccount) -> None:
+    """After the admin changed their own password: this session stays, the others end."""
+    session["admin_epoch"] = account.session_epoch
 
 
 def pending_account() -> AdminAccount | None:
@@ -53,8 +65,12 @@ def load_admin():
         if idle > current_app.config["ADMIN_IDLE_MINUTES"] * 60:
             sign_out()
             g.timed_out = True
-        elif account is None or account.disabled_at is not None:
-            sign_out()
+        elif (
+            account is None
+            or account.disabled_at is not None
+            or session.get("admin_epoch", 0) != account.session_epoch
+        ):
+            sign_out()  # disabled, or its password was reset or changed since this sign-in
         else:
             g.admin, g.group = account, account.group
             session["admin_seen"] = clock.now().timestamp()
@@ -107,7 +123,9 @@ from portal.admin import (  # noqa: E402,F401 - the route modules register on th
     auth,
     brands,
     dashboard,
+    group,
     imports,
+    my_account,
     rules,
     support,
     team,

@@ -4,12 +4,13 @@ accepting an invitation. Every refusal says the same thing, whichever part was w
 from urllib.parse import urlsplit
 
 import segno
-from flask import current_app, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup
 
 from portal.admin import blueprint, pending_account, sign_in, sign_out
-from portal.core.console import admins, team
+from portal.core.console import admins, recovery, team
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people.access import LinkRefused
@@ -51,7 +52,7 @@ def login():
             request.form.get("email", ""), request.form.get("password", "")
         )
         code = request.form.get("code", "")
-        if account is not None and account.totp_enabled and not admins.check_code(account, code):
+        if account is not None and account.totp_enabled and not _second_factor(account, code):
             account = None
         if account is None:
             error = _("These details do not open an account. Check them and try again.")
@@ -68,6 +69,24 @@ def login():
         "admin/login.html", error=error, email=request.form.get("email", ""), expired=expired
     )
     return page, 401 if error else 200
+
+
+def _second_factor(account, code: str) -> bool:
+    """A current code from the app, or else one of the account's unused recovery codes."""
+    if admins.check_code(account, code):
+        return True
+    if recovery.use_recovery_code(account, code):
+        left = recovery.codes_left(account)
+        flash(
+            ngettext(
+                "You signed in with a recovery code: %(num)d is left. Make new ones in My account.",
+                "You signed in with a recovery code: %(num)d are left. Make new ones in My "
+                "account.",
+                left,
+            )
+        )
+        return True
+    return False
 
 
 def qr_svg(uri: str) -> Markup:
@@ -91,8 +110,13 @@ def enrol():
         if admins.enrol(account, request.form.get("code", "")):
             if g.admin is None:
                 sign_in(account)
-                return redirect(_safe_next(request.args.get("next")))
-            return redirect(url_for("admin.account"))
+                g.admin = account
+            # Shown once, on this answer (never cached): only their hashes are kept.
+            return render_template(
+                "admin/recovery_codes.html",
+                codes=recovery.new_recovery_codes(account),
+                next=_safe_next(request.args.get("next")),
+            )
         error = _("This code is not right. Enter the six digits your app shows now.")
     return render_template(
         "admin/enrol.html",
@@ -107,11 +131,6 @@ def enrol():
 def logout():
     sign_out()
     return redirect(url_for("admin.login"))
-
-
-@blueprint.get("/account")
-def account():
-    return render_template("admin/account.html")
 
 
 def _invite_refused(reason: str):

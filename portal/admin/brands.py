@@ -28,7 +28,7 @@ def brand_new():
         else:
             flash(_("The brand %(name)s is set up. Now add its topics.", name=brand.name))
             return redirect(url_for("admin.topic_list", brand_id=brand.id))
-    values = request.form if request.method == "POST" else {"colour": "#222222"}
+    values = request.form if request.method == "POST" else _group_defaults()
     return render_template("admin/brand_form.html", brand=None, values=values, errors=errors), (
         422 if errors else 200
     )
@@ -58,6 +58,20 @@ def brand_edit(brand_id: int):
     return render_template("admin/brand_form.html", brand=brand, values=values, errors=errors), (
         422 if errors else 200
     )
+
+
+def _group_defaults() -> dict:
+    """A new brand starts from the group's settings: its privacy policy, its reply-to, and a
+    sender address at its sender domain."""
+    group = g.admin.group
+    domain = group.sender_domain
+    return {
+        "colour": "#222222",
+        "privacy_policy_url": group.privacy_policy_url,
+        "reply_to": group.reply_to,
+        "sender_address": f"hello@{domain}" if domain else "",
+        "sender_name": group.name,
+    }
 
 
 def _logo():

@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core.console import team
+from portal.core.console import recovery, team
 from portal.core.console.models import ROLES, AdminAccount
 from portal.core.kernel.errors import InvalidInput
 from portal.extensions import db
@@ -54,9 +54,11 @@ def admin_list():
         )
         if errors is None:
             return redirect(url_for("admin.admin_list"))
+    max_age = current_app.config["ADMIN_INVITE_MAX_AGE"]
     return render_template(
         "admin/admins.html",
         members=team.members(g.admin.group_id),
+        expired=lambda account: team.invitation_expired(account, max_age),
         errors=errors,
         values=request.form,
         roles=ROLES,
@@ -80,9 +82,73 @@ def admin_edit(admin_id: int):
         )
         if errors is None:
             return redirect(url_for("admin.admin_list"))
+    return _edit_page(account, errors)
+
+
+def _edit_page(account: AdminAccount, errors):
+    expired = team.invitation_expired(account, current_app.config["ADMIN_INVITE_MAX_AGE"])
     return render_template(
         "admin/admin_form.html",
         account=account,
-        errors=errors,
+        errors=errors or {},
         roles=ROLES,
+        expired=expired,
     ), 422 if errors else 200
+
+
+def _sender():
+    return parseaddr(current_app.config["ADMIN_MAIL_SENDER"])
+
+
+@blueprint.post("/admins/<int:admin_id>/resend")
+def admin_resend(admin_id: int):
+    """Mail a pending or expired invitation again, with a new link."""
+    require("manage_admins")
+    account = _member(admin_id)
+    errors = _saved(
+        _("A new invitation is on its way to %(email)s.", email=account.email),
+        team.resend,
+        g.admin,
+        account,
+        str(get_locale()),
+        _sender(),
+    )
+    return _back(account, errors)
+
+
+@blueprint.post("/admins/<int:admin_id>/revoke")
+def admin_revoke(admin_id: int):
+    """Withdraw a pending invitation: its link stops working."""
+    require("manage_admins")
+    account = _member(admin_id)
+    email = account.email
+    errors = _saved(
+        _("The invitation to %(email)s is withdrawn.", email=email), team.revoke, g.admin, account
+    )
+    if errors is None:
+        return redirect(url_for("admin.admin_list"))
+    return _back(account, errors)
+
+
+@blueprint.post("/admins/<int:admin_id>/reset-two-factor")
+def admin_reset_two_factor(admin_id: int):
+    """For an admin who lost their phone and their recovery codes (audited)."""
+    require("manage_admins")
+    account = _member(admin_id)
+    errors = _saved(
+        _(
+            "Two-factor sign-in of %(email)s is reset: they sign in with their password and set "
+            "it up again.",
+            email=account.email,
+        ),
+        recovery.reset_two_factor,
+        g.admin,
+        account,
+    )
+    return _back(account, errors)
+
+
+def _back(account: AdminAccount, errors):
+    if errors is None:
+        return redirect(url_for("admin.admin_edit", admin_id=account.id))
+    return _edit_page(account, errors)

@@ -1,7 +1,7 @@
 """Every table of the portal; importing this module registers them all."""
 
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
-from portal.core.console.models import AccessEntry, AdminAccount, AuditEntry
+from portal.core.console.models import AccessEntry, AdminAccount, AuditEntry, RecoveryCode
 from portal.core.integrations.models.api import (
     ApiClient,
     IdempotencyRecord,
@@ -28,6 +28,7 @@ __all__ = [
     "AccessEntry",
     "AdminAccount",
     "AuditEntry",
+    "RecoveryCode",
     "Brand",
     "Consent",
     "ConsentText",

@@ -25,14 +25,14 @@ def _brand(slug: str) -> Brand:
             Brand.group_id == g.group.id, Brand.slug == slug, Brand.archived_at.is_(None)
         )
     )
-    if brand is None:
-        abort(404)
+    if brand is None or brand.missing():
+        abort(404)  # a draft has no public page: there would be nothing to agree to
     return brand
 
 
 @blueprint.get("/")
 def home():
-    return render_template("signup/home.html", brands=g.group.active_brands())
+    return render_template("signup/home.html", brands=g.group.live_brands())
 
 
 @blueprint.route("/join/<brand>", methods=["GET", "POST"])

@@ -45,6 +45,10 @@ ALLOWED = {
     "import_subscribers": {"owner", "brand_admin"},
     "admin_list": {"owner"},
     "admin_edit": {"owner"},
+    "admin_resend": {"owner"},
+    "admin_revoke": {"owner"},
+    "admin_reset_two_factor": {"owner"},
+    "group_settings": {"owner"},
     "rules": {"owner", "viewer"},
     "rules_update": {"owner"},
     "audit_log": {"owner"},
@@ -53,6 +57,8 @@ ALLOWED = {
     "access_csv": {"owner"},
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
+SELF |= {"change_password", "two_factor_off", "recovery_codes", "forgot_password"}
+SELF |= {"reset_password"}
 ROLES = ("owner", "brand_admin", "viewer")
 IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")

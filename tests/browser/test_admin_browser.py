@@ -3,6 +3,7 @@ axe-core finds no WCAG 2.2 AA violation on the console pages."""
 
 import pytest
 
+from portal.core.console.models import AdminAccount
 from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
@@ -85,6 +86,8 @@ def test_console_pages_have_no_accessibility_violations(live_server, page, demo)
         f"/admin/admins/{owner.id}",
         "/admin/import",
         "/admin/account",
+        "/admin/group",
+        "/admin/forgot",
     ]
     for path in paths:
         page.goto(live_server + path)
@@ -105,6 +108,12 @@ def test_enrolment_page_is_accessible(live_server, page, demo, runner):
     page.get_by_role("heading", name="Set up two-factor sign-in").wait_for()
     assert page.locator(".qr svg").count() == 1
     assert axe_violations(page) == []
+    account = db.session.scalar(db.select(AdminAccount))
+    page.get_by_label("Code from your authenticator app").fill(code_for(account))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    assert page.locator(".recovery-codes code").count() == 10
+    assert axe_violations(page) == [], "recovery codes"
 
 
 def test_api_clients_and_support_erasure(live_server, page, client, demo, smtp):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 import portal
 from portal.core.consent.models import SignupRequest
-from portal.core.console import team
+from portal.core.console import recovery, team
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.mail import mails, topic_mail
 from portal.core.people.models.subject import Subject
@@ -77,12 +77,13 @@ def _every_kind(client, smtp, demo, language: str) -> set[str]:
         language,
         ("Portal", "portal@luxe.example"),
     )
+    recovery.request_reset(owner.email, language, ("Portal", "portal@luxe.example"))
     mails.erasure_confirmed(subject)
     db.session.commit()
     return {
         "confirm_signup", "already_registered", "erasure_link", "confirm_new_address",
         "address_taken", "address_change_notice", "sign_in", "reconsent", "freshness",
-        "repermission", "topic", "admin_invite", "erasure_confirmed",
+        "repermission", "topic", "admin_invite", "erasure_confirmed", "admin_reset",
     }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from portal.core.console import team
+from portal.core.console import recovery, team
 from portal.core.console.models import AdminAccount
 from portal.core.integrations import clients
 from portal.core.kernel import clock
@@ -123,6 +123,9 @@ class Portal:
         db.session.commit()
         topic_mail.send_topic(self.topic(), "News", "Hello.")  # unsubscribe
         team.invite(self.account, "new@admins.example", "viewer", [], "en", ("P", "p@x.example"))
+        # A reset link of another admin: the owner's own password must stay what ensure() uses.
+        forgetful = make_admin(self.demo, "viewer", email="forgetful@admins.example")
+        recovery.request_reset(forgetful.email, "en", ("P", "p@x.example"))
         deliver()
         self._read_tokens()
         self.ensure()

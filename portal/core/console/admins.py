@@ -45,6 +45,14 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+def verify_hash(stored: str, value: str) -> bool:
+    """Does ``value`` match the argon2id hash ``stored`` (a password or a recovery code)?"""
+    try:
+        return _hasher().verify(stored, value)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 @cache
 def _dummy_hash(profile: str) -> str:
     """Checked when no account matches, so a wrong address takes as long as a wrong password.
@@ -58,6 +66,7 @@ ACTIONS = {
     "view_figures": {OWNER, BRAND_ADMIN, VIEWER},
     "manage_brand": {OWNER, BRAND_ADMIN},
     "create_brand": {OWNER},
+    "manage_group": {OWNER},  # the group's settings: name, languages, postal address, ...
     "support": {OWNER, BRAND_ADMIN},
     "import": {OWNER, BRAND_ADMIN},
     "manage_admins": {OWNER},
@@ -106,6 +115,11 @@ def check_password(password: str, again: str | None = None) -> str:
     if len(password or "") < MIN_PASSWORD:
         raise InvalidInput(
             "password", _l("Choose a password of at least %(n)s characters.", n=MIN_PASSWORD)
+        )
+    if len(set(password)) < 6:
+        raise InvalidInput(
+            "password",
+            _l("This password is too easy to guess: use several words or varied characters."),
         )
     if len(password) > MAX_PASSWORD:
         raise InvalidInput("password", _l("The password is too long (200 characters at most)."))

@@ -40,7 +40,12 @@ class AdminAccount(db.Model):
     totp_enabled: Mapped[bool] = mapped_column(default=False)
     totp_last_step: Mapped[int] = mapped_column(default=0)  # refuses a code used twice
     disabled_at = mapped_column(UTCDateTime, nullable=True)
+    # Raised by a password reset or change: a session made before it no longer opens.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A pending password reset's nonce; the mailed link names it and works once, while set.
+    reset_nonce: Mapped[str | None] = mapped_column(String(32))
     created_at = mapped_column(UTCDateTime, default=clock.now)
+    invited_at = mapped_column(UTCDateTime, nullable=True)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
 
     group = relationship("SiteGroup")
@@ -50,6 +55,19 @@ class AdminAccount(db.Model):
     def label(self) -> str:
         """How logs name this admin: never the address (logs hold no personal data)."""
         return f"admin:{self.id}"
+
+
+class RecoveryCode(db.Model):
+    """One single-use two-factor recovery code, kept only as its argon2id hash."""
+
+    __tablename__ = "admin_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_account.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(200))
+    used_at = mapped_column(UTCDateTime, nullable=True)
 
 
 class AuditEntry(db.Model):

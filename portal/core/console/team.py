@@ -35,9 +35,39 @@ def invite(owner: AdminAccount, email: str, role: str, brand_ids, language: str,
     with commit_session():
         account = admins.new_account(owner.group, email, role, brand_ids)
         account.invite_nonce = secrets.token_hex(16)
+        account.invited_at = clock.now()
         audit.record(owner.group_id, owner, "admin.invite", account.label, after=_state(account))
         _queue_invitation(account, owner, language, sender)
     return account
+
+
+def invitation_expired(account: AdminAccount, max_age: int) -> bool:
+    """Is the pending invitation older than its link's lifetime (ADMIN_INVITE_MAX_AGE)?"""
+    sent = account.invited_at or account.created_at
+    return bool(account.invite_nonce) and (clock.now() - sent).total_seconds() > max_age
+
+
+def resend(owner: AdminAccount, account: AdminAccount, language: str, sender) -> None:
+    """Mail a pending (or expired) invitation again with a new link; the old link stops."""
+    if not account.invite_nonce or account.group_id != owner.group_id:
+        raise InvalidInput("account", _l("This admin has already accepted their invitation."))
+    with commit_session():
+        account.invite_nonce = secrets.token_hex(16)
+        account.invited_at = clock.now()
+        audit.record(owner.group_id, owner, "admin.invite_resend", account.label)
+        _queue_invitation(account, owner, language, sender)
+
+
+def revoke(owner: AdminAccount, account: AdminAccount) -> None:
+    """Withdraw a pending invitation: the account goes (it never signed in), its link stops
+    working and the address may be invited again."""
+    if not account.invite_nonce or account.password_hash or account.group_id != owner.group_id:
+        raise InvalidInput("account", _l("This admin has already accepted their invitation."))
+    with commit_session():
+        audit.record(
+            owner.group_id, owner, "admin.invite_revoke", account.label, before=_state(account)
+        )
+        db.session.delete(account)
 
 
 def _queue_invitation(account: AdminAccount, owner: AdminAccount, language: str, sender):

@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
-from portal.core.kernel.errors import NotFound
+from portal.core.kernel.errors import NotFound, Refused
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
@@ -56,8 +57,25 @@ def recipients(topic: Topic) -> list[Subject]:
     )
 
 
+def check_sendable(brand: Brand) -> None:
+    """Refuse marketing mail from a brand with no postal address (its own or its group's):
+    CAN-SPAM (15 U.S.C. 7704(a)(5)) and the EU's e-commerce directive (Art. 5 and 6) ask
+    every commercial message to name the sender's physical address."""
+    if not brand.postal_address_for_mail:
+        raise Refused(
+            "no_postal_address",
+            _l(
+                "%(brand)s has no postal address, and neither has its group: marketing mail "
+                "must carry one. Enter it in the group settings or the brand's settings.",
+                brand=brand.name,
+            ),
+        )
+
+
 def send_topic(topic: Topic, title: str, body: str) -> int:
-    """Queue the mail for every consenting subject in one transaction; returns how many."""
+    """Queue the mail for every consenting subject in one transaction; returns how many.
+    Raises Refused when the brand has no postal address to print in the mail."""
+    check_sendable(topic.brand)
     with commit_session():
         people = recipients(topic)
         for subject in people:

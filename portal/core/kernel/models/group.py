@@ -1,6 +1,15 @@
 """A site group (one company), its brands, their topics and versioned consent texts."""
 
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, UniqueConstraint, false, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    exists,
+    false,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from portal.core.kernel import clock
@@ -15,6 +24,19 @@ class SiteGroup(db.Model):
     slug: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # The languages the group's pages and texts offer, a subset of the installation's LANGUAGES.
+    languages: Mapped[list] = mapped_column(
+        JSON, default=lambda: ["en", "fr", "de"], server_default='["en", "fr", "de"]'
+    )
+    # The company's postal address: marketing mail must carry one (CAN-SPAM, and the EU's
+    # e-commerce rules on identifying the sender); a brand without its own uses this one.
+    postal_address: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    privacy_policy_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Defaults offered to new brands: their sender addresses at this domain, this reply-to.
+    sender_domain: Mapped[str] = mapped_column(String(253), default="", server_default="")
+    reply_to: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_type: Mapped[str | None] = mapped_column(String(20))
     # Data minimisation (GDPR Art. 5(1)(c)): a date of birth is asked only where the group
     # has a use for it.
     collect_date_of_birth: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -35,6 +57,21 @@ class SiteGroup(db.Model):
         return db.session.scalars(
             select(Brand)
             .where(Brand.group_id == self.id, Brand.archived_at.is_(None))
+            .order_by(Brand.position, Brand.id)
+            .options(selectinload(Brand.topics))
+        ).all()
+
+    def live_brands(self) -> list["Brand"]:
+        """The active brands past their draft (see ``Brand.missing``), in one query: the ones
+        the group's home page lists."""
+        return db.session.scalars(
+            select(Brand)
+            .where(
+                Brand.group_id == self.id,
+                Brand.archived_at.is_(None),
+                exists().where(Topic.brand_id == Brand.id),
+                exists().where(ConsentText.brand_id == Brand.id),
+            )
             .order_by(Brand.position, Brand.id)
             .options(selectinload(Brand.topics))
         ).all()
@@ -68,6 +105,18 @@ class Brand(db.Model):
     topics: Mapped[list["Topic"]] = relationship(
         back_populates="brand", order_by="Topic.position, Topic.id"
     )
+
+    def missing(self) -> list[str]:
+        """What keeps the brand a draft: "topic" (none yet), "consent_text" (none yet). A
+        draft has no public sign-up page: there would be nothing to agree to."""
+        missing = [] if self.topics else ["topic"]
+        has_text = db.session.scalar(select(ConsentText.id).where(ConsentText.brand_id == self.id))
+        return missing + ([] if has_text else ["consent_text"])
+
+    @property
+    def postal_address_for_mail(self) -> str:
+        """The address marketing mail carries: the brand's own, else the group's."""
+        return (self.postal_address or "").strip() or (self.group.postal_address or "").strip()
 
 
 class Topic(db.Model):

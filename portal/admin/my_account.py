@@ -1,0 +1,118 @@
+"""My account (password, two-factor sign-in, recovery codes) and the password reset that
+starts from the login page with a mailed link."""
+
+from email.utils import parseaddr
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from portal.admin import blueprint, keep_session, sign_out
+from portal.admin.auth import _limit, _not_post
+from portal.core.console import admins, recovery
+from portal.core.kernel.errors import InvalidInput
+from portal.core.people.access import LinkRefused
+from portal.extensions import limiter
+from portal.mailed import Link, mailed_link
+
+
+def _account_page(errors=None):
+    return render_template(
+        "admin/account.html",
+        errors=errors or {},
+        codes_left=recovery.codes_left(g.admin) if g.admin.totp_enabled else 0,
+    ), 422 if errors else 200
+
+
+@blueprint.get("/account")
+def account():
+    return _account_page()
+
+
+@blueprint.post("/account/password")
+@limiter.limit(_limit, scope="admin-login-ip")
+def change_password():
+    form = request.form
+    try:
+        recovery.change_password(
+            g.admin,
+            form.get("current_password", ""),
+            form.get("password", ""),
+            form.get("password_again", ""),
+        )
+    except InvalidInput as refused:
+        return _account_page({refused.field: refused.message})
+    keep_session(g.admin)
+    flash(_("Your password is changed. Your other sessions are signed out."))
+    return redirect(url_for("admin.account"))
+
+
+@blueprint.post("/account/two-factor/off")
+@limiter.limit(_limit, scope="admin-login-ip")
+def two_factor_off():
+    try:
+        recovery.turn_off_two_factor(g.admin, request.form.get("off_password", ""))
+    except InvalidInput as refused:
+        return _account_page({"off_" + refused.field: refused.message})
+    flash(_("Two-factor sign-in is off."))
+    return redirect(url_for("admin.account"))
+
+
+@blueprint.post("/account/recovery-codes")
+@limiter.limit(_limit, scope="admin-login-ip")
+def recovery_codes():
+    if not g.admin.totp_enabled:
+        return redirect(url_for("admin.account"))
+    if admins.authenticate(g.admin.email, request.form.get("codes_password", "")) is None:
+        return _account_page({"codes_password": _("This is not your current password.")})
+    return render_template(
+        "admin/recovery_codes.html",
+        codes=recovery.new_recovery_codes(g.admin),
+        next=url_for("admin.account"),
+    )
+
+
+@blueprint.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
+def forgot_password():
+    """The same answer for every address: the form tells no one who has an account."""
+    if request.method == "POST":
+        recovery.request_reset(
+            request.form.get("email", ""),
+            str(get_locale()),
+            parseaddr(current_app.config["ADMIN_MAIL_SENDER"]),
+        )
+        return render_template("admin/forgot.html", sent=True)
+    return render_template("admin/forgot.html", sent=False)
+
+
+def _reset_refused(reason: str):
+    return render_template("admin/reset_invalid.html", reason=reason), 404
+
+
+def _target(link: Link):
+    account = recovery.reset_target(link.payload)
+    if account is None:
+        raise LinkRefused("used")
+    return account
+
+
+def _reset_page(link: Link, errors=None):
+    _target(link)
+    return render_template("admin/reset.html", errors=errors or {}), 422 if errors else 200
+
+
+@blueprint.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
+@mailed_link("admin-reset", refused=_reset_refused, show=_reset_page)
+def reset_password(link: Link):
+    account = _target(link)
+    try:
+        recovery.reset_password(
+            account, request.form.get("password", ""), request.form.get("password_again", "")
+        )
+    except InvalidInput as refused:
+        return _reset_page(link, {refused.field: refused.message})
+    sign_out()
+    flash(_("Your password is changed. Sign in with it now."))
+    return redirect(url_for("admin.login"))
