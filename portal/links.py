@@ -24,6 +24,7 @@ PAGES = {
     links.UPDATE_DETAILS: "lifecycle.update",
     links.KEEP: "lifecycle.keep",
     links.ADMIN_INVITE: "admin.accept_invite",
+    links.ERASURE_STATUS: "selfservice.erasure_status",
 }
 
 

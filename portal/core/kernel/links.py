@@ -21,6 +21,7 @@ STILL_RIGHT = "still-right"  # a freshness reminder's "Yes, still right"
 UPDATE_DETAILS = "update-details"  # a freshness reminder's "Update"
 KEEP = "keep"  # a re-permission mail's "Keep my subscriptions"
 ADMIN_INVITE = "admin-invite"  # an invitation to the console
+ERASURE_STATUS = "erasure-status"  # the farewell mail's link to where recipients' answers stand
 PURPOSES = (
     MANAGE,
     CONFIRM_SIGNUP,
@@ -33,6 +34,7 @@ PURPOSES = (
     UPDATE_DETAILS,
     KEEP,
     ADMIN_INVITE,
+    ERASURE_STATUS,
 )
 
 
