@@ -116,6 +116,7 @@ def record_terms(admin: AdminAccount, client: ApiClient, text: str, agreed_on: s
             before={"terms_version": before},
             after={"terms_version": terms.version, "agreed_on": day.isoformat()},
         )
+    clients.forget(client.id)  # a key remembered without terms would still be refused data
     return terms.version
 
 
