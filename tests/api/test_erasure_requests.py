@@ -217,3 +217,26 @@ def test_the_status_link_only_shows_whatever_the_method(app, client, demo, make_
     assert client.get(path.replace("/luxe/", "/other/")).status_code == 404
     clock.freeze(clock.now() + timedelta(seconds=app.config["ERASURE_STATUS_MAX_AGE"] + 60))
     assert client.get(path).status_code == 410
+
+
+def test_the_readme_shows_the_webhook_body_and_the_acknowledgement_as_they_are(
+    client, demo, make_api, smtp
+):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Recipients and erasure requests", 1)[1].split("\n### ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+    (_, event), (_, call), (_, answer) = blocks[0], blocks[1], blocks[2]
+    crm = make_api(name="CRM")
+    _erase(client, smtp)
+    (sent,) = _requests(crm)
+    documented = json.loads(event)
+    assert documented["type"] == sent["type"] and set(documented) == set(sent)
+    assert set(documented["data"]) == set(sent["data"])
+    request_id = documented["data"]["erasure_request_id"]
+    assert f"/api/v1/erasures/{request_id}/acknowledgement" in call
+    body = json.loads(re.search(r"-d '(.*?)'", call).group(1))
+    real = crm.post(f"/erasures/{sent['data']['erasure_request_id']}/acknowledgement", json=body)
+    assert real.status_code == 200 and set(real.json) == set(json.loads(answer))
+    assert real.json["reference"] == json.loads(answer)["reference"]
