@@ -240,3 +240,20 @@ def test_the_readme_shows_the_webhook_body_and_the_acknowledgement_as_they_are(
     real = crm.post(f"/erasures/{sent['data']['erasure_request_id']}/acknowledgement", json=body)
     assert real.status_code == 200 and set(real.json) == set(json.loads(answer))
     assert real.json["reference"] == json.loads(answer)["reference"]
+
+
+def test_the_lifecycle_cron_line_resends_too_and_a_revoked_client_is_not_asked_again(
+    client, demo, make_api, smtp, runner
+):
+    from portal.core.integrations import clients as api_clients
+
+    crm = make_api(name="CRM")
+    gone = make_api(name="Old ESP")
+    _erase(client, smtp)
+    api_clients.revoke(gone.id)
+    clock.freeze(clock.now() + timedelta(hours=73))
+    result = runner.invoke(args=["lifecycle", "run"])
+    assert result.exit_code == 0 and "sent again 1" in result.output
+    assert [e["data"]["attempt"] for e in _requests(crm)] == [1, 2]
+    sends = dict(db.session.execute(select(ErasureRequest.client_name, ErasureRequest.sends)).all())
+    assert sends == {"CRM": 2, "Old ESP": 1}  # revoked: not sent, still overdue in the record
