@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from datetime import date
 from pathlib import Path
 
 import orjson
@@ -78,7 +79,8 @@ def _new_key(url: str) -> tuple[str, int]:
 
     app = _app(url)
     with app.app_context():
-        client, key = clients.create("luxe", "bench", ["consent:read", "events:read"])
+        terms = ("Bench: reads consent and events only.", date(2025, 1, 15))
+        client, key = clients.create("luxe", "bench", ["consent:read", "events:read"], terms=terms)
         group_id = client.group_id
         db.session.commit()
         db.engine.dispose()

@@ -422,7 +422,7 @@ def run(quick: bool) -> list[Figure]:
         key = KEY.search(
             _flask(
                 ["api-clients", "create", "--group", "luxe", "--name", "Load run"]
-                + ["--scope", "consent:read"],
+                + ["--scope", "consent:read", "--terms", "Load test: reads consent only."],
                 env,
             )
         ).group(1)

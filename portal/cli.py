@@ -20,6 +20,7 @@ demo_cli = click.Group("demo", help="The demo site group.")
 keys_cli = click.Group("keys", help="Encryption keys of personal data.")
 mail_cli = click.Group("mail", help="Topic mails to the people who asked for them.")
 lifecycle_cli = click.Group("lifecycle", help="Freshness, re-permission and retention rules.")
+erasures_cli = click.Group("erasures", help="Erasure requests sent to recipients of data.")
 
 
 def _groups(slug: str | None) -> list[SiteGroup]:
@@ -195,6 +196,23 @@ def run_lifecycle(dry_run, batch, slug):
                 click.echo(f"{group.slug} {name}: would {verbs[name]} {count} subjects")
             else:
                 click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
+    if not dry_run:
+        _resend(batch=None)
+
+
+def _resend(batch: int | None) -> None:
+    from portal.core.integrations import erasure_requests
+
+    sent = erasure_requests.resend_due(batch)
+    click.echo(f"erasure requests unanswered past ERASURE_ANSWER_HOURS: sent again {sent}")
+
+
+@erasures_cli.command("resend")
+@click.option("--batch", type=int, help="Requests per transaction (ERASURE_RESEND_BATCH).")
+def resend_erasures(batch):
+    """Send again every erasure request left unanswered for ERASURE_ANSWER_HOURS (safe in
+    parallel; `flask lifecycle run` does it too)."""
+    _resend(batch)
 
 
 def init_app(app: Flask) -> None:
@@ -209,6 +227,7 @@ def init_app(app: Flask) -> None:
         mail_cli,
         api_clients_cli,
         lifecycle_cli,
+        erasures_cli,
         doctor,
     ):
         app.cli.add_command(group)

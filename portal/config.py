@@ -134,6 +134,11 @@ def from_environment(instance_path: str) -> dict:
         # Self-service: the erasure confirmation link and the new-address confirmation link.
         "ERASURE_LINK_MAX_AGE": int(env.get("ERASURE_LINK_MAX_AGE", str(30 * 60))),
         "EMAIL_CHANGE_MAX_AGE": int(env.get("EMAIL_CHANGE_MAX_AGE", str(24 * 3600))),
+        # Erasure requests to recipients: answered within this many hours, or sent again and
+        # shown as overdue; re-sent a batch per transaction; the status link's lifetime.
+        "ERASURE_ANSWER_HOURS": int(env.get("ERASURE_ANSWER_HOURS", "72")),
+        "ERASURE_RESEND_BATCH": int(env.get("ERASURE_RESEND_BATCH", "100")),
+        "ERASURE_STATUS_MAX_AGE": int(env.get("ERASURE_STATUS_MAX_AGE", str(365 * 86400))),
         # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).
         "PASSKEY_RP_ID": env.get("PASSKEY_RP_ID", "").strip(),
         "PASSKEY_ORIGINS": [

@@ -25,6 +25,7 @@ PAGES = {
     links.KEEP: "lifecycle.keep",
     links.ADMIN_INVITE: "admin.accept_invite",
     links.ADMIN_RESET: "admin.reset_password",
+    links.ERASURE_STATUS: "selfservice.erasure_status",
 }
 
 

@@ -25,6 +25,9 @@ PURPOSES = {
     "admin-invite": ("portal.admin-invite.v1", "ADMIN_INVITE_MAX_AGE"),
     # A console password reset: names the account's reset nonce, so it works once.
     "admin-reset": ("portal.admin-reset.v1", "ADMIN_RESET_MAX_AGE"),
+    # The farewell mail's "status of your erasure": group and erasure id. It shows a status,
+    # never acts, so it is reusable (and its route reads a ``ticket``, not a ``token``).
+    "erasure-status": ("portal.erasure-status.v1", "ERASURE_STATUS_MAX_AGE"),
     # Lifecycle reminders: group and LifecycleNotice row ("Still right", "Keep my subscriptions").
     "still-right": ("portal.still-right.v1", "LIFECYCLE_LINK_MAX_AGE"),
     "keep": ("portal.keep.v1", "LIFECYCLE_LINK_MAX_AGE"),

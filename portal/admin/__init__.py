@@ -126,6 +126,7 @@ from portal.admin import (  # noqa: E402,F401 - the route modules register on th
     group,
     imports,
     my_account,
+    recipients,
     rules,
     support,
     team,

@@ -10,7 +10,7 @@ from portal.core.kernel.errors import InvalidFields, NotFound
 from portal.extensions import db
 
 
-def _client_or_404(client_id: int) -> ApiClient:
+def client_or_404(client_id: int) -> ApiClient:
     """A client this admin may manage; others (another group's, other brands') are not found."""
     require("manage_api_clients")
     client = db.session.get(ApiClient, client_id)
@@ -69,7 +69,7 @@ def api_client_new():
 
 @blueprint.get("/api-clients/<int:client_id>")
 def api_client_show(client_id: int):
-    client = _client_or_404(client_id)
+    client = client_or_404(client_id)
     return render_template(
         "admin/api_client.html",
         client=client,
@@ -80,7 +80,7 @@ def api_client_show(client_id: int):
 
 @blueprint.route("/api-clients/<int:client_id>/revoke", methods=["GET", "POST"])
 def api_client_revoke(client_id: int):
-    client = _client_or_404(client_id)
+    client = client_or_404(client_id)
     if request.method == "POST":
         if client_admin.revoke(g.admin, client):
             flash(_("%(name)s is revoked: its key no longer works.", name=client.name))
@@ -90,7 +90,7 @@ def api_client_revoke(client_id: int):
 
 @blueprint.get("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>")
 def webhook_deliveries(client_id: int, endpoint_id: int):
-    client = _client_or_404(client_id)
+    client = client_or_404(client_id)
     try:
         deliveries = client_admin.deliveries(client, endpoint_id)
     except NotFound:

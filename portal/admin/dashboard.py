@@ -6,6 +6,7 @@ from flask_babel import get_locale
 
 from portal.admin import blueprint, brand_or_404, require
 from portal.core.console import admins, figures
+from portal.core.integrations import erasure_requests
 
 
 def _brands(brand_id: int | None):
@@ -37,6 +38,10 @@ def _page(brand_id):
         figures=numbers,
         language=str(get_locale()),
         series_names=figures.SERIES,
+        # Owners see the recipients' unanswered erasure requests (nothing personal in it).
+        overdue_erasures=erasure_requests.overdue_count(g.admin.group_id)
+        if brand is None and admins.can(g.admin, "view_erasures")
+        else None,
     )
 
 

@@ -59,6 +59,6 @@ def refused(error):
 
 
 def init_app(app: Flask) -> None:
-    from portal.api import consent, docs, feed, subjects, webhooks  # noqa: F401 - routes
+    from portal.api import consent, docs, erasures, feed, subjects, webhooks  # noqa: F401
 
     app.register_blueprint(blueprint)

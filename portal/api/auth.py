@@ -5,7 +5,7 @@ from functools import wraps
 from flask import current_app, request
 
 from portal.api.problems import Problem
-from portal.core.integrations import clients
+from portal.core.integrations import clients, recipients
 from portal.extensions import client_address
 
 _UNSET = object()
@@ -37,8 +37,10 @@ def rate_limit() -> str:
     return current_app.config["RATELIMIT_API"]
 
 
-def requires(scope: str):
-    """The view needs a valid key with ``scope``: 401 without one, 403 without the scope."""
+def requires(scope: str | None, *, personal: bool = False):
+    """The view needs a valid key with ``scope`` (None: any valid key): 401 without one, 403
+    without the scope. ``personal``: the answer holds personal data, so the client must have
+    accepted processing terms (403 ``terms-required`` otherwise, see ``recipients``)."""
 
     def decorator(view):
         @wraps(view)
@@ -46,11 +48,14 @@ def requires(scope: str):
             client = current_client()
             if client is None:
                 raise Problem(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
-            if scope not in client.scopes:
+            if scope is not None and scope not in client.scopes:
                 raise Problem(403, f"This key lacks the scope '{scope}'.", "missing-scope")
+            if personal and not recipients.is_recipient(client):
+                raise Problem(403, recipients.RECEIVES_NOTHING, "terms-required")
             return view(client, *args, **kwargs)
 
         guarded.required_scope = scope
+        guarded.personal = personal
         return guarded
 
     return decorator

@@ -1,5 +1,7 @@
 """``flask api-clients``: create, list, revoke API clients; a key for the demo."""
 
+from datetime import UTC, datetime
+
 import click
 
 from portal.core.integrations import clients
@@ -15,11 +17,21 @@ api_clients_cli = click.Group("api-clients", help="Keys of the systems that use 
 @click.option("--scope", "scopes", multiple=True, required=True, type=click.Choice(SCOPES))
 @click.option("--brand", "brands", multiple=True, help="Limit to this brand (repeatable).")
 @click.option("--verified-source", is_flag=True, help="Its email grants skip double opt-in.")
-def create(group_slug, name, scopes, brands, verified_source):
+@click.option("--terms", help="The processing terms it agreed to: it then receives personal data.")
+@click.option(
+    "--terms-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="When it agreed (today)."
+)
+def create(group_slug, name, scopes, brands, verified_source, terms, terms_date):
     """Create a client and print its key, once: it is stored only as a hash."""
+    agreed = (terms_date or datetime.now(UTC)).date()
     try:
         client, key = clients.create(
-            group_slug, name, list(scopes), list(brands) or None, verified_source
+            group_slug,
+            name,
+            list(scopes),
+            list(brands) or None,
+            verified_source,
+            terms=(terms, agreed) if terms else None,
         )
     except (InvalidInput, NotFound) as error:
         raise click.ClickException(str(error)) from None

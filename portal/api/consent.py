@@ -16,7 +16,7 @@ MAX_ID = 2**31 - 1
 
 
 @blueprint.post("/consents/lookup")
-@requires("consent:read")
+@requires("consent:read", personal=True)
 def lookup_by_email(client):
     """By address in the body, never in the URL: addresses stay out of access logs."""
     data = io.body("LookupRequest")
@@ -24,7 +24,7 @@ def lookup_by_email(client):
 
 
 @blueprint.get("/subjects/<int:subject_id>/consents")
-@requires("consent:read")
+@requires("consent:read", personal=True)
 def lookup_by_id(client, subject_id: int):
     if not 0 < subject_id <= MAX_ID:
         raise Problem(404, "Nothing with this identifier is open to this client.")
@@ -32,7 +32,7 @@ def lookup_by_id(client, subject_id: int):
 
 
 @blueprint.post("/consents/check")
-@requires("consent:read")
+@requires("consent:read", personal=True)
 def check(client):
     data = io.body("CheckRequest")
     audience = lookup.Audience(data["brand"], data["topic"], data["channel"], data["emails"])

@@ -9,7 +9,7 @@ from portal.core.integrations import feed
 
 
 @blueprint.get("/events")
-@requires("events:read")
+@requires("events:read", personal=True)
 def events(client):
     after = request.args.get("after", "")
     raw_limit = request.args.get("limit", "100")

@@ -6,7 +6,8 @@ from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 ERRORS = {
     400: "The body is not JSON, or a header is malformed.",
     401: "No valid API key.",
-    403: "The key lacks the scope, or the brand is not open to this client.",
+    403: "The key lacks the scope, the brand is not open to this client, or the client has "
+    "no accepted processing terms and so receives no personal data (terms-required).",
     404: "Nothing with this identifier is open to this client.",
     409: "Idempotency-Key reused with another body, or the address is suppressed.",
     413: "The body is larger than the API accepts.",
@@ -56,7 +57,7 @@ def _operation(summary, scope, ok, *, body=None, params=(), errors=(), write=Fal
         "summary": summary,
         "security": [{"bearer": []}],
         "x-scope": scope,
-        "description": f"Requires the scope `{scope}`.",
+        "description": "Any valid key." if scope == "any" else f"Requires the scope `{scope}`.",
         "parameters": list(params) + ([IDEMPOTENCY] if write else []),
         "responses": responses,
     }
@@ -126,6 +127,26 @@ PATHS = {
             "consent:write",
             "RelationshipResponse",
             body="RelationshipRequest",
+            write=True,
+            errors=(404,),
+        )
+    },
+    "/erasures/{request_id}/acknowledgement": {
+        "post": _operation(
+            "Answer an erasure request you were sent (event erasure.requested): 'done' or "
+            "'not_held', with your own reference; the same answer again is the same answer, "
+            "another one is 409",
+            "any",
+            "ErasureRequestState",
+            body="Acknowledgement",
+            params=[
+                {
+                    "name": "request_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 36},
+                }
+            ],
             write=True,
             errors=(404,),
         )
@@ -201,7 +222,8 @@ def document(server_url: str) -> dict:
         "webhooks": {
             "event": {
                 "post": {
-                    "summary": "A consent.changed, subject.erased or profile.updated event",
+                    "summary": "A consent.changed, subject.erased or profile.updated event, "
+                    "or an erasure.requested event addressed to this client alone",
                     "description": SIGNATURES,
                     "parameters": [
                         {

@@ -5,7 +5,7 @@ the document cannot drift from what the API accepts.
 """
 
 from portal.core.integrations.lookup import BULK_LIMIT
-from portal.core.integrations.models.event import EVENT_TYPES
+from portal.core.integrations.models.event import ERASURE_REQUESTED, EVENT_TYPES
 from portal.core.kernel.models.base import CHANNELS
 
 PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
@@ -35,6 +35,31 @@ def strict(required: list[str], **properties) -> dict:
 
 SCHEMAS = {
     "LookupRequest": strict(["email"], email=EMAIL),
+    "Acknowledgement": strict(
+        ["answer"],
+        answer={"type": "string", "enum": ["done", "not_held"]},
+        reference={"type": "string", "minLength": 1, "maxLength": 200, "pattern": PLAIN},
+    ),
+    "ErasureRequestState": strict(
+        [
+            "id",
+            "erasure_id",
+            "subject_id",
+            "requested_at",
+            "attempts",
+            "answered_at",
+            "answer",
+            "reference",
+        ],
+        id={"type": "string"},
+        erasure_id={"type": "string"},
+        subject_id={"type": "integer", "description": "the former subject id you held"},
+        requested_at=TIME,
+        attempts={"type": "integer", "description": "how many times the request was sent"},
+        answered_at=nullable(TIME),
+        answer=nullable({"type": "string", "enum": ["done", "not_held"]}),
+        reference=nullable({"type": "string"}),
+    ),
     "ErasureRequest": {
         **strict(
             [],
@@ -136,7 +161,7 @@ SCHEMAS = {
     "Event": strict(
         ["id", "type", "created_at", "data"],
         id={"type": "string", "description": "also the cursor to resume after this event"},
-        type={"type": "string", "enum": list(EVENT_TYPES)},
+        type={"type": "string", "enum": [*EVENT_TYPES, ERASURE_REQUESTED]},
         created_at=TIME,
         data={"type": "object"},
     ),

@@ -29,7 +29,7 @@ def _remove(client, endpoint_id):
 
 
 @blueprint.post("/webhooks")
-@requires("events:read")
+@requires("events:read", personal=True)
 def create(client):
     data = io.body("WebhookRequest")
     return io.idempotent(client, partial(_create, client, data["url"], data["events"]))

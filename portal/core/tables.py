@@ -9,6 +9,7 @@ from portal.core.integrations.models.api import (
     WebhookEndpoint,
 )
 from portal.core.integrations.models.event import Event
+from portal.core.integrations.models.recipients import ErasureRequest, RecipientTerms
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.lifecycle.models import LifecycleNotice, LifecyclePolicy
 from portal.core.mail.models import AddressRequest, OutboxMessage
@@ -34,6 +35,8 @@ __all__ = [
     "ConsentText",
     "EmailChange",
     "ErasureRecord",
+    "ErasureRequest",
+    "RecipientTerms",
     "LedgerEntry",
     "LifecycleNotice",
     "LifecyclePolicy",

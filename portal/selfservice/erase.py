@@ -2,7 +2,7 @@
 
 from flask import g, render_template, request
 
-from portal import sessions
+from portal import sessions, tokens
 from portal.core.people import access, self_erasure
 from portal.extensions import limiter
 from portal.limits import IP_SCOPE, ip_limit, post_only
@@ -36,4 +36,25 @@ def _erase_refused(reason: str):
 def erase_link(link: Link):
     record = self_erasure.confirm(g.group.id, link.payload, client_origin(SOURCE))
     sessions.end()
-    return render_template("selfservice/erased.html", record=record)
+    ticket = self_erasure.status_ticket(record)
+    return render_template(
+        "selfservice/erased.html",
+        record=record,
+        **self_erasure.status(g.group.id, {"g": g.group.id, "e": record.id}),
+        ticket=ticket,
+    )
+
+
+@blueprint.get("/erasure-status/<ticket>")
+def erasure_status(ticket: str):
+    """The farewell mail's link: where the recipients' answers stand. It only shows (GET and
+    HEAD; every other method is 405), needs no account, and tells nothing about the person."""
+    try:
+        shown = self_erasure.status(g.group.id, tokens.read("erasure-status", ticket))
+    except tokens.ExpiredToken:
+        return refused("expired")
+    except tokens.InvalidToken:
+        shown = None
+    if shown is None:
+        return refused("invalid")
+    return render_template("selfservice/erasure_status.html", **shown)

@@ -2,6 +2,7 @@
 brand admins limited to their brands, webhook delivery logs read-only, every change audited."""
 
 import re
+from datetime import date
 
 from sqlalchemy import select
 
@@ -17,7 +18,8 @@ KEY = re.compile(r'value="(cp_[0-9a-f]+\.[A-Za-z0-9_\-]+)"')
 
 
 def _feed(client, key):
-    return client.get("/api/v1/events", headers={"Authorization": f"Bearer {key}"})
+    """A call about no person, open to a client without processing terms: the key works."""
+    return client.get("/api/v1/webhooks", headers={"Authorization": f"Bearer {key}"})
 
 
 def test_an_owner_creates_a_client_and_sees_its_key_once(client, demo):
@@ -119,7 +121,8 @@ def test_a_brand_admin_manages_only_clients_of_their_brands(client, demo):
 
 def test_the_webhook_delivery_log(app, client, demo, smtp):
     app.config["WEBHOOKS_ALLOW_INSECURE"] = True  # loopback, explicitly, as when testing
-    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    terms = ("Reads consent events for marketing only.", date(2025, 1, 15))
+    made, _ = clients.create("luxe", "CRM", ["events:read"], terms=terms)
     endpoint, secret = webhooks.register(made, "https://127.0.0.1:9/hook", [CONSENT_CHANGED])
     db.session.commit()
     sign_up(client, "ann@example.com")
@@ -138,3 +141,46 @@ def test_the_webhook_delivery_log(app, client, demo, smtp):
     assert "ann@example.com" not in html
     other, _ = clients.create("luxe", "Other", ["events:read"])
     assert client.get(f"/admin/api-clients/{other.id}/webhooks/{endpoint.id}").status_code == 404
+
+
+def test_an_owner_records_processing_terms_and_the_client_then_receives_data(client, demo):
+    made, key = clients.create("luxe", "CRM", ["events:read"])
+    feed = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/events", headers=feed).status_code == 403  # no terms, no data
+    log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
+    listing = client.get("/admin/api-clients").get_data(as_text=True)
+    assert "No: receives no personal data" in listing
+    url = f"/admin/api-clients/{made.id}/terms"
+    assert "No terms yet" in client.get(url).get_data(as_text=True)
+    refused = post(client, url, {"text": "", "agreed_on": "2999-01-01"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Give the text of the terms" in page and "not in the future" in page
+    done = post(
+        client, url, {"text": "Marketing only; erased when asked.", "agreed_on": "2025-01-15"}
+    )
+    assert done.status_code == 302
+    post(
+        client,
+        url,
+        {"text": "Marketing and service; erased when asked.", "agreed_on": "2025-06-01"},
+    )
+    page = client.get(url).get_data(as_text=True)
+    assert "Marketing only; erased when asked." in page and "Marketing and service" in page
+    assert page.index("2025-06-01") < page.index("2025-01-15")  # newest first, the old one kept
+    assert "Yes, terms version 2" in client.get("/admin/api-clients").get_data(as_text=True)
+    assert client.get("/api/v1/events", headers=feed).status_code == 200
+    audited = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "api_client.terms")
+    ).all()
+    assert [entry.after["terms_version"] for entry in audited] == [1, 2]
+
+
+def test_only_an_owner_records_terms(client, demo):
+    made, _ = clients.create("luxe", "Camille shop", ["events:read"], ["camille"])
+    log_in(client, brand_admin(demo, "camille", email="camille@luxe.example"))
+    assert "Processing terms" not in client.get("/admin/api-clients").get_data(as_text=True)
+    url = f"/admin/api-clients/{made.id}/terms"
+    assert client.get(url).status_code == 403
+    answer = post(client, url, {"text": "x", "agreed_on": "2025-01-15"})
+    assert answer.status_code == 403 and db.session.get(ApiClient, made.id).terms_version is None

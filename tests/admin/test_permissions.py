@@ -3,6 +3,7 @@ nothing leaks, nothing changes. The URLs come from the app's own map, so a new p
 as soon as it exists."""
 
 import io
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.api import ApiClient
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.core.kernel.models.group import Brand, Topic
+from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import log_in, sign_up
@@ -42,6 +44,10 @@ ALLOWED = {
     "api_client_show": {"owner", "brand_admin"},
     "api_client_revoke": {"owner", "brand_admin"},
     "webhook_deliveries": {"owner", "brand_admin"},
+    "api_client_terms": {"owner"},
+    "erasures": {"owner"},
+    "erasures_csv": {"owner"},
+    "erasure_record": {"owner"},
     "import_subscribers": {"owner", "brand_admin"},
     "admin_list": {"owner"},
     "admin_edit": {"owner"},
@@ -60,7 +66,7 @@ SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-
 SELF |= {"change_password", "two_factor_off", "recovery_codes", "forgot_password"}
 SELF |= {"reset_password"}
 ROLES = ("owner", "brand_admin", "viewer")
-IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id"}
+IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id", "erasure_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")
 
 
@@ -97,9 +103,19 @@ def world(app, client, demo, smtp):
         endpoint, _ = webhooks.register(api_client, "https://hooks.example/", [CONSENT_CHANGED])
         db.session.commit()
         hooks[slug] = {"client_id": api_client.id, "endpoint_id": endpoint.id}
+    # A disposal record of the other group (nothing personal in it, as every such record).
+    foreign_erasure, own_erasure = str(uuid.uuid4()), str(uuid.uuid4())
+    for erasure_id, group_id in ((foreign_erasure, other.id), (own_erasure, demo.id)):
+        db.session.add(
+            ErasureRecord(
+                id=erasure_id, group_id=group_id, subject_ref=0, requested_by="subject", counts={}
+            )
+        )
+    db.session.commit()
     return {
         "accounts": accounts,
         "foreign": {
+            "erasure_id": foreign_erasure,
             "brand_id": other_brand.id,
             "topic_id": other_brand.topics[0].id,
             "admin_id": stranger_admin.id,
@@ -120,6 +136,7 @@ def world(app, client, demo, smtp):
             **hooks["ungranted"],
         },
         "own": {
+            "erasure_id": own_erasure,
             "brand_id": brand("camille").id,
             "topic_id": brand("camille").topics[0].id,
             "admin_id": accounts["viewer"].id,
@@ -166,6 +183,8 @@ def _hostile_form(ids):
         "subject": str(ids["subject"]),
         "confirm": "1",
         "scopes": "consent:write",
+        "text": "Hacked terms",
+        "agreed_on": "2025-01-01",
         "verified_source": "1",
         "requested_by": "phone",
         "reason": "testing access",
@@ -196,7 +215,7 @@ def _snapshot():
     )
     state["consents"] = sorted((c.id, c.state) for c in db.session.scalars(select(Consent)))
     state["api_clients"] = sorted(
-        (c.id, c.name, c.revoked_at is None, c.verified_source)
+        (c.id, c.name, c.revoked_at is None, c.verified_source, c.terms_version)
         for c in db.session.scalars(select(ApiClient))
     )
     db.session.expire_all()

@@ -1,6 +1,6 @@
 """API fixtures: keys made through the core, and a JSON client that sends them."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -8,6 +8,7 @@ from portal.core.integrations import clients
 from portal.core.integrations.models.api import SCOPES
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+TERMS = "Processes subscribers' data for the group's marketing only; erases it when asked."
 
 
 class Api:
@@ -39,11 +40,16 @@ class Api:
 
 @pytest.fixture
 def make_api(client, demo):
-    """make_api(scopes=..., brands=[slugs], verified=False, group="luxe") -> Api."""
+    """make_api(scopes=..., brands=[slugs], verified=False, group="luxe", terms=True) -> Api.
 
-    def make(scopes=SCOPES, brands=None, verified=False, group="luxe", name="CRM"):
-        _, key = clients.create(group, name, list(scopes), brands, verified)
-        return Api(client, key)
+    ``terms``: the client accepted processing terms, so it receives personal data."""
+
+    def make(scopes=SCOPES, brands=None, verified=False, group="luxe", name="CRM", terms=True):
+        accepted = (TERMS, date(2025, 1, 15)) if terms else None
+        made, key = clients.create(group, name, list(scopes), brands, verified, terms=accepted)
+        api = Api(client, key)
+        api.id = made.id
+        return api
 
     return make
 

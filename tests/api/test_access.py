@@ -110,7 +110,8 @@ def test_last_use_is_recorded(api):
 def _create_client(runner, name: str, brand: str):
     """``flask api-clients create`` for a reading client of one brand of the demo group."""
     args = ["api-clients", "create", "--group", "luxe", "--name", name, "--brand", brand]
-    return runner.invoke(args=[*args, "--scope", "consent:read"])
+    terms = ["--terms", "Reads consent for the till only.", "--terms-date", "2025-01-15"]
+    return runner.invoke(args=[*args, "--scope", "consent:read", *terms])
 
 
 def test_the_key_is_shown_once_and_stored_only_as_a_hash(runner, demo, client):

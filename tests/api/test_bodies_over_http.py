@@ -53,7 +53,7 @@ def _odd_headers():
 
 
 def _api_routes(app):
-    values = {"subject_id": 1, "endpoint_id": 1}
+    values = {"subject_id": 1, "endpoint_id": 1, "request_id": "1"}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api.") or rule.endpoint in ("api.docs",):
             continue

@@ -1,18 +1,21 @@
 """A client never sees or changes anything outside its group and brands: 403, 404 or 422."""
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from portal.core.consent.models import LedgerEntry
 from portal.core.integrations import clients
 from portal.core.integrations.models.event import Event
 from portal.extensions import db
-from tests.api.conftest import Api, capture
+from tests.api.conftest import TERMS, Api, capture
 from tests.core.test_isolation import make_group
 
 
 def test_another_group_is_out_of_reach(client, api, smtp):
     make_group("other")
-    _, key = clients.create("other", "Their CRM", ["consent:read", "consent:write", "events:read"])
+    scopes = ["consent:read", "consent:write", "events:read"]
+    _, key = clients.create("other", "Their CRM", scopes, terms=(TERMS, date(2025, 1, 15)))
     theirs = Api(client, key)
     # Our demo group has a subject with a consent, an event and a webhook.
     mine = api.post("/consents", json=capture()).json

@@ -16,7 +16,10 @@ HIDDEN, NOBODY = "hidden@example.org", "nobody@example.org"
 ADDRESS, SUBJECT_ID = "<address>", 2_000_000_000  # what answers are compared with
 
 
-def _cases(email: str, subject_id: int, hook_id: int) -> dict:
+NO_REQUEST = "00000000-0000-4000-8000-000000000000"
+
+
+def _cases(email: str, subject_id: int, hook_id: int, request_id: str = NO_REQUEST) -> dict:
     """(method, rule) -> (path, JSON body or None): each route asked about one person."""
     withdrawal = capture(email=email, topic="news", channel="email", action="withdraw")
     audience = {"brand": "camille", "topic": "news", "channel": "email", "emails": [email]}
@@ -43,6 +46,10 @@ def _cases(email: str, subject_id: int, hook_id: int) -> dict:
         ("GET", "/api/v1/webhooks/<int:endpoint_id>/deliveries"): (
             f"/webhooks/{hook_id}/deliveries",
             None,
+        ),
+        ("POST", "/api/v1/erasures/<request_id>/acknowledgement"): (
+            f"/erasures/{request_id}/acknowledgement",
+            {"answer": "done"},
         ),
         ("GET", "/api/v1/openapi.json"): ("/openapi.json", None),
         ("GET", "/api/v1/docs"): ("/docs", None),
@@ -83,9 +90,10 @@ def _seen(app, api, method: str, path: str, body, email: str, subject_id: int) -
     return answer.status_code, headers, text
 
 
-def _answers(app, api, email: str, subject_id: int, hook_id: int) -> dict:
+def _answers(app, api, email: str, subject_id: int, hook_id: int, request_id=NO_REQUEST) -> dict:
     answers = {}
-    for (method, rule), (path, body) in sorted(_cases(email, subject_id, hook_id).items()):
+    cases = _cases(email, subject_id, hook_id, request_id)
+    for (method, rule), (path, body) in sorted(cases.items()):
         if method == "POST" and rule.endswith("/webhooks"):
             continue  # creating a webhook is about no person, and each answer is a new one
         answers[method, rule] = _seen(app, api, method, path, body, email, subject_id)
@@ -112,7 +120,12 @@ def test_a_person_only_at_other_brands_reads_like_nobody_on_every_route(app, dem
     group.post("/consents", json=capture(email="gone@example.org", brand="aurele", topic="events"))
     assert group.post("/subjects/erasures", json={"email": "gone@example.org"}).status_code == 200
     hidden_id = subjects.find(demo.id, HIDDEN).id
-    hidden = _answers(app, camille, HIDDEN, hidden_id, hook_id)
+    # The group's client was asked to erase its copy of the erased person: camille's client
+    # cannot answer that request (nor learn that it exists).
+    asked = [e for e in group.get("/events").json["events"] if e["type"] == "erasure.requested"]
+    hidden = _answers(
+        app, camille, HIDDEN, hidden_id, hook_id, asked[0]["data"]["erasure_request_id"]
+    )
 
     for key in nobody:
         (status, headers, body), (status_0, headers_0, body_0) = hidden[key], nobody[key]

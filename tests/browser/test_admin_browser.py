@@ -162,3 +162,52 @@ def test_api_clients_and_support_erasure(live_server, page, client, demo, smtp):
     page.get_by_role("heading", name="The person is erased").wait_for()
     assert axe_violations(page) == [], "erased"
     assert "ann@example.com" not in page.content()
+
+
+def test_recipients_terms_and_erasure_records(live_server, page, demo, smtp):
+    """An owner records a client's processing terms; a person is erased, the recipient is
+    asked and stays silent past the answer time; the dashboard, the erasures page, the record
+    and the person's status page pass axe."""
+    from datetime import timedelta
+
+    from portal.core.consent.changes import Origin
+    from portal.core.kernel import clock
+    from portal.core.people import erasure, self_erasure
+    from tests.factories import member
+
+    made, _ = clients.create("luxe", "CRM", ["consent:read"])
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.get_by_role("link", name="API clients").click()
+    page.get_by_role("link", name="Processing terms CRM").click()
+    page.get_by_role("heading", name="Processing terms of CRM").wait_for()
+    assert axe_violations(page) == [], "terms, none yet"
+    page.get_by_role("button", name="Record the terms").click()
+    page.locator(".error-summary").wait_for()
+    assert axe_violations(page) == [], "terms form with errors"
+    page.get_by_label("Terms it agreed to").fill("Marketing only; erased when asked.")
+    page.get_by_label("Agreed on").fill("2025-01-15")
+    page.get_by_role("button", name="Record the terms").click()
+    page.get_by_text("Terms version 1 recorded: CRM receives personal data.").wait_for()
+    assert axe_violations(page) == [], "terms recorded"
+    assert db.session.get(type(made), made.id).terms_version == 1
+
+    clock.freeze(clock.now() - timedelta(hours=80))  # erased long ago: the CRM never answered
+    leaving = member("leaving@example.com")
+    record = erasure.erase(leaving, "subject", Origin(source="preference_centre", actor="subject"))
+    clock.freeze(None)
+    page.goto(f"{live_server}/admin/")
+    page.get_by_role("link", name="See the overdue requests").click()
+    page.get_by_role("heading", name="Erasures").wait_for()
+    assert page.get_by_text("Overdue", exact=True).count() == 1
+    assert axe_violations(page) == [], "overdue erasure requests"
+    page.get_by_role("link", name="All requests").click()
+    assert axe_violations(page) == [], "erasure requests"
+    page.goto(f"{live_server}/admin/erasures/{record.id}")
+    page.get_by_role("heading", name="Recipients asked to erase their copy").wait_for()
+    assert axe_violations(page) == [], "disposal record"
+    page.goto(f"{live_server}/admin/")
+    assert axe_violations(page) == [], "dashboard with overdue erasures"
+    page.goto(f"{live_server}/luxe/my-data/erasure-status/{self_erasure.status_ticket(record)}")
+    page.get_by_role("heading", name="Status of an erasure").wait_for()
+    assert page.get_by_text("No answer yet: asked again").count() == 1
+    assert axe_violations(page) == [], "the person's status page"

@@ -74,6 +74,10 @@ ACTIONS = {
     "view_rules": {OWNER, VIEWER},  # the retention rules and how many people each would touch
     "manage_rules": {OWNER},
     "manage_api_clients": {OWNER, BRAND_ADMIN},
+    # Recording processing terms (what makes a client a recipient of personal data) and
+    # reading the disposal records with each recipient's answer: the controller's own duties.
+    "manage_recipients": {OWNER},
+    "view_erasures": {OWNER},
 }
 # What a brand admin may do without naming a brand (the pages then show only their brands).
 _BRANDLESS = {"view_figures", "support", "import", "manage_api_clients"}

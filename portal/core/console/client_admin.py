@@ -6,12 +6,14 @@ run). Only an owner may mark a client a verified source, because its email grant
 double opt-in. Every change is one transaction with its audit row; the key is never audited.
 """
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core.console import admins, audit
 from portal.core.console.models import OWNER, AdminAccount
-from portal.core.integrations import clients, webhooks
+from portal.core.integrations import clients, recipients, webhooks
 from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields
@@ -44,6 +46,7 @@ def _state(client: ApiClient) -> dict:
         "scopes": list(client.scopes),
         "brands": None if client.brand_ids is None else list(client.brand_ids),
         "verified_source": client.verified_source,
+        "terms_version": client.terms_version,
         "revoked": client.revoked_at is not None,
     }
 
@@ -81,6 +84,40 @@ def create(
             after=_state(client),
         )
     return client, key
+
+
+def record_terms(admin: AdminAccount, client: ApiClient, text: str, agreed_on: str) -> int:
+    """Record a new version of the processing terms ``client`` agreed to, with its audit row;
+    the client is from then on a recipient of personal data. Returns the version. Raises
+    InvalidFields (an owner only; text and a date not in the future)."""
+    if not admins.can(admin, "manage_recipients") or client.group_id != admin.group_id:
+        raise InvalidFields({"text": _l("Only an owner may record processing terms.")})
+    try:
+        day = date.fromisoformat(agreed_on or "")
+    except ValueError:
+        day = None
+    errors = {}
+    if not (text or "").strip() or len(text.strip()) > recipients.MAX_TERMS:
+        errors["text"] = _l("Give the text of the terms (at most 2000 characters).")
+    if day is None or day > clock.now().date():
+        errors["agreed_on"] = _l("Give the date the terms were agreed, not in the future.")
+    if client.revoked_at is not None:
+        errors["text"] = _l("A revoked client receives nothing: it needs no terms.")
+    if errors:
+        raise InvalidFields(errors)
+    with commit_session():
+        before = client.terms_version
+        terms = recipients.record_terms(client, text, day, f"admin:{admin.id}")
+        audit.record(
+            admin.group_id,
+            admin,
+            "api_client.terms",
+            f"api_client:{client.id}",
+            before={"terms_version": before},
+            after={"terms_version": terms.version, "agreed_on": day.isoformat()},
+        )
+    clients.forget(client.id)  # a key remembered without terms would still be refused data
+    return terms.version
 
 
 def revoke(admin: AdminAccount, client: ApiClient) -> bool:

@@ -9,12 +9,13 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
+from portal.core.integrations import recipients
 from portal.core.integrations.models.api import SCOPES, ApiClient
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput, NotFound
@@ -42,8 +43,12 @@ def create(
     scopes: list[str],
     brand_slugs: list[str] | None = None,
     verified_source: bool = False,
+    terms: tuple[str, date] | None = None,
 ) -> tuple[ApiClient, str]:
-    """A new client of one group; returns it and its key, which is never available again."""
+    """A new client of one group; returns it and its key, which is never available again.
+
+    ``terms``: (text, date agreed) of the processing terms it accepted, making it a recipient
+    of personal data (``recipients``); without them it receives none."""
     group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == group_slug))
     if group is None:
         raise NotFound(f"no site group {group_slug!r}")
@@ -60,7 +65,10 @@ def create(
             raise InvalidInput("brand", f"no brand {missing[0]!r} in {group_slug}")
         brand_ids = sorted({brands[slug] for slug in brand_slugs})
     with commit_session():
-        return add(group, name, scopes, brand_ids, verified_source)
+        client, key = add(group, name, scopes, brand_ids, verified_source)
+        if terms is not None:
+            recipients.record_terms(client, terms[0], terms[1], "cli")
+        return client, key
 
 
 def add(
@@ -186,6 +194,8 @@ def brands_of(client: ApiClient) -> list[Brand]:
 
 
 DEMO_NAME = "Demo CRM"
+DEMO_TERMS = "Demo data processing agreement: processes subscribers' data only for the group's "
+"marketing, keeps it no longer than the group does, and erases it when asked."
 
 
 def demo_key(group_slug: str) -> str:
@@ -199,8 +209,12 @@ def demo_key(group_slug: str) -> str:
         .where(SiteGroup.slug == group_slug, ApiClient.name == DEMO_NAME)
     )
     if client is None:
-        return create(group_slug, DEMO_NAME, list(SCOPES))[1]
-    if client.revoked_at is not None:
+        return create(group_slug, DEMO_NAME, list(SCOPES), terms=(DEMO_TERMS, clock.now().date()))[
+            1
+        ]
+    if client.revoked_at is not None or client.terms_version is None:
         with commit_session():
             client.revoked_at = None
+            if client.terms_version is None:
+                recipients.record_terms(client, DEMO_TERMS, clock.now().date(), "cli")
     return reissue(client.id)

@@ -28,11 +28,16 @@ def emit(
     subject_id: int | None = None,
     personal: dict | None = None,
     audience: set[int] | None = None,
+    client_id: int | None = None,
 ) -> Event:
     """Append one event to the group's feed and queue its webhook deliveries.
 
     ``audience``: for a group-wide event about a person, the brands the person was with; clients
     limited to other brands do not hear of it (a profile change finds them itself).
+    ``client_id``: an event for that client alone (an erasure request), delivered to each of
+    its endpoints whatever types they chose, because the request is owed to it.
+    Clients without accepted processing terms get no webhook deliveries (they receive no
+    personal data, see ``recipients``).
     """
     locks.group(group_id, [subject_id])  # the person's lock before the group's
     seq = db.session.execute(
@@ -48,6 +53,7 @@ def emit(
         type=type_,
         brand_id=brand_id,
         subject_id=subject_id,
+        client_id=client_id,
         payload=payload,
         personal=json.dumps(personal, ensure_ascii=False) if personal else None,
         created_at=now,
@@ -60,13 +66,15 @@ def emit(
         .where(
             ApiClient.group_id == group_id,
             ApiClient.revoked_at.is_(None),
+            ApiClient.terms_version.is_not(None),
             WebhookEndpoint.disabled_at.is_(None),
+            *([ApiClient.id == client_id] if client_id is not None else []),
         )
     ).all()
     if audience is None and type_ == PROFILE_UPDATED:
         audience = brands_of(subject_id)
     for endpoint_id, types, brand_ids in endpoints:
-        if type_ not in types:
+        if type_ not in types and client_id is None:
             continue
         if audience is not None and brand_ids is not None and not audience & set(brand_ids):
             continue  # news of a person goes only to clients of a brand the person is with

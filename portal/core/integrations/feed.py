@@ -32,7 +32,12 @@ def _query(client: ApiClient, start: int, limit: int):
             cast(Event.payload, Text).label("payload"),
             Event.personal,
         )
-        .where(Event.group_id == client.group_id, Event.seq > start)
+        .where(
+            Event.group_id == client.group_id,
+            Event.seq > start,
+            # Events meant for one client (its erasure requests) reach no other.
+            or_(Event.client_id.is_(None), Event.client_id == client.id),
+        )
         .order_by(Event.seq)
         .limit(limit)
     )
@@ -49,6 +54,7 @@ def _query(client: ApiClient, start: int, limit: int):
         )
         query = query.where(
             or_(
+                Event.client_id == client.id,
                 Event.brand_id.in_(client.brand_ids),
                 and_(
                     Event.brand_id.is_(None),

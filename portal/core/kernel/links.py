@@ -22,6 +22,7 @@ UPDATE_DETAILS = "update-details"  # a freshness reminder's "Update"
 KEEP = "keep"  # a re-permission mail's "Keep my subscriptions"
 ADMIN_INVITE = "admin-invite"  # an invitation to the console
 ADMIN_RESET = "admin-reset"  # a console password reset
+ERASURE_STATUS = "erasure-status"  # the farewell mail's link to where recipients' answers stand
 PURPOSES = (
     MANAGE,
     CONFIRM_SIGNUP,
@@ -35,6 +36,7 @@ PURPOSES = (
     KEEP,
     ADMIN_INVITE,
     ADMIN_RESET,
+    ERASURE_STATUS,
 )
 
 

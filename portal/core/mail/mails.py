@@ -106,8 +106,11 @@ def already_registered(subject: Subject, brand: Brand, pending: SignupRequest | 
     )
 
 
-def erasure_confirmed(subject: Subject) -> None:
-    """The last mail: the data is gone. Sent once, then its outbox row is deleted too."""
+def erasure_confirmed(subject: Subject, systems: list[str] = (), status: str | None = None):
+    """The last mail: the data is gone. Sent once, then its outbox row is deleted too.
+
+    ``systems``: the recipients asked to erase their copies; ``status``: the link that shows
+    where their answers stand, without an account."""
     brands = subject.group.active_brands() or subject.group.brands
     _queue(
         "erasure_confirmed",
@@ -118,6 +121,8 @@ def erasure_confirmed(subject: Subject) -> None:
         discard_when_done=True,
         manage=None,  # there is nothing left to manage
         group=subject.group,
+        systems=list(systems),
+        status=status,
     )
 
 

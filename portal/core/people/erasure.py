@@ -11,14 +11,15 @@ import uuid
 
 from sqlalchemy import delete, select, update
 
+from portal import tokens
 from portal.core.consent import changes as consent
 from portal.core.consent import ledger
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import LedgerEntry
 from portal.core.console.models import AccessEntry
-from portal.core.integrations import events
+from portal.core.integrations import erasure_requests, events, recipients
 from portal.core.integrations.models.event import SUBJECT_ERASED, Event
-from portal.core.kernel import clock
+from portal.core.kernel import clock, links
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import address_requests, mails
 from portal.core.people.models.erasure import ErasureRecord, Suppression
@@ -77,10 +78,17 @@ def erase_in_transaction(
     # Only clients of a brand the person was with hear of the erasure (a client limited to
     # other brands must not learn that someone it cannot see existed).
     audience = events.brands_of(subject_id)
+    # The recipients holding copies are asked to erase them too (Art. 17(2), 19).
+    readers = recipients.reading(group_id, audience)
     # Withdrawal first, so the ledger (and the feed) prove consent ended before the data went.
     withdrawn = consent.withdraw_all(subject, origin)
     if notify:
-        mails.erasure_confirmed(subject)  # addressed to no subject row: it survives the purge
+        ticket = tokens.issue("erasure-status", {"g": group_id, "e": erasure_id})
+        mails.erasure_confirmed(  # addressed to no subject row: it survives the purge
+            subject,
+            systems=[client.name for client in readers],
+            status=links.link(links.ERASURE_STATUS, group=subject.group.slug, ticket=ticket),
+        )
     db.session.flush()
     counts = {"consents_withdrawn": withdrawn}
     for table in _personal_tables():
@@ -115,6 +123,10 @@ def erase_in_transaction(
         counts=counts,
     )
     db.session.add(record)
+    db.session.flush()
+    if readers:
+        counts["recipients_asked"] = erasure_requests.ask(erasure_id, group_id, subject_id, readers)
+        record.counts = dict(counts)
     events.emit(
         group_id,
         SUBJECT_ERASED,

@@ -8,6 +8,7 @@ person's address now: short-lived (ERASURE_LINK_MAX_AGE) and single use, because
 
 from portal import tokens
 from portal.core.consent.changes import Origin
+from portal.core.integrations import erasure_requests
 from portal.core.kernel import clock, links
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import commit_session
@@ -42,3 +43,25 @@ def confirm(group_id: int, payload, origin: Origin) -> ErasureRecord:
     """Erase the subject the link names, all or nothing (see ``erasure.erase``)."""
     subject = check(group_id, payload)
     return erasure.erase(subject, "subject", origin, REASON)
+
+
+def status_ticket(record: ErasureRecord) -> str:
+    """The reusable ticket of the status page, as the farewell mail carries it."""
+    return tokens.issue("erasure-status", {"g": record.group_id, "e": record.id})
+
+
+def status(group_id: int, payload) -> dict | None:
+    """What the status page shows for a ticket's payload: when the erasure was done and where
+    each recipient's answer stands. Nothing about the person (there is nothing left); None for
+    a payload of another group or an erasure unknown here."""
+    if not isinstance(payload, dict) or payload.get("g") != group_id:
+        return None
+    erasure_id = payload.get("e")
+    record = db.session.get(ErasureRecord, erasure_id) if isinstance(erasure_id, str) else None
+    if record is None or record.group_id != group_id:
+        return None
+    return {
+        "erasure_id": record.id,
+        "erased_at": record.erased_at,
+        "systems": erasure_requests.status_of(group_id, record.id),
+    }

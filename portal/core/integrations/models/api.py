@@ -30,6 +30,9 @@ class ApiClient(db.Model):
     brand_ids: Mapped[list | None] = mapped_column(JSON)  # None: every brand of the group
     # Set by the group's owner: its email grants need no double opt-in.
     verified_source: Mapped[bool] = mapped_column(default=False)
+    # The version of the processing terms in force (``RecipientTerms``); None: not a recipient,
+    # so the API gives it no personal data (see ``integrations.recipients``).
+    terms_version: Mapped[int | None] = mapped_column(nullable=True)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
     last_used_at = mapped_column(UTCDateTime, nullable=True)

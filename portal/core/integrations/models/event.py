@@ -13,6 +13,8 @@ CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED = (
     "subject.erased",
     "profile.updated",
 )
+# Addressed to one recipient only (``Event.client_id``), whatever types its webhooks chose.
+ERASURE_REQUESTED = "erasure.requested"
 EVENT_TYPES = (CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED)
 
 
@@ -35,6 +37,8 @@ class Event(db.Model):
     type: Mapped[str] = mapped_column(String(20))
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
+    # Set for an event meant for one client alone (an erasure request): no other client sees it.
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"), nullable=True)
     payload: Mapped[dict] = mapped_column(JSON)
     personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # JSON, merged in data
     created_at = mapped_column(UTCDateTime, default=clock.now)
