@@ -14,6 +14,7 @@ from tests.actions import (
     signed_in,
     subscribed,
 )
+from tests.factories import START
 
 
 def test_my_data_needs_a_fresh_magic_link(client, demo, smtp):
@@ -115,10 +116,12 @@ def test_recipients_are_the_api_clients_that_can_read_the_person(client, demo, s
     signed_in(client, smtp, "recipients@example.com")  # consents at Camille
     subject = subjects.find(demo.id, "recipients@example.com")
     assert mydata.recipients(subject) == []
-    clients.create("luxe", "Core CRM", ["consent:read"], None, False)
-    clients.create("luxe", "Camille boutiques", ["consent:read"], ["camille"], False)
-    clients.create("luxe", "Vespera shop", ["consent:read"], ["vespera"], False)
-    revoked, _ = clients.create("luxe", "Old ESP", ["consent:read"], None, False)
+    terms = ("We process LÜXE's data only as instructed.", START.date())
+    clients.create("luxe", "Core CRM", ["consent:read"], None, False, terms)
+    clients.create("luxe", "Camille boutiques", ["consent:read"], ["camille"], False, terms)
+    clients.create("luxe", "Vespera shop", ["consent:read"], ["vespera"], False, terms)
+    clients.create("luxe", "Test harness", ["consent:read"], None, False)  # no terms: no data
+    revoked, _ = clients.create("luxe", "Old ESP", ["consent:read"], None, False, terms)
     clients.revoke(revoked.id)
     assert mydata.recipients(subject) == [
         {"name": "Camille boutiques", "brands": "Camille"},
@@ -127,3 +130,4 @@ def test_recipients_are_the_api_clients_that_can_read_the_person(client, demo, s
     page = client.get(PAGE).get_data(True)
     assert "These systems of LÜXE can read your data" in page
     assert "Core CRM" in page and "Vespera shop" not in page and "Old ESP" not in page
+    assert "Test harness" not in page

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal.core.consent import changes as consent
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
-from portal.core.integrations.models.api import ApiClient
+from portal.core.integrations.recipients import reading
 from portal.core.people import email_change, export, passkeys, profile
 from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import EmailChange, ProfileField
@@ -20,23 +20,20 @@ from portal.extensions import db
 
 
 def recipients(subject: Subject) -> list[dict]:
-    """The integrating systems of the group that can read the person's data through the API.
+    """The integrating systems that receive the person's data (GDPR Art. 15(1)(c)): clients
+    with processing terms that can read the person, by the same rule that asks them to erase.
 
     A client limited to some brands reads only what the person holds at those brands, so it is
-    a recipient only where the person has a consent there (GDPR Art. 15(1)(c)).
+    a recipient only where the person has a consent there.
     """
     held = {row.brand_id for row in consent.current(subject).values()}
     brands = {brand.id: brand.name for brand in subject.group.brands}
-    rows = db.session.scalars(
-        select(ApiClient)
-        .where(ApiClient.group_id == subject.group_id, ApiClient.revoked_at.is_(None))
-        .order_by(ApiClient.name)
-    )
     listed = []
-    for client in rows:
+    for client in sorted(reading(subject.group_id, held), key=lambda c: c.name):
         if client.brand_ids is None:
             listed.append({"name": client.name, "brands": None})
-        elif reach := sorted(brands[b] for b in set(client.brand_ids) & held if b in brands):
+        else:
+            reach = sorted(brands[b] for b in set(client.brand_ids) & held if b in brands)
             listed.append({"name": client.name, "brands": ", ".join(reach)})
     return listed
 
