@@ -77,19 +77,24 @@ class Page(NamedTuple):
 
 
 def cursor_at(client: ApiClient, since: datetime) -> str:
-    """A cursor from which the feed goes on with the first event created at or after
-    ``since``: the position of the last event created before it.
+    """A cursor from which the feed goes on with every event created at or after ``since``:
+    the position just before the first of them.
 
-    Event numbers follow commit order and times follow the clock of whoever wrote them, so an
-    event a little older than ``since`` may come after it: delivery stays at least once,
-    never a gap. A ``since`` in the future gives the end of the feed as it is now.
+    Event numbers follow commit order and times follow the clocks of the servers that wrote
+    them, so an event a little older than ``since`` may come after that position: delivery
+    stays at least once, never a gap. A ``since`` in the future gives the end of the feed as
+    it is now. (Index ``ix_event_group_created``: the events after ``since``, not the whole
+    feed, are read.)
     """
-    before = db.session.scalar(
-        select(func.max(Event.seq)).where(
-            Event.group_id == client.group_id, Event.created_at < since
+    first = db.session.scalar(
+        select(func.min(Event.seq)).where(
+            Event.group_id == client.group_id, Event.created_at >= since
         )
     )
-    return cursors.encode(before or 0)
+    if first is not None:
+        return cursors.encode(first - 1)
+    last = db.session.scalar(select(func.max(Event.seq)).where(Event.group_id == client.group_id))
+    return cursors.encode(last or 0)
 
 
 def page(client: ApiClient, after: str | None, limit: int = 100) -> Page:
