@@ -15,7 +15,7 @@ SINCE_EXAMPLE = "2026-03-01T09:30:00Z"
 def _since(value: str) -> datetime:
     """An ISO 8601 date and time with its offset, in UTC; a 400 problem otherwise."""
     try:
-        moment = datetime.fromisoformat(value) if len(value) <= 64 else None
+        moment = datetime.fromisoformat(value.upper()) if len(value) <= 64 else None
         moment = moment.astimezone(UTC) if moment and moment.tzinfo else None
     except (ValueError, OverflowError):
         moment = None
