@@ -70,6 +70,10 @@ def test_an_unchanged_document_answers_304_and_a_changed_one_a_new_etag(app, dem
     assert api.get("/consent-texts", headers={"If-None-Match": '"other"'}).status_code == 200
     assert api.get("/consent-texts", headers={"If-None-Match": f'"x", {etag}'}).status_code == 304
     assert api.get("/consent-texts", headers={"If-None-Match": "*"}).status_code == 304
+    # If-None-Match compares weakly (RFC 9110 §13.1.2): a cache's W/ copy is the same document.
+    assert api.get("/consent-texts", headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+    head = api.client.head("/api/v1/consent-texts", headers=api.headers())
+    assert head.status_code == 200 and head.headers["ETag"] == etag
 
     owner = brand_admin(demo, "camille")
     with app.test_request_context():
