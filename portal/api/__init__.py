@@ -1,5 +1,8 @@
 """The JSON API for integrating systems, under /api/v1 (see openapi.py for the contract)."""
 
+import math
+import time
+
 from flask import Blueprint, Flask, current_app, request
 
 from portal.api import auth, problems
@@ -25,6 +28,25 @@ def limit_body():
 @blueprint.after_request
 def no_store(response):
     response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@blueprint.after_request
+def rate_limit_headers(response):
+    """The client's quota on every answer, in the names of the IETF draft
+    (draft-ietf-httpapi-ratelimit-headers-07): RateLimit-Limit, -Remaining, -Reset (seconds
+    until the window ends) and -Policy (quota;w=window seconds). Read from what the limiter's
+    hit learnt (``extensions.KnownWindow``): no storage round trip of their own.
+    """
+    limit = limiter.current_limit
+    if limit is not None:
+        window = limit.window
+        amount = limit.limit.amount
+        response.headers["RateLimit-Limit"] = str(amount)
+        response.headers["RateLimit-Remaining"] = str(window.remaining)
+        reset = max(0, math.ceil(window.reset_time - time.time()))
+        response.headers["RateLimit-Reset"] = str(reset)
+        response.headers["RateLimit-Policy"] = f"{amount};w={limit.limit.get_expiry()}"
     return response
 
 
@@ -59,6 +81,6 @@ def refused(error):
 
 
 def init_app(app: Flask) -> None:
-    from portal.api import consent, docs, erasures, feed, subjects, webhooks  # noqa: F401
+    from portal.api import catalogue, consent, docs, erasures, feed, subjects, webhooks  # noqa: F401 - routes
 
     app.register_blueprint(blueprint)

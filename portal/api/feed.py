@@ -1,17 +1,40 @@
-"""The change feed: consent events after a cursor."""
+"""The change feed: consent events after a cursor, or from a moment."""
 
-from flask import Response, request
+from datetime import UTC, datetime
+
+from flask import Response, request, url_for
 
 from portal.api import blueprint
 from portal.api.auth import requires
 from portal.api.problems import Problem
 from portal.core.integrations import feed
 
+SINCE_EXAMPLE = "2026-03-01T09:30:00Z"
+
+
+def _since(value: str) -> datetime:
+    """An ISO 8601 date and time with its offset, in UTC; a 400 problem otherwise."""
+    try:
+        moment = datetime.fromisoformat(value.upper()) if len(value) <= 64 else None
+        moment = moment.astimezone(UTC) if moment and moment.tzinfo else None
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        raise Problem(
+            400,
+            f"since must be an ISO 8601 date and time with its offset, like {SINCE_EXAMPLE} "
+            "(write a '+' offset as %2B in a URL).",
+            "invalid-parameter",
+            errors=[{"field": "since", "message": "not an ISO 8601 date-time with offset"}],
+        )
+    return moment
+
 
 @blueprint.get("/events")
 @requires("events:read", personal=True)
 def events(client):
     after = request.args.get("after", "")
+    since = request.args.get("since")
     raw_limit = request.args.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= feed.MAX_PAGE:
         raise Problem(
@@ -27,4 +50,21 @@ def events(client):
             "invalid-parameter",
             errors=[{"field": "after", "message": "unknown cursor"}],
         )
-    return Response(feed.page(client, after, int(raw_limit)), mimetype="application/json")
+    if since is not None:
+        if after:
+            raise Problem(
+                400,
+                "Give either after (a cursor) or since (a time), not both: a stored cursor "
+                "already says where to go on.",
+                "invalid-parameter",
+                errors=[{"field": "since", "message": "not with after"}],
+            )
+        after = feed.cursor_at(client, _since(since))
+    limit = int(raw_limit)
+    page = feed.page(client, after, limit)
+    response = Response(page.body, mimetype="application/json")
+    if page.has_more:
+        # RFC 8288: the next page as a link, so a client can walk the feed by headers alone.
+        following = url_for("api.events", after=page.next_cursor, limit=limit, _external=True)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response

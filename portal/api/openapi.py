@@ -4,7 +4,7 @@ from portal.api.schemas import SCHEMAS, ref
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 
 ERRORS = {
-    400: "The body is not JSON, or a header is malformed.",
+    400: "The body is not JSON, or a header or query parameter is malformed.",
     401: "No valid API key.",
     403: "The key lacks the scope, the brand is not open to this client, or the client has "
     "no accepted processing terms and so receives no personal data (terms-required).",
@@ -24,6 +24,40 @@ IDEMPOTENCY = {
     "Same key, another body: 409.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+$"},
 }
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of the copy the client holds: 304 without a body if unchanged.",
+    "schema": {"type": "string", "maxLength": 1000},
+}
+CONDITIONAL_HEADERS = {
+    "ETag": {
+        "description": "Strong ETag: a hash of the document's bytes.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`private, no-cache`: keep it, but revalidate with If-None-Match.",
+        "schema": {"type": "string"},
+    },
+}
+RATE_LIMIT_HEADERS = {
+    name: {"description": description, "schema": {"type": "string"}}
+    for name, description in (
+        ("RateLimit-Limit", "Requests this client may make in the current window."),
+        ("RateLimit-Remaining", "Requests left in the current window."),
+        ("RateLimit-Reset", "Seconds until the window ends and the quota is whole again."),
+        ("RateLimit-Policy", "The quota and its window in seconds, as `600;w=60`."),
+    )
+}
+BRAND_FILTER = {
+    "name": "brand",
+    "in": "query",
+    "required": False,
+    "description": "Only this brand (its slug); none: every brand open to the client.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 40},
+}
+LANGUAGES_EXAMPLE = {"en": "Events", "fr": "Événements", "de": "Veranstaltungen"}
 SIGNATURES = (
     f"Each delivery is a POST of one Event as JSON with the header `{HEADER}: t=<unix seconds>,"
     "v1=<hex>`, where v1 is HMAC-SHA-256 with the endpoint's secret over the bytes "
@@ -41,19 +75,45 @@ def _json(schema_name: str, description: str) -> dict:
     }
 
 
-def _operation(summary, scope, ok, *, body=None, params=(), errors=(), write=False, status=200):
+def _operation(
+    summary,
+    scope,
+    ok,
+    *,
+    body=None,
+    params=(),
+    errors=(),
+    write=False,
+    status=200,
+    operation_id=None,
+    example=None,
+    conditional=False,
+    headers=None,
+):
     codes = {401, 403, 429, *errors} | (set(BODY_ERRORS) if body else set())
     if write:
         codes |= {400, 409}
     responses = {str(status): _json(ok, "Success")}
+    if example is not None:
+        responses[str(status)]["content"]["application/json"]["example"] = example
+    if conditional:
+        params = [*params, IF_NONE_MATCH]
+        headers = {**(headers or {}), **CONDITIONAL_HEADERS}
+        responses["304"] = {
+            "description": "Not modified: the If-None-Match named this document's ETag.",
+            "headers": {**CONDITIONAL_HEADERS, **RATE_LIMIT_HEADERS},
+        }
+    responses[str(status)]["headers"] = {**(headers or {}), **RATE_LIMIT_HEADERS}
     if ok == "RecordResponse":
         responses["202"] = _json(ok, "An email grant waiting for the person's confirmation")
     for code in sorted(codes):
         responses[str(code)] = {
             "description": ERRORS[code],
             "content": {"application/problem+json": {"schema": ref("Problem")}},
+            "headers": RATE_LIMIT_HEADERS,
         }
     operation = {
+        **({"operationId": operation_id} if operation_id else {}),
         "summary": summary,
         "security": [{"bearer": []}],
         "x-scope": scope,
@@ -165,13 +225,102 @@ PATHS = {
                     "schema": {"type": "string", "maxLength": 100},
                 },
                 {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "description": "Start at the first event created at or after this time "
+                    "(ISO 8601 with its offset; '+' written %2B). Not with after: 400.",
+                    "schema": {"type": "string", "format": "date-time", "maxLength": 64},
+                    "example": "2026-03-01T09:30:00Z",
+                },
+                {
                     "name": "limit",
                     "in": "query",
                     "required": False,
                     "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100},
                 },
             ],
-            errors=(422,),
+            errors=(400, 422),
+            operation_id="listEvents",
+            headers={
+                "Link": {
+                    "description": 'RFC 8288 `<...>; rel="next"`: the next page, while '
+                    "has_more is true.",
+                    "schema": {"type": "string"},
+                }
+            },
+        )
+    },
+    "/brands": {
+        "get": _operation(
+            "The brands open to this client, with their latest consent-text version",
+            "consent:read",
+            "BrandList",
+            operation_id="listBrands",
+            conditional=True,
+            example={
+                "brands": [
+                    {
+                        "slug": "camille",
+                        "name": "Maison Camille",
+                        "policy_version": "2026-01",
+                        "privacy_policy_url": "https://camille.example/privacy",
+                        "latest_text_version": 2,
+                        "archived": False,
+                    }
+                ]
+            },
+        )
+    },
+    "/topics": {
+        "get": _operation(
+            "The topics of the client's brands: keys, channels, names in each language",
+            "consent:read",
+            "TopicList",
+            params=[BRAND_FILTER],
+            errors=(404,),
+            operation_id="listTopics",
+            conditional=True,
+            example={
+                "topics": [
+                    {
+                        "brand": "camille",
+                        "key": "events",
+                        "names": LANGUAGES_EXAMPLE,
+                        "descriptions": {"en": "", "fr": "", "de": ""},
+                        "channels": ["email", "sms"],
+                        "marketing": True,
+                    }
+                ]
+            },
+        )
+    },
+    "/consent-texts": {
+        "get": _operation(
+            "Every version of the client's brands' consent texts, with their languages: "
+            "a grant's text_version is one of these",
+            "consent:read",
+            "ConsentTextList",
+            params=[BRAND_FILTER],
+            errors=(404,),
+            operation_id="listConsentTexts",
+            conditional=True,
+            example={
+                "consent_texts": [
+                    {
+                        "brand": "camille",
+                        "version": 1,
+                        "latest": True,
+                        "languages": ["de", "en", "fr"],
+                        "texts": {
+                            "en": "I agree to hear from Maison Camille.",
+                            "fr": "J'accepte d'être contacté par Maison Camille.",
+                            "de": "Ich bin einverstanden, von Maison Camille zu hören.",
+                        },
+                        "created_at": "2026-01-05T09:00:00+00:00",
+                    }
+                ]
+            },
         )
     },
     "/webhooks": {
@@ -215,7 +364,9 @@ def document(server_url: str) -> dict:
             "version": "1.0.0",
             "description": "Consent lookups, audience checks, captured consent, a change feed "
             "and signed webhooks for the systems of one site group. Errors are RFC 9457 "
-            "problem details (application/problem+json).\n\n" + SIGNATURES,
+            "problem details (application/problem+json). Every answer carries the client's "
+            "quota as RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset (seconds) and "
+            "RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers-07).\n\n" + SIGNATURES,
         },
         "servers": [{"url": server_url}],
         "paths": PATHS,

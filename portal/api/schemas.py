@@ -14,6 +14,11 @@ EMAIL = {"type": "string", "minLength": 1, "maxLength": 320, "description": "An 
 CHANNEL = {"type": "string", "enum": list(CHANNELS)}
 TIME = {"type": "string", "format": "date-time"}
 CONSENT_STATE = ["pending", "granted", "withdrawn"]
+IN_LANGUAGES = {
+    "type": "object",
+    "description": "language code -> text",
+    "additionalProperties": {"type": "string"},
+}
 
 
 def ref(name: str) -> dict:
@@ -213,6 +218,45 @@ SCHEMAS = {
     ),
     "Removed": strict(["id", "removed"], id={"type": "integer"}, removed={"type": "boolean"}),
     "DeliveryList": strict(["deliveries"], deliveries={"type": "array", "items": ref("Delivery")}),
+    "Brand": strict(
+        [
+            "slug",
+            "name",
+            "policy_version",
+            "privacy_policy_url",
+            "latest_text_version",
+            "archived",
+        ],
+        slug={"type": "string"},
+        name={"type": "string"},
+        policy_version={"type": "string"},
+        privacy_policy_url={"type": "string"},
+        latest_text_version=nullable({"type": "integer"}),
+        archived={"type": "boolean"},
+    ),
+    "BrandList": strict(["brands"], brands={"type": "array", "items": ref("Brand")}),
+    "Topic": strict(
+        ["brand", "key", "names", "descriptions", "channels", "marketing"],
+        brand={"type": "string"},
+        key={"type": "string", "description": "what a grant names as its topic"},
+        names=IN_LANGUAGES,
+        descriptions=IN_LANGUAGES,
+        channels={"type": "array", "items": CHANNEL},
+        marketing={"type": "boolean"},
+    ),
+    "TopicList": strict(["topics"], topics={"type": "array", "items": ref("Topic")}),
+    "ConsentTextVersion": strict(
+        ["brand", "version", "latest", "languages", "texts", "created_at"],
+        brand={"type": "string"},
+        version={"type": "integer", "description": "what a grant sends as text_version"},
+        latest={"type": "boolean"},
+        languages={"type": "array", "items": {"type": "string"}},
+        texts=IN_LANGUAGES,
+        created_at=TIME,
+    ),
+    "ConsentTextList": strict(
+        ["consent_texts"], consent_texts={"type": "array", "items": ref("ConsentTextVersion")}
+    ),
     "Problem": {
         "type": "object",
         "required": ["type", "title", "status", "detail"],

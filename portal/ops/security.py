@@ -19,6 +19,9 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# Answers that set their own Cache-Control: static files, and the API's discovery documents,
+# which hold no personal data and are revalidated with their ETag (private, no-cache).
+REVALIDATED = frozenset({"static", "brand_styles", "api.brands", "api.topics", "api.consent_texts"})
 
 
 def init_app(app: Flask) -> None:
@@ -38,7 +41,7 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
         if app.config["PORTAL_ENV"] != "development":
             response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        if request.endpoint not in ("static", "brand_styles"):
+        if request.endpoint not in REVALIDATED:
             # Pages may show personal data; nothing dynamic is stored by browsers or proxies.
             response.headers["Cache-Control"] = "no-store"
         return response

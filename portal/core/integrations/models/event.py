@@ -1,6 +1,6 @@
 """Consent events for the change feed and webhooks, numbered per site group in commit order."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.kernel import clock
@@ -29,7 +29,11 @@ class Event(db.Model):
     """
 
     __tablename__ = "event"
-    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        # The feed from a moment (``feed.cursor_at``) reads the events after it, not all.
+        Index("ix_event_group_created", "group_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
