@@ -108,6 +108,7 @@ from portal.admin import (  # noqa: E402,F401 - the route modules register on th
     brands,
     dashboard,
     imports,
+    jobs,
     rules,
     support,
     team,

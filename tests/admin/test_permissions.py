@@ -12,6 +12,7 @@ from portal.core.console.models import AdminAccount
 from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.api import ApiClient
 from portal.core.integrations.models.event import CONSENT_CHANGED
+from portal.core.kernel import jobs
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -51,10 +52,15 @@ ALLOWED = {
     "audit_csv": {"owner"},
     "access_log": {"owner"},
     "access_csv": {"owner"},
+    "import_template": {"owner", "brand_admin"},
+    "job_list": {"owner", "brand_admin"},
+    "job": {"owner", "brand_admin"},
+    "mail_health": {"owner"},
+    "test_mail": {"owner"},
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
 ROLES = ("owner", "brand_admin", "viewer")
-IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id"}
+IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id", "job_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")
 
 
@@ -91,6 +97,14 @@ def world(app, client, demo, smtp):
         endpoint, _ = webhooks.register(api_client, "https://hooks.example/", [CONSENT_CHANGED])
         db.session.commit()
         hooks[slug] = {"client_id": api_client.id, "endpoint_id": endpoint.id}
+        owner_brand = db.session.scalar(
+            select(Brand).where(
+                Brand.slug == {"foreign": "solo", "ungranted": "vespera"}.get(slug, "camille")
+            )
+        )
+        job = jobs.start("policy.ask_again", owner_brand.group_id, "t", 0, brand_id=owner_brand.id)
+        db.session.commit()
+        hooks[slug]["job_id"] = job.id
     return {
         "accounts": accounts,
         "foreign": {

@@ -9,16 +9,20 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
+from portal.core.kernel import jobs
 from portal.core.kernel.errors import NotFound
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
+from portal.core.kernel.models.job import Job
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
+
+TOPIC_MAIL = "mail.topic"
 
 
 def list_id(topic: Topic) -> str:
@@ -39,28 +43,61 @@ def find_topic(group_slug: str, brand_slug: str, key: str) -> Topic:
     return topic
 
 
-def recipients(topic: Topic) -> list[Subject]:
-    """Every subject holding a granted mail consent to the topic now."""
-    return list(
-        db.session.scalars(
-            select(Subject)
-            .join(Consent, Consent.subject_id == Subject.id)
-            .where(
-                Consent.topic_id == topic.id,
-                Consent.channel == unsubscribe.CHANNEL,
-                Consent.state == GRANTED,
-                Subject.status != ERASED,
-            )
-            .order_by(Subject.id)
-        )
+def _consenting(topic: Topic):
+    return (
+        Consent.topic_id == topic.id,
+        Consent.channel == unsubscribe.CHANNEL,
+        Consent.state == GRANTED,
+        Subject.status != ERASED,
     )
 
 
-def send_topic(topic: Topic, title: str, body: str) -> int:
-    """Queue the mail for every consenting subject in one transaction; returns how many."""
+def audience(topic: Topic) -> int:
+    """How many people a topic mail would go to now."""
+    return db.session.scalar(
+        select(func.count(func.distinct(Consent.subject_id)))
+        .join(Subject, Subject.id == Consent.subject_id)
+        .where(*_consenting(topic))
+    )
+
+
+def send_topic(
+    topic: Topic, title: str, body: str, created_by: str = "cli", admin_id: int | None = None
+) -> Job:
+    """Start a job that queues the mail for every subject consenting to the topic by mail,
+    batch by batch in the worker; returns it (``job.total``: how many it will mail)."""
     with commit_session():
-        people = recipients(topic)
-        for subject in people:
+        job = jobs.start(
+            TOPIC_MAIL,
+            topic.brand.group_id,
+            created_by,
+            audience(topic),
+            brand_id=topic.brand_id,
+            admin_id=admin_id,
+            params={"topic_id": topic.id, "title": title, "body": body},
+        )
+    return job
+
+
+@jobs.handler(TOPIC_MAIL)
+def topic_mail_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
+    """Queue the mail for the next ``limit`` consenting subjects, by subject id. Someone who
+    unsubscribed since the job started is not mailed: consent is read batch by batch."""
+    topic = db.session.get(Topic, params["topic_id"])
+    people = list(
+        db.session.scalars(
+            select(Subject)
+            .join(Consent, Consent.subject_id == Subject.id)
+            .where(*_consenting(topic), Subject.id > int(job.cursor or 0))
+            .order_by(Subject.id)
+            .limit(limit)
+        )
+    )
+    batch = jobs.Batch(
+        cursor=str(people[-1].id) if people else job.cursor, finished=len(people) < limit
+    )
+    for subject in people:
+        with jobs.item(batch, str(subject.id)):
             https = unsubscribe.https_url(subject, topic)
             headers = {
                 "List-Unsubscribe": f"<{https}>, <{unsubscribe.mailto(subject, topic)}>",
@@ -68,5 +105,5 @@ def send_topic(topic: Topic, title: str, body: str) -> int:
                 "List-Id": list_id(topic),
             }
             with force_locale(subject.language):
-                mails.topic(subject, topic, title, body, https, headers)
-    return len(people)
+                mails.topic(subject, topic, params["title"], params["body"], https, headers)
+    return batch
