@@ -179,6 +179,8 @@ def send_topic(group_slug, brand_slug, key, title, body_file, yes):
     body = body_file.read()
     if not title.strip() or not body.strip() or "\n" in title or "\r" in title:
         raise click.ClickException("the subject must be one non-empty line and the body not empty")
+    if len(title.strip()) > 200 or len(body.strip()) > 50_000:
+        raise click.ClickException("the subject is 200 characters at most, the body 50,000")
     try:
         topic = topic_mail.find_topic(group_slug, brand_slug, key)
     except NotFound as missing:

@@ -109,6 +109,7 @@ from portal.admin import (  # noqa: E402,F401 - the route modules register on th
     dashboard,
     imports,
     jobs,
+    mailing,
     rules,
     support,
     team,

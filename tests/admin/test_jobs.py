@@ -1,12 +1,14 @@
 """The console's job pages, and the health of the worker and of mail."""
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from portal.core.console.models import AuditEntry
 from portal.core.kernel import heartbeat, jobs
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import deliver, log_in, post
-from tests.factories import brand, brand_admin, make_admin, member
+from tests.factories import brand, brand_admin, make_admin, member, topic
+from tests.smtp import text_of
 
 
 def _owner(client, demo):
@@ -100,3 +102,31 @@ def test_only_owners_see_the_mail_page(client, demo):
     log_in(client, brand_admin(demo, "camille", email="c@luxe.example"))
     assert client.get("/admin/health").status_code == 403
     assert "health-banner" not in client.get("/admin/").get_data(as_text=True)
+
+
+def test_a_topic_mail_from_the_console_says_how_many_then_runs_as_a_job(client, demo, smtp):
+    member("reader@example.com", keys=("news",))
+    member("other@example.com", keys=("journal",))
+    _owner(client, demo)
+    news = topic("news")
+    url = f"/admin/topics/{news.id}/mail"
+    assert "Send a mail" in client.get(f"/admin/brands/{news.brand_id}/topics").get_data(
+        as_text=True
+    )
+    empty = post(client, url, {"title": "", "body": ""})
+    assert empty.status_code == 422 and "Enter a subject of one line" in empty.get_data(
+        as_text=True
+    )
+    mail = {"title": "Winter collection", "body": "It is here.\n\nCome and see."}
+    asked = post(client, url, mail).get_data(as_text=True)
+    assert "This mails 1 person." in asked and "Mail 1 person" in asked
+    deliver()
+    assert smtp.messages == []  # nothing before the yes
+    started = post(client, url, dict(mail, confirmed="1"))
+    assert "/admin/jobs/" in started.headers["Location"]
+    deliver()
+    [sent] = smtp.to("reader@example.com")
+    assert sent["Subject"] == "Winter collection" and "Come and see." in text_of(sent)
+    assert "Finished" in client.get(started.headers["Location"]).get_data(as_text=True)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "topic.mail"))
+    assert entry.after["recipients"] == 1 and entry.actor.startswith("admin:")

@@ -56,6 +56,7 @@ ALLOWED = {
     "job_list": {"owner", "brand_admin"},
     "job": {"owner", "brand_admin"},
     "mail_health": {"owner"},
+    "topic_mail_new": {"owner", "brand_admin"},
     "test_mail": {"owner"},
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin

@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
+from portal.core.console import audit
+from portal.core.console.models import AdminAccount
 from portal.core.kernel import jobs
-from portal.core.kernel.errors import NotFound
+from portal.core.kernel.errors import InvalidFields, NotFound
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
 from portal.core.kernel.models.job import Job
 from portal.core.kernel.transaction import commit_session
@@ -61,20 +64,43 @@ def audience(topic: Topic) -> int:
     )
 
 
-def send_topic(
-    topic: Topic, title: str, body: str, created_by: str = "cli", admin_id: int | None = None
-) -> Job:
+def clean(title: str, body: str) -> tuple[str, str]:
+    """The subject line (one line, 1 to 200 characters) and the body (not empty, 50,000
+    characters at most); InvalidFields naming each that is wrong."""
+    title, body = (title or "").strip(), (body or "").strip()
+    errors = {}
+    if not title or len(title) > 200 or "\n" in title or "\r" in title:
+        errors["title"] = _l("Enter a subject of one line (200 characters at most).")
+    if not body or len(body) > 50_000:
+        errors["body"] = _l("Enter the text of the mail (50,000 characters at most).")
+    if errors:
+        raise InvalidFields(errors)
+    return title, body
+
+
+def send_topic(topic: Topic, title: str, body: str, admin: AdminAccount | None = None) -> Job:
     """Start a job that queues the mail for every subject consenting to the topic by mail,
-    batch by batch in the worker; returns it (``job.total``: how many it will mail)."""
+    batch by batch in the worker; returns it (``job.total``: how many it will mail). Audited;
+    ``admin`` None is the command line."""
+    title, body = clean(title, body)
+    brand = topic.brand
     with commit_session():
         job = jobs.start(
             TOPIC_MAIL,
-            topic.brand.group_id,
-            created_by,
+            brand.group_id,
+            admin.label if admin is not None else "cli",
             audience(topic),
-            brand_id=topic.brand_id,
-            admin_id=admin_id,
+            brand_id=brand.id,
+            admin_id=admin.id if admin is not None else None,
             params={"topic_id": topic.id, "title": title, "body": body},
+        )
+        audit.record(
+            brand.group_id,
+            admin,
+            "topic.mail",
+            f"topic:{topic.id}",
+            brand_id=brand.id,
+            after={"subject": title, "recipients": job.total, "job": job.id},
         )
     return job
 
@@ -88,8 +114,8 @@ def topic_mail_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
         db.session.scalars(
             select(Subject)
             .join(Consent, Consent.subject_id == Subject.id)
-            .where(*_consenting(topic), Subject.id > int(job.cursor or 0))
-            .order_by(Subject.id)
+            .where(*_consenting(topic), Consent.subject_id > int(job.cursor or 0))
+            .order_by(Consent.subject_id)  # along ix_consent_topic_audience
             .limit(limit)
         )
     )

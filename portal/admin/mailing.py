@@ -1,0 +1,34 @@
+"""Sending a topic mail from the console: write it, see how many people it will reach and
+confirm, then follow the job that queues it."""
+
+from flask import g, redirect, render_template, request, url_for
+
+from portal.admin import blueprint, require, topic_or_404
+from portal.core.kernel.errors import InvalidFields
+from portal.core.mail import topic_mail
+
+
+@blueprint.route("/topics/<int:topic_id>/mail", methods=["GET", "POST"])
+def topic_mail_new(topic_id: int):
+    topic = topic_or_404(topic_id)
+    require("manage_brand", topic.brand)
+    errors, confirm = {}, False
+    values = request.form
+    if request.method == "POST":
+        try:
+            title, body = topic_mail.clean(values.get("title", ""), values.get("body", ""))
+            if values.get("confirmed") == "1":
+                job = topic_mail.send_topic(topic, title, body, g.admin)
+                return redirect(url_for("admin.job", job_id=job.id))
+            confirm = True
+        except InvalidFields as refused:
+            errors = refused.errors
+    return render_template(
+        "admin/topic_mail.html",
+        topic=topic,
+        brand=topic.brand,
+        values=values,
+        errors=errors,
+        confirm=confirm,
+        count=topic_mail.audience(topic) if confirm else None,
+    ), 422 if errors else 200
