@@ -6,7 +6,7 @@ import pytest
 from portal.core.kernel import heartbeat, jobs
 from tests.browser.conftest import axe_violations
 from tests.browser.test_admin_browser import _log_in
-from tests.factories import make_admin, member
+from tests.factories import make_admin, member, topic
 
 pytestmark = pytest.mark.browser
 
@@ -53,3 +53,25 @@ def test_without_javascript_the_job_page_refreshes_itself(app, live_server, page
     jobs.run_all("worker")
     page.get_by_role("link", name="Refresh").click()
     page.get_by_text("Finished").wait_for()
+
+
+def test_the_new_console_pages_pass_axe(app, live_server, page, demo):
+    member("fan@example.com")
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    news = topic("news")
+    for path in ("/admin/jobs", "/admin/health", f"/admin/topics/{news.id}/mail"):
+        page.goto(live_server + path)
+        assert axe_violations(page) == [], path
+    page.get_by_role("button", name="Check how many people it reaches").click()
+    page.locator(".error-summary").wait_for()
+    assert axe_violations(page) == [], "topic mail with errors"
+    page.get_by_label("Subject").fill("News")
+    page.get_by_label("Text").fill("Hello.")
+    page.get_by_role("button", name="Check how many people it reaches").click()
+    page.get_by_text("This mails 1 person.").wait_for()
+    assert axe_violations(page) == [], "topic mail confirmation"
+    page.get_by_role("button", name="Mail 1 person").click()
+    page.get_by_role("heading", name="Topic mail").wait_for()
+    page.goto(live_server + "/admin/import")
+    page.get_by_text("The columns of the file").click()
+    assert axe_violations(page) == [], "import help open"
