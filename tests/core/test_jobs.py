@@ -24,6 +24,9 @@ def _boom(job, params, limit):
     items = params["items"][start : start + limit]
     if "crash" in items:
         raise RuntimeError("the database went away")
+    for item in items:
+        if item.startswith("crash:"):
+            raise RuntimeError(item.removeprefix("crash:"))
     batch = jobs.Batch(
         cursor=str(start + len(items)), finished=start + limit >= len(params["items"])
     )
@@ -105,3 +108,12 @@ def test_held_jobs_wait_for_release_and_expire(app, demo):
     assert not jobs.work_once()
     clock.freeze(clock.now() + timedelta(hours=app.config["IMPORT_HOLD_HOURS"] + 1))
     assert jobs.drop_expired_holds() == 1 and _reload(held) is None
+
+
+def test_the_error_kept_on_a_job_quotes_no_address_nor_parameters(app, demo):
+    app.config["JOB_MAX_ATTEMPTS"] = 1
+    job_id = _job(demo, ["crash:INSERT failed for ann@example.com [parameters: {'x': 1}]"])
+    jobs.run_all()
+    job = _reload(job_id)
+    assert job.state == FAILED
+    assert job.last_error == "RuntimeError: INSERT failed for <address>"

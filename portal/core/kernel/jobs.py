@@ -17,6 +17,7 @@ or line number and the reason) and the job goes on.
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -174,9 +175,19 @@ def run_batch(job_id: int, owner: str) -> bool:
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - the batch is undone and tried again
         db.session.rollback()
-        _failed_attempt(job_id, owner, f"{type(error).__name__}: {error}"[:1000])
+        _failed_attempt(job_id, owner, _described(error))
         return False
     return not batch.finished
+
+
+_ADDRESS = re.compile(r"[^\s<>\"'@]+@[^\s<>\"']+")
+
+
+def _described(error: Exception) -> str:
+    """The error as kept on the job and shown to admins: its kind and message, without the
+    statement's parameters a database error quotes, nor anything shaped like an address."""
+    text = str(error).split("[parameters:", 1)[0].split("\n[SQL:", 1)[0]
+    return _ADDRESS.sub("<address>", f"{type(error).__name__}: {text}".strip())[:1000]
 
 
 def _finish(job: Job, state: str) -> None:
