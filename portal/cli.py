@@ -103,6 +103,7 @@ def work(interval):
     except KeyboardInterrupt:
         pass
     try:
+        db.session.rollback()  # an interrupt may have come mid-transaction
         heartbeat.stopped(worker)
     except Exception:  # noqa: BLE001 - the database may be what stopped us
         db.session.rollback()
