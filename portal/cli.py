@@ -3,6 +3,7 @@
 import signal
 import sys
 import threading
+import uuid
 
 import click
 from flask import Flask
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from portal.core.consent import ledger
 from portal.core.integrations import webhooks
+from portal.core.kernel import heartbeat, jobs
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.mail import outbox
 from portal.extensions import db
@@ -19,6 +21,7 @@ outbox_cli = click.Group("outbox", help="Send queued mail.")
 demo_cli = click.Group("demo", help="The demo site group.")
 keys_cli = click.Group("keys", help="Encryption keys of personal data.")
 mail_cli = click.Group("mail", help="Topic mails to the people who asked for them.")
+jobs_cli = click.Group("jobs", help="Long work the worker does in batches.")
 lifecycle_cli = click.Group("lifecycle", help="Freshness, re-permission and retention rules.")
 erasures_cli = click.Group("erasures", help="Erasure requests sent to recipients of data.")
 
@@ -71,15 +74,21 @@ def send_once():
 @outbox_cli.command("work")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 def work(interval):
-    """Keep sending mail and webhooks as they arrive, until stopped (SIGTERM or Ctrl-C)."""
+    """Keep sending mail and webhooks and running jobs' batches, until stopped (SIGTERM or
+    Ctrl-C); writes a heartbeat on every pass."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo("outbox worker started")
+    worker = uuid.uuid4().hex
+    click.echo(f"outbox worker {worker} started")
     try:
         while not stop.is_set():
+            batch = False
             try:
-                result = outbox.send_due()
+                heartbeat.beat(worker)
+                result = outbox.send_due(owner=worker)
                 result.add(webhooks.deliver_due())
+                batch = jobs.work_once(worker)
+                jobs.drop_expired_holds()
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
                 db.session.rollback()
                 click.echo(f"outbox pass failed: {type(error).__name__}", err=True)
@@ -89,11 +98,16 @@ def work(interval):
                     f"decided {result.decided}, sent {result.sent}, "
                     f"to retry {result.retrying}, failed {result.failed}"
                 )
-            else:
+            elif not batch:
                 stop.wait(interval)
             db.session.remove()
     except KeyboardInterrupt:
         pass
+    try:
+        db.session.rollback()  # an interrupt may have come mid-transaction
+        heartbeat.stopped(worker)
+    except Exception:  # noqa: BLE001 - the database may be what stopped us
+        db.session.rollback()
     click.echo("outbox worker stopped")
 
 
@@ -157,23 +171,34 @@ def doctor():
     required=True,
     help="Plain text body; blank lines separate paragraphs.",
 )
-def send_topic(group_slug, brand_slug, key, title, body_file):
-    """Queue a topic mail for everyone consenting to the topic by email (the worker sends)."""
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation of the count.")
+def send_topic(group_slug, brand_slug, key, title, body_file, yes):
+    """Mail everyone consenting to the topic by email: says how many and asks, then starts a
+    job that the worker runs in batches."""
     from portal.core.kernel.errors import NotFound, Refused
     from portal.core.mail import topic_mail
 
     body = body_file.read()
     if not title.strip() or not body.strip() or "\n" in title or "\r" in title:
         raise click.ClickException("the subject must be one non-empty line and the body not empty")
+    if len(title.strip()) > 200 or len(body.strip()) > 50_000:
+        raise click.ClickException("the subject is 200 characters at most, the body 50,000")
     try:
         topic = topic_mail.find_topic(group_slug, brand_slug, key)
     except NotFound as missing:
         raise click.ClickException(str(missing)) from None
     try:
-        count = topic_mail.send_topic(topic, title.strip(), body)
+        topic_mail.check_sendable(topic.brand)  # before asking: no count for mail that cannot go
+        count = topic_mail.audience(topic)
+        if not yes:
+            click.confirm(f"This mails {count} people. Send?", abort=True)
+        job = topic_mail.send_topic(topic, title.strip(), body)
     except Refused as refused:
         raise click.ClickException(str(refused.message)) from None
-    click.echo(f"queued {count} mails for {brand_slug}/{key}")
+    click.echo(
+        f"job {job.id} started: {job.total} mails for {brand_slug}/{key}, queued by the worker "
+        "in batches (`flask jobs list` shows its progress)"
+    )
 
 
 @lifecycle_cli.command("run")
@@ -215,6 +240,28 @@ def resend_erasures(batch):
     _resend(batch)
 
 
+@jobs_cli.command("list")
+@click.option("--limit", default=20, show_default=True)
+def list_jobs(limit):
+    """The latest jobs of every group, newest first, with their progress."""
+    from portal.core.kernel.models.job import Job
+
+    for job in db.session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)):
+        left = max(job.total - job.done - job.failed, 0)
+        click.echo(
+            f"{job.id} {job.kind} {job.state}: done {job.done}, failed {job.failed}, "
+            f"left {left} of {job.total} (by {job.created_by})"
+            + (f"; last error: {job.last_error}" if job.last_error else "")
+        )
+
+
+@jobs_cli.command("run")
+def run_jobs():
+    """Run every waiting job to its end in this process, batch after batch (the worker does
+    this on its own; this is for a one-off run)."""
+    click.echo(f"{jobs.run_all()} batches run")
+
+
 def init_app(app: Flask) -> None:
     from portal import admin_cli
     from portal.api.commands import api_clients_cli
@@ -228,6 +275,7 @@ def init_app(app: Flask) -> None:
         api_clients_cli,
         lifecycle_cli,
         erasures_cli,
+        jobs_cli,
         doctor,
     ):
         app.cli.add_command(group)

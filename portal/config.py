@@ -171,4 +171,9 @@ def from_environment(instance_path: str) -> dict:
         "ADMIN_MAIL_SENDER": env.get("ADMIN_MAIL_SENDER", "Consent portal <portal@localhost>"),
         "ADMIN_LOGO_MAX_BYTES": int(env.get("ADMIN_LOGO_MAX_BYTES", str(200 * 1024))),
         "ADMIN_IMPORT_MAX_BYTES": int(env.get("ADMIN_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+        "JOB_BATCH_SIZE": int(env.get("JOB_BATCH_SIZE", "500")),
+        "JOB_LEASE_SECONDS": int(env.get("JOB_LEASE_SECONDS", "300")),
+        "JOB_MAX_ATTEMPTS": int(env.get("JOB_MAX_ATTEMPTS", "5")),
+        "IMPORT_HOLD_HOURS": int(env.get("IMPORT_HOLD_HOURS", "24")),
+        "WORKER_STALE_SECONDS": int(env.get("WORKER_STALE_SECONDS", "120")),
     }

@@ -10,7 +10,7 @@ from flask import g
 from sqlalchemy import event, text
 
 from portal.core.console.models import AdminAccount
-from portal.core.kernel import clock
+from portal.core.kernel import clock, jobs
 from portal.core.mail import address_requests, outbox
 from portal.extensions import db
 from tests.conftest import csrf_token
@@ -41,7 +41,8 @@ def sign_up(client, email, brand="camille", group="luxe", topics=None, headers=N
 
 
 def deliver():
-    """One pass of the outbox worker."""
+    """One pass of the outbox worker: every job's batches, then the mail."""
+    jobs.run_all()
     return outbox.send_all()
 
 
@@ -142,7 +143,7 @@ def send_topic(runner, tmp_path, subject: str, body: str, brand="camille", topic
     """An admin runs ``flask mail send-topic``; returns the command's result."""
     path = tmp_path / "body.txt"
     path.write_text(body)
-    args = ["mail", "send-topic", "--brand", brand, "--topic", topic, "--subject", subject]
+    args = ["mail", "send-topic", "--yes", "--brand", brand, "--topic", topic, "--subject", subject]
     return runner.invoke(args=[*args, "--body-file", str(path)])
 
 

@@ -125,6 +125,8 @@ from portal.admin import (  # noqa: E402,F401 - the route modules register on th
     dashboard,
     group,
     imports,
+    jobs,
+    mailing,
     my_account,
     recipients,
     rules,

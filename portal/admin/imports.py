@@ -1,22 +1,28 @@
-"""The import upload form: check a file (dry run), then import it or ask by mail."""
+"""The import page: check a file (kept, encrypted, for the import that follows), then import
+it or ask by mail, as a job the worker runs in batches; and a template file to start from."""
 
-import io
-
-from flask import abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal.admin import blueprint, brand_or_404, require
 from portal.core.consent import imports
 from portal.core.console import admins
-from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.errors import InvalidInput, NotFound
+
+TEMPLATE = (
+    "email,topic,channel,consented_at,source,language\n"
+    "anna@example.com,news,email,2024-05-01T10:00:00Z,old shop,en\n"
+)
 
 
 @blueprint.route("/import", methods=["GET", "POST"])
 def import_subscribers():
     require("import")
     brands = [b for b in admins.visible_brands(g.admin) if b.archived_at is None]
-    errors, plan, outcome = {}, None, None
+    errors, plan, held = {}, None, None
     if request.method == "POST":
+        if request.form.get("mode") == "run" and request.form.get("held"):
+            return _start()
         try:
             brand_id = int(request.form.get("brand", ""))
         except ValueError:
@@ -25,10 +31,10 @@ def import_subscribers():
         require("import", brand)
         reconfirm = request.form.get("reconfirm") == "1"
         try:
-            rows, filename = _upload()
-            plan = imports.plan(brand, rows, reconfirm, current_app.config["LANGUAGES"])
-            if request.form.get("mode") == "run":
-                outcome = imports.run(g.admin, plan, filename)
+            text, filename = _upload()
+            plan, held = imports.hold(
+                g.admin, brand, text, filename, reconfirm, current_app.config["LANGUAGES"]
+            )
         except InvalidInput as refused:
             errors = {refused.field: refused.message}
     return render_template(
@@ -36,9 +42,45 @@ def import_subscribers():
         brands=brands,
         errors=errors,
         plan=plan,
-        outcome=outcome,
+        held=held,
         values=request.form,
+        columns=COLUMNS,
     ), 422 if errors else 200
+
+
+def _start():
+    """The admin confirmed a checked file: the held job starts; its page shows progress."""
+    try:
+        job_id = int(request.form.get("held", ""))
+        job = imports.release(g.admin, job_id)
+    except (ValueError, NotFound):
+        abort(404)
+    return redirect(url_for("admin.job", job_id=job.id))
+
+
+@blueprint.get("/import/template.csv")
+def import_template():
+    require("import")
+    return Response(
+        TEMPLATE,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="import-template.csv"'},
+    )
+
+
+# Every column the import reads, whether it is required, and what it holds.
+COLUMNS = (
+    ("email", _l("required"), _l("The person's email address.")),
+    ("topic", _l("required"), _l("The topic's key, as on the brand's topics page (like news).")),
+    ("channel", _l("optional"), _l("email, sms or post; email when empty.")),
+    (
+        "consented_at",
+        _l("required, unless asking by mail"),
+        _l("When the person consented, like 2024-05-01T10:00:00Z; not in the future."),
+    ),
+    ("source", _l("optional"), _l("Where the consent was given (kept as evidence).")),
+    ("language", _l("optional"), _l("en, fr or de; the group's language when empty.")),
+)
 
 
 def _upload():
@@ -51,8 +93,4 @@ def _upload():
         raise InvalidInput(
             "file", _l("The file is too large (%(mb)s MB at most).", mb=limit // 2**20)
         )
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("file", _l("The file must be CSV in UTF-8.")) from None
-    return io.StringIO(text, newline=""), upload.filename
+    return imports.decode(content), upload.filename

@@ -119,15 +119,21 @@ def text_new(brand_id: int):
 
 @blueprint.post("/brands/<int:brand_id>/policy")
 def policy(brand_id: int):
+    """Raise the policy version; with "ask again", first say how many people it will mail and
+    ask for confirmation, then start the job and show its page."""
     brand = brand_or_404(brand_id)
     require("manage_brand", brand)
+    version = request.form.get("policy_version", "")
+    ask_again = request.form.get("ask_again") == "1"
     try:
-        asked = topics.raise_policy(
-            g.admin,
-            brand,
-            request.form.get("policy_version", ""),
-            request.form.get("ask_again") == "1",
-        )
+        if ask_again and request.form.get("confirmed") != "1":
+            return render_template(
+                "admin/policy_confirm.html",
+                brand=brand,
+                version=topics.check_version(brand, version),
+                count=topics.reconsent_audience(brand),
+            )
+        job = topics.raise_policy(g.admin, brand, version, ask_again)
     except InvalidInput as refused:
         versions = db.session.scalars(
             db.select(ConsentText)
@@ -141,12 +147,7 @@ def policy(brand_id: int):
             errors={refused.field: refused.message},
             typed=request.form,
         ), 422
-    flash(
-        _(
-            "The privacy policy version is now %(version)s. "
-            "%(count)s subscribers were asked to confirm again.",
-            version=brand.policy_version,
-            count=asked,
-        )
-    )
+    flash(_("The privacy policy version is now %(version)s.", version=brand.policy_version))
+    if job is not None:
+        return redirect(url_for("admin.job", job_id=job.id))
     return redirect(url_for("admin.topic_list", brand_id=brand.id))

@@ -11,6 +11,7 @@ from portal.core.integrations.models.api import (
 from portal.core.integrations.models.event import Event
 from portal.core.integrations.models.recipients import ErasureRequest, RecipientTerms
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
+from portal.core.kernel.models.job import Job, JobFailure, WorkerHeartbeat
 from portal.core.lifecycle.models import LifecycleNotice, LifecyclePolicy
 from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.core.people.models.access import SignInLink
@@ -23,6 +24,9 @@ __all__ = [
     "AddressRequest",
     "ApiClient",
     "Event",
+    "Job",
+    "JobFailure",
+    "WorkerHeartbeat",
     "IdempotencyRecord",
     "WebhookDelivery",
     "WebhookEndpoint",

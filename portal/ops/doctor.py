@@ -1,14 +1,10 @@
 """``flask doctor``: check the configuration, database, SMTP and worker; say what is wrong."""
 
 import smtplib
-from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
 
-from portal.core.kernel import clock
-from portal.core.mail.models import QUEUED, OutboxMessage
-from portal.extensions import db
+from portal.core.mail import health
 from portal.ops.health import readiness
 
 
@@ -51,16 +47,27 @@ def _smtp(config) -> str | None:
     return None
 
 
-def _worker() -> str | None:
-    oldest = db.session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == QUEUED)
-    )
-    if oldest is not None and clock.now() - oldest > timedelta(minutes=10):
-        return (
-            "mail has been due for more than 10 minutes: is `flask outbox work` running? "
-            "If it is, it cannot reach the SMTP server."
+def _worker() -> list[str]:
+    """The worker's heartbeat and the state of mail, as the console's banner shows them."""
+    state = health.state()
+    problems = []
+    if state.worker_seen_at is None:
+        problems.append(
+            "no worker is running: start `flask outbox work` (mail, sign-ups and jobs wait for it)."
         )
-    return None
+    elif state.worker_stale:
+        problems.append(
+            f"no worker has been seen since {state.worker_seen_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(more than {current_app.config['WORKER_STALE_SECONDS']} s): is "
+            "`flask outbox work` running?"
+        )
+    if state.mail_failing:
+        problems.append(
+            f"mail is failing: {state.retrying} messages wait for a retry, {state.failed_today} "
+            f"failed every attempt in the last day (last error: {state.last_error or 'none'}); "
+            "once the cause is fixed, `flask outbox retry` sends the failed ones again."
+        )
+    return problems
 
 
 def examine() -> list[str]:
@@ -73,7 +80,8 @@ def examine() -> list[str]:
             problems.append(f"{name}: {verdict}")
     if checks.get("database") != "ok":
         return problems
-    for check in (_smtp(config), _worker()):
-        if check:
-            problems.append(check)
+    smtp = _smtp(config)
+    if smtp:
+        problems.append(smtp)
+    problems.extend(_worker())
     return problems

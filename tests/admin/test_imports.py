@@ -2,6 +2,7 @@
 with its progress bar, and re-permission mails instead of imported consent."""
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -136,15 +137,17 @@ def test_the_upload_form(client, demo, smtp):
     assert "Check only, nothing was written: 3 lines would be imported, 6 refused" in page
     assert "refused: unknown topic" in page
     assert _count(Consent) == 0
-    done = post(
-        client,
-        "/admin/import",
-        {"brand": camille.id, "mode": "run", "file": (io.BytesIO(CSV.encode()), "l.csv")},
-        content_type="multipart/form-data",
-    )
-    assert "Imported 3 consents" in done.get_data(as_text=True)
-    audit = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "import.run"))
-    assert audit.after["imported"] == 3 and audit.actor.startswith("admin:")
+    held = re.search(r'name="held" value="(\d+)"', page).group(1)
+    started = post(client, "/admin/import", {"mode": "run", "held": held})
+    assert started.status_code == 302 and started.headers["Location"] == f"/admin/jobs/{held}"
+    assert _count(Consent) == 0  # the worker imports, not the request
+    deliver()
+    done = client.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Finished" in done and "<dt>Done</dt><dd>3</dd>" in done
+    assert "<dt>Failed</dt><dd>6</dd>" in done and "unknown topic" in done
+    assert _count(Consent) == 3
+    again = post(client, "/admin/import", {"mode": "run", "held": held})
+    assert again.status_code == 404  # a held file starts once
     vespera = post(
         client,
         "/admin/import",
@@ -172,3 +175,96 @@ def test_an_erased_address_is_refused_as_suppressed(client, demo, smtp):
     assert [line.reason for line in plan.lines] == [imports.SUPPRESSED]
     assert imports.run(None, plan, "old.csv").imported == 0
     assert _count(Subject) == 0
+
+
+EXCEL_FR = (
+    "email;topic;channel;consented_at;source\r\n"
+    "zoe@example.com;news;email;2024-05-01T10:00:00Z;boutique Genève\r\n"
+    "ann@example.com;news;email;2024-05-01T10:00:00Z;boutique\r\n"
+).encode("cp1252")
+
+
+def test_a_semicolon_file_from_excel_in_windows_1252_is_read(client, demo, smtp):
+    log_in(client, brand_admin(demo, "camille"))
+    checked = post(
+        client,
+        "/admin/import",
+        {"brand": brand("camille").id, "mode": "check", "file": (io.BytesIO(EXCEL_FR), "fr.csv")},
+        content_type="multipart/form-data",
+    )
+    page = checked.get_data(as_text=True)
+    assert "2 lines would be imported, 0 refused" in page and "zoe@example.com" in page
+    held = re.search(r'name="held" value="(\d+)"', page).group(1)
+    post(client, "/admin/import", {"mode": "run", "held": held})
+    deliver()
+    assert _count(Consent) == 2
+    source = db.session.scalar(
+        select(LedgerEntry.evidence).where(LedgerEntry.source == "import").limit(1)
+    )
+    assert "boutique Genève" in str(source)
+
+
+def test_asking_by_mail_says_how_many_it_mails_before_it_does(client, demo, smtp):
+    log_in(client, brand_admin(demo, "camille"))
+    checked = post(
+        client,
+        "/admin/import",
+        {
+            "brand": brand("camille").id,
+            "mode": "check",
+            "reconfirm": "1",
+            "file": (
+                io.BytesIO(
+                    b"email,topic\nann@example.com,news\nann@example.com,care\n"
+                    b"bob@example.com,news\n"
+                ),
+                "l.csv",
+            ),
+        },
+        content_type="multipart/form-data",
+    )
+    page = checked.get_data(as_text=True)
+    assert "This mails 2 people, asking them to confirm." in page
+    deliver()
+    assert smtp.messages == []  # nothing is sent before the admin confirms
+
+
+def test_the_help_lists_every_column_and_the_template_downloads(client, demo):
+    log_in(client, brand_admin(demo, "camille"))
+    page = client.get("/admin/import").get_data(as_text=True)
+    for column in imports.KNOWN:
+        assert f"<code>{column}</code>" in page
+    assert "required, unless asking by mail" in page
+    template = client.get("/admin/import/template.csv")
+    assert template.headers["Content-Type"].startswith("text/csv")
+    header = template.get_data(as_text=True).splitlines()[0].split(",")
+    assert set(header) == set(imports.KNOWN)
+
+
+def test_a_large_file_is_imported_in_batches_with_each_refusal_kept(app, client, demo, smtp):
+    app.config["JOB_BATCH_SIZE"] = 3
+    lines = [f"p{n}@example.com,news,email,2024-05-01T10:00:00Z" for n in range(7)]
+    lines.insert(4, "not-an-address,news,email,2024-05-01T10:00:00Z")
+    content = ("email,topic,channel,consented_at\n" + "\n".join(lines) + "\n").encode()
+    log_in(client, brand_admin(demo, "camille"))
+    page = post(
+        client,
+        "/admin/import",
+        {"brand": brand("camille").id, "mode": "check", "file": (io.BytesIO(content), "l.csv")},
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    held = re.search(r'name="held" value="(\d+)"', page).group(1)
+    url = post(client, "/admin/import", {"mode": "run", "held": held}).headers["Location"]
+    from portal.core.kernel import jobs
+
+    assert jobs.work_once("w")
+    first = client.get(url).get_data(as_text=True)
+    assert "<dt>Done</dt><dd>3</dd>" in first and "<dt>Left</dt><dd>5</dd>" in first
+    jobs.run_all("w")
+    done = client.get(url).get_data(as_text=True)
+    assert "<dt>Done</dt><dd>7</dd>" in done and "<dt>Failed</dt><dd>1</dd>" in done
+    assert "<td>line 6</td><td>bad address</td>" in done
+    assert _count(Consent) == 7
+    from portal.core.kernel.models.job import Job
+
+    assert db.session.get(Job, int(held)).payload is None  # the file is gone once imported

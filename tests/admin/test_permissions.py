@@ -13,6 +13,7 @@ from portal.core.console.models import AdminAccount
 from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.api import ApiClient
 from portal.core.integrations.models.event import CONSENT_CHANGED
+from portal.core.kernel import jobs
 from portal.core.kernel.models.group import Brand, Topic
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
@@ -61,12 +62,18 @@ ALLOWED = {
     "audit_csv": {"owner"},
     "access_log": {"owner"},
     "access_csv": {"owner"},
+    "import_template": {"owner", "brand_admin"},
+    "job_list": {"owner", "brand_admin"},
+    "job": {"owner", "brand_admin"},
+    "mail_health": {"owner"},
+    "topic_mail_new": {"owner", "brand_admin"},
+    "test_mail": {"owner"},
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
 SELF |= {"change_password", "two_factor_off", "recovery_codes", "forgot_password"}
 SELF |= {"reset_password"}
 ROLES = ("owner", "brand_admin", "viewer")
-IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id", "erasure_id"}
+IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id", "erasure_id", "job_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")
 
 
@@ -103,6 +110,14 @@ def world(app, client, demo, smtp):
         endpoint, _ = webhooks.register(api_client, "https://hooks.example/", [CONSENT_CHANGED])
         db.session.commit()
         hooks[slug] = {"client_id": api_client.id, "endpoint_id": endpoint.id}
+        owner_brand = db.session.scalar(
+            select(Brand).where(
+                Brand.slug == {"foreign": "solo", "ungranted": "vespera"}.get(slug, "camille")
+            )
+        )
+        job = jobs.start("policy.ask_again", owner_brand.group_id, "t", 0, brand_id=owner_brand.id)
+        db.session.commit()
+        hooks[slug]["job_id"] = job.id
     # A disposal record of the other group (nothing personal in it, as every such record).
     foreign_erasure, own_erasure = str(uuid.uuid4()), str(uuid.uuid4())
     for erasure_id, group_id in ((foreign_erasure, other.id), (own_erasure, demo.id)):

@@ -196,15 +196,14 @@ def test_raising_the_policy_asks_subscribers_to_confirm_again(client, demo, smtp
     smtp.clear()
     camille = brand("camille")
     _owner(client, demo)
-    answer = post(
-        client,
-        f"/admin/brands/{camille.id}/policy",
-        {"policy_version": "2026-09", "ask_again": "1"},
-    )
-    assert answer.status_code == 302
-    assert "1 subscribers were asked" in client.get(answer.headers["Location"]).get_data(
-        as_text=True
-    )
+    raising = {"policy_version": "2026-09", "ask_again": "1"}
+    asked = post(client, f"/admin/brands/{camille.id}/policy", raising)
+    assert "This mails 1 person" in asked.get_data(as_text=True)
+    assert brand("camille").policy_version == "2026-01"  # nothing changes before the yes
+    answer = post(client, f"/admin/brands/{camille.id}/policy", dict(raising, confirmed="1"))
+    assert answer.status_code == 302 and "/admin/jobs/" in answer.headers["Location"]
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Waiting for the worker" in page and "every 2s" in page
     consents = db.session.scalars(select(Consent).where(Consent.brand_id == camille.id)).all()
     assert {c.state for c in consents} == {"granted"}  # kept until they confirm
     assert {c.policy_version for c in consents} == {"2026-01"}

@@ -53,7 +53,7 @@ def _import(client, content: bytes, filename: str, content_type: str = "text/csv
     return post(
         client,
         "/admin/import",
-        {"brand": brand("camille").id, "mode": "run", "file": upload},
+        {"brand": brand("camille").id, "mode": "check", "file": upload},
         content_type="multipart/form-data",
     )
 
@@ -126,5 +126,5 @@ def test_an_oversized_import_is_refused_before_it_is_read(app, client, demo):
 def test_a_csv_with_any_name_or_type_is_read_as_csv(client, demo, smtp):
     log_in(client, brand_admin(demo, "camille"))
     answer = _import(client, CSV.encode(), "logo.png", "image/png")
-    assert "Imported 3 consents" in answer.get_data(as_text=True)
+    assert "3 lines would be imported" in answer.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Brand)) == 7

@@ -18,7 +18,7 @@ import portal
 from portal.core.consent.models import SignupRequest
 from portal.core.console import recovery, team
 from portal.core.kernel.models.group import Brand, Topic
-from portal.core.mail import mails, topic_mail
+from portal.core.mail import health, mails, topic_mail
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, deliver, sign_up
@@ -79,11 +79,12 @@ def _every_kind(client, smtp, demo, language: str) -> set[str]:
     )
     recovery.request_reset(owner.email, language, ("Portal", "portal@luxe.example"))
     mails.erasure_confirmed(subject)
+    health.send_test(demo.id, f"owner-{language}@admins.example", ("P", "p@luxe.example"), language)
     db.session.commit()
     return {
         "confirm_signup", "already_registered", "erasure_link", "confirm_new_address",
         "address_taken", "address_change_notice", "sign_in", "reconsent", "freshness",
-        "repermission", "topic", "admin_invite", "erasure_confirmed", "admin_reset",
+        "repermission", "topic", "admin_invite", "erasure_confirmed", "admin_reset", "admin_test",
     }  # fmt: skip
 
 

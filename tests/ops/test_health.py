@@ -1,6 +1,13 @@
 """Load-balancer probes, metrics and `flask doctor`."""
 
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from portal.core.kernel import clock, heartbeat
 from portal.core.mail import outbox
+from portal.core.mail.models import OutboxMessage
+from portal.extensions import db
 
 
 def test_healthz_and_readyz(client, demo):
@@ -51,8 +58,42 @@ def test_metrics_without_token_only_from_loopback(app, client, demo):
 
 
 def test_doctor_says_what_is_wrong_in_plain_words(app, runner, demo, smtp):
+    heartbeat.beat("worker-1")
     assert runner.invoke(args=["doctor"]).output.startswith("All good")
     smtp.stop()
     result = runner.invoke(args=["doctor"])
     assert result.exit_code == 1
     assert "cannot be used" in result.output and "mail waits in the outbox" in result.output
+
+
+def test_doctor_fails_when_no_worker_runs_or_mail_fails(app, runner, demo, smtp):
+    never = runner.invoke(args=["doctor"])
+    assert never.exit_code == 1 and "no worker is running" in never.output
+    heartbeat.beat("worker-1")
+    assert runner.invoke(args=["doctor"]).exit_code == 0
+    clock.freeze(clock.now() + timedelta(seconds=app.config["WORKER_STALE_SECONDS"] + 1))
+    stale = runner.invoke(args=["doctor"])
+    assert stale.exit_code == 1 and "no worker has been seen since" in stale.output
+    heartbeat.beat("worker-1")
+    outbox.queue(
+        demo.id,
+        None,
+        "t",
+        to="a@example.com",
+        sender=["a", "a@example.com"],
+        subject="s",
+        text="t",
+        html="h",
+    )
+    db.session.commit()
+    db.session.execute(
+        update(OutboxMessage).values(attempts=1, last_error="SMTPServerDisconnected")
+    )
+    db.session.commit()
+    failing = runner.invoke(args=["doctor"])
+    assert (
+        failing.exit_code == 1 and "mail is failing: 1 messages wait for a retry" in failing.output
+    )
+    assert "SMTPServerDisconnected" in failing.output
+    heartbeat.stopped("worker-1")
+    assert "no worker is running" in runner.invoke(args=["doctor"]).output

@@ -9,6 +9,8 @@ is imported as given: every address gets a double opt-in mail instead.
 """
 
 import csv
+import io
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,15 +28,17 @@ from portal.core.consent.signup import latest_text
 from portal.core.console import audit
 from portal.core.console.models import AdminAccount
 from portal.core.integrations import lookup
-from portal.core.kernel import clock, many
-from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel import clock, jobs, many
+from portal.core.kernel.errors import InvalidInput, NotFound
 from portal.core.kernel.models.group import Brand
+from portal.core.kernel.models.job import HELD, Job
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import locks, subjects
 from portal.core.people.models.subject import ACTIVE, Subject
 from portal.extensions import db
 
+IMPORT = "import"
 REQUIRED = ("email", "topic")
 KNOWN = ("email", "topic", "channel", "consented_at", "source", "language")
 
@@ -115,8 +119,15 @@ def _moment(raw: str, now: datetime) -> datetime | None:
     return moment if moment <= now else None
 
 
-def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=("en",)) -> Plan:
-    """Read and check a CSV (an iterable of text lines); raises InvalidInput for the whole file."""
+def plan(
+    brand: Brand,
+    rows: Iterable[str],
+    reconfirm: bool = False,
+    languages=("en",),
+    first_line: int = 2,
+) -> Plan:
+    """Read and check a CSV (an iterable of text lines); raises InvalidInput for the whole file.
+    ``first_line``: the number of the first line after the header (a job's later batches)."""
     reader = csv.DictReader(rows)
     try:
         header = [name.strip().lower() for name in (reader.fieldnames or [])]
@@ -135,7 +146,7 @@ def plan(brand: Brand, rows: Iterable[str], reconfirm: bool = False, languages=(
     result = Plan(brand, reconfirm, ignored_columns=[h for h in header if h not in KNOWN])
     topics = {topic.key: topic for topic in brand.topics}
     now, seen = clock.now(), set()
-    for number, row in enumerate(_rows_of(reader), start=2):
+    for number, row in enumerate(_rows_of(reader), start=first_line):
         line = Line(
             number,
             (row.get("email") or "").strip(),
@@ -223,32 +234,47 @@ class Outcome:
 
 
 def run(admin: AdminAccount | None, result: Plan, filename: str, progress: Callable = None):
-    """Write the accepted lines of a plan in one transaction (all or nothing)."""
+    """Write the accepted lines of a plan in one transaction (all or nothing): what
+    ``flask admins import`` does; the console runs a job instead (``hold``)."""
     progress = progress or (lambda done: None)
     brand, outcome = result.brand, Outcome()
     actor = admin.label if admin is not None else "cli"
     with commit_session():
-        if result.reconfirm:
-            _reconfirm(result, outcome, progress, actor)
-        else:
-            _import(result, filename, outcome, progress, actor)
-        audit.record(
-            brand.group_id,
+        _write(result, filename, outcome, progress, actor)
+        _audit(
+            brand,
             admin,
-            "import.run",
-            f"brand:{brand.id}",
-            brand_id=brand.id,
-            after={
-                "file": filename[:100],
-                "lines": len(result.lines),
-                "refused": len(result.refused),
-                "imported": outcome.imported,
-                "asked": outcome.asked,
-                "new_subjects": outcome.new_subjects,
-                "reconfirm": result.reconfirm,
-            },
+            filename,
+            len(result.lines),
+            len(result.refused),
+            outcome,
+            result.reconfirm,
         )
     return outcome
+
+
+def _write(result: Plan, filename: str, outcome: Outcome, progress, actor: str) -> None:
+    if result.reconfirm:
+        _reconfirm(result, outcome, progress, actor)
+    else:
+        _import(result, filename, outcome, progress, actor)
+
+
+def _audit(brand, admin, filename, lines, refused, outcome: Outcome, reconfirm, job_id=None):
+    after = {
+        "file": filename[:100],
+        "lines": lines,
+        "refused": refused,
+        "imported": outcome.imported,
+        "asked": outcome.asked,
+        "new_subjects": outcome.new_subjects,
+        "reconfirm": reconfirm,
+    }
+    if job_id is not None:
+        after["job"] = job_id
+    audit.record(
+        brand.group_id, admin, "import.run", f"brand:{brand.id}", brand_id=brand.id, after=after
+    )
 
 
 def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
@@ -341,3 +367,126 @@ def _reconfirm(result: Plan, outcome: Outcome, progress, actor: str) -> None:
             mails.confirm_signup(pending)
             outcome.asked += 1
         progress(len(lines))
+
+
+# Reading the file as people save it: Excel writes semicolons in French and German locales,
+# and Windows-1252 when "CSV" rather than "CSV UTF-8" is chosen.
+DELIMITERS = ",;\t"
+
+
+def decode(content: bytes) -> str:
+    """The text of an uploaded file: UTF-8 (with or without a byte-order mark), else
+    Windows-1252; InvalidInput for what is not text at all."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InvalidInput("file", _l("The file must be CSV text.")) from None
+    if "\x00" in text:
+        raise InvalidInput("file", _l("The file must be CSV text."))
+    return text
+
+
+def normalise(text: str) -> str:
+    """The same rows as comma-separated CSV, whatever separator the header line shows."""
+    header = text.split("\n", 1)[0]
+    try:
+        dialect = csv.Sniffer().sniff(header, delimiters=DELIMITERS)
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    if delimiter == ",":
+        return text
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    try:
+        writer.writerows(reader)
+    except csv.Error:
+        raise _unreadable(reader) from None
+    return out.getvalue()
+
+
+def hold(
+    admin: AdminAccount, brand: Brand, text: str, filename: str, reconfirm: bool, languages
+) -> tuple[Plan, Job]:
+    """Check a file and keep it, encrypted, in a held job until the admin confirms it
+    (``release``) or IMPORT_HOLD_HOURS pass; returns the check's report and the job."""
+    text = normalise(text)
+    result = plan(brand, io.StringIO(text, newline=""), reconfirm, languages)
+    with commit_session():
+        job = jobs.start(
+            IMPORT,
+            brand.group_id,
+            admin.label,
+            len(result.lines),
+            brand_id=brand.id,
+            admin_id=admin.id,
+            params={
+                "filename": filename[:100],
+                "reconfirm": reconfirm,
+                "languages": list(languages),
+            },
+            payload=text,
+            held=True,
+        )
+    return result, job
+
+
+def release(admin: AdminAccount, job_id: int) -> Job:
+    """Start the held import ``job_id`` that ``admin`` checked; NotFound if there is none
+    (another admin's, already started, or expired)."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.kind != IMPORT or job.state != HELD or job.admin_id != admin.id:
+        raise NotFound("no import waiting for confirmation")
+    with commit_session():
+        jobs.release(job)
+    return job
+
+
+@jobs.handler(IMPORT)
+def import_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
+    """Check and write the next ``limit`` lines of the file. The cursor is the number of lines
+    done and where the next starts in the text, so no batch reads the file from the top.
+    Refused lines are the job's failures, with their line number and reason."""
+    brand = db.session.get(Brand, job.brand_id)
+    done, _, offset = (job.cursor or "0:0").partition(":")
+    source = io.StringIO(job.payload, newline="")
+    header = next(csv.reader(source), [])
+    source.seek(max(int(offset or 0), source.tell()))
+    rows = list(itertools.islice(csv.reader(source), limit))
+    chunk = io.StringIO()
+    csv.writer(chunk, lineterminator="\n").writerows([header, *rows])
+    result = plan(
+        brand,
+        io.StringIO(chunk.getvalue(), newline=""),
+        params["reconfirm"],
+        params["languages"],
+        first_line=int(done) + 2,
+    )
+    outcome = Outcome()
+    _write(result, params["filename"], outcome, lambda n: None, job.created_by)
+    batch = jobs.Batch(
+        done=len(result.accepted),
+        failures=[(f"line {line.number}", line.reason) for line in result.refused],
+        cursor=f"{int(done) + len(rows)}:{source.tell()}",
+        finished=len(rows) < limit,
+    )
+    if batch.finished:
+        admin = db.session.get(AdminAccount, job.admin_id) if job.admin_id else None
+        lines = job.done + batch.done  # accepted lines, each imported or asked about
+        reconfirm = params["reconfirm"]
+        total = Outcome(imported=0 if reconfirm else lines, asked=lines if reconfirm else 0)
+        _audit(
+            brand,
+            admin,
+            params["filename"],
+            job.total,
+            job.failed + len(batch.failures),
+            total,
+            params["reconfirm"],
+            job.id,
+        )
+    return batch

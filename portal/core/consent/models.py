@@ -42,6 +42,11 @@ class Consent(db.Model):
             unique=True,
             postgresql_include=["state"],
         ),
+        # A job walks a brand's or a topic's audience in subject order, a batch at a time
+        # (asking again, topic mails): each batch reads on from where the last stopped in the
+        # index, instead of sorting the whole audience again.
+        Index("ix_consent_brand_audience", "brand_id", "channel", "state", "subject_id"),
+        Index("ix_consent_topic_audience", "topic_id", "channel", "state", "subject_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

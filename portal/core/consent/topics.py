@@ -17,10 +17,11 @@ from portal.core.consent.models import GRANTED, Consent
 from portal.core.consent.signup import latest_text
 from portal.core.console import audit
 from portal.core.console.models import AdminAccount
-from portal.core.kernel import clock
+from portal.core.kernel import clock, jobs
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.base import CHANNELS
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
+from portal.core.kernel.models.job import Job
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people import locks
@@ -29,6 +30,7 @@ from portal.extensions import db
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 RECONSENT_CHANNEL = "email"  # the mail asks again for what is sent by mail
+ASK_AGAIN = "policy.ask_again"
 
 
 def languages() -> list[str]:
@@ -170,29 +172,44 @@ def new_text(admin: AdminAccount, brand: Brand, texts: dict) -> ConsentText:
     return text
 
 
-def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: bool) -> int:
-    """Set a new privacy-policy version; with ``ask_again``, mail every subscriber of the brand
-    a link to confirm their consents under it. Returns how many were asked."""
+def check_version(brand: Brand, version: str) -> str:
+    """The cleaned new version; InvalidInput if it is empty, too long or the current one."""
     version = clean_version(version)
     if version == brand.policy_version:
         raise InvalidInput("policy_version", _l("This is already the current version."))
-    asked = 0
-    origin = Origin(source="admin", actor=admin.label, evidence={"reason": "policy_update"})
+    return version
+
+
+def reconsent_audience(brand: Brand) -> int:
+    """How many people raising the policy version with "ask again" would mail now."""
+    return db.session.scalar(
+        select(func.count(func.distinct(Consent.subject_id))).where(*_asked(brand))
+    )
+
+
+def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: bool) -> Job | None:
+    """Set a new privacy-policy version; with ``ask_again``, start a job that mails every
+    subscriber of the brand a link to confirm their consents under it (the worker asks them,
+    batch by batch). Returns the job, or None when nobody is asked."""
+    version = check_version(brand, version)
+    job = None
     with commit_session():
         before = {"policy_version": brand.policy_version}
         brand.policy_version = version
+        after = {"policy_version": version}
         if ask_again:
-            text = latest_text(brand)
-            subscribers = _subscribers(brand)
-            locks.subjects(subject.id for subject, _ in subscribers)  # all before the ledger's
-            for subject, topic_ids in subscribers:
-                topics = [topic for topic in brand.topics if topic.id in topic_ids]
-                pending = consent.ask_again(
-                    subject, topics, RECONSENT_CHANNEL, text, subject.language, version, origin
-                )
-                if pending is not None:
-                    mails.reconsent(pending)
-                    asked += 1
+            total = reconsent_audience(brand)
+            job = jobs.start(
+                ASK_AGAIN,
+                brand.group_id,
+                admin.label,
+                total,
+                brand_id=brand.id,
+                admin_id=admin.id,
+                params={"version": version},
+            )
+            after["asked_to_confirm"] = total
+            after["job"] = job.id
         audit.record(
             brand.group_id,
             admin,
@@ -200,23 +217,65 @@ def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: boo
             f"brand:{brand.id}",
             brand_id=brand.id,
             before=before,
-            after={"policy_version": version, "asked_to_confirm": asked},
+            after=after,
         )
-    return asked
+    return job
 
 
-def _subscribers(brand: Brand):
-    rows = db.session.execute(
-        select(Subject, Consent.topic_id)
-        .join(Consent, Consent.subject_id == Subject.id)
-        .where(
-            Consent.brand_id == brand.id,
-            Consent.state == GRANTED,
-            Consent.channel == RECONSENT_CHANNEL,
-        )
-        .order_by(Subject.id)
+def _asked(brand: Brand):
+    return (
+        Consent.brand_id == brand.id,
+        Consent.state == GRANTED,
+        Consent.channel == RECONSENT_CHANNEL,
     )
-    grouped: dict[int, tuple[Subject, set]] = {}
-    for subject, topic_id in rows:
-        grouped.setdefault(subject.id, (subject, set()))[1].add(topic_id)
-    return list(grouped.values())
+
+
+@jobs.handler(ASK_AGAIN)
+def ask_again_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
+    """Ask the next ``limit`` subscribers (by subject id) to confirm under the job's version.
+
+    People who withdrew meanwhile are skipped by ``consent.ask_again``; people who signed up
+    after the job started are asked too, since they hold a consent under the old text.
+    """
+    brand = db.session.get(Brand, job.brand_id)
+    after = int(job.cursor or 0)
+    ids = list(
+        db.session.scalars(
+            select(Consent.subject_id)
+            .where(*_asked(brand), Consent.subject_id > after)
+            .group_by(Consent.subject_id)
+            .order_by(Consent.subject_id)
+            .limit(limit)
+        )
+    )
+    batch = jobs.Batch(cursor=str(ids[-1]) if ids else job.cursor, finished=len(ids) < limit)
+    if not ids:
+        return batch
+    held: dict[int, set] = {}
+    for subject_id, topic_id in db.session.execute(
+        select(Consent.subject_id, Consent.topic_id).where(
+            *_asked(brand), Consent.subject_id.in_(ids)
+        )
+    ):
+        held.setdefault(subject_id, set()).add(topic_id)
+    text = latest_text(brand)
+    actor = job.created_by
+    origin = Origin(source="admin", actor=actor, evidence={"reason": "policy_update"})
+    locks.subjects(ids)  # all before the ledger's lock, in id order
+    people = {s.id: s for s in db.session.scalars(select(Subject).where(Subject.id.in_(ids)))}
+    for subject_id in ids:
+        with jobs.item(batch, str(subject_id)):
+            subject = people[subject_id]
+            topics = [topic for topic in brand.topics if topic.id in held[subject_id]]
+            pending = consent.ask_again(
+                subject,
+                topics,
+                RECONSENT_CHANNEL,
+                text,
+                subject.language,
+                params["version"],
+                origin,
+            )
+            if pending is not None:
+                mails.reconsent(pending)
+    return batch

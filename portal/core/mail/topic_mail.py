@@ -10,16 +10,22 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
-from portal.core.kernel.errors import NotFound, Refused
+from portal.core.console import audit
+from portal.core.console.models import AdminAccount
+from portal.core.kernel import jobs
+from portal.core.kernel.errors import InvalidFields, NotFound, Refused
 from portal.core.kernel.models.group import Brand, SiteGroup, Topic
+from portal.core.kernel.models.job import Job
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import mails
 from portal.core.people.models.subject import ERASED, Subject
 from portal.extensions import db
+
+TOPIC_MAIL = "mail.topic"
 
 
 def list_id(topic: Topic) -> str:
@@ -40,20 +46,12 @@ def find_topic(group_slug: str, brand_slug: str, key: str) -> Topic:
     return topic
 
 
-def recipients(topic: Topic) -> list[Subject]:
-    """Every subject holding a granted mail consent to the topic now."""
-    return list(
-        db.session.scalars(
-            select(Subject)
-            .join(Consent, Consent.subject_id == Subject.id)
-            .where(
-                Consent.topic_id == topic.id,
-                Consent.channel == unsubscribe.CHANNEL,
-                Consent.state == GRANTED,
-                Subject.status != ERASED,
-            )
-            .order_by(Subject.id)
-        )
+def _consenting(topic: Topic):
+    return (
+        Consent.topic_id == topic.id,
+        Consent.channel == unsubscribe.CHANNEL,
+        Consent.state == GRANTED,
+        Subject.status != ERASED,
     )
 
 
@@ -72,13 +70,77 @@ def check_sendable(brand: Brand) -> None:
         )
 
 
-def send_topic(topic: Topic, title: str, body: str) -> int:
-    """Queue the mail for every consenting subject in one transaction; returns how many.
-    Raises Refused when the brand has no postal address to print in the mail."""
-    check_sendable(topic.brand)
+def audience(topic: Topic) -> int:
+    """How many people a topic mail would go to now."""
+    return db.session.scalar(
+        select(func.count(func.distinct(Consent.subject_id)))
+        .join(Subject, Subject.id == Consent.subject_id)
+        .where(*_consenting(topic))
+    )
+
+
+def clean(title: str, body: str) -> tuple[str, str]:
+    """The subject line (one line, 1 to 200 characters) and the body (not empty, 50,000
+    characters at most); InvalidFields naming each that is wrong."""
+    title, body = (title or "").strip(), (body or "").strip()
+    errors = {}
+    if not title or len(title) > 200 or "\n" in title or "\r" in title:
+        errors["title"] = _l("Enter a subject of one line (200 characters at most).")
+    if not body or len(body) > 50_000:
+        errors["body"] = _l("Enter the text of the mail (50,000 characters at most).")
+    if errors:
+        raise InvalidFields(errors)
+    return title, body
+
+
+def send_topic(topic: Topic, title: str, body: str, admin: AdminAccount | None = None) -> Job:
+    """Start a job that queues the mail for every subject consenting to the topic by mail,
+    batch by batch in the worker; returns it (``job.total``: how many it will mail). Audited;
+    ``admin`` None is the command line. Raises Refused when the brand has no postal address
+    to print in the mail."""
+    title, body = clean(title, body)
+    brand = topic.brand
+    check_sendable(brand)
     with commit_session():
-        people = recipients(topic)
-        for subject in people:
+        job = jobs.start(
+            TOPIC_MAIL,
+            brand.group_id,
+            admin.label if admin is not None else "cli",
+            audience(topic),
+            brand_id=brand.id,
+            admin_id=admin.id if admin is not None else None,
+            params={"topic_id": topic.id, "title": title, "body": body},
+        )
+        audit.record(
+            brand.group_id,
+            admin,
+            "topic.mail",
+            f"topic:{topic.id}",
+            brand_id=brand.id,
+            after={"subject": title, "recipients": job.total, "job": job.id},
+        )
+    return job
+
+
+@jobs.handler(TOPIC_MAIL)
+def topic_mail_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
+    """Queue the mail for the next ``limit`` consenting subjects, by subject id. Someone who
+    unsubscribed since the job started is not mailed: consent is read batch by batch."""
+    topic = db.session.get(Topic, params["topic_id"])
+    people = list(
+        db.session.scalars(
+            select(Subject)
+            .join(Consent, Consent.subject_id == Subject.id)
+            .where(*_consenting(topic), Consent.subject_id > int(job.cursor or 0))
+            .order_by(Consent.subject_id)  # along ix_consent_topic_audience
+            .limit(limit)
+        )
+    )
+    batch = jobs.Batch(
+        cursor=str(people[-1].id) if people else job.cursor, finished=len(people) < limit
+    )
+    for subject in people:
+        with jobs.item(batch, str(subject.id)):
             https = unsubscribe.https_url(subject, topic)
             headers = {
                 "List-Unsubscribe": f"<{https}>, <{unsubscribe.mailto(subject, topic)}>",
@@ -86,5 +148,5 @@ def send_topic(topic: Topic, title: str, body: str) -> int:
                 "List-Id": list_id(topic),
             }
             with force_locale(subject.language):
-                mails.topic(subject, topic, title, body, https, headers)
-    return len(people)
+                mails.topic(subject, topic, params["title"], params["body"], https, headers)
+    return batch

@@ -1,0 +1,40 @@
+"""Sending a topic mail from the console: write it, see how many people it will reach and
+confirm, then follow the job that queues it."""
+
+from flask import g, redirect, render_template, request, url_for
+
+from portal.admin import blueprint, require, topic_or_404
+from portal.core.kernel.errors import InvalidFields, Refused
+from portal.core.mail import topic_mail
+
+
+@blueprint.route("/topics/<int:topic_id>/mail", methods=["GET", "POST"])
+def topic_mail_new(topic_id: int):
+    topic = topic_or_404(topic_id)
+    require("manage_brand", topic.brand)
+    errors, confirm = {}, False
+    values = request.form
+    try:
+        topic_mail.check_sendable(topic.brand)
+        unsendable = None
+    except Refused as refused:  # no postal address to print: say where to enter it
+        unsendable = refused.message
+    if request.method == "POST" and unsendable is None:
+        try:
+            title, body = topic_mail.clean(values.get("title", ""), values.get("body", ""))
+            if values.get("confirmed") == "1":
+                job = topic_mail.send_topic(topic, title, body, g.admin)
+                return redirect(url_for("admin.job", job_id=job.id))
+            confirm = True
+        except InvalidFields as refused:
+            errors = refused.errors
+    return render_template(
+        "admin/topic_mail.html",
+        topic=topic,
+        brand=topic.brand,
+        values=values,
+        errors=errors,
+        confirm=confirm,
+        unsendable=unsendable,
+        count=topic_mail.audience(topic) if confirm else None,
+    ), 422 if errors or (unsendable and request.method == "POST") else 200
