@@ -41,7 +41,7 @@ def brand_edit(brand_id: int):
     errors = {}
     if request.method == "POST":
         try:
-            logo = _logo()
+            logo = uploaded_logo()
             brands.update(g.admin, brand, request.form, logo)
         except InvalidFields as refused:
             errors = refused.errors
@@ -74,7 +74,8 @@ def _group_defaults() -> dict:
     }
 
 
-def _logo():
+def uploaded_logo():
+    """The logo file of the form, checked (type, size), or None when none was chosen."""
     upload = request.files.get("logo")
     if upload is None or not upload.filename:
         return None

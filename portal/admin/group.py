@@ -1,10 +1,11 @@
 """The group's own settings page, for owners: name, languages, postal address, defaults."""
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.core.console import brands, groups
+from portal.admin.brands import uploaded_logo
+from portal.core.console import groups
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 
 
@@ -14,7 +15,7 @@ def group_settings():
     errors = {}
     if request.method == "POST":
         try:
-            logo = _logo()
+            logo = uploaded_logo()
             groups.update(g.admin, request.form, request.form.getlist("languages"), logo)
         except InvalidFields as refused:
             errors = refused.errors
@@ -29,11 +30,3 @@ def group_settings():
     return render_template(
         "admin/group_form.html", values=values, errors=errors, group=g.group
     ), 422 if errors else 200
-
-
-def _logo():
-    upload = request.files.get("logo")
-    if upload is None or not upload.filename:
-        return None
-    limit = current_app.config["ADMIN_LOGO_MAX_BYTES"]
-    return brands.check_logo(upload.stream.read(limit + 1), limit)

@@ -98,3 +98,14 @@ def sign_in_by_mail(page, base, smtp, address, language="en"):
     page.goto(base + link[link.index("/", len("https://")) :])
     page.locator("main form button").click()
     page.wait_for_url("**/preferences/")
+
+
+def add_topic(page, key, name):
+    """On a brand's topics page in the console: add a topic with a name in each language."""
+    page.get_by_role("link", name="Add a topic").click()
+    page.get_by_label("Key").fill(key)
+    for language in ("English", "Français", "Deutsch"):
+        page.get_by_label(f"Name in {language}").fill(f"{name} ({language})")
+    page.get_by_label("Description in English").fill(f"About {name}.")
+    page.get_by_role("button", name="Save the topic").click()
+    page.get_by_text(f"The topic {name} (English) is added.").wait_for()

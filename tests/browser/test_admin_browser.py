@@ -8,7 +8,7 @@ from portal.core.integrations import clients, webhooks
 from portal.core.integrations.models.event import CONSENT_CHANGED
 from portal.extensions import db
 from tests.actions import code_for, create_owner, decide, sign_up
-from tests.browser.conftest import axe_violations
+from tests.browser.conftest import add_topic, axe_violations
 from tests.factories import PASSWORD, brand, make_admin
 
 pytestmark = pytest.mark.browser
@@ -21,16 +21,6 @@ def _log_in(page, base, account):
     page.get_by_label("Code from your authenticator app").fill(code_for(account))
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
-
-
-def _add_topic(page, key, name):
-    page.get_by_role("link", name="Add a topic").click()
-    page.get_by_label("Key").fill(key)
-    for language in ("English", "Français", "Deutsch"):
-        page.get_by_label(f"Name in {language}").fill(f"{name} ({language})")
-    page.get_by_label("Description in English").fill(f"About {name}.")
-    page.get_by_role("button", name="Save the topic").click()
-    page.get_by_text(f"The topic {name} (English) is added.").wait_for()
 
 
 def test_an_owner_sets_up_a_brand_with_two_topics(live_server, page, demo):
@@ -54,8 +44,8 @@ def test_an_owner_sets_up_a_brand_with_two_topics(live_server, page, demo):
     page.get_by_label("Consent text in Deutsch").fill("Ich bin einverstanden.")
     page.get_by_role("button", name="Add the brand").click()
     page.get_by_role("heading", name="Topics and consent texts of Maison Lumen").wait_for()
-    _add_topic(page, "letters", "Letters")
-    _add_topic(page, "events", "Events")
+    add_topic(page, "letters", "Letters")
+    add_topic(page, "events", "Events")
     assert axe_violations(page) == []
     page.get_by_role("link", name="Live sign-up page").click()
     page.get_by_role("heading", name="Sign up to Maison Lumen").wait_for()

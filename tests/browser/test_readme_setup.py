@@ -22,6 +22,7 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 
+from tests.browser.conftest import add_topic
 from tests.conftest import BACKENDS, POSTGRES_ADMIN
 from tests.smtp import text_of
 
@@ -196,16 +197,6 @@ def _add_brand(page, name, slug, colour):
     assert page.get_by_text("Draft", exact=True).is_visible()
 
 
-def _add_topic(page, key, name):
-    page.get_by_role("link", name="Add a topic").click()
-    page.get_by_label("Key").fill(key)
-    for language in ("English", "Français", "Deutsch"):
-        page.get_by_label(f"Name in {language}").fill(f"{name} ({language})")
-    page.get_by_label("Description in English").fill(f"About {name}.")
-    page.get_by_role("button", name="Save the topic").click()
-    page.get_by_text(f"The topic {name} (English) is added.").wait_for()
-
-
 def test_the_readme_setup_walks_from_a_fresh_clone_to_a_live_brand(served, browser, smtp_sink):
     base = served
     context = browser.new_context()
@@ -225,11 +216,11 @@ def test_the_readme_setup_walks_from_a_fresh_clone_to_a_live_brand(served, brows
     # 3 and 4. Two brands, each a draft until its first topic.
     _add_brand(page, "Ferrand Parfums", "parfums", "#5a1f3d")
     assert page.request.get(f"{base}/maison-ferrand/join/parfums").status == 404
-    _add_topic(page, "news", "News")
-    _add_topic(page, "events", "Events")
+    add_topic(page, "news", "News")
+    add_topic(page, "events", "Events")
     page.get_by_role("link", name="Live sign-up page").wait_for()
     _add_brand(page, "Ferrand Cuir", "cuir", "#1f3a5f")
-    _add_topic(page, "collections", "Collections")
+    add_topic(page, "collections", "Collections")
     home = context.new_page()
     home.goto(f"{base}/maison-ferrand/")
     for name in ("Ferrand Parfums", "Ferrand Cuir"):
