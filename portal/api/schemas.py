@@ -162,6 +162,21 @@ SCHEMAS = {
         channel=CHANNEL,
         state={"type": "string", "enum": [*CONSENT_STATE, "unknown"]},
         changed={"type": "boolean"},
+        result={
+            "type": "string",
+            "enum": ["applied", "unchanged", "stale"],
+            "description": "stale: captured before the latest stored change of this consent, "
+            "so kept in the ledger as history without changing the state",
+        },
+        receipt=nullable(
+            {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "the hash of the ledger entry this write made, to store as "
+                "proof: unique, kept through erasure, checked by the ledger's hash chain; "
+                "null when nothing was written",
+            }
+        ),
     ),
     "Event": strict(
         ["id", "type", "created_at", "data"],
