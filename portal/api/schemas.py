@@ -149,7 +149,12 @@ SCHEMAS = {
         topic=NAME,
         channel=CHANNEL,
         action={"type": "string", "enum": ["grant", "withdraw"]},
-        captured_at=TIME,
+        captured_at={
+            **TIME,
+            "description": "when the person gave or withdrew consent: changes count in this "
+            "order, not in the order they arrive; not before the site group was set up, not "
+            "further in the future than the server's allowed clock skew",
+        },
         evidence=ref("Evidence"),
         text_version={"type": "integer", "minimum": 1, "maximum": 2147483647},
         language={"type": "string", "enum": ["en", "fr", "de"]},

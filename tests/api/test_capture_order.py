@@ -100,7 +100,8 @@ def test_since_in_lookups_and_events_is_the_capture_time(api):
 def test_an_email_grant_older_than_a_withdrawal_sends_no_confirmation(api, smtp):
     email = {"channel": "email", "topic": "news"}
     sms(api, "grant", EARLY, **email)  # pending: double opt-in
-    sms(api, "withdraw", LATE, **email)
+    assert held(api) == [("news", "email", "pending", EARLY)]
+    assert sms(api, "withdraw", LATE, **email).json["result"] == "applied"
     deliver()
     sent = len(smtp.to("ada@example.org"))
     stale = sms(api, "grant", MIDDLE, **email)

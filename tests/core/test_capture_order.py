@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.core.consent import changes, recording
-from portal.core.consent.models import LedgerEntry
+from portal.core.consent.models import LedgerEntry, SignupRequest
 from portal.core.integrations import clients
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
@@ -97,3 +97,30 @@ def test_captured_at_out_of_bounds_is_refused_by_name(crm, at):
     assert refused.value.field == "captured_at"
     db.session.rollback()
     assert db.session.scalar(select(LedgerEntry.id)) is None
+
+
+def test_a_double_opt_in_capture_waits_from_now_but_dates_the_consent_from_the_capture(demo):
+    demo.created_at = SET_UP
+    till, _ = clients.create("luxe", "Till", ["consent:write"])  # not a verified source
+    commit_session()
+    now = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    clock.freeze(now)
+    capture = recording.Capture(
+        email="bea@example.org",
+        brand="camille",
+        topic="news",
+        channel="email",
+        action="grant",
+        captured_at=T1,
+        evidence={"store": "Lyon"},
+        text_version=1,
+    )
+    answer = recording.record(till, capture, None, None)
+    commit_session()
+    assert (answer["state"], answer["result"]) == ("pending", "applied")
+    subject = subjects.find(till.group_id, "bea@example.org")
+    assert [(row.state, row.since) for row in held(subject)] == [("pending", T1)]
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.hash == answer["receipt"]))
+    assert (entry.action, entry.occurred_at) == ("requested", T1)
+    # The confirmation window (and the lifecycle's count of unconfirmed requests) starts now.
+    assert db.session.scalar(select(SignupRequest.requested_at)) == now

@@ -118,9 +118,10 @@ def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
     return current(subject)
 
 
-def _ask(subject, topics, channel, text, language, policy_version, origin, now):
+def _ask(subject, topics, channel, text, language, policy_version, origin, now, at=None):
     """The request awaiting the person's confirmation of ``topics``, with a "requested" ledger
-    row per topic saying what was asked under which text and policy; None without topics."""
+    row per topic saying what was asked under which text and policy; None without topics.
+    ``at``: when the person asked, if captured elsewhere before ``now`` (the ledger's time)."""
     if not topics:
         return None
     pending = SignupRequest(
@@ -147,7 +148,7 @@ def _ask(subject, topics, channel, text, language, policy_version, origin, now):
             text_version_id=text.id,
             language=language,
             policy_version=policy_version,
-            occurred_at=now,
+            occurred_at=at or now,
         )
     db.session.flush()
     return pending
@@ -173,20 +174,25 @@ def request(
     policy_version: str,
     origin: Origin,
     asked_at=None,
+    captured_at=None,
 ) -> SignupRequest | None:
     """Ask for consent to ``topics`` pending the person's confirmation (double opt-in).
 
     Topics already granted are left alone; returns None when nothing is left to confirm.
     ``asked_at``: when the person asked, if earlier than now (a request the worker decides).
+    ``captured_at``: when they asked somewhere else (a till, a call centre): the pending
+    consents' ``since`` and the ledger's time, while the request itself, whose age the
+    lifecycle rules count, is made now.
     """
     held = current(subject)
     wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
     now = asked_at or clock.now()
+    at = captured_at or now
     for topic in wanted:
         row = _row(subject, topic, channel, held)
-        row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
+        row.state, row.since, row.source, row.updated_at = PENDING, at, origin.source, now
         row.text_version_id, row.policy_version = text.id, policy_version
-    return _ask(subject, wanted, channel, text, language, policy_version, origin, now)
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, now, at)
 
 
 def ask_again(

@@ -149,7 +149,7 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
         return done(subject, False, STALE, entry)
     if double_opt_in:
         pending = consent.request(
-            subject, [topic], "email", text, language, brand.policy_version, origin, asked_at=at
+            subject, [topic], "email", text, language, brand.policy_version, origin, captured_at=at
         )
         if pending is None:
             return done(subject, False)
