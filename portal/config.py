@@ -121,6 +121,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
         "API_MAX_BODY": int(env.get("API_MAX_BODY", str(2 * 1024 * 1024))),
         "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
+        # Clocks of tills and phones drift: how far in the future a captured_at may be.
+        "API_CLOCK_SKEW_SECONDS": int(env.get("API_CLOCK_SKEW_SECONDS", "300")),
         # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.
         "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),

@@ -167,6 +167,16 @@ PATHS = {
             "RecordResponse",
             body="RecordRequest",
             write=True,
+            example={
+                "subject_id": 42,
+                "brand": "camille",
+                "topic": "events",
+                "channel": "sms",
+                "state": "granted",
+                "changed": True,
+                "result": "applied",
+                "receipt": "9c1e0f3b7a2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
+            },
         )
     },
     "/subjects/erasures": {

@@ -149,7 +149,12 @@ SCHEMAS = {
         topic=NAME,
         channel=CHANNEL,
         action={"type": "string", "enum": ["grant", "withdraw"]},
-        captured_at=TIME,
+        captured_at={
+            **TIME,
+            "description": "when the person gave or withdrew consent: changes count in this "
+            "order, not in the order they arrive; not before the site group was set up, not "
+            "further in the future than the server's allowed clock skew",
+        },
         evidence=ref("Evidence"),
         text_version={"type": "integer", "minimum": 1, "maximum": 2147483647},
         language={"type": "string", "enum": ["en", "fr", "de"]},
@@ -162,6 +167,21 @@ SCHEMAS = {
         channel=CHANNEL,
         state={"type": "string", "enum": [*CONSENT_STATE, "unknown"]},
         changed={"type": "boolean"},
+        result={
+            "type": "string",
+            "enum": ["applied", "unchanged", "stale"],
+            "description": "stale: captured before the latest stored change of this consent, "
+            "so kept in the ledger as history without changing the state",
+        },
+        receipt=nullable(
+            {
+                "type": "string",
+                "pattern": "^[0-9a-f]{64}$",
+                "description": "the hash of the ledger entry this write made, to store as "
+                "proof: unique, kept through erasure, checked by the ledger's hash chain; "
+                "null when nothing was written",
+            }
+        ),
     ),
     "Event": strict(
         ["id", "type", "created_at", "data"],

@@ -3,6 +3,7 @@
 from sqlalchemy import event, func, select
 
 from portal.core.consent.models import LedgerEntry
+from portal.core.kernel import clock
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.api.conftest import capture
@@ -147,10 +148,14 @@ def test_a_verified_source_grants_email_at_once(make_api, smtp):
 
 def test_a_withdrawal_applies_at_once(api, client, smtp):
     signed_up(client, smtp, "ada@example.org")
-    answer = api.post(
-        "/consents",
-        json=capture(action="withdraw", channel="email", topic="news", text_version=None),
+    withdrawal = capture(
+        action="withdraw",
+        channel="email",
+        topic="news",
+        text_version=None,
+        captured_at=clock.now().isoformat(),  # after the sign-up, or it would be stale
     )
+    answer = api.post("/consents", json=withdrawal)
     assert answer.status_code == 200
     assert answer.json["state"] == "withdrawn" and answer.json["changed"] is True
     check = api.post(
@@ -163,10 +168,7 @@ def test_a_withdrawal_applies_at_once(api, client, smtp):
         },
     ).json
     assert check["results"][0]["contact"] is False
-    again = api.post(
-        "/consents",
-        json=capture(action="withdraw", channel="email", topic="news", text_version=None),
-    )
+    again = api.post("/consents", json=withdrawal)
     assert again.json["changed"] is False
 
 

@@ -228,6 +228,7 @@ def test_a_lock_held_too_long_gets_a_try_again_page_not_a_hung_worker(
         channel="email",
         topic="journal",
         text_version=None,
+        captured_at=clock.now().isoformat(),  # after the group was set up and the sign-up
     )
     try:
         answer = client.post(link, data=form)

@@ -22,6 +22,7 @@ from portal.core.consent.models import (
     WITHDRAWAL,
     WITHDRAWN,
     Consent,
+    LedgerEntry,
     SignupRequest,
 )
 from portal.core.integrations import events
@@ -117,9 +118,10 @@ def held_for_change(subject: Subject) -> dict[tuple[int, str], Consent]:
     return current(subject)
 
 
-def _ask(subject, topics, channel, text, language, policy_version, origin, now):
+def _ask(subject, topics, channel, text, language, policy_version, origin, now, at=None):
     """The request awaiting the person's confirmation of ``topics``, with a "requested" ledger
-    row per topic saying what was asked under which text and policy; None without topics."""
+    row per topic saying what was asked under which text and policy; None without topics.
+    ``at``: when the person asked, if captured elsewhere before ``now`` (the ledger's time)."""
     if not topics:
         return None
     pending = SignupRequest(
@@ -146,7 +148,7 @@ def _ask(subject, topics, channel, text, language, policy_version, origin, now):
             text_version_id=text.id,
             language=language,
             policy_version=policy_version,
-            occurred_at=now,
+            occurred_at=at or now,
         )
     db.session.flush()
     return pending
@@ -172,20 +174,25 @@ def request(
     policy_version: str,
     origin: Origin,
     asked_at=None,
+    captured_at=None,
 ) -> SignupRequest | None:
     """Ask for consent to ``topics`` pending the person's confirmation (double opt-in).
 
     Topics already granted are left alone; returns None when nothing is left to confirm.
     ``asked_at``: when the person asked, if earlier than now (a request the worker decides).
+    ``captured_at``: when they asked somewhere else (a till, a call centre): the pending
+    consents' ``since`` and the ledger's time, while the request itself, whose age the
+    lifecycle rules count, is made now.
     """
     held = current(subject)
     wanted = [t for t in topics if getattr(held.get((t.id, channel)), "state", None) != GRANTED]
     now = asked_at or clock.now()
+    at = captured_at or now
     for topic in wanted:
         row = _row(subject, topic, channel, held)
-        row.state, row.since, row.source, row.updated_at = PENDING, now, origin.source, now
+        row.state, row.since, row.source, row.updated_at = PENDING, at, origin.source, now
         row.text_version_id, row.policy_version = text.id, policy_version
-    return _ask(subject, wanted, channel, text, language, policy_version, origin, now)
+    return _ask(subject, wanted, channel, text, language, policy_version, origin, now, at)
 
 
 def ask_again(
@@ -242,14 +249,19 @@ def confirm(pending: SignupRequest, origin: Origin) -> list[Consent]:
     return granted
 
 
-def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin) -> bool:
-    """Withdraw one consent at once (GDPR Art. 7(3)); False when there was none to withdraw."""
+def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin, at=None) -> bool:
+    """Withdraw one consent at once (GDPR Art. 7(3)); False when there was none to withdraw.
+
+    ``at``: when the person withdrew, if captured elsewhere earlier (the consent's ``since``
+    and the ledger row's time); now otherwise.
+    """
     row = held_for_change(subject).get((topic.id, channel))
     if row is None or row.state == WITHDRAWN:
         return False
     now = clock.now()
-    row.state, row.since, row.source, row.updated_at = WITHDRAWN, now, origin.source, now
-    _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=now)
+    at = at or now
+    row.state, row.since, row.source, row.updated_at = WITHDRAWN, at, origin.source, now
+    _record(subject, topic, channel, WITHDRAWAL, origin, occurred_at=at)
     events.consent_changed(row, topic, origin.source)
     return True
 
@@ -273,15 +285,25 @@ def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
 
 
 def grant(
-    subject: Subject, topic: Topic, channel: str, text: ConsentText, language: str, origin: Origin
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    text: ConsentText,
+    language: str,
+    origin: Origin,
+    at=None,
 ) -> bool:
-    """Grant one consent directly (a confirmed subject acting for themselves); False if held."""
+    """Grant one consent directly (a confirmed subject acting for themselves); False if held.
+
+    ``at``: when the person granted it, if captured elsewhere earlier; now otherwise.
+    """
     row = _row(subject, topic, channel, held_for_change(subject))
     if row.state == GRANTED:
         return False
     now = clock.now()
+    at = at or now
     policy = topic.brand.policy_version
-    row.state, row.since, row.source, row.updated_at = GRANTED, now, origin.source, now
+    row.state, row.since, row.source, row.updated_at = GRANTED, at, origin.source, now
     row.text_version_id, row.policy_version = text.id, policy
     _record(
         subject,
@@ -292,10 +314,60 @@ def grant(
         text_version_id=text.id,
         language=language,
         policy_version=policy,
-        occurred_at=now,
+        occurred_at=at,
     )
     events.consent_changed(row, topic, origin.source)
     return True
+
+
+def is_stale(subject: Subject, topic: Topic, channel: str, at) -> bool:
+    """True when a change made at ``at`` is older than the latest stored change of this consent
+    (its ``since``): changes captured elsewhere count in the order people made them, not in
+    the order they arrive. Read under the subject's lock (``lock``)."""
+    row = current(subject).get((topic.id, channel))
+    return row is not None and row.since is not None and at < row.since
+
+
+def record_stale(
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    action: str,
+    origin: Origin,
+    at,
+    *,
+    text: ConsentText | None = None,
+    language: str | None = None,
+) -> LedgerEntry:
+    """Keep a change that arrived after a later one as history: a ledger row at the time it was
+    made, without touching the consent's state or emitting an event (see ``is_stale``)."""
+    return _record(
+        subject,
+        topic,
+        channel,
+        action,
+        origin,
+        text_version_id=text.id if text else None,
+        language=language,
+        policy_version=topic.brand.policy_version if text else None,
+        occurred_at=at,
+    )
+
+
+def last_entry(subject: Subject, topic: Topic, channel: str) -> LedgerEntry | None:
+    """The ledger row last written about this consent (the receipt of a change just made)."""
+    db.session.flush()
+    return db.session.scalar(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.group_id == subject.group_id,
+            LedgerEntry.subject_id == subject.id,
+            LedgerEntry.topic_id == topic.id,
+            LedgerEntry.channel == channel,
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(1)
+    )
 
 
 def withdraw_all(subject: Subject, origin: Origin, brand_id: int | None = None) -> int:

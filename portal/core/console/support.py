@@ -70,7 +70,8 @@ def _view(admin: AdminAccount, subject: Subject | None) -> Lookup:
     ledger = db.session.scalars(
         select(LedgerEntry)
         .where(LedgerEntry.subject_id == subject.id, LedgerEntry.brand_id.in_(brand_ids))
-        .order_by(LedgerEntry.seq)
+        # In the order things happened: a consent captured elsewhere may arrive late.
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
     ).all()
     return Lookup(subject, list(consents), list(ledger), may_erase(admin, subject))
 

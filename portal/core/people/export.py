@@ -105,7 +105,10 @@ def document(subject: Subject) -> dict:
     brands = {brand.id: brand for brand in group.brands}
     topics = {t.id: t for t in db.session.scalars(select(Topic).where(Topic.brand_id.in_(brands)))}
     entries = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.subject_id == subject.id).order_by(LedgerEntry.seq)
+        select(LedgerEntry)
+        .where(LedgerEntry.subject_id == subject.id)
+        # In the order things happened: a consent captured elsewhere may arrive late.
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
     ).all()
     text_ids = {e.text_version_id for e in entries if e.text_version_id}
     texts = (

@@ -99,7 +99,10 @@ class MyData:
 def gather(subject: Subject) -> MyData:
     """Everything the "My data" page shows, from the same tables the export reads."""
     entries = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.subject_id == subject.id).order_by(LedgerEntry.seq)
+        select(LedgerEntry)
+        .where(LedgerEntry.subject_id == subject.id)
+        # In the order things happened: a consent captured elsewhere may arrive late.
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
     ).all()
     held = consent.current(subject)
     histories = {key: History(row) for key, row in held.items()}
