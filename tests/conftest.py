@@ -30,6 +30,8 @@ BACKENDS = os.environ.get("PORTAL_TEST_DATABASES", "sqlite,postgresql").split(",
 
 def _only_on(item) -> str | None:
     """The one database a test runs on, or None when it runs on each."""
+    if item.get_closest_marker("each_database"):
+        return None
     marker = item.get_closest_marker("one_database")
     if marker is None:
         return BACKENDS[0] if item.get_closest_marker("browser") else None

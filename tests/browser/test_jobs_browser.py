@@ -11,6 +11,7 @@ from tests.factories import make_admin, member, topic
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.each_database  # the worker's lease and SKIP LOCKED are the database's part
 def test_an_owner_raises_the_policy_and_watches_the_job_finish(app, live_server, page, demo):
     app.config["JOB_BATCH_SIZE"] = 2
     for n in range(3):
