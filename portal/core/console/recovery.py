@@ -8,7 +8,6 @@ it, so every other session of that admin ends (a thief's included).
 
 import secrets
 
-from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +19,7 @@ from portal.core.console.models import OWNER, AdminAccount, RecoveryCode
 from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import outbox
+from portal.core.mail import mails
 from portal.extensions import db
 
 RECOVERY_CODES = 10
@@ -58,17 +57,15 @@ def request_reset(email: str, language: str, sender) -> None:
         link = links.link(links.ADMIN_RESET, token=token)
         with force_locale(language):
             title = _("Choose a new password for the consent portal")
-            context = {"group": account.group, "link": link, "title": title, "language": language}
-            outbox.queue(
+            mails.to_admin(
                 account.group_id,
-                None,
                 "admin_reset",
-                to=account.email,
-                sender=list(sender),
-                subject=title,
-                text=render_template("mail/admin_reset.txt", **context),
-                html=render_template("mail/admin_reset.html", **context),
-                language=language,
+                account.email,
+                sender,
+                title,
+                language,
+                group=account.group,
+                link=link,
             )
         audit.record(account.group_id, None, "admin.password_reset_asked", account.label)
 

@@ -6,7 +6,6 @@ last owner of a group (the group would be left without anyone able to run it).
 
 import secrets
 
-from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,7 +17,7 @@ from portal.core.console.models import BRAND_ADMIN, OWNER, ROLES, AdminAccount
 from portal.core.kernel import clock, links
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import outbox
+from portal.core.mail import mails
 from portal.extensions import db
 
 
@@ -75,17 +74,15 @@ def _queue_invitation(account: AdminAccount, owner: AdminAccount, language: str,
     link = links.link(links.ADMIN_INVITE, token=token)
     with force_locale(language):
         title = _("You are invited to the consent portal of %(group)s", group=owner.group.name)
-        context = {"group": owner.group, "link": link, "title": title, "language": language}
-        outbox.queue(
+        mails.to_admin(
             owner.group_id,
-            None,
             "admin_invite",
-            to=account.email,
-            sender=list(sender),
-            subject=title,
-            text=render_template("mail/admin_invite.txt", **context),
-            html=render_template("mail/admin_invite.html", **context),
-            language=language,
+            account.email,
+            sender,
+            title,
+            language,
+            group=owner.group,
+            link=link,
         )
 
 

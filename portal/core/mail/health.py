@@ -8,14 +8,13 @@ message has failed every attempt in the last day: either way people are not gett
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from portal.core.kernel import clock, heartbeat
 from portal.core.kernel.transaction import commit_session
-from portal.core.mail import outbox
+from portal.core.mail import mails
 from portal.core.mail.models import FAILED, QUEUED, OutboxMessage
 from portal.extensions import db
 
@@ -71,15 +70,4 @@ def send_test(group_id: int, address: str, sender: tuple[str, str], language: st
     """Queue a test mail to an admin's own address; the worker sends it like any other."""
     with force_locale(language), commit_session():
         title = _("Consent portal: test mail")
-        context = {"language": language, "title": title}
-        outbox.queue(
-            group_id,
-            None,
-            "admin_test",
-            to=address,
-            sender=list(sender),
-            subject=title,
-            text=render_template("mail/admin_test.txt", **context),
-            html=render_template("mail/admin_test.html", **context),
-            language=language,
-        )
+        mails.to_admin(group_id, "admin_test", address, sender, title, language)

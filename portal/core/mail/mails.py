@@ -273,3 +273,22 @@ def repermission(subject: Subject, topics: list[str], keep: str, days: int):
         keep=keep,
         days=days,
     )
+
+
+def to_admin(
+    group_id: int, kind: str, address: str, sender, title: str, language: str, **context
+) -> None:
+    """A mail to a console admin (invitation, password reset, test mail): the templates
+    mail/<kind>.txt and .html, rendered in the caller's locale, queued for the worker."""
+    context.update(title=title, language=language)
+    outbox.queue(
+        group_id,
+        None,
+        kind,
+        to=address,
+        sender=list(sender),
+        subject=title,
+        text=render_template(f"mail/{kind}.txt", **context),
+        html=render_template(f"mail/{kind}.html", **context),
+        language=language,
+    )
