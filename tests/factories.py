@@ -55,8 +55,8 @@ def ledger_rows(action: str) -> list[LedgerEntry]:
     )
 
 
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 PASSWORD = "correct horse battery staple"

@@ -4,6 +4,7 @@ confirm, then follow the job that queues it."""
 from flask import g, redirect, render_template, request, url_for
 
 from portal.admin import blueprint, require, topic_or_404
+from portal.core.kernel import jobs
 from portal.core.kernel.errors import InvalidFields, Refused
 from portal.core.mail import topic_mail
 
@@ -22,10 +23,11 @@ def topic_mail_new(topic_id: int):
     if request.method == "POST" and unsendable is None:
         try:
             title, body = topic_mail.clean(values.get("title", ""), values.get("body", ""))
-            if values.get("confirmed") == "1":
-                job = topic_mail.send_topic(topic, title, body, g.admin)
-                return redirect(url_for("admin.job", job_id=job.id))
             confirm = True
+            if values.get("confirmed") == "1":
+                key = values.get("start_key") or None
+                job = topic_mail.send_topic(topic, title, body, g.admin, key=key)
+                return redirect(url_for("admin.job", job_id=job.id))
         except InvalidFields as refused:
             errors = refused.errors
     return render_template(
@@ -37,4 +39,6 @@ def topic_mail_new(topic_id: int):
         confirm=confirm,
         unsendable=unsendable,
         count=topic_mail.audience(topic) if confirm else None,
+        # One key per confirmation shown: posting it twice sends once (see send_topic).
+        start_key=jobs.new_key() if confirm else None,
     ), 422 if errors or (unsendable and request.method == "POST") else 200

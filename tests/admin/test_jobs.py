@@ -1,5 +1,7 @@
 """The console's job pages, and the health of the worker and of mail."""
 
+import re
+
 from sqlalchemy import select, update
 
 from portal.core.console.models import AuditEntry
@@ -7,7 +9,7 @@ from portal.core.kernel import heartbeat, jobs
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import deliver, log_in, post
-from tests.factories import brand, brand_admin, make_admin, member, topic
+from tests.factories import brand, brand_admin, count, make_admin, member, topic
 from tests.smtp import text_of
 
 
@@ -130,6 +132,27 @@ def test_a_topic_mail_from_the_console_says_how_many_then_runs_as_a_job(client, 
     assert "Finished" in client.get(started.headers["Location"]).get_data(as_text=True)
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "topic.mail"))
     assert entry.after["recipients"] == 1 and entry.actor.startswith("admin:")
+
+
+def test_a_topic_mail_confirmed_twice_mails_once(client, demo, smtp):
+    member("reader@example.com", keys=("news",))
+    _owner(client, demo)
+    url = f"/admin/topics/{topic('news').id}/mail"
+    asked = post(client, url, {"title": "Winter", "body": "It is here."}).get_data(as_text=True)
+    key = re.search(r'name="start_key" value="([^"]+)"', asked).group(1)
+    confirm = {"title": "Winter", "body": "It is here.", "confirmed": "1", "start_key": key}
+    first, second = post(client, url, confirm), post(client, url, confirm)  # a double click
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    deliver()
+    assert len(smtp.to("reader@example.com")) == 1
+    assert count(AuditEntry, AuditEntry.action == "topic.mail") == 1
+    forged = post(client, url, dict(confirm, start_key="<not a key>"))
+    assert forged.status_code == 422
+    page = forged.get_data(as_text=True)
+    assert "This confirmation is not valid: confirm again." in page and 'name="start_key"' in page
+    again = post(client, url, dict(confirm, start_key=jobs.new_key()))  # a new confirmation
+    assert again.headers["Location"] != first.headers["Location"]
 
 
 def test_the_console_sends_no_topic_mail_without_a_postal_address(client, demo, smtp):

@@ -2,15 +2,21 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.core.consent import topics
+from portal.core.console.models import AdminAccount, AuditEntry
 from portal.core.kernel import clock, jobs
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.group import Brand, Topic
 from portal.core.kernel.models.job import DONE, FAILED, Job, JobFailure
 from portal.core.kernel.transaction import commit_session
+from portal.core.mail import topic_mail
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
-from tests.factories import brand, count, make_admin, member
+from tests import actions
+from tests.factories import brand, count, make_admin, member, topic
 
 BOOM = "test.boom"
 calls = []
@@ -117,3 +123,44 @@ def test_the_error_kept_on_a_job_quotes_no_address_nor_parameters(app, demo):
     job = _reload(job_id)
     assert job.state == FAILED
     assert job.last_error == "RuntimeError: INSERT failed for <address>"
+
+
+def _postgresql_only():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("several servers share PostgreSQL; SQLite serves one process")
+
+
+def test_a_topic_mail_confirmed_twice_at_once_starts_one_job(app, demo, monkeypatch):
+    _postgresql_only()
+    member("reader@example.com", keys=("news",))
+    owner, news, key = make_admin(demo, "owner"), topic("news"), jobs.new_key()
+    topic_id, owner_id = news.id, owner.id
+
+    def confirm():  # each thread is one server handling the same form's post
+        again = db.session.get(Topic, topic_id)
+        admin = db.session.get(AdminAccount, owner_id)
+        return topic_mail.send_topic(again, "Winter", "It is here.", admin, key=key).id
+
+    results, errors = actions.side_by_side(app, monkeypatch, jobs, "started")(confirm)
+    assert errors == [] and len(results) == 2 and results[0] == results[1]
+    assert count(Job) == 1
+    assert count(AuditEntry, AuditEntry.action == "topic.mail") == 1
+
+
+def test_a_policy_raised_twice_at_once_is_raised_once(app, demo, monkeypatch):
+    _postgresql_only()
+    member("reader@example.com", keys=("news",))
+    owner_id, camille_id = make_admin(demo, "owner").id, brand("camille").id
+
+    def raise_it():
+        owner = db.session.get(AdminAccount, owner_id)
+        camille = db.session.get(Brand, camille_id)
+        return topics.raise_policy(owner, camille, "2027-01", ask_again=True).id
+
+    results, errors = actions.side_by_side(app, monkeypatch, topics, "check_version")(raise_it)
+    assert len(results) == 1 and count(Job) == 1
+    [refused] = errors
+    assert isinstance(refused, InvalidInput) and "already the current version" in str(
+        refused.message
+    )
+    assert count(AuditEntry, AuditEntry.action == "brand.policy_version") == 1

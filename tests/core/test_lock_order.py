@@ -18,9 +18,11 @@ from portal import create_app
 from portal.core.consent import imports, ledger, preferences, signup, topics
 from portal.core.consent.models import CONFIRMED, GRANT, WITHDRAWAL, LedgerEntry, SignupRequest
 from portal.core.consent.signup import latest_text
+from portal.core.console.models import AdminAccount
 from portal.core.integrations import clients
 from portal.core.integrations.models.api import SCOPES
 from portal.core.kernel import clock, jobs
+from portal.core.kernel.models.group import Brand
 from portal.core.kernel.models.job import Job
 from portal.core.lifecycle import answers, run
 from portal.core.lifecycle.models import LifecycleNotice
@@ -173,10 +175,10 @@ def test_raising_the_policy_and_a_lifecycle_run_over_its_subscribers_both_finish
     clock.freeze(START + timedelta(days=550))
     run.run(demo)  # asked to keep their subscriptions; unanswered, they lapse 30 days later
     clock.freeze(START + timedelta(days=581))
-    owner = make_admin(demo, "owner")
-    camille = brand("camille")
+    owner_id, camille_id = make_admin(demo, "owner").id, brand("camille").id
 
     def raise_it():  # the request starts the job; the worker's batch asks them
+        owner, camille = db.session.get(AdminAccount, owner_id), db.session.get(Brand, camille_id)
         job_id = topics.raise_policy(owner, camille, "2027-01", ask_again=True).id
         jobs.run_all()
         return db.session.get(Job, job_id).done

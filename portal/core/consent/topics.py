@@ -194,6 +194,11 @@ def raise_policy(admin: AdminAccount, brand: Brand, version: str, ask_again: boo
     version = check_version(brand, version)
     job = None
     with commit_session():
+        # The brand's row, locked and read again: the same form posted twice at once raises
+        # the version once, and the second post is told it is already current.
+        db.session.execute(select(Brand.id).where(Brand.id == brand.id).with_for_update())
+        db.session.refresh(brand)
+        version = check_version(brand, version)
         before = {"policy_version": brand.policy_version}
         brand.policy_version = version
         after = {"policy_version": version}

@@ -18,6 +18,7 @@ or line number and the reason) and the job goes on.
 import json
 import logging
 import re
+import secrets
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -73,8 +74,10 @@ def start(
     params: dict | None = None,
     payload: str | None = None,
     held: bool = False,
+    key: str | None = None,
 ) -> Job:
-    """Add a job in the caller's transaction (queued, or held until ``release``)."""
+    """Add a job in the caller's transaction (queued, or held until ``release``). With a
+    ``key`` (see ``started``), the job is unique for it within the group."""
     job = Job(
         kind=kind,
         group_id=group_id,
@@ -85,11 +88,31 @@ def start(
         payload=payload,
         total=total,
         state=HELD if held else QUEUED,
+        start_key=key,
         created_at=clock.now(),
     )
     db.session.add(job)
     db.session.flush()
     return job
+
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_key() -> str:
+    """A one-time key for a form that starts a job (see ``started``)."""
+    return secrets.token_urlsafe(24)
+
+
+def is_key(key: str | None) -> bool:
+    return bool(key) and _KEY.fullmatch(key) is not None
+
+
+def started(group_id: int, key: str | None) -> Job | None:
+    """The job a form's one-time ``key`` already started in the group, if any."""
+    if not key:
+        return None
+    return db.session.scalar(select(Job).where(Job.group_id == group_id, Job.start_key == key))
 
 
 def params_of(job: Job) -> dict:

@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.core.consent import unsubscribe
 from portal.core.consent.models import GRANTED, Consent
@@ -93,32 +94,51 @@ def clean(title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
-def send_topic(topic: Topic, title: str, body: str, admin: AdminAccount | None = None) -> Job:
+def send_topic(
+    topic: Topic, title: str, body: str, admin: AdminAccount | None = None, key: str | None = None
+) -> Job:
     """Start a job that queues the mail for every subject consenting to the topic by mail,
     batch by batch in the worker; returns it (``job.total``: how many it will mail). Audited;
     ``admin`` None is the command line. Raises Refused when the brand has no postal address
-    to print in the mail."""
+    to print in the mail.
+
+    ``key`` is the confirming form's one-time key: the same form posted again (a double
+    click, a reload, two posts at once) returns the job it started instead of mailing twice.
+    """
     title, body = clean(title, body)
+    if key is not None and not jobs.is_key(key):
+        raise InvalidFields({"confirmed": _l("This confirmation is not valid: confirm again.")})
     brand = topic.brand
     check_sendable(brand)
-    with commit_session():
-        job = jobs.start(
-            TOPIC_MAIL,
-            brand.group_id,
-            admin.label if admin is not None else "cli",
-            audience(topic),
-            brand_id=brand.id,
-            admin_id=admin.id if admin is not None else None,
-            params={"topic_id": topic.id, "title": title, "body": body},
-        )
-        audit.record(
-            brand.group_id,
-            admin,
-            "topic.mail",
-            f"topic:{topic.id}",
-            brand_id=brand.id,
-            after={"subject": title, "recipients": job.total, "job": job.id},
-        )
+    earlier = jobs.started(brand.group_id, key)
+    if earlier is not None:
+        return earlier
+    try:
+        with commit_session():
+            job = jobs.start(
+                TOPIC_MAIL,
+                brand.group_id,
+                admin.label if admin is not None else "cli",
+                audience(topic),
+                brand_id=brand.id,
+                admin_id=admin.id if admin is not None else None,
+                params={"topic_id": topic.id, "title": title, "body": body},
+                key=key,
+            )
+            audit.record(
+                brand.group_id,
+                admin,
+                "topic.mail",
+                f"topic:{topic.id}",
+                brand_id=brand.id,
+                after={"subject": title, "recipients": job.total, "job": job.id},
+            )
+    except IntegrityError:
+        # The same key committed by a post that ran at the same time: that one is the send.
+        earlier = jobs.started(brand.group_id, key)
+        if earlier is None:
+            raise
+        return earlier
     return job
 
 

@@ -1,7 +1,7 @@
 """Long work done by the worker in batches (jobs), what failed in them, and the workers'
 heartbeats."""
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.kernel import clock
@@ -16,7 +16,11 @@ HELD, QUEUED, RUNNING, DONE, FAILED = "held", "queued", "running", "done", "fail
 
 class Job(db.Model):
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_due", "state", "id"),)
+    __table_args__ = (
+        Index("ix_job_due", "state", "id"),
+        # A form's one-time key: a double click, or a post sent again, finds the job it started.
+        UniqueConstraint("group_id", "start_key", name="uq_job_start_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), index=True)
@@ -40,6 +44,7 @@ class Job(db.Model):
     lease_until = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)  # failed tries of the current batch
     last_error: Mapped[str | None] = mapped_column(Text)
+    start_key: Mapped[str | None] = mapped_column(String(64))
     created_at = mapped_column(UTCDateTime, default=clock.now)
     finished_at = mapped_column(UTCDateTime, nullable=True)
 
