@@ -6,10 +6,11 @@ import threading
 import uuid
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from portal.core.consent import ledger
+from portal.core.console import gauges
 from portal.core.integrations import webhooks
 from portal.core.kernel import heartbeat, jobs
 from portal.core.kernel.models.group import SiteGroup
@@ -89,6 +90,7 @@ def work(interval):
                 result.add(webhooks.deliver_due())
                 batch = jobs.work_once(worker)
                 jobs.drop_expired_holds()
+                gauges.refresh_due(current_app.config["METRICS_INTERVAL_SECONDS"])
             except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
                 db.session.rollback()
                 click.echo(f"outbox pass failed: {type(error).__name__}", err=True)

@@ -163,7 +163,6 @@ def from_environment(instance_path: str) -> dict:
         "LOG_JSON": _bool(env.get("LOG_JSON"), default=not development),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
-        "READY_MAX_BACKLOG": int(env.get("READY_MAX_BACKLOG", "10000")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS", "20")),
         "OUTBOX_LEASE_SECONDS": int(env.get("OUTBOX_LEASE_SECONDS", "300")),
         "ADMIN_IDLE_MINUTES": int(env.get("ADMIN_IDLE_MINUTES", "30")),
@@ -178,4 +177,5 @@ def from_environment(instance_path: str) -> dict:
         "JOB_MAX_ATTEMPTS": int(env.get("JOB_MAX_ATTEMPTS", "5")),
         "IMPORT_HOLD_HOURS": int(env.get("IMPORT_HOLD_HOURS", "24")),
         "WORKER_STALE_SECONDS": int(env.get("WORKER_STALE_SECONDS", "120")),
+        "METRICS_INTERVAL_SECONDS": int(env.get("METRICS_INTERVAL_SECONDS", "60")),
     }

@@ -1,11 +1,14 @@
-"""Health checks for load balancers: /healthz (the process is up), /readyz (it can serve)."""
+"""Health checks for load balancers: /healthz (the process is up), /readyz (it can serve).
+
+Readiness speaks for this instance only: its database answers and is at the code's migration.
+A backlog of mail or a stopped worker is not a reason to take every app server out of the
+load balancer at once; those go to /metrics and to `flask doctor`."""
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from portal.core.mail import outbox
 from portal.extensions import db
 
 blueprint = Blueprint("health", __name__)
@@ -37,9 +40,6 @@ def readiness() -> dict[str, str]:
     checks["migrations"] = (
         "ok" if current in heads else f"at {current}, the code expects {sorted(heads)}"
     )
-    backlog = outbox.backlog()
-    limit = current_app.config["READY_MAX_BACKLOG"]
-    checks["outbox"] = "ok" if backlog <= limit else f"{backlog} waiting (limit {limit})"
     return checks
 
 

@@ -1,8 +1,9 @@
 """Prometheus metrics at /metrics, guarded by METRICS_TOKEN or, without one, by loopback only.
 
 Request counts and latency are per process (multiprocess mode under gunicorn when
-PROMETHEUS_MULTIPROC_DIR is set); business figures are read from the database at scrape time,
-so every process reports the same truth.
+PROMETHEUS_MULTIPROC_DIR is set); business figures are computed by a worker once per
+METRICS_INTERVAL_SECONDS and read from the database at scrape time, so every process reports
+the same truth without counting large tables on every scrape.
 """
 
 import hmac
@@ -18,12 +19,9 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
 
-from portal.core.consent.models import SignupRequest
-from portal.core.kernel import clock
-from portal.core.mail.models import FAILED, QUEUED, OutboxMessage
-from portal.extensions import db
+from portal.core.console import gauges
+from portal.core.kernel import clock, heartbeat
 
 REQUESTS = Counter("portal_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -35,30 +33,35 @@ LATENCY = Histogram(
 
 
 class DatabaseFigures:
-    """Outbox backlog and age, sign-ups and confirmations, read when scraped."""
+    """The figures a worker last computed (see core.console.gauges), their age, and how long
+    ago a worker was last seen: two small reads per scrape, whatever the tables hold."""
 
     def collect(self):
-        queued = db.session.execute(
-            select(func.count(), func.min(OutboxMessage.created_at)).where(
-                OutboxMessage.status == QUEUED
-            )
-        ).one()
-        failed = db.session.scalar(
-            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == FAILED)
-        )
-        signups, confirmed = db.session.execute(
-            select(func.count(), func.count(SignupRequest.confirmed_at))
-        ).one()
-        oldest = (clock.now() - queued[1]).total_seconds() if queued[1] else 0.0
-        for name, text, value in (
-            ("portal_outbox_backlog", "Messages waiting to be sent", queued[0]),
-            ("portal_outbox_oldest_seconds", "Age of the oldest waiting message", oldest),
-            ("portal_outbox_failed", "Messages that failed every attempt", failed),
-            ("portal_signups", "Sign-up requests held", signups),
-            ("portal_confirmations", "Sign-up requests confirmed", confirmed),
-        ):
+        figures, age = gauges.read()
+        now = clock.now().timestamp()
+        for name, text in gauges.FIGURES.items():
+            if name not in figures:
+                continue
+            if name == "portal_outbox_oldest_created":
+                oldest = figures[name]
+                name, text = "portal_outbox_oldest_seconds", "Age of the oldest waiting message"
+                value = max(0.0, now - oldest) if oldest else 0.0
+            else:
+                value = figures[name]
             family = GaugeMetricFamily(name, text)
             family.add_metric([], value)
+            yield family
+        seen = heartbeat.last_seen()
+        for name, text, value in (
+            ("portal_figures_age_seconds", "Seconds since a worker computed these figures", age),
+            (
+                "portal_worker_last_seen_seconds",
+                "Seconds since any worker was last seen alive",
+                now - seen.timestamp() if seen else None,
+            ),
+        ):
+            family = GaugeMetricFamily(name, text)
+            family.add_metric([], float("nan") if value is None else value)
             yield family
 
 

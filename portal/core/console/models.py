@@ -104,3 +104,15 @@ class AccessEntry(db.Model):
     subject_id: Mapped[int | None] = mapped_column()
     reason: Mapped[str] = mapped_column(Encrypted)  # may name the person: kept encrypted
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Gauge(db.Model):
+    """One figure for monitoring (an outbox backlog, a count of sign-ups), computed by a worker
+    once per METRICS_INTERVAL_SECONDS and read by every scrape of every app server. The row
+    named ``computed`` holds no figure: its time says when they were last computed."""
+
+    __tablename__ = "gauge"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[float] = mapped_column(default=0.0)
+    computed_at = mapped_column(UTCDateTime, default=clock.now)
