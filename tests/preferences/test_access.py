@@ -93,10 +93,6 @@ def test_every_mail_has_a_manage_link_for_subscription_changes_only(app, client,
     from portal import sessions
     from portal.core.people.access import FULL
 
-    @app.get("/luxe-test/needs-full")  # what issue 4's "My data" will be, in one line
-    def needs_full():
-        return "personal data"
-
     subscribed(client, smtp, "footer@example.com")
     request_link(client, "footer@example.com")  # any mail: here a sign-in mail
     from tests.actions import sign_up
@@ -113,6 +109,8 @@ def test_every_mail_has_a_manage_link_for_subscription_changes_only(app, client,
     assert opened.status_code == 302 and opened.headers["Location"] == "/luxe/preferences/"
     assert client.get("/luxe/preferences/").status_code == 200
     assert open_manage_link(client, link).status_code == 302  # not single use
+    my_data = client.get("/luxe/my-data/")  # a footer link is not enough to read personal data
+    assert my_data.status_code == 302 and "confirm-it-is-you" in my_data.headers["Location"]
 
     with app.test_request_context("/luxe/preferences/"):
         from flask import g
