@@ -92,10 +92,23 @@ def run_migrations_online():
             # A migration may rewrite a large table: no statement timeout (locks still have one).
             connection.exec_driver_sql("SET statement_timeout = 0")
             connection.commit()  # a session setting; the migrations' transaction starts below
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A table rebuilt by a migration (batch mode) is dropped and created again: with
+            # foreign keys enforced, dropping it would cascade to the rows that refer to it.
+            # SQLite's own procedure: keys off outside the transaction, checked at the end.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -14,7 +14,8 @@ from flask_wtf import CSRFProtect
 from limits import RateLimitItem
 from limits.strategies import STRATEGIES, FixedWindowRateLimiter
 from limits.util import WindowStats
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, Integer, MetaData
+from sqlalchemy.orm import DeclarativeBase, registry
 
 # Named constraints so that Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -33,7 +34,16 @@ def _render_type(type_, obj, autogen_context):
     return False
 
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# Every id, sequence number and count is 64-bit: a 32-bit event id runs out in about 50 days
+# at 500 events a second. On SQLite only INTEGER (itself 64-bit) makes a key the rowid.
+BIG = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Model(DeclarativeBase):
+    registry = registry(metadata=MetaData(naming_convention=NAMING), type_annotation_map={int: BIG})
+
+
+db = SQLAlchemy(model_class=Model)
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=_render_type)
 mail = Mail()
 babel = Babel()

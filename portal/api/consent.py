@@ -11,8 +11,7 @@ from portal.api.problems import Problem
 from portal.core.consent import recording
 from portal.core.consent.models import PENDING
 from portal.core.integrations import lookup
-
-MAX_ID = 2**31 - 1
+from portal.core.kernel.models.base import MAX_ID
 
 
 @blueprint.post("/consents/lookup")

@@ -2,6 +2,7 @@
 
 from portal.api.schemas import SCHEMAS, ref
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
+from portal.core.kernel.models.base import MAX_ID
 
 ERRORS = {
     400: "The body is not JSON, or a header or query parameter is malformed.",
@@ -130,7 +131,7 @@ def _operation(
 
 
 def _id(name):
-    schema = {"type": "integer", "minimum": 1, "maximum": 2147483647}
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 

@@ -6,7 +6,7 @@ the document cannot drift from what the API accepts.
 
 from portal.core.integrations.lookup import BULK_LIMIT
 from portal.core.integrations.models.event import ERASURE_REQUESTED, EVENT_TYPES
-from portal.core.kernel.models.base import CHANNELS
+from portal.core.kernel.models.base import CHANNELS, MAX_ID
 
 PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
 NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN}
@@ -69,7 +69,7 @@ SCHEMAS = {
         **strict(
             [],
             email=EMAIL,
-            subject_id={"type": "integer", "minimum": 1, "maximum": 2147483647},
+            subject_id={"type": "integer", "minimum": 1, "maximum": MAX_ID},
             reason={"type": "string", "maxLength": 500},
         ),
         "description": "Exactly one of email and subject_id.",
@@ -79,7 +79,7 @@ SCHEMAS = {
         **strict(
             ["relationship"],
             email=EMAIL,
-            subject_id={"type": "integer", "minimum": 1, "maximum": 2147483647},
+            subject_id={"type": "integer", "minimum": 1, "maximum": MAX_ID},
             relationship=nullable(
                 {"type": "string", "enum": ["customer", "former_customer", "prospect"]}
             ),
@@ -156,7 +156,7 @@ SCHEMAS = {
             "further in the future than the server's allowed clock skew",
         },
         evidence=ref("Evidence"),
-        text_version={"type": "integer", "minimum": 1, "maximum": 2147483647},
+        text_version={"type": "integer", "minimum": 1, "maximum": MAX_ID},
         language={"type": "string", "enum": ["en", "fr", "de"]},
     ),
     "RecordResponse": strict(

@@ -7,6 +7,7 @@ from flask import jsonify
 from portal.api import blueprint, io
 from portal.api.auth import requires
 from portal.core.integrations import cursors, webhooks
+from portal.core.kernel.models.base import MAX_ID
 
 
 def _endpoint(endpoint) -> dict:
@@ -44,13 +45,13 @@ def listing(client):
 @blueprint.delete("/webhooks/<int:endpoint_id>")
 @requires("events:read")
 def remove(client, endpoint_id: int):
-    return io.idempotent(client, partial(_remove, client, min(endpoint_id, 2**31 - 1)))
+    return io.idempotent(client, partial(_remove, client, min(endpoint_id, MAX_ID)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
 @requires("events:read")
 def deliveries(client, endpoint_id: int):
-    rows = webhooks.deliveries(client, min(endpoint_id, 2**31 - 1))
+    rows = webhooks.deliveries(client, min(endpoint_id, MAX_ID))
     return jsonify(
         {
             "deliveries": [

@@ -55,3 +55,20 @@ __all__ = [
     "Suppression",
     "Topic",
 ]
+
+
+def _ids_never_reused() -> None:
+    """On SQLite a key without AUTOINCREMENT hands a deleted newest row's id to the next row
+    (an erased person's id to the next sign-up); every table with an integer key has it, and
+    new tables' migrations are written with it (``sqlite_autoincrement``)."""
+    from sqlalchemy import Integer
+
+    from portal.extensions import db
+
+    for table in db.metadata.tables.values():
+        key = list(table.primary_key.columns)
+        if len(key) == 1 and isinstance(key[0].type, Integer):
+            table.dialect_options["sqlite"]["autoincrement"] = True
+
+
+_ids_never_reused()

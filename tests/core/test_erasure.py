@@ -13,6 +13,7 @@ from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, decide, deliver, sign_up
 from tests.core.test_encryption import _raw_database_text
+from tests.factories import member
 from tests.smtp import text_of
 
 ORIGIN = Origin(source="preference_centre", actor="subject", ip="192.0.2.7", user_agent="UA")
@@ -94,3 +95,14 @@ def test_signing_up_again_by_double_opt_in_lifts_the_suppression(client, demo, s
     last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
     assert (last.action, last.source) == ("suppression_lifted", "double_opt_in")
     assert ledger.verify(demo.id)[1] is None
+
+
+def test_the_newest_persons_id_is_never_given_to_the_next(app, demo):
+    """Feed events and disposal records name former subject ids: a new person must never
+    take one over, even when the erased person was the newest row."""
+    member("first@example.com")
+    newest = member("newest@example.com")
+    newest_id = newest.id
+    erasure.erase(newest, "subject", Origin(source="self_service", actor="subject"))
+    assert db.session.get(Subject, newest_id) is None
+    assert member("next@example.com").id > newest_id

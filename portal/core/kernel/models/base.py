@@ -27,3 +27,6 @@ class UTCDateTime(TypeDecorator):
 
 
 CHANNELS = ("email", "sms", "post")
+
+# The largest id (64-bit, signed): what the API documents and what a lookup accepts.
+MAX_ID = 2**63 - 1
