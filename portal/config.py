@@ -105,6 +105,7 @@ def from_environment(instance_path: str) -> dict:
         # Set only when the SMTP server offers SMTPUTF8 (RFC 6531): addresses with non-ASCII
         # characters before the @ are then accepted. Unknown (the default): refused.
         "MAIL_SMTPUTF8": _bool(env.get("MAIL_SMTPUTF8")),
+        "MAIL_TIMEOUT_SECONDS": float(env.get("MAIL_TIMEOUT_SECONDS", "30")),
         "MAIL_TRANSPORT": env.get("MAIL_TRANSPORT")
         or ("smtp" if mail_server or not development else "mailbox"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR", str(instance / "mailbox")),

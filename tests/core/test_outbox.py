@@ -1,5 +1,8 @@
 """The outbox: never sent in a request, never lost, never taken by two workers."""
 
+import socket
+import time
+
 from sqlalchemy import select
 
 from portal.core.kernel import clock, leases
@@ -71,3 +74,23 @@ def test_cli_send_reports_what_it_did(runner, demo, smtp):
     result = runner.invoke(args=["outbox", "send"])
     assert result.exit_code == 0
     assert "sent 2, to retry 0, failed 0, queued 0" in result.output
+
+
+def test_a_server_that_never_answers_costs_one_timeout_not_the_worker(app, demo, monkeypatch):
+    """A server that takes the connection and then says nothing: without a timeout the worker
+    would wait for good while its batch's leases ran out and other workers sent it again."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)  # the kernel completes the connection; nobody ever greets
+    try:
+        monkeypatch.setattr(app.extensions["mail"], "port", silent.getsockname()[1])
+        app.config["MAIL_TIMEOUT_SECONDS"] = 0.5
+        _queue(2, demo.id)
+        started = time.monotonic()
+        result = outbox.send_all()
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+    assert result.retrying == 2 and result.sent == 0
+    rows = db.session.scalars(select(OutboxMessage)).all()
+    assert all(row.status == "queued" and "timed out" in row.last_error for row in rows)

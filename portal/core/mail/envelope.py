@@ -12,12 +12,15 @@
 
 import email.policy
 import re
+import smtplib
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+import flask_mail
 import idna
+from flask import current_app
 from werkzeug.urls import iri_to_uri
 
 # RFC 5322 2.1.1: 998 characters is the limit, 78 a recommendation. Folding at 78 made Python
@@ -104,3 +107,24 @@ def send(smtp, content: dict, row_id: int) -> None:
         raise Unsendable(NO_SMTPUTF8)
     message, sender, recipient = build(content, row_id, utf8)
     smtp.sendmail(sender, [recipient], message.as_bytes(), ["SMTPUTF8"] if utf8 else [])
+
+
+class _TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, with a timeout on connecting and on every reply: without one a
+    hung server holds the worker (and the leases of its batch) for good."""
+
+    def configure_host(self) -> smtplib.SMTP:
+        timeout = current_app.config["MAIL_TIMEOUT_SECONDS"]
+        kind = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = kind(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+
+def connect() -> flask_mail.Connection:
+    """A connection to the app's SMTP server, as Flask-Mail's ``mail.connect()`` gives, with
+    MAIL_TIMEOUT_SECONDS on connecting and on each reply (a context manager)."""
+    return _TimedConnection(current_app.extensions["mail"])

@@ -21,7 +21,7 @@ from portal.core.kernel import clock, leases
 from portal.core.kernel.leases import Pass
 from portal.core.mail import address_requests, envelope
 from portal.core.mail.models import FAILED, QUEUED, SENT, OutboxMessage
-from portal.extensions import db, mail
+from portal.extensions import db
 
 log = logging.getLogger(__name__)
 _ADDRESS = re.compile(r"[^\s<>\"']+@[^\s<>\"']+")
@@ -85,7 +85,7 @@ def _deliver(pairs: list[tuple[_Claimed, dict]], record) -> None:
             record(row, None)
         return
     try:
-        with mail.connect() as connection:
+        with envelope.connect() as connection:
             while pending:
                 row, content = pending[0]
                 try:
