@@ -121,6 +121,8 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
         "API_MAX_BODY": int(env.get("API_MAX_BODY", str(2 * 1024 * 1024))),
         "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
+        "API_KEY_OVERLAP_HOURS": float(env.get("API_KEY_OVERLAP_HOURS", "168")),
+        "API_TOKEN_SECONDS": int(env.get("API_TOKEN_SECONDS", "900")),
         # Clocks of tills and phones drift: how far in the future a captured_at may be.
         "API_CLOCK_SKEW_SECONDS": int(env.get("API_CLOCK_SKEW_SECONDS", "300")),
         # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.

@@ -1,11 +1,13 @@
-"""API clients of the group: list, create (the key shown once), revoke, webhook delivery log."""
+"""API clients of the group: list, create (the key shown once), rotate and retire keys, revoke,
+webhook delivery log."""
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
 from portal.core.console import admins, client_admin
 from portal.core.integrations.models.api import SCOPES, ApiClient
+from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, NotFound
 from portal.extensions import db
 
@@ -68,14 +70,44 @@ def api_client_new():
 
 
 @blueprint.get("/api-clients/<int:client_id>")
-def api_client_show(client_id: int):
+def api_client_show(client_id: int, errors=None):
     client = client_or_404(client_id)
     return render_template(
         "admin/api_client.html",
         client=client,
         endpoints=client_admin.endpoints(client),
         brand_names=_brand_names(),
-    )
+        overlap_hours=current_app.config["API_KEY_OVERLAP_HOURS"],
+        previous_valid=client.previous_key_until is not None
+        and client.previous_key_until > clock.now(),
+        errors=errors or {},
+        values=request.form,
+    ), 422 if errors else 200
+
+
+@blueprint.post("/api-clients/<int:client_id>/rotate")
+def api_client_rotate(client_id: int):
+    client = client_or_404(client_id)
+    try:
+        hours = float(request.form.get("overlap_hours", ""))
+    except ValueError:
+        hours = -1.0  # refused by the core as out of range
+    try:
+        key = client_admin.rotate_key(g.admin, client, hours)
+    except InvalidFields as refused:
+        return api_client_show(client_id, errors=refused.errors)
+    # Rendered, not redirected: the key exists only in this answer (no-store).
+    return render_template("admin/api_client_key.html", client=client, key=key, rotated=True)
+
+
+@blueprint.route("/api-clients/<int:client_id>/retire", methods=["GET", "POST"])
+def api_client_retire(client_id: int):
+    client = client_or_404(client_id)
+    if request.method == "POST":
+        if client_admin.retire_key(g.admin, client):
+            flash(_("The previous key of %(name)s no longer works.", name=client.name))
+        return redirect(url_for("admin.api_client_show", client_id=client.id))
+    return render_template("admin/api_client_retire.html", client=client)
 
 
 @blueprint.route("/api-clients/<int:client_id>/revoke", methods=["GET", "POST"])

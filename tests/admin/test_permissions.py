@@ -44,6 +44,8 @@ ALLOWED = {
     "api_client_new": {"owner", "brand_admin"},
     "api_client_show": {"owner", "brand_admin"},
     "api_client_revoke": {"owner", "brand_admin"},
+    "api_client_rotate": {"owner", "brand_admin"},
+    "api_client_retire": {"owner", "brand_admin"},
     "webhook_deliveries": {"owner", "brand_admin"},
     "api_client_terms": {"owner"},
     "erasures": {"owner"},

@@ -1,4 +1,5 @@
-"""API clients as the console manages them: who may see, create and revoke which client.
+"""API clients as the console manages them: who may see, create, re-key and revoke which
+client.
 
 An owner manages every client of their group. A brand admin manages only clients restricted
 to brands given to them (a client of every brand could read the people of brands they do not
@@ -6,7 +7,7 @@ run). Only an owner may mark a client a verified source, because its email grant
 double opt-in. Every change is one transaction with its audit row; the key is never audited.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from portal.core.console.models import OWNER, AdminAccount
 from portal.core.integrations import clients, recipients, webhooks
 from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.kernel import clock
-from portal.core.kernel.errors import InvalidFields
+from portal.core.kernel.errors import InvalidFields, InvalidInput, Refused
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
@@ -154,3 +155,57 @@ def endpoints(client: ApiClient) -> list[WebhookEndpoint]:
 def deliveries(client: ApiClient, endpoint_id: int) -> list[WebhookDelivery]:
     """The latest deliveries of one endpoint of ``client``; raises NotFound for another's."""
     return webhooks.deliveries(client, endpoint_id)
+
+
+def rotate_key(admin: AdminAccount | None, client: ApiClient, hours: float | None = None) -> str:
+    """A new key for ``client`` with its audit row (``admin`` None: the command line); the
+    current key stays valid ``hours`` (``API_KEY_OVERLAP_HOURS``) or until retired. Returns the
+    new key, shown once. Raises InvalidFields when the previous key is still valid or the
+    client is revoked."""
+    overlap = None if hours is None else timedelta(hours=hours)
+    try:
+        with commit_session():
+            before = clients.keys_state(client)
+            key = clients.rotate(client, overlap)
+            audit.record(
+                client.group_id,
+                admin,
+                "api_client.rotate",
+                f"api_client:{client.id}",
+                before=before,
+                after=clients.keys_state(client),
+            )
+    except Refused as refused:
+        messages = {
+            "revoked": _l("A revoked client gets no new key."),
+            "previous-key-valid": _l(
+                "The previous key is still valid: retire it before rotating again."
+            ),
+        }
+        raise InvalidFields({"key": messages[refused.reason]}) from None
+    except InvalidInput:
+        raise InvalidFields(
+            {"overlap_hours": _l("The overlap is more than 0 hours and at most a year.")}
+        ) from None
+    clients.forget(client.id)
+    return key
+
+
+def retire_key(admin: AdminAccount | None, client: ApiClient) -> bool:
+    """End the previous key of ``client`` now, with its audit row; False (nothing written) if
+    it had no valid previous key."""
+    if not client.previous_key_prefix:
+        return False
+    with commit_session():
+        before = clients.keys_state(client)
+        retired = clients.retire(client)
+        audit.record(
+            client.group_id,
+            admin,
+            "api_client.retire",
+            f"api_client:{client.id}",
+            before=before,
+            after=clients.keys_state(client),
+        )
+    clients.forget(client.id)
+    return retired

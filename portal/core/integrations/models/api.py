@@ -26,6 +26,11 @@ class ApiClient(db.Model):
     # The key is "<prefix>.<secret>"; the prefix finds the row, the SHA-256 proves the secret.
     key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
+    # The key it had before a rotation, still accepted until ``previous_key_until`` or until it
+    # is retired, so the client's servers can move to the new key one by one.
+    previous_key_prefix: Mapped[str | None] = mapped_column(String(16), unique=True)
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_key_until = mapped_column(UTCDateTime, nullable=True)
     scopes: Mapped[list] = mapped_column(JSON)
     brand_ids: Mapped[list | None] = mapped_column(JSON)  # None: every brand of the group
     # Set by the group's owner: its email grants need no double opt-in.
