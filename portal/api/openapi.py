@@ -1,11 +1,12 @@
 """The OpenAPI 3.1 document of /api/v1: every endpoint, schema and error."""
 
 from portal.api.schemas import SCHEMAS, ref
+from portal.core.integrations.models.api import SCOPES
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 
 ERRORS = {
     400: "The body is not JSON, or a header or query parameter is malformed.",
-    401: "No valid API key.",
+    401: "No valid API key or access token.",
     403: "The key lacks the scope, the brand is not open to this client, or the client has "
     "no accepted processing terms and so receives no personal data (terms-required).",
     404: "Nothing with this identifier is open to this client.",
@@ -366,6 +367,48 @@ PATHS = {
 }
 
 
+def _oauth_error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": ref("OAuthError")}},
+    }
+
+
+PATHS["/oauth/token"] = {
+    "post": {
+        "operationId": "issueAccessToken",
+        "summary": "A short-lived access token for an API client (OAuth 2.0 client credentials)",
+        "description": "The client authenticates with its id and one of its valid keys as the "
+        "secret, by HTTP Basic (client_secret_basic) or in the form (client_secret_post). The "
+        "token carries the scopes asked for that the client holds (all of them when none are "
+        "asked) and is sent as `Authorization: Bearer <token>` like a key. Errors are RFC 6749 "
+        "section 5.2 JSON, as OAuth client libraries expect.",
+        "security": [{"basic": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}},
+        },
+        "responses": {
+            "200": {
+                **_json("TokenResponse", "The token"),
+                "headers": RATE_LIMIT_HEADERS,
+            },
+            "400": _oauth_error("A malformed request, another grant type or an unknown scope."),
+            "401": _oauth_error("No such client, or not one of its valid keys (invalid_client)."),
+            "413": {
+                "description": ERRORS[413],
+                "content": {"application/problem+json": {"schema": ref("Problem")}},
+            },
+            "429": {
+                "description": ERRORS[429],
+                "content": {"application/problem+json": {"schema": ref("Problem")}},
+                "headers": RATE_LIMIT_HEADERS,
+            },
+        },
+    }
+}
+
+
 def document(server_url: str) -> dict:
     return {
         "openapi": "3.1.0",
@@ -405,8 +448,23 @@ def document(server_url: str) -> dict:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API client key: `flask api-clients create`.",
-                }
+                    "description": "An API client key (`flask api-clients create`), or an "
+                    "access token from `POST /oauth/token`.",
+                },
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The token endpoint: the client's id and one of its keys.",
+                },
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": server_url.rstrip("/") + "/oauth/token",
+                            "scopes": {scope: scope for scope in SCOPES},
+                        }
+                    },
+                },
             },
         },
     }
