@@ -127,6 +127,9 @@ def from_environment(instance_path: str) -> dict:
         "API_CLOCK_SKEW_SECONDS": int(env.get("API_CLOCK_SKEW_SECONDS", "300")),
         # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.
         "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
+        "WEBHOOK_CONNECT_TIMEOUT": float(env.get("WEBHOOK_CONNECT_TIMEOUT", "5")),
+        "WEBHOOK_READ_TIMEOUT": float(env.get("WEBHOOK_READ_TIMEOUT", "10")),
+        "WEBHOOK_SECRET_OVERLAP_HOURS": float(env.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24")),
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),
         # The preference centre: magic links, the mail-footer link, one-click unsubscribe.
         "MAGIC_LINK_MAX_AGE": int(env.get("MAGIC_LINK_MAX_AGE", str(30 * 60))),

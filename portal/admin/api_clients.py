@@ -1,8 +1,11 @@
 """API clients of the group: list, create (the key shown once), rotate and retire keys, revoke,
 webhook delivery log."""
 
+from datetime import UTC, datetime
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.admin import blueprint, require
 from portal.core.console import admins, client_admin
@@ -121,7 +124,7 @@ def api_client_revoke(client_id: int):
 
 
 @blueprint.get("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>")
-def webhook_deliveries(client_id: int, endpoint_id: int):
+def webhook_deliveries(client_id: int, endpoint_id: int, errors=None):
     client = client_or_404(client_id)
     try:
         deliveries = client_admin.deliveries(client, endpoint_id)
@@ -129,5 +132,51 @@ def webhook_deliveries(client_id: int, endpoint_id: int):
         abort(404)
     endpoint = next(e for e in client_admin.endpoints(client) if e.id == endpoint_id)
     return render_template(
-        "admin/webhook_deliveries.html", client=client, endpoint=endpoint, deliveries=deliveries
+        "admin/webhook_deliveries.html",
+        client=client,
+        endpoint=endpoint,
+        deliveries=deliveries,
+        errors=errors or {},
+        values=request.form,
+    ), 422 if errors else 200
+
+
+@blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/ping")
+def webhook_ping(client_id: int, endpoint_id: int):
+    client = client_or_404(client_id)
+    try:
+        client_admin.ping(g.admin, client, endpoint_id)
+    except NotFound:
+        abort(404)
+    flash(_("A test ping is queued: it appears below once the webhook worker has sent it."))
+    return redirect(
+        url_for("admin.webhook_deliveries", client_id=client_id, endpoint_id=endpoint_id)
+    )
+
+
+@blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/redeliver")
+def webhook_redeliver(client_id: int, endpoint_id: int):
+    """One failed delivery (``delivery``), or every failed one since a time (``since``, UTC)."""
+    client = client_or_404(client_id)
+    delivery_id, since = None, None
+    if request.form.get("delivery"):
+        try:
+            delivery_id = min(int(request.form["delivery"]), 2**31 - 1)
+        except ValueError:
+            abort(404)
+    else:
+        try:
+            since = datetime.fromisoformat(request.form.get("since", "")).replace(tzinfo=UTC)
+        except ValueError:
+            message = _("Give the time to send failed deliveries again from.")
+            return webhook_deliveries(client_id, endpoint_id, errors={"since": message})
+    try:
+        count = client_admin.redeliver(g.admin, client, endpoint_id, delivery_id, since)
+    except NotFound:
+        abort(404)
+    except InvalidFields as refused:
+        return webhook_deliveries(client_id, endpoint_id, errors=refused.errors)
+    flash(ngettext("%(num)d delivery queued again.", "%(num)d deliveries queued again.", count))
+    return redirect(
+        url_for("admin.webhook_deliveries", client_id=client_id, endpoint_id=endpoint_id)
     )

@@ -64,6 +64,9 @@ SIGNATURES = (
     "v1=<hex>`, where v1 is HMAC-SHA-256 with the endpoint's secret over the bytes "
     "`<t>.<body>`. Receivers recompute it, compare in constant time and reject a t more than "
     f"{REPLAY_WINDOW} seconds from their clock, so a captured delivery cannot be replayed. "
+    "After a secret rotation, until previous_secret_until, the header carries a second v1 "
+    "made with the previous secret (last): accept a delivery when any v1 matches. "
+    "Deliveries about one person to one endpoint arrive in the order of their events. "
     "Deliveries are retried with back-off until a 2xx answer; handle them idempotently by "
     "the event id (header Portal-Event-Id)."
 )
@@ -353,6 +356,31 @@ PATHS = {
             params=[_id("endpoint_id")],
             errors=(404,),
             write=True,
+        )
+    },
+    "/webhooks/{endpoint_id}/ping": {
+        "post": _operation(
+            "Queue a signed test event (webhook.ping) to this endpoint alone; it never shows "
+            "in the feed",
+            "events:read",
+            "PingQueued",
+            params=[_id("endpoint_id")],
+            errors=(404,),
+            write=True,
+            status=202,
+            operation_id="pingWebhook",
+        )
+    },
+    "/webhooks/{endpoint_id}/secret": {
+        "post": _operation(
+            "A new signing secret, shown once; the previous one keeps signing beside it (a "
+            "second v1) until previous_secret_until",
+            "events:read",
+            "WebhookSecret",
+            params=[_id("endpoint_id")],
+            errors=(404,),
+            write=True,
+            operation_id="rotateWebhookSecret",
         )
     },
     "/webhooks/{endpoint_id}/deliveries": {

@@ -343,3 +343,20 @@ SCHEMAS["OAuthError"] = {
         "error_description": {"type": "string"},
     },
 }
+SCHEMAS["PingQueued"] = strict(
+    ["id", "event", "type"],
+    id={"type": "integer", "description": "The endpoint."},
+    event={"type": "string", "description": "The ping event's id (Portal-Event-Id)."},
+    type={"type": "string", "enum": ["webhook.ping"]},
+)
+SCHEMAS["WebhookSecret"] = {
+    **SCHEMAS["WebhookCreated"],
+    "required": [*SCHEMAS["WebhookCreated"]["required"], "previous_secret_until"],
+    "properties": {
+        **SCHEMAS["WebhookCreated"]["properties"],
+        "previous_secret_until": {
+            **TIME,
+            "description": "Until then each delivery is signed with both secrets.",
+        },
+    },
+}

@@ -47,6 +47,8 @@ ALLOWED = {
     "api_client_rotate": {"owner", "brand_admin"},
     "api_client_retire": {"owner", "brand_admin"},
     "webhook_deliveries": {"owner", "brand_admin"},
+    "webhook_ping": {"owner", "brand_admin"},
+    "webhook_redeliver": {"owner", "brand_admin"},
     "api_client_terms": {"owner"},
     "erasures": {"owner"},
     "erasures_csv": {"owner"},

@@ -7,14 +7,14 @@ run). Only an owner may mark a client a verified source, because its email grant
 double opt-in. Every change is one transaction with its audit row; the key is never audited.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core.console import admins, audit
 from portal.core.console.models import OWNER, AdminAccount
-from portal.core.integrations import clients, recipients, webhooks
+from portal.core.integrations import clients, recipients, webhook_ops, webhooks
 from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, InvalidInput, Refused
@@ -209,3 +209,43 @@ def retire_key(admin: AdminAccount | None, client: ApiClient) -> bool:
         )
     clients.forget(client.id)
     return retired
+
+
+def ping(admin: AdminAccount, client: ApiClient, endpoint_id: int) -> None:
+    """Queue a test ping to one endpoint of ``client``, with its audit row; NotFound for an
+    endpoint not the client's or removed."""
+    with commit_session():
+        webhook_ops.ping(client, endpoint_id)
+        audit.record(client.group_id, admin, "webhook.ping", f"webhook:{endpoint_id}")
+
+
+def redeliver(
+    admin: AdminAccount | None,
+    client: ApiClient,
+    endpoint_id: int,
+    delivery_id: int | None = None,
+    since: datetime | None = None,
+) -> int:
+    """Queue again the failed deliveries of one endpoint of ``client`` (one, or all since a
+    time), with an audit row (``admin`` None: the command line); how many. NotFound for an
+    endpoint or delivery not the client's; InvalidFields for a delivery that has not failed."""
+    endpoint = webhook_ops.live_endpoint(client, endpoint_id)
+    try:
+        with commit_session():
+            count = webhook_ops.redeliver(endpoint, delivery_id, since)
+            audit.record(
+                client.group_id,
+                admin,
+                "webhook.redeliver",
+                f"webhook:{endpoint.id}",
+                after={
+                    "delivery": delivery_id,
+                    "since": since.isoformat() if since else None,
+                    "count": count,
+                },
+            )
+    except InvalidInput:
+        raise InvalidFields(
+            {"delivery": _l("Only a delivery that failed every attempt can be sent again.")}
+        ) from None
+    return count

@@ -72,6 +72,9 @@ class WebhookEndpoint(db.Model):
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(Encrypted)  # needed in clear to sign, so encrypted
+    # The secret before a rotation: deliveries carry its signature too until this time.
+    previous_secret: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
+    previous_secret_until = mapped_column(UTCDateTime, nullable=True)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     disabled_at = mapped_column(UTCDateTime, nullable=True)
 
