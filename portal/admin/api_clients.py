@@ -166,7 +166,8 @@ def webhook_redeliver(client_id: int, endpoint_id: int):
             abort(404)
     else:
         try:
-            since = datetime.fromisoformat(request.form.get("since", "")).replace(tzinfo=UTC)
+            since = datetime.fromisoformat(request.form.get("since", ""))
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         except ValueError:
             message = _("Give the time to send failed deliveries again from.")
             return webhook_deliveries(client_id, endpoint_id, errors={"since": message})

@@ -114,7 +114,7 @@ def test_the_command_line_rotates_and_retires_with_an_audit_row(app, client, run
 def test_a_bad_overlap_is_a_form_error_and_changes_nothing(client, demo):
     made, old = clients.create("luxe", "CRM", ["events:read"])
     log_in(client, make_admin(demo, "owner", "boss@luxe.example"))
-    for value in ("", "-1", "abc", "100000"):
+    for value in ("", "-1", "abc", "100000", "nan", "inf", "1e400"):
         answer = post(client, f"/admin/api-clients/{made.id}/rotate", {"overlap_hours": value})
         assert answer.status_code == 422
         assert "more than 0 hours and at most a year" in answer.get_data(as_text=True)

@@ -162,6 +162,10 @@ def rotate_key(admin: AdminAccount | None, client: ApiClient, hours: float | Non
     current key stays valid ``hours`` (``API_KEY_OVERLAP_HOURS``) or until retired. Returns the
     new key, shown once. Raises InvalidFields when the previous key is still valid or the
     client is revoked."""
+    if hours is not None and not (0 < hours <= 366 * 24):  # NaN fails this too
+        raise InvalidFields(
+            {"overlap_hours": _l("The overlap is more than 0 hours and at most a year.")}
+        )
     overlap = None if hours is None else timedelta(hours=hours)
     try:
         with commit_session():
