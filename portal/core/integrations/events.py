@@ -84,7 +84,11 @@ def emit(
         if brand_ids is None or brand_id is None or brand_id in brand_ids:
             db.session.add(
                 WebhookDelivery(
-                    endpoint_id=endpoint_id, event_id=event.id, next_attempt_at=now, created_at=now
+                    endpoint_id=endpoint_id,
+                    event_id=event.id,
+                    subject_id=subject_id,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
             )
     return event

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from portal.core.integrations import destinations, events, pinned
@@ -159,15 +159,15 @@ def deliveries(client: ApiClient, endpoint_id: int, limit: int = 50) -> list[Web
 
 def _in_order():
     """No earlier delivery about the same person to the same endpoint is still queued."""
-    earlier, earlier_event, event = aliased(WebhookDelivery), aliased(Event), aliased(Event)
-    return ~exists().where(
-        event.id == WebhookDelivery.event_id,
-        event.subject_id.is_not(None),
-        earlier.endpoint_id == WebhookDelivery.endpoint_id,
-        earlier.id < WebhookDelivery.id,
-        earlier.status == QUEUED,
-        earlier_event.id == earlier.event_id,
-        earlier_event.subject_id == event.subject_id,
+    earlier = aliased(WebhookDelivery)
+    return or_(
+        WebhookDelivery.subject_id.is_(None),
+        ~exists().where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.subject_id == WebhookDelivery.subject_id,
+            earlier.status == QUEUED,
+            earlier.id < WebhookDelivery.id,
+        ),
     )
 
 

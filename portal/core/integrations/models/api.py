@@ -85,11 +85,19 @@ class WebhookDelivery(QueuedWork, db.Model):
     """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox."""
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_due", "status", "next_attempt_at"),
+        # A delivery's turn: is an earlier one about the same person to the same endpoint
+        # still queued? (``webhooks._in_order``), one index probe per delivery claimed.
+        Index("ix_webhook_delivery_order", "endpoint_id", "subject_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    # The person the event is about (copied from it, no foreign key: the order of what is
+    # owed stays kept after an erasure), None for events about no one.
+    subject_id: Mapped[int | None] = mapped_column(nullable=True)
     last_status: Mapped[int | None] = mapped_column()
     created_at = mapped_column(UTCDateTime, default=clock.now)
     delivered_at = mapped_column(UTCDateTime, nullable=True)
