@@ -7,6 +7,7 @@ that takes a lock (``Event.set``) hangs only now and then, when the signal lands
 ``Event.wait``.
 """
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,15 +16,18 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from portal.core.kernel import heartbeat
+from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.extensions import db
+from tests.actions import sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 EXIT_WITHIN = 5  # seconds
 
 
-def start(database_url: str, tmp_path, *command: str) -> subprocess.Popen:
+def start(database_url: str, tmp_path, *command: str, **settings: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "FLASK_APP": "portal",
@@ -33,6 +37,7 @@ def start(database_url: str, tmp_path, *command: str) -> subprocess.Popen:
         "MAIL_TRANSPORT": "mailbox",
         "WEBHOOKS_ALLOW_INSECURE": "true",
         "LOG_JSON": "false",
+        **settings,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "flask", *command],
@@ -95,3 +100,37 @@ def test_an_idle_worker_stops_at_once_on_sigterm_every_time(
         assert f"{name} stopped" in output
         db.session.remove()
         assert heartbeat.last_seen(kind) is None  # it said goodbye
+
+
+def test_the_mail_worker_stopped_mid_batch_hands_back_what_it_did_not_send(
+    app, client, demo, smtp, database_url, tmp_path, monkeypatch
+):
+    for number in range(6):
+        sign_up(client, f"p{number}@example.com")
+    answer = smtp.controller.handler.handle_DATA
+
+    async def slowly(*args):  # a slow mail server: the batch takes seconds
+        await asyncio.sleep(0.5)
+        return await answer(*args)
+
+    monkeypatch.setattr(smtp.controller.handler, "handle_DATA", slowly)
+    db.session.remove()
+    worker = start(
+        database_url,
+        tmp_path,
+        *("outbox", "work", "--interval", "0.2"),
+        MAIL_TRANSPORT="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=str(smtp.port),
+    )
+    try:
+        wait_for(lambda: len(smtp.raw) >= 2)
+    finally:
+        output = stop(worker)
+    assert "outbox worker stopped" in output
+    db.session.remove()
+    rows = db.session.scalars(select(OutboxMessage)).all()
+    sent = [row for row in rows if row.status == "sent"]
+    assert 2 <= len(sent) < 6 and len(smtp.raw) == len(sent)  # none sent twice or lost
+    assert all(row.lease_owner is None and row.lease_until is None for row in rows)
+    assert db.session.scalars(select(AddressRequest.lease_owner)).all() == []  # all decided
