@@ -37,3 +37,25 @@ def test_a_worker_stopped_mid_batch_finishes_the_delivery_under_way_and_hands_ba
     assert len(receiver.received) == len(delivered)  # and no other was sent
     assert all(row.lease_owner is None and row.lease_until is None for row in rows)
     assert all(row.status == "queued" and row.attempts == 0 for row in rows if row not in delivered)
+
+
+def test_doctor_names_a_missing_webhook_worker_only_when_deliveries_wait(
+    app, api, receiver, runner, smtp
+):
+    from portal.core.integrations import webhooks
+    from portal.core.kernel import heartbeat
+
+    heartbeat.beat("mail-1")  # the mail worker runs
+    assert runner.invoke(args=["doctor"]).exit_code == 0  # no webhooks: none needed
+    receiver.start()
+    register(api, receiver)
+    api.post("/consents", json=capture())
+    result = runner.invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "1 webhook deliveries wait and none has been seen" in result.output
+    assert "flask webhooks work" in result.output
+    heartbeat.beat("hooks-1", "webhooks")
+    assert runner.invoke(args=["doctor"]).exit_code == 0
+    heartbeat.stopped("hooks-1")
+    webhooks.deliver_all()  # nothing waits any more
+    assert runner.invoke(args=["doctor"]).exit_code == 0
