@@ -53,7 +53,8 @@ run: install
 	@echo "  Demo API key (new each run, the last one stops working):"
 	@echo "    $$($(BIN)/flask api-clients demo-key --group luxe)"
 	@echo
-	PORTAL_BASE_URL=$(BASE_URL) $(BIN)/flask outbox work & worker=$$!; trap "kill $$worker" EXIT; \
+	PORTAL_BASE_URL=$(BASE_URL) $(BIN)/flask outbox work & worker=$$!; \
+		$(BIN)/flask webhooks work & hooks=$$!; trap "kill $$worker $$hooks" EXIT; \
 		PORTAL_BASE_URL=$(BASE_URL) $(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 test: install browser

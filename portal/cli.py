@@ -1,24 +1,27 @@
 """Command-line entry points: ``flask ledger``, ``flask outbox``, ``flask demo``."""
 
-import signal
 import sys
-import threading
 import uuid
+from datetime import UTC
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from portal import workers
 from portal.core.consent import ledger
 from portal.core.console import gauges
-from portal.core.integrations import webhooks
-from portal.core.kernel import heartbeat, jobs
+from portal.core.integrations import pinned, webhooks
+from portal.core.integrations.models.api import WebhookDelivery
+from portal.core.kernel import jobs, leases
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.mail import outbox
+from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.extensions import db
 
 ledger_cli = click.Group("ledger", help="The consent ledger's hash chain.")
 outbox_cli = click.Group("outbox", help="Send queued mail.")
+webhooks_cli = click.Group("webhooks", help="Deliver webhooks; test, redeliver.")
 demo_cli = click.Group("demo", help="The demo site group.")
 keys_cli = click.Group("keys", help="Encryption keys of personal data.")
 mail_cli = click.Group("mail", help="Topic mails to the people who asked for them.")
@@ -60,57 +63,102 @@ def verify_ledger(slug):
 
 @outbox_cli.command("send")
 def send_once():
-    """Send everything due now, once."""
+    """Send every mail due now, once."""
     result = outbox.send_all()
     click.echo(
         f"sent {result.sent}, to retry {result.retrying}, failed {result.failed}, "
         f"queued {outbox.backlog()}; address requests decided {result.decided}"
-    )
-    hooks = webhooks.deliver_all()
-    click.echo(
-        f"webhooks: delivered {hooks.sent}, to retry {hooks.retrying}, failed {hooks.failed}"
     )
 
 
 @outbox_cli.command("work")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 def work(interval):
-    """Keep sending mail and webhooks and running jobs' batches, until stopped (SIGTERM or
-    Ctrl-C); writes a heartbeat on every pass."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    """Keep sending mail and running jobs' batches until stopped (SIGTERM or Ctrl-C); writes
+    a heartbeat on every pass. Webhooks have their own worker: `flask webhooks work`."""
     worker = uuid.uuid4().hex
-    click.echo(f"outbox worker {worker} started")
+
+    def one_pass(stop):
+        result = outbox.send_due(owner=worker, stopping=stop)
+        batch = False if stop() else jobs.work_once(worker)
+        jobs.drop_expired_holds()
+        gauges.refresh_due(current_app.config["METRICS_INTERVAL_SECONDS"])
+        if result.handled:
+            click.echo(
+                f"decided {result.decided}, sent {result.sent}, "
+                f"to retry {result.retrying}, failed {result.failed}"
+            )
+        return result.handled, batch
+
+    def release():
+        leases.release(OutboxMessage, worker)
+        leases.release(AddressRequest, worker)
+        jobs.release_leases(worker)
+
+    workers.run("outbox worker", worker, "mail", one_pass, release, interval)
+
+
+@webhooks_cli.command("send")
+def deliver_once():
+    """Deliver every webhook due now, once."""
+    hooks = webhooks.deliver_all()
+    click.echo(
+        f"webhooks: delivered {hooks.sent}, to retry {hooks.retrying}, failed {hooks.failed}"
+    )
+
+
+@webhooks_cli.command("work")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between polls.")
+@click.option("--batch", default=50, show_default=True, help="Deliveries claimed per pass.")
+def work_webhooks(interval, batch):
+    """Keep delivering webhooks until stopped (SIGTERM or Ctrl-C), apart from the mail worker,
+    through one pool of kept-alive connections; writes a heartbeat on every pass."""
+    worker = uuid.uuid4().hex
+
+    def one_pass(stop):
+        result = webhooks.deliver_due(batch, owner=worker, stopping=stop)
+        if result.handled:
+            click.echo(
+                f"delivered {result.sent}, to retry {result.retrying}, failed {result.failed}"
+            )
+        return result.handled, result.handled > 0  # a delivery may free a person's next
+
+    def release():
+        leases.release(WebhookDelivery, worker)
+        pinned.close()
+
+    workers.run("webhook worker", worker, "webhooks", one_pass, release, interval)
+
+
+@webhooks_cli.command("redeliver")
+@click.option("--delivery", "delivery_id", type=int, help="One failed delivery, by id.")
+@click.option("--endpoint", "endpoint_id", type=int, help="Every failed delivery of an endpoint")
+@click.option("--since", type=click.DateTime(), help="... made since this time (UTC).")
+def redeliver(delivery_id, endpoint_id, since):
+    """Give failed deliveries a fresh set of attempts: one (--delivery ID) or every one of an
+    endpoint made since a time (--endpoint ID --since 2026-12-01T09:00); audited."""
+    from portal.core.console import client_admin
+    from portal.core.integrations.models.api import WebhookEndpoint
+    from portal.core.kernel.errors import InvalidFields, NotFound
+
+    if (delivery_id is None) == (endpoint_id is None) or (endpoint_id is None) != (since is None):
+        raise click.UsageError("give --delivery ID, or --endpoint ID with --since TIME")
+    if delivery_id is not None:
+        delivery = db.session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            raise click.ClickException(f"no webhook delivery {delivery_id}")
+        endpoint_id = delivery.endpoint_id
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise click.ClickException(f"no webhook endpoint {endpoint_id}")
+    moment = since.replace(tzinfo=UTC) if since else None
     try:
-        while not stop.is_set():
-            batch = False
-            try:
-                heartbeat.beat(worker)
-                result = outbox.send_due(owner=worker)
-                result.add(webhooks.deliver_due())
-                batch = jobs.work_once(worker)
-                jobs.drop_expired_holds()
-                gauges.refresh_due(current_app.config["METRICS_INTERVAL_SECONDS"])
-            except Exception as error:  # noqa: BLE001 - a database hiccup must not end the worker
-                db.session.rollback()
-                click.echo(f"outbox pass failed: {type(error).__name__}", err=True)
-                result = outbox.Pass()
-            if result.handled:
-                click.echo(
-                    f"decided {result.decided}, sent {result.sent}, "
-                    f"to retry {result.retrying}, failed {result.failed}"
-                )
-            elif not batch:
-                stop.wait(interval)
-            db.session.remove()
-    except KeyboardInterrupt:
-        pass
-    try:
-        db.session.rollback()  # an interrupt may have come mid-transaction
-        heartbeat.stopped(worker)
-    except Exception:  # noqa: BLE001 - the database may be what stopped us
-        db.session.rollback()
-    click.echo("outbox worker stopped")
+        count = client_admin.redeliver(None, endpoint.client, endpoint.id, delivery_id, moment)
+    except NotFound:
+        raise click.ClickException(f"webhook endpoint {endpoint.id} is removed") from None
+    except InvalidFields as refused:
+        raise click.ClickException(" ".join(map(str, refused.errors.values()))) from None
+    click.echo(f"{count} deliveries to {endpoint.url} queued again")
 
 
 @outbox_cli.command("retry")
@@ -271,6 +319,7 @@ def init_app(app: Flask) -> None:
     for group in (
         ledger_cli,
         outbox_cli,
+        webhooks_cli,
         demo_cli,
         keys_cli,
         mail_cli,

@@ -122,10 +122,15 @@ def from_environment(instance_path: str) -> dict:
         "RATELIMIT_API": env.get("RATELIMIT_API", "600 per minute"),
         "API_MAX_BODY": int(env.get("API_MAX_BODY", str(2 * 1024 * 1024))),
         "API_KEY_CACHE_SECONDS": float(env.get("API_KEY_CACHE_SECONDS", "5")),
+        "API_KEY_OVERLAP_HOURS": float(env.get("API_KEY_OVERLAP_HOURS", "168")),
+        "API_TOKEN_SECONDS": int(env.get("API_TOKEN_SECONDS", "900")),
         # Clocks of tills and phones drift: how far in the future a captured_at may be.
         "API_CLOCK_SKEW_SECONDS": int(env.get("API_CLOCK_SKEW_SECONDS", "300")),
         # Testing only: lets webhooks go to http:// receivers on loopback. Never in production.
         "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
+        "WEBHOOK_CONNECT_TIMEOUT": float(env.get("WEBHOOK_CONNECT_TIMEOUT", "5")),
+        "WEBHOOK_READ_TIMEOUT": float(env.get("WEBHOOK_READ_TIMEOUT", "10")),
+        "WEBHOOK_SECRET_OVERLAP_HOURS": float(env.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24")),
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),
         # The preference centre: magic links, the mail-footer link, one-click unsubscribe.
         "MAGIC_LINK_MAX_AGE": int(env.get("MAGIC_LINK_MAX_AGE", str(30 * 60))),

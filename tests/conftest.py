@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
+from portal.core.integrations import pinned
 from portal.core.kernel import clock
 from portal.extensions import db, limiter
 from tests.smtp import SMTPSink
@@ -154,6 +155,7 @@ def app(_apps, tmp_path):
         limiter.reset()
         yield app
         clock.freeze(None)
+        pinned.close()  # the webhook client's kept-alive connections, to servers now gone
         _empty_tables()
         # A connection still out now would never be closed (dispose closes only idle ones) and
         # the garbage collector would report it later, in some other test: name this one.

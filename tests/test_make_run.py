@@ -27,6 +27,8 @@ def test_make_run_serves_prints_and_mails_on_the_port_given():
     # Both the worker (which composes the mails) and the server get the matching base URL.
     assert plan.count("PORTAL_BASE_URL=http://127.0.0.1:5005 ") == 2
     assert ":5000" not in plan
+    # The mail worker and, apart from it, the webhook worker, both stopped with the server.
+    assert "flask outbox work &" in plan and "flask webhooks work &" in plan
 
 
 def test_make_run_defaults_to_port_5000_and_keeps_a_base_url_that_is_set():

@@ -1,12 +1,18 @@
-"""API clients of the group: list, create (the key shown once), revoke, webhook delivery log."""
+"""API clients of the group: list, create (the key shown once), rotate and retire keys, revoke,
+webhook delivery log."""
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from datetime import UTC, datetime
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from portal.admin import blueprint, require
 from portal.core.console import admins, client_admin
 from portal.core.integrations.models.api import SCOPES, ApiClient
+from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, NotFound
+from portal.core.kernel.models.base import MAX_ID
 from portal.extensions import db
 
 
@@ -68,14 +74,44 @@ def api_client_new():
 
 
 @blueprint.get("/api-clients/<int:client_id>")
-def api_client_show(client_id: int):
+def api_client_show(client_id: int, errors=None):
     client = client_or_404(client_id)
     return render_template(
         "admin/api_client.html",
         client=client,
         endpoints=client_admin.endpoints(client),
         brand_names=_brand_names(),
-    )
+        overlap_hours=current_app.config["API_KEY_OVERLAP_HOURS"],
+        previous_valid=client.previous_key_until is not None
+        and client.previous_key_until > clock.now(),
+        errors=errors or {},
+        values=request.form,
+    ), 422 if errors else 200
+
+
+@blueprint.post("/api-clients/<int:client_id>/rotate")
+def api_client_rotate(client_id: int):
+    client = client_or_404(client_id)
+    try:
+        hours = float(request.form.get("overlap_hours", ""))
+    except ValueError:
+        hours = -1.0  # refused by the core as out of range
+    try:
+        key = client_admin.rotate_key(g.admin, client, hours)
+    except InvalidFields as refused:
+        return api_client_show(client_id, errors=refused.errors)
+    # Rendered, not redirected: the key exists only in this answer (no-store).
+    return render_template("admin/api_client_key.html", client=client, key=key, rotated=True)
+
+
+@blueprint.route("/api-clients/<int:client_id>/retire", methods=["GET", "POST"])
+def api_client_retire(client_id: int):
+    client = client_or_404(client_id)
+    if request.method == "POST":
+        if client_admin.retire_key(g.admin, client):
+            flash(_("The previous key of %(name)s no longer works.", name=client.name))
+        return redirect(url_for("admin.api_client_show", client_id=client.id))
+    return render_template("admin/api_client_retire.html", client=client)
 
 
 @blueprint.route("/api-clients/<int:client_id>/revoke", methods=["GET", "POST"])
@@ -89,7 +125,7 @@ def api_client_revoke(client_id: int):
 
 
 @blueprint.get("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>")
-def webhook_deliveries(client_id: int, endpoint_id: int):
+def webhook_deliveries(client_id: int, endpoint_id: int, errors=None):
     client = client_or_404(client_id)
     try:
         deliveries = client_admin.deliveries(client, endpoint_id)
@@ -97,5 +133,52 @@ def webhook_deliveries(client_id: int, endpoint_id: int):
         abort(404)
     endpoint = next(e for e in client_admin.endpoints(client) if e.id == endpoint_id)
     return render_template(
-        "admin/webhook_deliveries.html", client=client, endpoint=endpoint, deliveries=deliveries
+        "admin/webhook_deliveries.html",
+        client=client,
+        endpoint=endpoint,
+        deliveries=deliveries,
+        errors=errors or {},
+        values=request.form,
+    ), 422 if errors else 200
+
+
+@blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/ping")
+def webhook_ping(client_id: int, endpoint_id: int):
+    client = client_or_404(client_id)
+    try:
+        client_admin.ping(g.admin, client, endpoint_id)
+    except NotFound:
+        abort(404)
+    flash(_("A test ping is queued: it appears below once the webhook worker has sent it."))
+    return redirect(
+        url_for("admin.webhook_deliveries", client_id=client_id, endpoint_id=endpoint_id)
+    )
+
+
+@blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/redeliver")
+def webhook_redeliver(client_id: int, endpoint_id: int):
+    """One failed delivery (``delivery``), or every failed one since a time (``since``, UTC)."""
+    client = client_or_404(client_id)
+    delivery_id, since = None, None
+    if request.form.get("delivery"):
+        try:
+            delivery_id = min(int(request.form["delivery"]), MAX_ID)
+        except ValueError:
+            abort(404)
+    else:
+        try:
+            since = datetime.fromisoformat(request.form.get("since", ""))
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        except ValueError:
+            message = _("Give the time to send failed deliveries again from.")
+            return webhook_deliveries(client_id, endpoint_id, errors={"since": message})
+    try:
+        count = client_admin.redeliver(g.admin, client, endpoint_id, delivery_id, since)
+    except NotFound:
+        abort(404)
+    except InvalidFields as refused:
+        return webhook_deliveries(client_id, endpoint_id, errors=refused.errors)
+    flash(ngettext("%(num)d delivery queued again.", "%(num)d deliveries queued again.", count))
+    return redirect(
+        url_for("admin.webhook_deliveries", client_id=client_id, endpoint_id=endpoint_id)
     )

@@ -81,6 +81,7 @@ def refused(error):
 
 
 def init_app(app: Flask) -> None:
-    from portal.api import catalogue, consent, docs, erasures, feed, subjects, webhooks  # noqa: F401 - routes
+    from portal.api import catalogue, consent, docs, erasures, feed, oauth, subjects, webhooks  # noqa: F401 - routes
 
+    oauth.init_app(app)
     app.register_blueprint(blueprint)

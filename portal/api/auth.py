@@ -1,4 +1,4 @@
-"""Bearer keys, scopes and per-client rate limits."""
+"""Bearer keys and OAuth access tokens, scopes and per-client rate limits."""
 
 from functools import wraps
 
@@ -10,10 +10,11 @@ from portal.extensions import client_address
 
 _UNSET = object()
 _ENVIRON = "portal.api_client"
+_SCOPES = "portal.api_scopes"
 
 
 def current_client():
-    """The client of this request's ``Authorization: Bearer`` key, or None.
+    """The client of this request's ``Authorization: Bearer`` key or access token, or None.
 
     Kept in the request's environ, not in ``g``: an app context (and its ``g``) may outlive
     one request, and a client must never be carried over to the next.
@@ -21,10 +22,26 @@ def current_client():
     client = request.environ.get(_ENVIRON, _UNSET)
     if client is _UNSET:
         header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        client = clients.authenticate(key.strip()) if scheme.lower() == "bearer" else None
-        request.environ[_ENVIRON] = client
+        scheme, _, credential = header.partition(" ")
+        credential, client, scopes = credential.strip(), None, []
+        if scheme.lower() != "bearer" or not credential:
+            pass
+        elif credential.startswith(clients.KEY_PREFIX):
+            client = clients.authenticate(credential)
+            scopes = list(client.scopes) if client else []
+        else:
+            from portal.api import oauth
+
+            client, scopes = oauth.access(credential) or (None, [])
+        request.environ[_ENVIRON], request.environ[_SCOPES] = client, scopes
     return client
+
+
+def current_scopes() -> list[str]:
+    """The scopes of this request: the key's, or those an access token was issued with that
+    the client still holds."""
+    current_client()
+    return request.environ[_SCOPES]
 
 
 def rate_key() -> str:
@@ -47,8 +64,11 @@ def requires(scope: str | None, *, personal: bool = False):
         def guarded(*args, **kwargs):
             client = current_client()
             if client is None:
-                raise Problem(401, "Send a valid API key as 'Authorization: Bearer <key>'.")
-            if scope is not None and scope not in client.scopes:
+                raise Problem(
+                    401,
+                    "Send a valid API key or access token as 'Authorization: Bearer <key>'.",
+                )
+            if scope is not None and scope not in current_scopes():
                 raise Problem(403, f"This key lacks the scope '{scope}'.", "missing-scope")
             if personal and not recipients.is_recipient(client):
                 raise Problem(403, recipients.RECEIVES_NOTHING, "terms-required")

@@ -1,12 +1,15 @@
-"""``flask api-clients``: create, list, revoke API clients; a key for the demo."""
+"""``flask api-clients``: create, list, rotate and retire keys, revoke API clients; a key for
+the demo."""
 
 from datetime import UTC, datetime
 
 import click
 
+from portal.core.console import client_admin
 from portal.core.integrations import clients
-from portal.core.integrations.models.api import SCOPES
-from portal.core.kernel.errors import InvalidInput, NotFound
+from portal.core.integrations.models.api import SCOPES, ApiClient
+from portal.core.kernel.errors import InvalidFields, InvalidInput, NotFound
+from portal.extensions import db
 
 api_clients_cli = click.Group("api-clients", help="Keys of the systems that use the API.")
 
@@ -63,6 +66,47 @@ def revoke(client_id):
     except NotFound as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"revoked API client {client.id} ({client.name})")
+
+
+def _client(client_id: int) -> ApiClient:
+    client = db.session.get(ApiClient, client_id)
+    if client is None:
+        raise click.ClickException(f"no API client {client_id}")
+    return client
+
+
+@api_clients_cli.command("rotate")
+@click.argument("client_id", type=int)
+@click.option(
+    "--overlap-hours",
+    type=float,
+    help="Hours the current key keeps working (default: API_KEY_OVERLAP_HOURS).",
+)
+def rotate(client_id, overlap_hours):
+    """Give a client a new key; the current one keeps working for the overlap or until
+    `retire` (audited)."""
+    client = _client(client_id)
+    try:
+        key = client_admin.rotate_key(None, client, overlap_hours)
+    except InvalidFields as refused:
+        raise click.ClickException(" ".join(str(m) for m in refused.errors.values())) from None
+    click.echo(f"new key for API client {client.id} ({client.name}) (shown once): {key}")
+    click.echo(
+        f"the previous key {client.previous_key_prefix}… works until "
+        f"{client.previous_key_until:%Y-%m-%d %H:%M} UTC; end it sooner with "
+        f"`flask api-clients retire {client.id}`"
+    )
+
+
+@api_clients_cli.command("retire")
+@click.argument("client_id", type=int)
+def retire(client_id):
+    """End a client's previous key now: only the current key works after this (audited)."""
+    client = _client(client_id)
+    if client_admin.retire_key(None, client):
+        click.echo(f"previous key of API client {client.id} ({client.name}) retired")
+    else:
+        click.echo(f"API client {client.id} ({client.name}) had no valid previous key")
 
 
 @api_clients_cli.command("demo-key")

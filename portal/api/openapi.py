@@ -1,12 +1,13 @@
 """The OpenAPI 3.1 document of /api/v1: every endpoint, schema and error."""
 
 from portal.api.schemas import SCHEMAS, ref
+from portal.core.integrations.models.api import SCOPES
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 from portal.core.kernel.models.base import MAX_ID
 
 ERRORS = {
     400: "The body is not JSON, or a header or query parameter is malformed.",
-    401: "No valid API key.",
+    401: "No valid API key or access token.",
     403: "The key lacks the scope, the brand is not open to this client, or the client has "
     "no accepted processing terms and so receives no personal data (terms-required).",
     404: "Nothing with this identifier is open to this client.",
@@ -64,6 +65,9 @@ SIGNATURES = (
     "v1=<hex>`, where v1 is HMAC-SHA-256 with the endpoint's secret over the bytes "
     "`<t>.<body>`. Receivers recompute it, compare in constant time and reject a t more than "
     f"{REPLAY_WINDOW} seconds from their clock, so a captured delivery cannot be replayed. "
+    "After a secret rotation, until previous_secret_until, the header carries a second v1 "
+    "made with the previous secret (last): accept a delivery when any v1 matches. "
+    "Deliveries about one person to one endpoint arrive in the order of their events. "
     "Deliveries are retried with back-off until a 2xx answer; handle them idempotently by "
     "the event id (header Portal-Event-Id)."
 )
@@ -355,6 +359,31 @@ PATHS = {
             write=True,
         )
     },
+    "/webhooks/{endpoint_id}/ping": {
+        "post": _operation(
+            "Queue a signed test event (webhook.ping) to this endpoint alone; it never shows "
+            "in the feed",
+            "events:read",
+            "PingQueued",
+            params=[_id("endpoint_id")],
+            errors=(404,),
+            write=True,
+            status=202,
+            operation_id="pingWebhook",
+        )
+    },
+    "/webhooks/{endpoint_id}/secret": {
+        "post": _operation(
+            "A new signing secret, shown once; the previous one keeps signing beside it (a "
+            "second v1) until previous_secret_until",
+            "events:read",
+            "WebhookSecret",
+            params=[_id("endpoint_id")],
+            errors=(404,),
+            write=True,
+            operation_id="rotateWebhookSecret",
+        )
+    },
     "/webhooks/{endpoint_id}/deliveries": {
         "get": _operation(
             "The latest deliveries to an endpoint: status, attempts, last error",
@@ -364,6 +393,48 @@ PATHS = {
             errors=(404,),
         )
     },
+}
+
+
+def _oauth_error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": ref("OAuthError")}},
+    }
+
+
+PATHS["/oauth/token"] = {
+    "post": {
+        "operationId": "issueAccessToken",
+        "summary": "A short-lived access token for an API client (OAuth 2.0 client credentials)",
+        "description": "The client authenticates with its id and one of its valid keys as the "
+        "secret, by HTTP Basic (client_secret_basic) or in the form (client_secret_post). The "
+        "token carries the scopes asked for that the client holds (all of them when none are "
+        "asked) and is sent as `Authorization: Bearer <token>` like a key. Errors are RFC 6749 "
+        "section 5.2 JSON, as OAuth client libraries expect.",
+        "security": [{"basic": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": ref("TokenRequest")}},
+        },
+        "responses": {
+            "200": {
+                **_json("TokenResponse", "The token"),
+                "headers": RATE_LIMIT_HEADERS,
+            },
+            "400": _oauth_error("A malformed request, another grant type or an unknown scope."),
+            "401": _oauth_error("No such client, or not one of its valid keys (invalid_client)."),
+            "413": {
+                "description": ERRORS[413],
+                "content": {"application/problem+json": {"schema": ref("Problem")}},
+            },
+            "429": {
+                "description": ERRORS[429],
+                "content": {"application/problem+json": {"schema": ref("Problem")}},
+                "headers": RATE_LIMIT_HEADERS,
+            },
+        },
+    }
 }
 
 
@@ -406,8 +477,23 @@ def document(server_url: str) -> dict:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An API client key: `flask api-clients create`.",
-                }
+                    "description": "An API client key (`flask api-clients create`), or an "
+                    "access token from `POST /oauth/token`.",
+                },
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The token endpoint: the client's id and one of its keys.",
+                },
+                "oauth2": {
+                    "type": "oauth2",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": server_url.rstrip("/") + "/oauth/token",
+                            "scopes": {scope: scope for scope in SCOPES},
+                        }
+                    },
+                },
             },
         },
     }

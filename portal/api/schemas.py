@@ -304,3 +304,59 @@ SCHEMAS["WebhookCreated"] = {
         "secret": {"type": "string", "description": "shown once: signs every delivery"},
     },
 }
+# OAuth 2.0 client credentials (RFC 6749 section 4.4): the token endpoint's form and answers.
+SCHEMAS["TokenRequest"] = {
+    "type": "object",
+    "required": ["grant_type"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["client_credentials"]},
+        "scope": {"type": "string", "description": "Scopes asked for, space-separated."},
+        "client_id": {"type": "string", "description": "With client_secret_post: the id."},
+        "client_secret": {"type": "string", "description": "With client_secret_post: a key."},
+    },
+}
+SCHEMAS["TokenResponse"] = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in", "scope"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["Bearer"]},
+        "expires_in": {"type": "integer", "description": "Seconds the token is valid."},
+        "scope": {"type": "string", "description": "The scopes granted, space-separated."},
+    },
+}
+SCHEMAS["OAuthError"] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "string",
+            "enum": [
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_scope",
+            ],
+        },
+        "error_description": {"type": "string"},
+    },
+}
+SCHEMAS["PingQueued"] = strict(
+    ["id", "event", "type"],
+    id={"type": "integer", "description": "The endpoint."},
+    event={"type": "string", "description": "The ping event's id (Portal-Event-Id)."},
+    type={"type": "string", "enum": ["webhook.ping"]},
+)
+SCHEMAS["WebhookSecret"] = {
+    **SCHEMAS["WebhookCreated"],
+    "required": [*SCHEMAS["WebhookCreated"]["required"], "previous_secret_until"],
+    "properties": {
+        **SCHEMAS["WebhookCreated"]["properties"],
+        "previous_secret_until": {
+            **TIME,
+            "description": "Until then each delivery is signed with both secrets.",
+        },
+    },
+}

@@ -1,4 +1,5 @@
-"""Webhook endpoints of the calling client, and their delivery log."""
+"""Webhook endpoints of the calling client, their delivery log, test pings and secret
+rotation."""
 
 from functools import partial
 
@@ -6,7 +7,7 @@ from flask import jsonify
 
 from portal.api import blueprint, io
 from portal.api.auth import requires
-from portal.core.integrations import cursors, webhooks
+from portal.core.integrations import cursors, webhook_ops, webhooks
 from portal.core.kernel.models.base import MAX_ID
 
 
@@ -46,6 +47,32 @@ def listing(client):
 @requires("events:read")
 def remove(client, endpoint_id: int):
     return io.idempotent(client, partial(_remove, client, min(endpoint_id, MAX_ID)))
+
+
+def _ping(client, endpoint_id):
+    event = webhook_ops.ping(client, endpoint_id)
+    return 202, {"id": endpoint_id, "event": cursors.encode(event.seq), "type": event.type}
+
+
+def _rotate(client, endpoint_id):
+    endpoint, secret = webhook_ops.rotate_secret(client, endpoint_id)
+    return 200, {
+        **_endpoint(endpoint),
+        "secret": secret,
+        "previous_secret_until": endpoint.previous_secret_until.isoformat(),
+    }
+
+
+@blueprint.post("/webhooks/<int:endpoint_id>/ping")
+@requires("events:read", personal=True)
+def ping(client, endpoint_id: int):
+    return io.idempotent(client, partial(_ping, client, min(endpoint_id, MAX_ID)))
+
+
+@blueprint.post("/webhooks/<int:endpoint_id>/secret")
+@requires("events:read", personal=True)
+def rotate_secret(client, endpoint_id: int):
+    return io.idempotent(client, partial(_rotate, client, min(endpoint_id, MAX_ID)))
 
 
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")

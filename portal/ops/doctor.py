@@ -1,10 +1,15 @@
-"""``flask doctor``: check the configuration, database, SMTP and worker; say what is wrong."""
+"""``flask doctor``: check the configuration, database, SMTP and workers; say what is wrong."""
 
 import smtplib
 
 from flask import current_app
+from sqlalchemy import func, select
 
+from portal.core.integrations.models.api import WebhookDelivery
+from portal.core.kernel import heartbeat
+from portal.core.kernel.models.queued import QUEUED
 from portal.core.mail import health
+from portal.extensions import db
 from portal.ops.health import readiness
 
 
@@ -70,6 +75,24 @@ def _worker() -> list[str]:
     return problems
 
 
+def _webhook_worker() -> list[str]:
+    """Webhook deliveries waiting with no webhook worker alive (installations without webhooks
+    need none, so only waiting deliveries make its absence a problem)."""
+    waiting = db.session.scalar(
+        select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == QUEUED)
+    )
+    seen = heartbeat.last_seen("webhooks")
+    if not waiting or not heartbeat.stale(seen):
+        return []
+    since = (
+        "none has been seen" if seen is None else f"none seen since {seen:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    return [
+        f"{waiting} webhook deliveries wait and {since}: start `flask webhooks work` (the "
+        "webhook worker, apart from the mail worker)."
+    ]
+
+
 def examine() -> list[str]:
     """Everything found wrong, in plain words; an empty list means healthy."""
     config = current_app.config
@@ -84,4 +107,5 @@ def examine() -> list[str]:
     if smtp:
         problems.append(smtp)
     problems.extend(_worker())
+    problems.extend(_webhook_worker())
     return problems

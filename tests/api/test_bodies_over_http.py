@@ -76,6 +76,16 @@ def _headers(api, extra):
     return {name: value for name, value in headers.items() if value}
 
 
+def _error_document(path, answer) -> bool:
+    """A problem document; the OAuth token endpoint answers RFC 6749's own errors (section
+    5.2), which client libraries read, unless the refusal came before it (413, 429)."""
+    if answer.content_type == "application/problem+json":
+        return True
+    if path != "/api/v1/oauth/token" or answer.content_type != "application/json":
+        return False
+    return isinstance(json.loads(answer.body).get("error"), str)
+
+
 def test_no_body_header_or_encoding_gets_a_server_error(app, api, port):
     routes = list(_api_routes(app))
     assert ("POST", "/api/v1/consents") in routes and ("DELETE", "/api/v1/webhooks/1") in routes
@@ -87,7 +97,7 @@ def test_no_body_header_or_encoding_gets_a_server_error(app, api, port):
                 refused = method == "POST" and name in _bodies()
                 if answer.status >= 500 or (refused and not 400 <= answer.status < 500):
                     failures.append((method, path, name, chunked, answer.status))
-                elif answer.status >= 400 and answer.content_type != "application/problem+json":
+                elif answer.status >= 400 and not _error_document(path, answer):
                     failures.append((method, path, name, chunked, answer.content_type))
     assert failures == [], failures
 

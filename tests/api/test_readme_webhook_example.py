@@ -60,3 +60,12 @@ def test_the_readme_example_accepts_a_genuine_signature_only():
     assert verify("whsec_other", header, BODY) is False
     stale = webhooks.sign(SECRET, int(time.time()) - 301, BODY)
     assert verify(SECRET, stale, BODY) is False
+
+
+def test_the_readme_example_accepts_either_secret_during_a_rotation():
+    verify, now = _readme_verify(), int(time.time())
+    new, old = webhooks.sign("whsec_new", now, BODY), webhooks.sign(SECRET, now, BODY)
+    header = new + "," + old.split(",", 1)[1]  # t=…,v1=<new>,v1=<old>, as sent in the overlap
+    assert verify("whsec_new", header, BODY) and verify(SECRET, header, BODY)
+    assert not verify("whsec_other", header, BODY)
+    assert not verify(SECRET, f"{header},t={now}", BODY)  # two timestamps: malformed

@@ -47,6 +47,16 @@ def _cases(email: str, subject_id: int, hook_id: int, request_id: str = NO_REQUE
             f"/webhooks/{hook_id}/deliveries",
             None,
         ),
+        # Endpoint operations are about the client's own endpoints, never a person.
+        ("POST", "/api/v1/webhooks/<int:endpoint_id>/ping"): (
+            f"/webhooks/{hook_id + 1000}/ping",
+            None,
+        ),
+        ("POST", "/api/v1/webhooks/<int:endpoint_id>/secret"): (
+            f"/webhooks/{hook_id + 1000}/secret",
+            None,
+        ),
+        ("POST", "/api/v1/oauth/token"): ("/oauth/token", {"grant_type": "client_credentials"}),
         ("POST", "/api/v1/erasures/<request_id>/acknowledgement"): (
             f"/erasures/{request_id}/acknowledgement",
             {"answer": "done"},

@@ -130,6 +130,16 @@ def test_api_clients_and_support_erasure(live_server, page, client, demo, smtp):
     for path in (client_page, f"{client_page}/webhooks/{endpoint.id}"):
         page.goto(live_server + path)
         assert axe_violations(page) == [], path
+    page.goto(live_server + client_page)
+    page.get_by_role("button", name="Rotate the key").click()
+    assert page.get_by_label("API key").input_value().startswith("cp_")
+    assert axe_violations(page) == [], "new key, the old one still valid"
+    page.goto(f"{live_server}{client_page}/retire")
+    assert axe_violations(page) == [], "retire question"
+    page.goto(f"{live_server}{client_page}/webhooks/{endpoint.id}")
+    page.get_by_role("button", name="Send a test ping").click()
+    page.get_by_text("A test ping is queued").wait_for()
+    assert axe_violations(page) == [], "delivery log after a ping"
     page.goto(f"{live_server}/admin/api-clients/{made.id}/revoke")
     assert axe_violations(page) == [], "revoke question"
     page.get_by_role("button", name="Yes, revoke the client").click()

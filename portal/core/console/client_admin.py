@@ -1,4 +1,5 @@
-"""API clients as the console manages them: who may see, create and revoke which client.
+"""API clients as the console manages them: who may see, create, re-key and revoke which
+client.
 
 An owner manages every client of their group. A brand admin manages only clients restricted
 to brands given to them (a client of every brand could read the people of brands they do not
@@ -6,17 +7,17 @@ run). Only an owner may mark a client a verified source, because its email grant
 double opt-in. Every change is one transaction with its audit row; the key is never audited.
 """
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from portal.core.console import admins, audit
 from portal.core.console.models import OWNER, AdminAccount
-from portal.core.integrations import clients, recipients, webhooks
+from portal.core.integrations import clients, recipients, webhook_ops, webhooks
 from portal.core.integrations.models.api import SCOPES, ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.kernel import clock
-from portal.core.kernel.errors import InvalidFields
+from portal.core.kernel.errors import InvalidFields, InvalidInput, Refused
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
@@ -154,3 +155,101 @@ def endpoints(client: ApiClient) -> list[WebhookEndpoint]:
 def deliveries(client: ApiClient, endpoint_id: int) -> list[WebhookDelivery]:
     """The latest deliveries of one endpoint of ``client``; raises NotFound for another's."""
     return webhooks.deliveries(client, endpoint_id)
+
+
+def rotate_key(admin: AdminAccount | None, client: ApiClient, hours: float | None = None) -> str:
+    """A new key for ``client`` with its audit row (``admin`` None: the command line); the
+    current key stays valid ``hours`` (``API_KEY_OVERLAP_HOURS``) or until retired. Returns the
+    new key, shown once. Raises InvalidFields when the previous key is still valid or the
+    client is revoked."""
+    if hours is not None and not (0 < hours <= 366 * 24):  # NaN fails this too
+        raise InvalidFields(
+            {"overlap_hours": _l("The overlap is more than 0 hours and at most a year.")}
+        )
+    overlap = None if hours is None else timedelta(hours=hours)
+    try:
+        with commit_session():
+            before = clients.keys_state(client)
+            key = clients.rotate(client, overlap)
+            audit.record(
+                client.group_id,
+                admin,
+                "api_client.rotate",
+                f"api_client:{client.id}",
+                before=before,
+                after=clients.keys_state(client),
+            )
+    except Refused as refused:
+        messages = {
+            "revoked": _l("A revoked client gets no new key."),
+            "previous-key-valid": _l(
+                "The previous key is still valid: retire it before rotating again."
+            ),
+        }
+        raise InvalidFields({"key": messages[refused.reason]}) from None
+    except InvalidInput:
+        raise InvalidFields(
+            {"overlap_hours": _l("The overlap is more than 0 hours and at most a year.")}
+        ) from None
+    clients.forget(client.id)
+    return key
+
+
+def retire_key(admin: AdminAccount | None, client: ApiClient) -> bool:
+    """End the previous key of ``client`` now, with its audit row; False (nothing written) if
+    it had no valid previous key."""
+    if not client.previous_key_prefix:
+        return False
+    with commit_session():
+        before = clients.keys_state(client)
+        retired = clients.retire(client)
+        audit.record(
+            client.group_id,
+            admin,
+            "api_client.retire",
+            f"api_client:{client.id}",
+            before=before,
+            after=clients.keys_state(client),
+        )
+    clients.forget(client.id)
+    return retired
+
+
+def ping(admin: AdminAccount, client: ApiClient, endpoint_id: int) -> None:
+    """Queue a test ping to one endpoint of ``client``, with its audit row; NotFound for an
+    endpoint not the client's or removed."""
+    with commit_session():
+        webhook_ops.ping(client, endpoint_id)
+        audit.record(client.group_id, admin, "webhook.ping", f"webhook:{endpoint_id}")
+
+
+def redeliver(
+    admin: AdminAccount | None,
+    client: ApiClient,
+    endpoint_id: int,
+    delivery_id: int | None = None,
+    since: datetime | None = None,
+) -> int:
+    """Queue again the failed deliveries of one endpoint of ``client`` (one, or all since a
+    time), with an audit row (``admin`` None: the command line); how many. NotFound for an
+    endpoint or delivery not the client's; InvalidFields for a delivery that has not failed."""
+    endpoint = webhook_ops.live_endpoint(client, endpoint_id)
+    try:
+        with commit_session():
+            count = webhook_ops.redeliver(endpoint, delivery_id, since)
+            audit.record(
+                client.group_id,
+                admin,
+                "webhook.redeliver",
+                f"webhook:{endpoint.id}",
+                after={
+                    "delivery": delivery_id,
+                    "since": since.isoformat() if since else None,
+                    "count": count,
+                },
+            )
+    except InvalidInput:
+        raise InvalidFields(
+            {"delivery": _l("Only a delivery that failed every attempt can be sent again.")}
+        ) from None
+    return count

@@ -1,8 +1,13 @@
-"""API clients: create, authenticate, revoke. A key is shown once and kept only as a hash.
+"""API clients: create, authenticate, rotate, revoke. A key is shown once and kept only as a
+hash.
 
 A key reads ``<prefix>.<secret>``. The prefix (not secret) finds the row; the SHA-256 of the
 whole key proves it, compared in constant time. A fast hash is enough: the secret is 256 random
 bits, not a password a person chose.
+
+Rotation gives a client a new key while the old one keeps working for an overlap window
+(``API_KEY_OVERLAP_HOURS`` by default), so its servers can move over one by one; retiring ends
+the old key at once. A client has at most two valid keys.
 """
 
 import hashlib
@@ -12,13 +17,13 @@ import time
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import inspect, select, update
+from sqlalchemy import inspect, or_, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from portal.core.integrations import recipients
 from portal.core.integrations.models.api import SCOPES, ApiClient
 from portal.core.kernel import clock
-from portal.core.kernel.errors import InvalidInput, NotFound
+from portal.core.kernel.errors import InvalidInput, NotFound, Refused
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
@@ -103,8 +108,47 @@ def reissue(client_id: int) -> str:
         if client is None:
             raise NotFound(f"no API client {client_id}")
         client.key_prefix, client.key_hash = prefix, _hash(key)
+        client.previous_key_prefix = client.previous_key_hash = client.previous_key_until = None
     forget(client_id)
     return key
+
+
+def key_matches(client: ApiClient, key: str, now=None) -> bool:
+    """``key`` is the client's current key, or its previous key within the overlap window."""
+    prefix, digest = key.split(".", 1)[0], _hash(key)
+    if not prefix_valid(client, prefix, now):
+        return False
+    if prefix == client.key_prefix:
+        return hmac.compare_digest(client.key_hash, digest)
+    return bool(client.previous_key_hash) and hmac.compare_digest(client.previous_key_hash, digest)
+
+
+def prefix_valid(client: ApiClient, prefix: str, now=None) -> bool:
+    """The key of this prefix still opens the client: its current one, or its previous one
+    before retirement and the end of the overlap."""
+    if client.revoked_at is not None:
+        return False
+    if prefix == client.key_prefix:
+        return True
+    until = client.previous_key_until
+    return (
+        prefix == client.previous_key_prefix and until is not None and (now or clock.now()) < until
+    )
+
+
+def find(key: str) -> ApiClient | None:
+    """The live client whose current or previous key is ``key`` (not cached, no last use)."""
+    prefix = key.split(".", 1)[0]
+    if not key.startswith(KEY_PREFIX) or len(prefix) > 16:
+        return None
+    client = db.session.scalar(
+        select(ApiClient).where(
+            or_(ApiClient.key_prefix == prefix, ApiClient.previous_key_prefix == prefix)
+        )
+    )
+    if client is None or not key_matches(client, key):
+        return None
+    return client
 
 
 def authenticate(key: str) -> ApiClient | None:
@@ -114,22 +158,43 @@ def authenticate(key: str) -> ApiClient | None:
         return None
     digest = _hash(key)
     client = _remembered(digest)
+    if client is not None and not prefix_valid(client, prefix):
+        _recent.pop(digest, None)  # the overlap of a remembered previous key ended
+        client = None
     if client is None:
-        client = db.session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
-        if client is None or client.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(client.key_hash, digest):
+        client = find(key)
+        if client is None:
             return None
         _remember(digest, client)
+    return used(client, digest)
+
+
+def used(client: ApiClient, remembered: str) -> ApiClient:
+    """Record the client's last use (to the minute); returns it."""
     now = clock.now()
     if client.last_used_at is None or now - client.last_used_at > LAST_USE_PRECISION:
         with commit_session():
             db.session.execute(
                 update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now)
             )
-        if digest in _recent:
-            _recent[digest][1]["last_used_at"] = now
+        if remembered in _recent:
+            _recent[remembered][1]["last_used_at"] = now
     return client
+
+
+def by_token(client_id: int, prefix: str) -> ApiClient | None:
+    """The live client an access token names, if the key it was issued for still opens it
+    (a retired or rotated-out key ends its tokens too); cached like keys."""
+    remembered = f"token:{client_id}:{prefix}"
+    client = _remembered(remembered)
+    if client is None:
+        client = db.session.get(ApiClient, client_id)
+        if client is None:
+            return None
+        _remember(remembered, client)
+    if not prefix_valid(client, prefix):
+        return None
+    return used(client, remembered)
 
 
 # Clients this process authenticated in the last API_KEY_CACHE_SECONDS, by key hash: a busy
@@ -167,6 +232,52 @@ def forget(client_id: int) -> None:
     for digest, (_, columns) in list(_recent.items()):
         if columns["id"] == client_id:
             _recent.pop(digest, None)
+
+
+def rotate(client: ApiClient, overlap: timedelta | None = None) -> str:
+    """Give ``client`` a new key in the caller's transaction; its current key stays valid for
+    ``overlap`` (``API_KEY_OVERLAP_HOURS``) or until retired. Returns the new key, shown once.
+
+    Refused while an earlier previous key is still valid: a client has at most two keys, so
+    retire the old one first."""
+    now = clock.now()
+    if client.revoked_at is not None:
+        raise Refused("revoked", "A revoked client gets no new key.")
+    if client.previous_key_prefix and prefix_valid(client, client.previous_key_prefix, now):
+        raise Refused(
+            "previous-key-valid",
+            "The previous key is still valid: retire it before rotating again.",
+        )
+    if overlap is None:
+        overlap = timedelta(hours=current_app.config["API_KEY_OVERLAP_HOURS"])
+    if overlap <= timedelta(0) or overlap > timedelta(days=366):
+        raise InvalidInput("overlap", "the overlap is more than 0 hours and at most a year")
+    prefix, key = _new_key()
+    client.previous_key_prefix, client.previous_key_hash = client.key_prefix, client.key_hash
+    client.previous_key_until = now + overlap
+    client.key_prefix, client.key_hash = prefix, _hash(key)
+    db.session.flush()
+    return key
+
+
+def retire(client: ApiClient) -> bool:
+    """End the previous key of ``client`` now (caller's transaction); False if it had none
+    still valid."""
+    valid = bool(client.previous_key_prefix) and prefix_valid(client, client.previous_key_prefix)
+    client.previous_key_prefix = client.previous_key_hash = client.previous_key_until = None
+    db.session.flush()
+    return valid
+
+
+def keys_state(client: ApiClient) -> dict:
+    """What an audit row says of a client's keys: prefixes and the overlap, never a secret."""
+    until = client.previous_key_until
+    previous = client.previous_key_prefix if until and clock.now() < until else None
+    return {
+        "key_prefix": client.key_prefix,
+        "previous_key_prefix": previous,
+        "previous_key_until": until.isoformat() if previous else None,
+    }
 
 
 def revoke(client_id: int) -> ApiClient:

@@ -29,6 +29,7 @@ def emit(
     personal: dict | None = None,
     audience: set[int] | None = None,
     client_id: int | None = None,
+    endpoint_id: int | None = None,
 ) -> Event:
     """Append one event to the group's feed and queue its webhook deliveries.
 
@@ -37,7 +38,8 @@ def emit(
     ``client_id``: an event for that client alone (an erasure request), delivered to each of
     its endpoints whatever types they chose, because the request is owed to it.
     Clients without accepted processing terms get no webhook deliveries (they receive no
-    personal data, see ``recipients``).
+    personal data, see ``recipients``). ``endpoint_id``: delivered to that endpoint of
+    ``client_id`` alone (a test ping).
     """
     locks.group(group_id, [subject_id])  # the person's lock before the group's
     seq = db.session.execute(
@@ -69,6 +71,7 @@ def emit(
             ApiClient.terms_version.is_not(None),
             WebhookEndpoint.disabled_at.is_(None),
             *([ApiClient.id == client_id] if client_id is not None else []),
+            *([WebhookEndpoint.id == endpoint_id] if endpoint_id is not None else []),
         )
     ).all()
     if audience is None and type_ == PROFILE_UPDATED:
@@ -81,7 +84,11 @@ def emit(
         if brand_ids is None or brand_id is None or brand_id in brand_ids:
             db.session.add(
                 WebhookDelivery(
-                    endpoint_id=endpoint_id, event_id=event.id, next_attempt_at=now, created_at=now
+                    endpoint_id=endpoint_id,
+                    event_id=event.id,
+                    subject_id=subject_id,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
             )
     return event

@@ -19,7 +19,12 @@ from sqlalchemy import Text, and_, cast, exists, func, or_, select
 from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.integrations import cursors, events
 from portal.core.integrations.models.api import ApiClient
-from portal.core.integrations.models.event import PROFILE_UPDATED, SUBJECT_ERASED, Event
+from portal.core.integrations.models.event import (
+    PROFILE_UPDATED,
+    SUBJECT_ERASED,
+    WEBHOOK_PING,
+    Event,
+)
 from portal.extensions import db
 
 MAX_PAGE = 10_000
@@ -39,6 +44,7 @@ def _query(client: ApiClient, start: int, limit: int):
             Event.seq > start,
             # Events meant for one client (its erasure requests) reach no other.
             or_(Event.client_id.is_(None), Event.client_id == client.id),
+            Event.type != WEBHOOK_PING,  # a test of one endpoint, not news
         )
         .order_by(Event.seq)
         .limit(limit)

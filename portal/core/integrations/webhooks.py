@@ -8,7 +8,13 @@ attempt, kept for inspection.
 Signature: header ``Portal-Signature: t=<unix seconds>,v1=<hex HMAC-SHA-256>`` over
 ``f"{t}.{body}"`` with the endpoint's secret. A receiver checks it with ``verify`` and rejects
 a timestamp outside the replay window (``REPLAY_WINDOW``), so a captured delivery cannot be
-played back later.
+played back later. While a rotated secret's overlap lasts, the header carries a second ``v1``,
+made with the previous secret, last (``webhook_ops.rotate_secret``).
+
+Order: deliveries to one endpoint about one person go one at a time, in the order of their
+events; a delivery waits while an earlier one about the same person to the same endpoint is
+still queued (waiting for its first attempt or a retry). Once it is delivered or has failed
+every attempt, the next goes. Deliveries about different people are not ordered.
 """
 
 import hashlib
@@ -17,11 +23,14 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from portal.core.integrations import destinations, events, pinned
 from portal.core.integrations.models.api import (
@@ -34,11 +43,11 @@ from portal.core.integrations.models.event import EVENT_TYPES, Event
 from portal.core.kernel import clock, leases
 from portal.core.kernel.errors import InvalidInput, NotFound
 from portal.core.kernel.leases import Pass
+from portal.core.kernel.models.queued import QUEUED
 from portal.extensions import db
 
 log = logging.getLogger(__name__)
 REPLAY_WINDOW = 300  # seconds a receiver should accept a signature's timestamp
-TIMEOUT = 10  # seconds for connecting and for the answer
 HEADER = "Portal-Signature"
 
 
@@ -47,18 +56,32 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest.hexdigest()}"
 
 
+def signature_header(endpoint: WebhookEndpoint, timestamp: int, body: bytes) -> str:
+    """The header of one delivery: the current secret's ``v1``, then during a rotation's
+    overlap the previous secret's (last, so a receiver that reads only the last ``v1`` keeps
+    verifying with the old secret until it moves to the new one)."""
+    header = sign(endpoint.secret, timestamp, body)
+    until = endpoint.previous_secret_until
+    if endpoint.previous_secret and until is not None and clock.now() < until:
+        header += "," + sign(endpoint.previous_secret, timestamp, body).split(",", 1)[1]
+    return header
+
+
 def verify(secret: str, header: str, body: bytes, now: float, window: int = REPLAY_WINDOW) -> bool:
-    """The reference check for receivers: a genuine signature with a fresh timestamp."""
+    """The reference check for receivers: a genuine signature with a fresh timestamp. Any of
+    the header's ``v1`` values may match (two during a secret rotation's overlap)."""
     try:
-        parts = dict(item.strip().split("=", 1) for item in (header or "").split(","))
-        timestamp = int(parts["t"]) if parts["t"].isascii() else None
-        signature = parts["v1"].encode("ascii")  # compare_digest refuses non-ASCII text
-    except (ValueError, KeyError, UnicodeEncodeError):
+        items = [item.strip().split("=", 1) for item in (header or "").split(",")]
+        timestamps = [value for name, value in items if name == "t"]
+        timestamp = int(timestamps[0]) if len(timestamps) == 1 and timestamps[0].isascii() else None
+        # compare_digest refuses non-ASCII text
+        signatures = [value.encode("ascii") for name, value in items if name == "v1"]
+    except (ValueError, UnicodeEncodeError):
         return False
-    if timestamp is None or abs(now - timestamp) > window:
+    if timestamp is None or not signatures or abs(now - timestamp) > window:
         return False
-    expected = sign(secret, timestamp, body).split("v1=", 1)[1]
-    return hmac.compare_digest(expected.encode(), signature)
+    expected = sign(secret, timestamp, body).split("v1=", 1)[1].encode()
+    return any(hmac.compare_digest(expected, signature) for signature in signatures)
 
 
 def _check_url(url: str) -> str:
@@ -134,8 +157,22 @@ def deliveries(client: ApiClient, endpoint_id: int, limit: int = 50) -> list[Web
     )
 
 
+def _in_order():
+    """No earlier delivery about the same person to the same endpoint is still queued."""
+    earlier = aliased(WebhookDelivery)
+    return or_(
+        WebhookDelivery.subject_id.is_(None),
+        ~exists().where(
+            earlier.endpoint_id == WebhookDelivery.endpoint_id,
+            earlier.subject_id == WebhookDelivery.subject_id,
+            earlier.status == QUEUED,
+            earlier.id < WebhookDelivery.id,
+        ),
+    )
+
+
 def _claim(owner: str, limit: int) -> list[int]:
-    return leases.claim(WebhookDelivery, owner, limit)
+    return leases.claim(WebhookDelivery, owner, limit, _in_order())
 
 
 # What the delivery log says. Kept this general on purpose: "connection refused" against
@@ -147,22 +184,35 @@ NOT_PUBLIC = "The receiver's address is not a public internet address."
 def _post(endpoint: WebhookEndpoint, event: Event) -> int:
     """Send one event; the HTTP status. Raises ``destinations.Refused`` for an address inside
     the network and OSError when the receiver cannot be reached."""
-    body = json.dumps(events.describe(event), separators=(",", ":")).encode()
+    described = events.describe(event)
+    body = json.dumps(described, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "consent-portal-webhooks/1",
-        "Portal-Event-Id": events.describe(event)["id"],
+        "Portal-Event-Id": described["id"],
         "Portal-Event-Type": event.type,
-        HEADER: sign(endpoint.secret, int(clock.now().timestamp()), body),
+        HEADER: signature_header(endpoint, int(clock.now().timestamp()), body),
     }
-    return pinned.post(endpoint.url, body, headers, TIMEOUT)
+    return pinned.post(endpoint.url, body, headers)
 
 
-def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
-    """Send one batch of due deliveries; a 2xx answer is success, anything else a retry."""
+def deliver_due(
+    limit: int = 50, owner: str | None = None, stopping: Callable[[], bool] = lambda: False
+) -> Pass:
+    """Send one batch of due deliveries; a 2xx answer is success, anything else a retry.
+
+    The batch never outlasts its lease: a delivery starts only while the lease still covers
+    the longest it may take (``pinned.longest``), and when ``stopping()`` turns true (the
+    worker was asked to stop) no further one starts; the rest are handed back at once.
+    """
     owner = owner or uuid.uuid4().hex
     result = Pass()
-    for delivery_id in _claim(owner, limit):
+    claimed = _claim(owner, limit)
+    leased_until = clock.now() + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    for position, delivery_id in enumerate(claimed):
+        if stopping() or clock.now() + timedelta(seconds=pinned.longest()) > leased_until:
+            leases.release(WebhookDelivery, owner, claimed[position:])
+            break
         delivery = db.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.lease_owner != owner:
             continue
@@ -203,4 +253,11 @@ def deliver_due(limit: int = 50, owner: str | None = None) -> Pass:
 
 
 def deliver_all(batch: int = 50) -> Pass:
-    return leases.drain(deliver_due, batch)
+    """Deliver everything due now: pass after pass until one finds nothing (a short batch is
+    not the end here, since a person's next delivery becomes due once the one before it went)."""
+    total = Pass()
+    while True:
+        one = deliver_due(batch)
+        total.add(one)
+        if not one.handled:
+            return total

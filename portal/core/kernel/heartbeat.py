@@ -12,8 +12,9 @@ from portal.core.kernel.models.job import WorkerHeartbeat
 from portal.extensions import db
 
 
-def beat(worker: str) -> None:
-    """Record that ``worker`` is alive now (insert once, then update); commits."""
+def beat(worker: str, kind: str = "mail") -> None:
+    """Record that ``worker`` (a ``kind`` of loop) is alive now (insert once, then update);
+    commits."""
     now = clock.now()
     seen = db.session.execute(
         update(WorkerHeartbeat).where(WorkerHeartbeat.worker == worker).values(seen_at=now)
@@ -21,7 +22,11 @@ def beat(worker: str) -> None:
     if not seen:
         db.session.add(
             WorkerHeartbeat(
-                worker=worker, host=socket.gethostname()[:200], started_at=now, seen_at=now
+                worker=worker,
+                kind=kind,
+                host=socket.gethostname()[:200],
+                started_at=now,
+                seen_at=now,
             )
         )
     db.session.commit()
@@ -33,9 +38,12 @@ def stopped(worker: str) -> None:
     db.session.commit()
 
 
-def last_seen() -> datetime | None:
-    """When any worker was last seen alive, or None if none ever was (or all stopped)."""
-    return db.session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
+def last_seen(kind: str = "mail") -> datetime | None:
+    """When any worker of ``kind`` was last seen alive, or None if none ever was (or all
+    stopped)."""
+    return db.session.scalar(
+        select(func.max(WorkerHeartbeat.seen_at)).where(WorkerHeartbeat.kind == kind)
+    )
 
 
 def stale(seen: datetime | None) -> bool:

@@ -252,6 +252,18 @@ def run_all(owner: str | None = None) -> int:
     return batches
 
 
+def release_leases(owner: str) -> int:
+    """Hand back the jobs ``owner`` holds between batches (a worker stopping), so another
+    worker goes on from the last committed batch at once, not after the lease; commits."""
+    count = db.session.execute(
+        update(Job)
+        .where(Job.lease_owner == owner, Job.state == RUNNING)
+        .values(lease_owner=None, lease_until=None)
+    ).rowcount
+    db.session.commit()
+    return count
+
+
 def release(job: Job) -> None:
     """Queue a held job (the admin confirmed it), in the caller's transaction."""
     job.state = QUEUED

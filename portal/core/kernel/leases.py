@@ -28,13 +28,14 @@ def due(model, now):
     )
 
 
-def claim(model, owner: str, limit: int) -> list[int]:
+def claim(model, owner: str, limit: int, *conditions) -> list[int]:
     """Lease up to ``limit`` due rows of ``model`` to ``owner``; returns their ids, in order.
+    ``conditions``: more a row must meet to be taken now (webhooks: its turn in order).
 
     Commits, so the lease is visible to other workers before any slow work starts.
     """
     now = clock.now()
-    query = select(model.id).where(*due(model, now)).order_by(model.id).limit(limit)
+    query = select(model.id).where(*due(model, now), *conditions).order_by(model.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(query))
@@ -53,6 +54,17 @@ def claim(model, owner: str, limit: int) -> list[int]:
             select(model.id).where(model.id.in_(ids), model.lease_owner == owner).order_by(model.id)
         )
     )
+
+
+def release(model, owner: str, ids: list[int] | None = None) -> int:
+    """Hand back rows of ``model`` that ``owner`` leased and did not start (``ids``; None:
+    all it holds), due again at once for any worker; commits. Returns how many."""
+    query = update(model).where(model.lease_owner == owner, model.status == QUEUED)
+    if ids is not None:
+        query = query.where(model.id.in_(ids))
+    count = db.session.execute(query.values(lease_owner=None, lease_until=None)).rowcount
+    db.session.commit()
+    return count
 
 
 def backoff(attempts: int) -> timedelta:

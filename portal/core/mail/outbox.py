@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,13 +70,16 @@ class _Claimed:
     discard_when_done: bool
 
 
-def _deliver(pairs: list[tuple[_Claimed, dict]], record) -> None:
-    """Hand each message to the transport and ``record(row, error or None)`` its fate."""
+def _deliver(pairs: list[tuple[_Claimed, dict]], record, stopping) -> None:
+    """Hand each message to the transport and ``record(row, error or None)`` its fate; none
+    more once ``stopping()`` (their leases are the caller's to hand back)."""
     pending = list(pairs)
     if current_app.config["MAIL_TRANSPORT"] == "mailbox":
         folder = Path(current_app.config["MAILBOX_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         for row, content in pending:
+            if stopping():
+                return
             try:
                 message, _, _ = envelope.build(content, row.id, smtputf8=True)
             except envelope.Unsendable as error:
@@ -86,7 +90,7 @@ def _deliver(pairs: list[tuple[_Claimed, dict]], record) -> None:
         return
     try:
         with envelope.connect() as connection:
-            while pending:
+            while pending and not stopping():
                 row, content = pending[0]
                 try:
                     envelope.send(connection.host, content, row.id)
@@ -105,9 +109,12 @@ def scrub(text: str) -> str:
     return _ADDRESS.sub("<address>", text)[:1000]
 
 
-def send_due(limit: int = 100, owner: str | None = None) -> Pass:
+def send_due(
+    limit: int = 100, owner: str | None = None, stopping: Callable[[], bool] = lambda: False
+) -> Pass:
     """Decide one batch of address requests, then send one batch of due messages (the mail
-    just decided on among them); returns what happened."""
+    just decided on among them); returns what happened. Once ``stopping()`` no further message
+    is sent; those claimed and not sent stay leased to ``owner`` for it to release."""
     owner = owner or uuid.uuid4().hex
     result = address_requests.decide_due(limit, owner)
     rows = _claim(owner, limit)
@@ -140,7 +147,7 @@ def send_due(limit: int = 100, owner: str | None = None) -> Pass:
     claimed = [
         (_Claimed(r.id, r.attempts, r.discard_when_done), json.loads(r.content)) for r in rows
     ]
-    _deliver(claimed, record)
+    _deliver(claimed, record, stopping)
     return result
 
 

@@ -26,6 +26,11 @@ class ApiClient(db.Model):
     # The key is "<prefix>.<secret>"; the prefix finds the row, the SHA-256 proves the secret.
     key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
+    # The key it had before a rotation, still accepted until ``previous_key_until`` or until it
+    # is retired, so the client's servers can move to the new key one by one.
+    previous_key_prefix: Mapped[str | None] = mapped_column(String(16), unique=True)
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_key_until = mapped_column(UTCDateTime, nullable=True)
     scopes: Mapped[list] = mapped_column(JSON)
     brand_ids: Mapped[list | None] = mapped_column(JSON)  # None: every brand of the group
     # Set by the group's owner: its email grants need no double opt-in.
@@ -67,6 +72,9 @@ class WebhookEndpoint(db.Model):
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(Encrypted)  # needed in clear to sign, so encrypted
+    # The secret before a rotation: deliveries carry its signature too until this time.
+    previous_secret: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
+    previous_secret_until = mapped_column(UTCDateTime, nullable=True)
     created_at = mapped_column(UTCDateTime, default=clock.now)
     disabled_at = mapped_column(UTCDateTime, nullable=True)
 
@@ -77,11 +85,19 @@ class WebhookDelivery(QueuedWork, db.Model):
     """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox."""
 
     __tablename__ = "webhook_delivery"
-    __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_due", "status", "next_attempt_at"),
+        # A delivery's turn: is an earlier one about the same person to the same endpoint
+        # still queued? (``webhooks._in_order``), one index probe per delivery claimed.
+        Index("ix_webhook_delivery_order", "endpoint_id", "subject_id", "status", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    # The person the event is about (copied from it, no foreign key: the order of what is
+    # owed stays kept after an erasure), None for events about no one.
+    subject_id: Mapped[int | None] = mapped_column(nullable=True)
     last_status: Mapped[int | None] = mapped_column()
     created_at = mapped_column(UTCDateTime, default=clock.now)
     delivered_at = mapped_column(UTCDateTime, nullable=True)

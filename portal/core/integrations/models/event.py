@@ -15,6 +15,8 @@ CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED = (
 )
 # Addressed to one recipient only (``Event.client_id``), whatever types its webhooks chose.
 ERASURE_REQUESTED = "erasure.requested"
+# A test delivery to one endpoint of one client (``webhook_ops.ping``); never in the feed.
+WEBHOOK_PING = "webhook.ping"
 EVENT_TYPES = (CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED)
 
 

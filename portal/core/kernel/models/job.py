@@ -67,6 +67,9 @@ class WorkerHeartbeat(db.Model):
     __tablename__ = "worker_heartbeat"
 
     worker: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Which loop: "mail" (`flask outbox work`: mail and jobs) or "webhooks" (`flask webhooks
+    # work`); the console's banner and `flask doctor` watch the mail workers.
+    kind: Mapped[str] = mapped_column(String(20), default="mail", server_default="mail")
     host: Mapped[str] = mapped_column(String(200))
     started_at = mapped_column(UTCDateTime, default=clock.now)
     seen_at = mapped_column(UTCDateTime, default=clock.now, index=True)
