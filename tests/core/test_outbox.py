@@ -2,11 +2,12 @@
 
 import socket
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal.core.kernel import clock, leases
-from portal.core.mail import outbox
+from portal.core.mail import envelope, outbox
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
 from tests.actions import at_once
@@ -94,3 +95,26 @@ def test_a_server_that_never_answers_costs_one_timeout_not_the_worker(app, demo,
     assert result.retrying == 2 and result.sent == 0
     rows = db.session.scalars(select(OutboxMessage)).all()
     assert all(row.status == "queued" and "timed out" in row.last_error for row in rows)
+
+
+def test_a_batch_starts_no_message_its_lease_cannot_cover(app, demo, smtp, monkeypatch):
+    """Slow sends: once the lease no longer covers a whole send (six timeouts), the rest of
+    the batch goes back to the queue at once rather than being sent after the lease ended,
+    when another worker may already have taken it."""
+    app.config.update(OUTBOX_LEASE_SECONDS=10, MAIL_TIMEOUT_SECONDS=1)  # 4 s to start sends
+    _queue(4, demo.id)
+    start = clock.now()
+    clock.freeze(start)
+    send = envelope.send
+
+    def slow(*args):
+        send(*args)
+        clock.freeze(clock.now() + timedelta(seconds=3))
+
+    monkeypatch.setattr(envelope, "send", slow)
+    assert outbox.send_due(limit=4, owner="w1").sent == 2  # started at 0 s and 3 s
+    rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [row.status for row in rows] == ["sent", "sent", "queued", "queued"]
+    assert all(row.lease_owner is None for row in rows[2:])  # free for any worker now
+    assert outbox.send_due(limit=4, owner="w2").sent == 2
+    assert len(smtp.messages) == 4

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -147,7 +148,26 @@ def send_due(
     claimed = [
         (_Claimed(r.id, r.attempts, r.discard_when_done), json.loads(r.content)) for r in rows
     ]
-    _deliver(claimed, record, stopping)
+    # A message is started only while the batch's lease still covers a whole send (connect
+    # and each command may each take MAIL_TIMEOUT_SECONDS): past that another worker could
+    # take the row and send it a second time. The rest go back to the queue at once.
+    config = current_app.config
+    covered_until = clock.now() + timedelta(
+        seconds=config["OUTBOX_LEASE_SECONDS"] - 6 * config["MAIL_TIMEOUT_SECONDS"]
+    )
+    handled: set[int] = set()
+
+    def recorded(row: _Claimed, error: Exception | None) -> None:
+        handled.add(row.id)
+        record(row, error)
+
+    def stop_starting() -> bool:
+        return stopping() or (bool(handled) and clock.now() >= covered_until)
+
+    _deliver(claimed, recorded, stop_starting)
+    unsent = [row.id for row, _ in claimed if row.id not in handled]
+    if unsent and not stopping():  # a stopping worker hands back everything it holds itself
+        leases.release(OutboxMessage, owner, unsent)
     return result
 
 
