@@ -81,6 +81,15 @@ def refused(error):
 
 
 def init_app(app: Flask) -> None:
-    from portal.api import catalogue, consent, docs, erasures, feed, subjects, webhooks  # noqa: F401 - routes
+    from portal.api import (  # noqa: F401 - routes
+        bulk,
+        catalogue,
+        consent,
+        docs,
+        erasures,
+        feed,
+        subjects,
+        webhooks,
+    )
 
     app.register_blueprint(blueprint)

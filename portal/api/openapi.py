@@ -16,6 +16,7 @@ ERRORS = {
     429: "Too many requests for this client: wait for Retry-After seconds.",
 }
 BODY_ERRORS = (400, 413, 415, 422)
+RECEIPT = "9c1e0f3b7a2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
 IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -176,6 +177,46 @@ PATHS = {
                 "changed": True,
                 "result": "applied",
                 "receipt": "9c1e0f3b7a2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
+            },
+        )
+    },
+    "/consents/bulk": {
+        "post": _operation(
+            "Record up to 1,000 grants and withdrawals captured elsewhere, each decided, "
+            "kept and answered on its own (applied, unchanged, stale or refused with its "
+            "problem), each idempotent by its own key; one request against the rate limit",
+            "consent:write",
+            "BulkResponse",
+            body="BulkRequest",
+            operation_id="recordConsentsInBulk",
+            example={
+                "results": [
+                    {
+                        "key": "crm-7f3a-0001",
+                        "subject_id": 42,
+                        "brand": "camille",
+                        "topic": "events",
+                        "channel": "sms",
+                        "state": "granted",
+                        "changed": True,
+                        "result": "applied",
+                        "receipt": RECEIPT,
+                    },
+                    {
+                        "key": "crm-7f3a-0002",
+                        "result": "refused",
+                        "problem": {
+                            "type": "https://consent-portal.example/problems/invalid-body",
+                            "title": "Unprocessable content",
+                            "status": 422,
+                            "detail": "Camille has no topic “gifts”.",
+                            "errors": [
+                                {"field": "topic", "message": "Camille has no topic “gifts”."}
+                            ],
+                        },
+                    },
+                ],
+                "counts": {"applied": 1, "unchanged": 0, "stale": 0, "refused": 1},
             },
         )
     },

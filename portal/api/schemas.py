@@ -4,6 +4,7 @@ The same dicts validate requests (``portal.api.io``) and appear in the OpenAPI d
 the document cannot drift from what the API accepts.
 """
 
+from portal.core.consent.bulk import MAX_CHANGES
 from portal.core.integrations.lookup import BULK_LIMIT
 from portal.core.integrations.models.event import ERASURE_REQUESTED, EVENT_TYPES
 from portal.core.kernel.models.base import CHANNELS
@@ -183,6 +184,41 @@ SCHEMAS = {
             }
         ),
     ),
+    "BulkRequest": strict(
+        ["changes"],
+        changes={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_CHANGES,
+            "items": ref("BulkChange"),
+            "description": "Each change is read, decided and answered on its own: one that "
+            "does not match BulkChange is refused in its result, not the request.",
+        },
+    ),
+    "BulkResponse": strict(
+        ["results", "counts"],
+        results={
+            "type": "array",
+            "items": {"anyOf": [ref("BulkResult"), ref("BulkRefusal")]},
+            "description": "one per change, in the order sent",
+        },
+        counts=strict(
+            ["applied", "unchanged", "stale", "refused"],
+            applied={"type": "integer"},
+            unchanged={"type": "integer"},
+            stale={"type": "integer"},
+            refused={"type": "integer"},
+        ),
+    ),
+    "BulkRefusal": strict(
+        ["key", "result", "problem"],
+        key=nullable({"type": "string"}),
+        result={"type": "string", "const": "refused"},
+        problem={
+            **ref("Problem"),
+            "description": "why, as the same change sent alone would have been refused",
+        },
+    ),
     "Event": strict(
         ["id", "type", "created_at", "data"],
         id={"type": "string", "description": "also the cursor to resume after this event"},
@@ -295,6 +331,24 @@ SCHEMAS = {
             },
         },
     },
+}
+KEY = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": "^[\\x21-\\x7e]+$",
+    "description": "this change's idempotency key: sent again with the same change, it gets "
+    "the first answer again with no second effect; with another change, it is refused",
+}
+SCHEMAS["BulkChange"] = {
+    **SCHEMAS["RecordRequest"],
+    "required": ["key", *SCHEMAS["RecordRequest"]["required"]],
+    "properties": {"key": KEY, **SCHEMAS["RecordRequest"]["properties"]},
+}
+SCHEMAS["BulkResult"] = {
+    **SCHEMAS["RecordResponse"],
+    "required": ["key", *SCHEMAS["RecordResponse"]["required"], "result", "receipt"],
+    "properties": {"key": {"type": "string"}, **SCHEMAS["RecordResponse"]["properties"]},
 }
 SCHEMAS["WebhookCreated"] = {
     **SCHEMAS["Webhook"],

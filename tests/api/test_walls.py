@@ -31,6 +31,10 @@ def _cases(email: str, subject_id: int, hook_id: int, request_id: str = NO_REQUE
         ),
         ("POST", "/api/v1/consents/check"): ("/consents/check", audience),
         ("POST", "/api/v1/consents"): ("/consents", withdrawal),
+        ("POST", "/api/v1/consents/bulk"): (
+            "/consents/bulk",
+            {"changes": [{"key": f"wall-{email}", **withdrawal}]},
+        ),
         ("POST", "/api/v1/subjects/erasures"): ("/subjects/erasures", {"email": email}),
         ("POST", "/api/v1/subjects/relationship"): (
             "/subjects/relationship",

@@ -43,7 +43,7 @@ class Capture:
     language: str | None = None
 
 
-def _text(brand_id: int, version: int | None) -> ConsentText:
+def consent_text(brand_id: int, version: int | None) -> ConsentText:
     if version is None:
         raise InvalidInput("text_version", _l("A grant needs the version of the consent text."))
     text = db.session.scalar(
@@ -57,12 +57,18 @@ def _text(brand_id: int, version: int | None) -> ConsentText:
 APPLIED, UNCHANGED, STALE = "applied", "unchanged", "stale"
 
 
-def _check_time(client: ApiClient, captured_at: datetime) -> None:
-    """A capture happened while the group existed and not in the future beyond clock skew."""
+def group_created(client: ApiClient):
+    """When the client's site group was set up: no consent is captured before."""
+    return db.session.scalar(select(SiteGroup.created_at).where(SiteGroup.id == client.group_id))
+
+
+def check_time(client: ApiClient, captured_at: datetime, created=None) -> None:
+    """A capture happened while the group existed and not in the future beyond clock skew.
+    ``created``: ``group_created(client)``, when the caller has it already."""
     skew = timedelta(seconds=current_app.config["API_CLOCK_SKEW_SECONDS"])
     if captured_at > clock.now() + skew:
         raise InvalidInput("captured_at", _l("A consent cannot be captured in the future."))
-    created = db.session.scalar(select(SiteGroup.created_at).where(SiteGroup.id == client.group_id))
+    created = created or group_created(client)
     if created is not None and captured_at < created:
         raise InvalidInput(
             "captured_at", _l("A consent cannot be captured before the site group existed.")
@@ -85,7 +91,7 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
     topic = lookup.topic_of(client, capture.brand, capture.topic, capture.channel)
     brand = topic.brand
     at = capture.captured_at
-    _check_time(client, at)
+    check_time(client, at)
     address = subjects.normalise_email(capture.email)
     email_hash = subjects.address_hash(client.group_id, address)
     evidence = {**capture.evidence, "captured_at": at.isoformat()}
@@ -134,7 +140,7 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
         raise Refused(
             "suppressed", _l("This address is suppressed: only withdrawals are accepted.")
         )
-    text = _text(brand.id, capture.text_version)
+    text = consent_text(brand.id, capture.text_version)
     group = brand.group
     language = capture.language or group.default_language
     subject = subjects.find_or_create(client.group_id, address, language)
