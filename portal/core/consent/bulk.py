@@ -302,13 +302,14 @@ class _Bulk:
             return self._answer(item, None, None, UNCHANGED, False), None
         row = held.get((subject.id, item.topic.id, capture.channel))
         at, origin = capture.captured_at, self._origin(capture)
-        if row is not None and row.since is not None and at < row.since:
+        if row is not None and row.since is not None and at < row.latest:
             entry = self.batch.change(
                 subject.id, item.topic, capture.channel, WITHDRAWAL, origin, at
             )
             return self._answer(item, subject, row, STALE, False), entry
         if row is None or row.state == WITHDRAWN:
-            return self._answer(item, subject, row, UNCHANGED, False), None
+            entry = self.batch.repeat(row, item.topic, origin, at) if row is not None else None
+            return self._answer(item, subject, row, UNCHANGED, False), entry
         entry = self.batch.change(
             subject.id,
             item.topic,
@@ -328,13 +329,14 @@ class _Bulk:
         double_opt_in = channel == "email" and not self.client.verified_source
         action = REQUESTED if double_opt_in else GRANT_ACTION
         row = held.get((subject.id, topic.id, channel))
-        if row is not None and row.since is not None and at < row.since:
+        if row is not None and row.since is not None and at < row.latest:
             entry = self.batch.change(
                 subject.id, topic, channel, action, origin, at, text=text, language=language
             )
             return self._answer(item, subject, row, STALE, False), entry
         if row is not None and row.state == GRANTED:
-            return self._answer(item, subject, row, UNCHANGED, False), None
+            entry = self.batch.repeat(row, topic, origin, at, text=text, language=language)
+            return self._answer(item, subject, row, UNCHANGED, False), entry
         row = self.batch.row(subject.id, topic, channel)
         state = PENDING if double_opt_in else GRANTED
         entry = self.batch.change(

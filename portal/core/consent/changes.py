@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from portal.core.consent import ledger
 from portal.core.consent.models import (
@@ -18,10 +18,13 @@ from portal.core.consent.models import (
     GRANT,
     GRANTED,
     PENDING,
+    REAFFIRMED,
+    REPEATS,
     REQUESTED,
     SUPPRESSION_LIFTED,
     WITHDRAWAL,
     WITHDRAWN,
+    WITHDRAWN_AGAIN,
     Consent,
     LedgerEntry,
     SignupRequest,
@@ -324,10 +327,59 @@ def grant(
 
 def is_stale(subject: Subject, topic: Topic, channel: str, at) -> bool:
     """True when a change made at ``at`` is older than the latest stored change of this consent
-    (its ``since``): changes captured elsewhere count in the order people made them, not in
-    the order they arrive. Read under the subject's lock (``lock``)."""
+    (its ``since``, or a later repeat of the same choice: ``repeat``): changes captured
+    elsewhere count in the order people made them, not in the order they arrive. Read under
+    the subject's lock (``lock``)."""
     row = current(subject).get((topic.id, channel))
-    return row is not None and row.since is not None and at < row.since
+    return row is not None and row.since is not None and at < _latest(row)
+
+
+def _latest(row: Consent):
+    """When the person last stated the choice this consent holds: since when it holds, or the
+    latest repeat of it (a REAFFIRMED or WITHDRAWN_AGAIN ledger row), whichever is later."""
+    repeated = db.session.scalar(
+        select(func.max(LedgerEntry.occurred_at)).where(
+            LedgerEntry.subject_id == row.subject_id,
+            LedgerEntry.topic_id == row.topic_id,
+            LedgerEntry.channel == row.channel,
+            LedgerEntry.action.in_(REPEATS),
+        )
+    )
+    return max(row.since, repeated) if repeated is not None else row.since
+
+
+def repeat(
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    state: str,
+    origin: Origin,
+    at,
+    *,
+    text: ConsentText | None = None,
+    language: str | None = None,
+) -> LedgerEntry | None:
+    """The person made again, at ``at``, the choice the consent already holds (``state``,
+    granted or withdrawn), later than anything stored about it: a ledger row (REAFFIRMED,
+    WITHDRAWN_AGAIN) keeps proof of when they said so, and a change captured between the two
+    then counts as older (``is_stale``). Without it, a withdrawal captured before a repeated
+    grant but arriving after it would still withdraw. State, ``since`` and the feed stay as
+    they are. None, writing nothing, when the consent does not hold ``state`` or ``at`` is
+    not later (the same change sent again). Read under the subject's lock (``lock``)."""
+    row = current(subject).get((topic.id, channel))
+    if row is None or row.state != state or row.since is None or at <= _latest(row):
+        return None
+    return _record(
+        subject,
+        topic,
+        channel,
+        REAFFIRMED if state == GRANTED else WITHDRAWN_AGAIN,
+        origin,
+        text_version_id=text.id if text is not None else None,
+        language=language,
+        policy_version=topic.brand.policy_version if text is not None else None,
+        occurred_at=at,
+    )
 
 
 def record_stale(
@@ -522,6 +574,14 @@ class Held:
     text_version_id: int | None = None
     policy_version: str = ""
     updated_at: object = None
+    repeated_at: object = None  # not a column: the latest repeat of the choice (``repeat``)
+
+    @property
+    def latest(self):
+        """``_latest`` of this row: when the person last stated its choice."""
+        if self.repeated_at is None or self.since is None:
+            return self.since
+        return max(self.since, self.repeated_at)
 
 
 class Batch:
@@ -553,7 +613,41 @@ class Batch:
             for row in rows:
                 held = Held(*row[: len(_HELD)], policy_version=row.policy_version)
                 self.consents[held.subject_id, held.topic_id, held.channel] = held
+            repeats = db.session.execute(
+                select(
+                    LedgerEntry.subject_id,
+                    LedgerEntry.topic_id,
+                    LedgerEntry.channel,
+                    func.max(LedgerEntry.occurred_at),
+                )
+                .where(many.among(LedgerEntry.subject_id, subject_ids))
+                .where(LedgerEntry.action.in_(REPEATS))
+                .group_by(LedgerEntry.subject_id, LedgerEntry.topic_id, LedgerEntry.channel)
+            )
+            for subject_id, topic_id, channel, at in repeats:
+                if (subject_id, topic_id, channel) in self.consents:
+                    self.consents[subject_id, topic_id, channel].repeated_at = at
         return self.consents
+
+    def repeat(
+        self,
+        row: Held,
+        topic: Topic,
+        origin: Origin,
+        at,
+        *,
+        text: ConsentText | None = None,
+        language: str | None = None,
+    ) -> int | None:
+        """``repeat`` for a row of the batch that holds the choice made again at ``at``: the
+        index of its ledger row, or None (writing nothing) when ``at`` is not later."""
+        if row.since is None or at <= row.latest:
+            return None
+        action = REAFFIRMED if row.state == GRANTED else WITHDRAWN_AGAIN
+        row.repeated_at = at
+        return self.change(
+            row.subject_id, topic, row.channel, action, origin, at, text=text, language=language
+        )
 
     def row(self, subject_id: int, topic: Topic, channel: str) -> Held:
         """The consent (subject, topic, channel), added if the person has none yet."""
@@ -632,7 +726,9 @@ class Batch:
         new = [row for row in self.changed.values() if row.id is None]
         old = [row for row in self.changed.values() if row.id is not None]
         if new:
-            fields = [name for name in Held.__dataclass_fields__ if name != "id"]
+            fields = [
+                name for name in Held.__dataclass_fields__ if name not in ("id", "repeated_at")
+            ]
             db.session.execute(
                 Consent.__table__.insert(), [{f: getattr(row, f) for f in fields} for row in new]
             )

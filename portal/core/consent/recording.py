@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import GRANT as GRANT_ACTION
-from portal.core.consent.models import REQUESTED, WITHDRAWAL
+from portal.core.consent.models import GRANTED, REQUESTED, WITHDRAWAL, WITHDRAWN
 from portal.core.integrations import lookup
 from portal.core.integrations.models.api import ApiClient
 from portal.core.kernel import clock
@@ -82,7 +82,9 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
 
     Changes count in the order they were captured, not the order they arrive: one captured
     before the latest stored change of that consent leaves its state alone and is kept in the
-    ledger as history (result "stale"). ``receipt``: the hash of the ledger entry the call
+    ledger as history (result "stale"); the choice the consent holds, made again later, leaves
+    it alone too but is kept as a repeat ("unchanged", with a receipt) that orders later
+    arrivals (``changes.repeat``). ``receipt``: the hash of the ledger entry the call
     wrote, None when it wrote none. Not its seq: numbers counting the whole group's writes
     would tell a client limited to some brands how busy the others are.
 
@@ -134,6 +136,9 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
         if consent.is_stale(subject, topic, capture.channel, at):
             entry = consent.record_stale(subject, topic, capture.channel, WITHDRAWAL, origin, at)
             return done(subject, False, STALE, entry)
+        entry = consent.repeat(subject, topic, capture.channel, WITHDRAWN, origin, at)
+        if entry is not None:  # withdrawn already: proof that the person said so again
+            return done(subject, False, UNCHANGED, entry)
         return done(subject, consent.withdraw(subject, topic, capture.channel, origin, at))
 
     if email_hash in lookup.suppressed(client.group_id, [email_hash]):
@@ -153,6 +158,11 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
             subject, topic, capture.channel, action, origin, at, text=text, language=language
         )
         return done(subject, False, STALE, entry)
+    entry = consent.repeat(
+        subject, topic, capture.channel, GRANTED, origin, at, text=text, language=language
+    )
+    if entry is not None:  # granted already: proof that the person said so again
+        return done(subject, False, UNCHANGED, entry)
     if double_opt_in:
         pending = consent.request(
             subject, [topic], "email", text, language, brand.policy_version, origin, captured_at=at
