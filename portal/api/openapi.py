@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of /api/v1: every endpoint, schema and error."""
 
-from portal.api.schemas import SCHEMAS, ref
+from portal.api.schemas import EXTERNAL_ID_PATTERN, SCHEMAS, ref
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 
 ERRORS = {
@@ -9,7 +9,8 @@ ERRORS = {
     403: "The key lacks the scope, the brand is not open to this client, or the client has "
     "no accepted processing terms and so receives no personal data (terms-required).",
     404: "Nothing with this identifier is open to this client.",
-    409: "Idempotency-Key reused with another body, or the address is suppressed.",
+    409: "Idempotency-Key reused with another body, the address is suppressed, or the "
+    "external id is the client's id for another person.",
     413: "The body is larger than the API accepts.",
     415: "The body is not application/json.",
     422: "The request does not match the documented schema or refers to unknown things.",
@@ -151,6 +152,56 @@ PATHS = {
             "SubjectConsents",
             params=[_id("subject_id")],
             errors=(404,),
+        )
+    },
+    "/subjects/{subject_id}/external-id": {
+        "put": _operation(
+            "Attach your own id for a subject (your CRM's); it comes back in your feed and "
+            "webhook events about the person, to you alone, and finds them",
+            "consent:write",
+            "ExternalIdResponse",
+            body="ExternalIdRequest",
+            params=[_id("subject_id")],
+            errors=(404, 409),
+            operation_id="setExternalId",
+        )
+    },
+    "/subjects/{subject_id}/profile": {
+        "get": _operation(
+            "Names, mobile number and postal address of one subject, each with its source "
+            "and when it was last confirmed",
+            "profile:read",
+            "Profile",
+            params=[_id("subject_id")],
+            errors=(404,),
+            operation_id="getProfile",
+        ),
+        "patch": _operation(
+            "Set profile fields (a profile.updated event per changed field); answers the "
+            "fields sent as now stored",
+            "profile:write",
+            "Profile",
+            body="ProfileUpdate",
+            params=[_id("subject_id")],
+            errors=(404,),
+            operation_id="updateProfile",
+        ),
+    },
+    "/subjects/external/{external_id}/consents": {
+        "get": _operation(
+            "The consents of one subject, by the id you attached",
+            "consent:read",
+            "SubjectConsents",
+            params=[
+                {
+                    "name": "external_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": EXTERNAL_ID_PATTERN},
+                }
+            ],
+            errors=(404,),
+            operation_id="lookupByExternalId",
         )
     },
     "/consents/check": {

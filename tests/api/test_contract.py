@@ -54,7 +54,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches(app, api):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = {"Authorization": f"Bearer {api.key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 16
+    assert len(operations) == 20
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -201,13 +201,16 @@ def data_of(payload: dict, personal: str | None) -> dict:
     return {**payload, **json.loads(personal)} if personal else payload
 
 
-def describe(event: Event) -> dict:
-    """An event as the feed and webhooks show it."""
-    from portal.core.integrations import cursors
+def describe(event: Event, client_id: int | None = None) -> dict:
+    """An event as the feed and webhooks show it; for ``client_id``, with that client's own id
+    of the subject (``external_ids``) when it gave one."""
+    from portal.core.integrations import cursors, external_ids
 
+    data = data_of(event.payload, event.personal)
+    external = external_ids.of(client_id, event.subject_id) if client_id is not None else None
     return {
         "id": cursors.encode(event.seq),
         "type": event.type,
         "created_at": event.created_at.isoformat(),
-        "data": data_of(event.payload, event.personal),
+        "data": {**data, "external_id": external} if external is not None else data,
     }

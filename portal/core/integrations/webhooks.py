@@ -147,7 +147,7 @@ NOT_PUBLIC = "The receiver's address is not a public internet address."
 def _post(endpoint: WebhookEndpoint, event: Event) -> int:
     """Send one event; the HTTP status. Raises ``destinations.Refused`` for an address inside
     the network and OSError when the receiver cannot be reached."""
-    body = json.dumps(events.describe(event), separators=(",", ":")).encode()
+    body = json.dumps(events.describe(event, endpoint.client_id), separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "consent-portal-webhooks/1",
