@@ -12,7 +12,7 @@ wrong person. Every table with an integer key is rebuilt with AUTOINCREMENT (for
 checked once at the end, as SQLite's own procedure for a table rebuild asks).
 
 Revision ID: d15980762ef1
-Revises: 7924d8d8fce8
+Revises: 6f5e155ca97f
 Create Date: 2026-12-01 13:32:38.330822
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd15980762ef1'
-down_revision = '7924d8d8fce8'
+down_revision = '6f5e155ca97f'
 branch_labels = None
 depends_on = None
 

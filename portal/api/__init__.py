@@ -81,7 +81,17 @@ def refused(error):
 
 
 def init_app(app: Flask) -> None:
-    from portal.api import catalogue, consent, docs, erasures, feed, oauth, subjects, webhooks  # noqa: F401 - routes
+    from portal.api import (  # noqa: F401 - routes
+        bulk,
+        catalogue,
+        consent,
+        docs,
+        erasures,
+        feed,
+        oauth,
+        subjects,
+        webhooks,
+    )
 
     oauth.init_app(app)
     app.register_blueprint(blueprint)

@@ -75,19 +75,59 @@ def parsed(raw: bytes):
     return data
 
 
-def body(schema_name: str) -> dict:
-    """The request's JSON body, or a problem: 415 not JSON, 400 unreadable, 413 too large,
-    422 not as documented.
-    """
+def _json_body():
+    """The request's body as JSON: a problem 415 not JSON, 400 unreadable, 413 too large."""
     if request.mimetype != "application/json":
         raise Problem(415, "Send the body as 'Content-Type: application/json'.")
     charset = request.mimetype_params.get("charset")
     if charset is not None and charset.lower() not in _CHARSETS:
         raise Problem(415, "Send the body as UTF-8: JSON has no other encoding (RFC 8259).")
-    data = parsed(raw_body())
-    errors = sorted(
-        VALIDATORS[schema_name].iter_errors(data), key=lambda e: [str(p) for p in e.instance_path]
-    )
+    return parsed(raw_body())
+
+
+def body(schema_name: str) -> dict:
+    """The request's JSON body, or a problem: 415 not JSON, 400 unreadable, 413 too large,
+    422 not as documented.
+    """
+    return valid(schema_name, _json_body())
+
+
+def envelope(member: str, limit: int) -> list:
+    """The list a bulk request sends as its one ``member``, each item left for the caller to
+    read on its own (see ``valid``): a problem only when the envelope is wrong (415, 400 and
+    413 as ``body``; 422 not an object with that one list of at least one item; 413 more than
+    ``limit`` items)."""
+    data = _json_body()
+    if not isinstance(data, dict) or set(data) != {member} or not isinstance(data[member], list):
+        raise Problem(
+            422,
+            f"Send an object with one member, '{member}': the list of changes.",
+            "invalid-body",
+            errors=[{"field": member, "message": "an object with this one list is required"}],
+        )
+    items = data[member]
+    if not items:
+        raise Problem(
+            422,
+            "Send at least one change.",
+            "invalid-body",
+            errors=[{"field": member, "message": "the list is empty"}],
+        )
+    if len(items) > limit:
+        raise Problem(
+            413,
+            f"At most {limit} changes per request: send the others in another.",
+            "too-many-changes",
+        )
+    return items
+
+
+def valid(schema_name: str, data):
+    """``data`` if it matches the published schema ``schema_name``; a problem 422 otherwise."""
+    validator = VALIDATORS[schema_name]
+    if validator.is_valid(data):
+        return data
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.instance_path])
     if errors:
         raise Problem(
             422,

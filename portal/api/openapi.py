@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of /api/v1: every endpoint, schema and error."""
 
-from portal.api.schemas import SCHEMAS, ref
+from portal.api.schemas import EXTERNAL_ID_PATTERN, SCHEMAS, ref
 from portal.core.integrations.models.api import SCOPES
 from portal.core.integrations.webhooks import HEADER, REPLAY_WINDOW
 from portal.core.kernel.models.base import MAX_ID
@@ -11,13 +11,15 @@ ERRORS = {
     403: "The key lacks the scope, the brand is not open to this client, or the client has "
     "no accepted processing terms and so receives no personal data (terms-required).",
     404: "Nothing with this identifier is open to this client.",
-    409: "Idempotency-Key reused with another body, or the address is suppressed.",
+    409: "Idempotency-Key reused with another body, the address is suppressed, or the "
+    "external id is the client's id for another person.",
     413: "The body is larger than the API accepts.",
     415: "The body is not application/json.",
     422: "The request does not match the documented schema or refers to unknown things.",
     429: "Too many requests for this client: wait for Retry-After seconds.",
 }
 BODY_ERRORS = (400, 413, 415, 422)
+RECEIPT = "9c1e0f3b7a2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"
 IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -157,6 +159,56 @@ PATHS = {
             errors=(404,),
         )
     },
+    "/subjects/{subject_id}/external-id": {
+        "put": _operation(
+            "Attach your own id for a subject (your CRM's); it comes back in your feed and "
+            "webhook events about the person, to you alone, and finds them",
+            "consent:write",
+            "ExternalIdResponse",
+            body="ExternalIdRequest",
+            params=[_id("subject_id")],
+            errors=(404, 409),
+            operation_id="setExternalId",
+        )
+    },
+    "/subjects/{subject_id}/profile": {
+        "get": _operation(
+            "Names, mobile number and postal address of one subject, each with its source "
+            "and when it was last confirmed",
+            "profile:read",
+            "Profile",
+            params=[_id("subject_id")],
+            errors=(404,),
+            operation_id="getProfile",
+        ),
+        "patch": _operation(
+            "Set profile fields (a profile.updated event per changed field); answers the "
+            "fields sent as now stored",
+            "profile:write",
+            "Profile",
+            body="ProfileUpdate",
+            params=[_id("subject_id")],
+            errors=(404,),
+            operation_id="updateProfile",
+        ),
+    },
+    "/subjects/external/{external_id}/consents": {
+        "get": _operation(
+            "The consents of one subject, by the id you attached",
+            "consent:read",
+            "SubjectConsents",
+            params=[
+                {
+                    "name": "external_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": EXTERNAL_ID_PATTERN},
+                }
+            ],
+            errors=(404,),
+            operation_id="lookupByExternalId",
+        )
+    },
     "/consents/check": {
         "post": _operation(
             "May we contact each of these addresses about a topic on a channel?",
@@ -181,6 +233,46 @@ PATHS = {
                 "changed": True,
                 "result": "applied",
                 "receipt": "9c1e0f3b7a2d4e6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
+            },
+        )
+    },
+    "/consents/bulk": {
+        "post": _operation(
+            "Record up to 1,000 grants and withdrawals captured elsewhere, each decided, "
+            "kept and answered on its own (applied, unchanged, stale or refused with its "
+            "problem), each idempotent by its own key; one request against the rate limit",
+            "consent:write",
+            "BulkResponse",
+            body="BulkRequest",
+            operation_id="recordConsentsInBulk",
+            example={
+                "results": [
+                    {
+                        "key": "crm-7f3a-0001",
+                        "subject_id": 42,
+                        "brand": "camille",
+                        "topic": "events",
+                        "channel": "sms",
+                        "state": "granted",
+                        "changed": True,
+                        "result": "applied",
+                        "receipt": RECEIPT,
+                    },
+                    {
+                        "key": "crm-7f3a-0002",
+                        "result": "refused",
+                        "problem": {
+                            "type": "https://consent-portal.example/problems/invalid-body",
+                            "title": "Unprocessable content",
+                            "status": 422,
+                            "detail": "Camille has no topic “gifts”.",
+                            "errors": [
+                                {"field": "topic", "message": "Camille has no topic “gifts”."}
+                            ],
+                        },
+                    },
+                ],
+                "counts": {"applied": 1, "unchanged": 0, "stale": 0, "refused": 1},
             },
         )
     },

@@ -28,15 +28,19 @@ class Problem(Exception):
         self.status, self.detail, self.kind, self.extra = status, detail, kind, extra
 
 
-def response(status: int, detail: str, kind: str | None = None, headers=None, **extra):
-    body = {
+def document(status: int, detail: str, kind: str | None = None, **extra) -> dict:
+    """The problem details object itself (also each refused change of a bulk request)."""
+    return {
         "type": TYPE_BASE + (kind or str(status)),
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": str(detail),
         **extra,
     }
-    answer = jsonify(body)
+
+
+def response(status: int, detail: str, kind: str | None = None, headers=None, **extra):
+    answer = jsonify(document(status, detail, kind, **extra))
     answer.status_code = status
     answer.mimetype = "application/problem+json"
     for name, value in (headers or {}).items():

@@ -4,11 +4,19 @@ The same dicts validate requests (``portal.api.io``) and appear in the OpenAPI d
 the document cannot drift from what the API accepts.
 """
 
+from portal.core.consent.bulk import MAX_CHANGES
 from portal.core.integrations.lookup import BULK_LIMIT
 from portal.core.integrations.models.event import ERASURE_REQUESTED, EVENT_TYPES
 from portal.core.kernel.models.base import CHANNELS, MAX_ID
 
 PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
+# A client's own id for a subject: it also goes in URLs, so URL-safe characters only.
+EXTERNAL_ID_PATTERN = "^[A-Za-z0-9._~:@+-]{1,100}$"
+EXTERNAL_ID = {
+    "type": "string",
+    "pattern": EXTERNAL_ID_PATTERN,
+    "description": "the client's own id for the subject (its CRM's), unique within the client",
+}
 NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN}
 EMAIL = {"type": "string", "minLength": 1, "maxLength": 320, "description": "An address."}
 CHANNEL = {"type": "string", "enum": list(CHANNELS)}
@@ -118,6 +126,67 @@ SCHEMAS = {
         },
         subject_id=nullable({"type": "integer"}),
         consents={"type": "array", "items": ref("Consent")},
+        external_id={**EXTERNAL_ID, "description": "looked up by it: the client's own id"},
+    ),
+    "ExternalIdRequest": strict(["external_id"], external_id=EXTERNAL_ID),
+    "ProfileFieldState": strict(
+        ["value", "source", "last_confirmed", "updated_at"],
+        value={
+            "anyOf": [{"type": "string"}, ref("PostalAddress"), {"type": "null"}],
+            "description": "null: not held",
+        },
+        source=nullable(
+            {
+                "type": "string",
+                "description": "who last set it: person, customer_service, api:<client name>",
+            }
+        ),
+        last_confirmed=nullable({**TIME, "description": "when it was last said to be right"}),
+        updated_at=nullable(TIME),
+    ),
+    "PostalAddress": strict(
+        ["lines", "postcode", "city", "country"],
+        lines={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 3,
+            "items": {"type": "string", "maxLength": 120, "pattern": PLAIN},
+        },
+        postcode={"type": "string", "maxLength": 16, "pattern": PLAIN},
+        city={"type": "string", "maxLength": 80, "pattern": PLAIN},
+        country={"type": "string", "minLength": 2, "maxLength": 2, "description": "ISO 3166"},
+    ),
+    "Profile": strict(
+        ["subject_id", "fields"],
+        subject_id={"type": "integer"},
+        fields={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                name: ref("ProfileFieldState")
+                for name in ("first_name", "last_name", "mobile_number", "postal_address")
+            },
+        },
+    ),
+    "ProfileUpdate": {
+        **strict(
+            [],
+            first_name=nullable({"type": "string", "maxLength": 100, "pattern": PLAIN}),
+            last_name=nullable({"type": "string", "maxLength": 100, "pattern": PLAIN}),
+            mobile_number={
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 40,
+                "description": "with its country code: +33 6 12 34 56 78",
+            },
+            postal_address=ref("PostalAddress"),
+        ),
+        "minProperties": 1,
+        "description": "The fields to set; null clears a name. Each is validated as on the "
+        "person's own My data page (422 naming the field).",
+    },
+    "ExternalIdResponse": strict(
+        ["subject_id", "external_id"], subject_id={"type": "integer"}, external_id=EXTERNAL_ID
     ),
     "CheckRequest": strict(
         ["brand", "topic", "channel", "emails"],
@@ -182,6 +251,41 @@ SCHEMAS = {
                 "null when nothing was written",
             }
         ),
+    ),
+    "BulkRequest": strict(
+        ["changes"],
+        changes={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_CHANGES,
+            "items": ref("BulkChange"),
+            "description": "Each change is read, decided and answered on its own: one that "
+            "does not match BulkChange is refused in its result, not the request.",
+        },
+    ),
+    "BulkResponse": strict(
+        ["results", "counts"],
+        results={
+            "type": "array",
+            "items": {"anyOf": [ref("BulkResult"), ref("BulkRefusal")]},
+            "description": "one per change, in the order sent",
+        },
+        counts=strict(
+            ["applied", "unchanged", "stale", "refused"],
+            applied={"type": "integer"},
+            unchanged={"type": "integer"},
+            stale={"type": "integer"},
+            refused={"type": "integer"},
+        ),
+    ),
+    "BulkRefusal": strict(
+        ["key", "result", "problem"],
+        key=nullable({"type": "string"}),
+        result={"type": "string", "const": "refused"},
+        problem={
+            **ref("Problem"),
+            "description": "why, as the same change sent alone would have been refused",
+        },
     ),
     "Event": strict(
         ["id", "type", "created_at", "data"],
@@ -295,6 +399,24 @@ SCHEMAS = {
             },
         },
     },
+}
+KEY = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": "^[\\x21-\\x7e]+$",
+    "description": "this change's idempotency key: sent again with the same change, it gets "
+    "the first answer again with no second effect; with another change, it is refused",
+}
+SCHEMAS["BulkChange"] = {
+    **SCHEMAS["RecordRequest"],
+    "required": ["key", *SCHEMAS["RecordRequest"]["required"]],
+    "properties": {"key": KEY, **SCHEMAS["RecordRequest"]["properties"]},
+}
+SCHEMAS["BulkResult"] = {
+    **SCHEMAS["RecordResponse"],
+    "required": ["key", *SCHEMAS["RecordResponse"]["required"], "result", "receipt"],
+    "properties": {"key": {"type": "string"}, **SCHEMAS["RecordResponse"]["properties"]},
 }
 SCHEMAS["WebhookCreated"] = {
     **SCHEMAS["Webhook"],

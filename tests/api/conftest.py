@@ -32,6 +32,16 @@ class Api:
             "/api/v1" + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
         )
 
+    def put(self, path, json=None, **kwargs):
+        return self.client.put(
+            "/api/v1" + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
+    def patch(self, path, json=None, **kwargs):
+        return self.client.patch(
+            "/api/v1" + path, json=json, headers=self.headers(kwargs.pop("headers", None)), **kwargs
+        )
+
     def delete(self, path, **kwargs):
         return self.client.delete(
             "/api/v1" + path, headers=self.headers(kwargs.pop("headers", None)), **kwargs

@@ -111,18 +111,71 @@ def test_an_email_grant_older_than_a_withdrawal_sends_no_confirmation(api, smtp)
     assert len(smtp.to("ada@example.org")) == sent
 
 
-def test_a_repeat_is_unchanged_without_a_receipt(api):
+def test_a_repeat_is_unchanged_and_kept_as_proof_with_its_receipt(api):
     first = sms(api, "grant", EARLY)
     again = sms(api, "grant", LATE)
-    assert (again.json["result"], again.json["changed"], again.json["receipt"]) == (
+    assert (again.json["result"], again.json["changed"], again.json["state"]) == (
         "unchanged",
         False,
-        None,
+        "granted",
     )
-    assert held(api) == [("events", "sms", "granted", EARLY)]
-    assert [receipt for _, _, receipt in history()] == [first.json["receipt"]]
+    assert RECEIPT.match(again.json["receipt"])
+    assert held(api) == [("events", "sms", "granted", EARLY)]  # granted since the first time
+    assert history() == [
+        ("granted", EARLY, first.json["receipt"]),
+        ("reaffirmed", LATE, again.json["receipt"]),
+    ]
+    # The same change sent again (same capture time) writes nothing more.
+    same = sms(api, "grant", LATE)
+    assert (same.json["result"], same.json["receipt"]) == ("unchanged", None)
+    assert len(history()) == 2
     nobody = sms(api, "withdraw", LATE, email="nobody@example.org")
     assert (nobody.json["result"], nobody.json["receipt"]) == ("unchanged", None)
+
+
+def test_an_older_withdrawal_arriving_after_a_repeated_grant_is_stale(api):
+    """Granted at 9, withdrawn at 10, granted again at 11: the CRM sends 9, then 11 (already
+    granted: a repeat), then 10. The person's last word was the grant at 11."""
+    sms(api, "grant", EARLY)
+    sms(api, "grant", LATE)
+    late = sms(api, "withdraw", MIDDLE)
+    assert (late.json["result"], late.json["state"]) == ("stale", "granted")
+    assert held(api) == [("events", "sms", "granted", EARLY)]
+    assert [action for action, _, _ in history()] == ["granted", "withdrawn", "reaffirmed"]
+    assert [e["data"]["state"] for e in api.get("/events").json["events"]] == ["granted"]
+
+
+def test_an_older_grant_arriving_after_a_repeated_withdrawal_is_stale(api):
+    sms(api, "grant", EARLY)
+    sms(api, "withdraw", MIDDLE)
+    again = sms(api, "withdraw", "2025-03-01T11:30:00+00:00")
+    assert (again.json["result"], again.json["state"]) == ("unchanged", "withdrawn")
+    assert RECEIPT.match(again.json["receipt"])
+    late = sms(api, "grant", LATE)  # captured between the two withdrawals
+    assert (late.json["result"], late.json["state"]) == ("stale", "withdrawn")
+    assert held(api) == [("events", "sms", "withdrawn", MIDDLE)]
+    assert [action for action, _, _ in history()] == [
+        "granted",
+        "withdrawn",
+        "granted",
+        "withdrawn_again",
+    ]
+
+
+def test_bulk_changes_keep_and_honour_repeats_alike(api):
+    def bulk(key, action, at):
+        body = capture(action=action, captured_at=at)
+        if action == "withdraw":
+            body.pop("text_version")
+        return api.post("/consents/bulk", json={"changes": [{"key": key, **body}]}).json
+
+    bulk("r-1", "grant", EARLY)
+    repeat = bulk("r-2", "grant", LATE)["results"][0]
+    assert (repeat["result"], repeat["changed"]) == ("unchanged", False)
+    assert RECEIPT.match(repeat["receipt"])
+    late = bulk("r-3", "withdraw", MIDDLE)["results"][0]  # sent alone or in bulk: stale
+    assert (late["result"], late["state"]) == ("stale", "granted")
+    assert history()[-1] == ("reaffirmed", LATE, repeat["receipt"])
 
 
 def test_a_replayed_request_answers_the_same_receipt(api):
@@ -150,3 +203,24 @@ def test_captured_at_is_not_before_the_group_nor_in_the_future(app, api):
     app.config["API_CLOCK_SKEW_SECONDS"] = 0
     refused(clock.now() + timedelta(seconds=60))
     assert sms(api, "grant", SET_UP.isoformat(), topic="news").json["result"] == "applied"
+
+
+def test_a_repeat_within_one_bulk_request_orders_the_changes_after_it(api):
+    changes = [
+        {"key": f"s-{n}", **capture(action=action, captured_at=at)}
+        for n, (action, at) in enumerate([("grant", EARLY), ("grant", LATE), ("withdraw", MIDDLE)])
+    ]
+    changes[2].pop("text_version")
+    results = api.post("/consents/bulk", json={"changes": changes}).json["results"]
+    assert [(r["result"], r["state"]) for r in results] == [
+        ("applied", "granted"),
+        ("unchanged", "granted"),
+        ("stale", "granted"),
+    ]
+    receipts = [results[0]["receipt"], results[2]["receipt"], results[1]["receipt"]]
+    assert [receipt for _, _, receipt in history()] == receipts
+    assert [(action, at) for action, at, _ in history()] == [
+        ("granted", EARLY),
+        ("withdrawn", MIDDLE),
+        ("reaffirmed", LATE),
+    ]

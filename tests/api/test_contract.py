@@ -54,7 +54,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches(app, api):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     headers = {"Authorization": f"Bearer {api.key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 18
+    assert len(operations) == 23
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -82,7 +82,7 @@ def test_schemathesis_finds_no_server_error_and_every_answer_matches(app, api):
     suppress_health_check=list(HealthCheck),
 )
 def test_any_bytes_as_a_body_get_an_answer_not_a_crash(client_for_bytes, body):
-    for path in ("/consents", "/consents/check", "/consents/lookup", "/webhooks"):
+    for path in ("/consents", "/consents/bulk", "/consents/check", "/consents/lookup", "/webhooks"):
         answer = client_for_bytes.post(
             path, data=body, headers={"Content-Type": "application/json"}
         )

@@ -31,10 +31,31 @@ def _cases(email: str, subject_id: int, hook_id: int, request_id: str = NO_REQUE
         ),
         ("POST", "/api/v1/consents/check"): ("/consents/check", audience),
         ("POST", "/api/v1/consents"): ("/consents", withdrawal),
+        ("POST", "/api/v1/consents/bulk"): (
+            "/consents/bulk",
+            {"changes": [{"key": f"wall-{email}", **withdrawal}]},
+        ),
         ("POST", "/api/v1/subjects/erasures"): ("/subjects/erasures", {"email": email}),
         ("POST", "/api/v1/subjects/relationship"): (
             "/subjects/relationship",
             {"email": email, "relationship": "customer"},
+        ),
+        ("PUT", "/api/v1/subjects/<int:subject_id>/external-id"): (
+            f"/subjects/{subject_id}/external-id",
+            {"external_id": "WALL-1"},
+        ),
+        # By the client's own id: it could give none to a person it cannot see.
+        ("GET", "/api/v1/subjects/external/<external_id>/consents"): (
+            "/subjects/external/WALL-1/consents",
+            None,
+        ),
+        ("GET", "/api/v1/subjects/<int:subject_id>/profile"): (
+            f"/subjects/{subject_id}/profile",
+            None,
+        ),
+        ("PATCH", "/api/v1/subjects/<int:subject_id>/profile"): (
+            f"/subjects/{subject_id}/profile",
+            {"first_name": "Wall"},
         ),
         ("GET", "/api/v1/events"): ("/events", None),
         ("GET", "/api/v1/webhooks"): ("/webhooks", None),
@@ -91,9 +112,11 @@ def _api_rules(app) -> set[tuple[str, str]]:
 
 def _seen(app, api, method: str, path: str, body, email: str, subject_id: int) -> tuple:
     """Status, headers and body of one answer, with the person's address and id masked."""
-    send = {"GET": api.get, "POST": api.post, "DELETE": api.delete}[method]
+    send = {"GET": api.get, "POST": api.post, "PUT": api.put, "PATCH": api.patch}.get(
+        method, api.delete
+    )
     with app.app_context():  # a request's own context, as in a server: nothing left in g
-        answer = send(path, json=body) if method == "POST" else send(path)
+        answer = send(path, json=body) if method in ("POST", "PUT", "PATCH") else send(path)
     text = answer.get_data(as_text=True)
     text = text.replace(email, ADDRESS).replace(f"/subjects/{subject_id}/", "/subjects/<id>/")
     # Each answer has its own request id, rate-limit count and (conditional answers) Date,

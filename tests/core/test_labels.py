@@ -10,15 +10,26 @@ from portal.core.consent.models import (
     EXPIRED,
     GRANT,
     PENDING,
+    REAFFIRMED,
     REQUESTED,
     SOURCES,
     SUPPRESSION_LIFTED,
     WITHDRAWAL,
     WITHDRAWN,
+    WITHDRAWN_AGAIN,
 )
 from portal.core.kernel.models.base import CHANNELS
 
-ACTIONS = {REQUESTED, CONFIRMED, GRANT, WITHDRAWAL, SUPPRESSION_LIFTED, EXPIRED}
+ACTIONS = {
+    REQUESTED,
+    CONFIRMED,
+    GRANT,
+    WITHDRAWAL,
+    SUPPRESSION_LIFTED,
+    EXPIRED,
+    REAFFIRMED,
+    WITHDRAWN_AGAIN,
+}
 
 
 @pytest.fixture(scope="module")

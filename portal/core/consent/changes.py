@@ -7,8 +7,9 @@ operation that called it, so a consent change, its ledger row, its change-feed e
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select, update
 
 from portal.core.consent import ledger
 from portal.core.consent.models import (
@@ -17,22 +18,26 @@ from portal.core.consent.models import (
     GRANT,
     GRANTED,
     PENDING,
+    REAFFIRMED,
+    REPEATS,
     REQUESTED,
     SUPPRESSION_LIFTED,
     WITHDRAWAL,
     WITHDRAWN,
+    WITHDRAWN_AGAIN,
     Consent,
     LedgerEntry,
     SignupRequest,
 )
 from portal.core.integrations import events
-from portal.core.kernel import clock
+from portal.core.kernel import clock, many
 from portal.core.kernel.models.group import ConsentText, Topic
 from portal.core.people import locks
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
 
+@lru_cache(maxsize=256)  # a bulk request makes a thousand changes from one address
 def truncate_ip(raw: str | None) -> str | None:
     """Keep only the network part: /24 for IPv4, /48 for IPv6 (enough as proof, not a person)."""
     if not raw:
@@ -322,10 +327,59 @@ def grant(
 
 def is_stale(subject: Subject, topic: Topic, channel: str, at) -> bool:
     """True when a change made at ``at`` is older than the latest stored change of this consent
-    (its ``since``): changes captured elsewhere count in the order people made them, not in
-    the order they arrive. Read under the subject's lock (``lock``)."""
+    (its ``since``, or a later repeat of the same choice: ``repeat``): changes captured
+    elsewhere count in the order people made them, not in the order they arrive. Read under
+    the subject's lock (``lock``)."""
     row = current(subject).get((topic.id, channel))
-    return row is not None and row.since is not None and at < row.since
+    return row is not None and row.since is not None and at < _latest(row)
+
+
+def _latest(row: Consent):
+    """When the person last stated the choice this consent holds: since when it holds, or the
+    latest repeat of it (a REAFFIRMED or WITHDRAWN_AGAIN ledger row), whichever is later."""
+    repeated = db.session.scalar(
+        select(func.max(LedgerEntry.occurred_at)).where(
+            LedgerEntry.subject_id == row.subject_id,
+            LedgerEntry.topic_id == row.topic_id,
+            LedgerEntry.channel == row.channel,
+            LedgerEntry.action.in_(REPEATS),
+        )
+    )
+    return max(row.since, repeated) if repeated is not None else row.since
+
+
+def repeat(
+    subject: Subject,
+    topic: Topic,
+    channel: str,
+    state: str,
+    origin: Origin,
+    at,
+    *,
+    text: ConsentText | None = None,
+    language: str | None = None,
+) -> LedgerEntry | None:
+    """The person made again, at ``at``, the choice the consent already holds (``state``,
+    granted or withdrawn), later than anything stored about it: a ledger row (REAFFIRMED,
+    WITHDRAWN_AGAIN) keeps proof of when they said so, and a change captured between the two
+    then counts as older (``is_stale``). Without it, a withdrawal captured before a repeated
+    grant but arriving after it would still withdraw. State, ``since`` and the feed stay as
+    they are. None, writing nothing, when the consent does not hold ``state`` or ``at`` is
+    not later (the same change sent again). Read under the subject's lock (``lock``)."""
+    row = current(subject).get((topic.id, channel))
+    if row is None or row.state != state or row.since is None or at <= _latest(row):
+        return None
+    return _record(
+        subject,
+        topic,
+        channel,
+        REAFFIRMED if state == GRANTED else WITHDRAWN_AGAIN,
+        origin,
+        text_version_id=text.id if text is not None else None,
+        language=language,
+        policy_version=topic.brand.policy_version if text is not None else None,
+        occurred_at=at,
+    )
 
 
 def record_stale(
@@ -441,7 +495,7 @@ def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int
             for item in items
         ],
     )
-    return ledger.append_many(
+    receipts = ledger.append_many(
         group_id,
         [
             {
@@ -458,6 +512,7 @@ def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int
             for item in items
         ],
     )
+    return len(receipts)
 
 
 def expire(subject: Subject, rule: str, origin: Origin, states=(GRANTED,)) -> int:
@@ -497,3 +552,196 @@ def reconfirm(subject: Subject, origin: Origin) -> int:
             occurred_at=now,
         )
     return len(rows)
+
+
+_HELD = ("id", "subject_id", "brand_id", "topic_id", "channel", "state", "since", "source")
+_WRITTEN = ("state", "since", "source", "text_version_id", "policy_version", "updated_at")
+
+
+@dataclass
+class Held:
+    """A consent row as a ``Batch`` reads and changes it: plain values, not an ORM object (a
+    thousand of those cost more to track than the statements that write them)."""
+
+    id: int | None
+    subject_id: int
+    brand_id: int
+    topic_id: int
+    channel: str
+    state: str | None = None
+    since: object = None
+    source: str | None = None
+    text_version_id: int | None = None
+    policy_version: str = ""
+    updated_at: object = None
+    repeated_at: object = None  # not a column: the latest repeat of the choice (``repeat``)
+
+    @property
+    def latest(self):
+        """``_latest`` of this row: when the person last stated its choice."""
+        if self.repeated_at is None or self.since is None:
+            return self.since
+        return max(self.since, self.repeated_at)
+
+
+class Batch:
+    """Many captured changes of one site group, written together (``portal.core.consent.bulk``).
+
+    ``held`` reads the consents of the people concerned; ``change`` applies one change to its
+    consent at once, so the next change of the same consent in the batch decides on it, and
+    notes its ledger row and event; ``write`` then writes the consents, every ledger row in
+    one statement under one take of the group's lock, and every event likewise. Same rows,
+    same chain, same events as the one-at-a-time functions above; the caller holds every
+    person's lock first (``locks.subjects``).
+    """
+
+    def __init__(self, group_id: int):
+        self.group_id = group_id
+        self.consents: dict[tuple[int, int, str], Held] = {}
+        self.changed: dict[int, Held] = {}  # by id(): each row once
+        self.entries: list[dict] = []
+        self.events: list[tuple[int, int, dict]] = []
+        self.asked: list[SignupRequest] = []
+
+    def held(self, subject_ids: list[int]) -> dict[tuple[int, int, str], Held]:
+        """The consents of ``subject_ids`` by (subject id, topic id, channel), read once."""
+        if subject_ids:
+            columns = [getattr(Consent, name) for name in (*_HELD, "policy_version")]
+            rows = db.session.execute(
+                select(*columns).where(many.among(Consent.subject_id, subject_ids))
+            )
+            for row in rows:
+                held = Held(*row[: len(_HELD)], policy_version=row.policy_version)
+                self.consents[held.subject_id, held.topic_id, held.channel] = held
+            repeats = db.session.execute(
+                select(
+                    LedgerEntry.subject_id,
+                    LedgerEntry.topic_id,
+                    LedgerEntry.channel,
+                    func.max(LedgerEntry.occurred_at),
+                )
+                .where(many.among(LedgerEntry.subject_id, subject_ids))
+                .where(LedgerEntry.action.in_(REPEATS))
+                .group_by(LedgerEntry.subject_id, LedgerEntry.topic_id, LedgerEntry.channel)
+            )
+            for subject_id, topic_id, channel, at in repeats:
+                if (subject_id, topic_id, channel) in self.consents:
+                    self.consents[subject_id, topic_id, channel].repeated_at = at
+        return self.consents
+
+    def repeat(
+        self,
+        row: Held,
+        topic: Topic,
+        origin: Origin,
+        at,
+        *,
+        text: ConsentText | None = None,
+        language: str | None = None,
+    ) -> int | None:
+        """``repeat`` for a row of the batch that holds the choice made again at ``at``: the
+        index of its ledger row, or None (writing nothing) when ``at`` is not later."""
+        if row.since is None or at <= row.latest:
+            return None
+        action = REAFFIRMED if row.state == GRANTED else WITHDRAWN_AGAIN
+        row.repeated_at = at
+        return self.change(
+            row.subject_id, topic, row.channel, action, origin, at, text=text, language=language
+        )
+
+    def row(self, subject_id: int, topic: Topic, channel: str) -> Held:
+        """The consent (subject, topic, channel), added if the person has none yet."""
+        key = (subject_id, topic.id, channel)
+        if key not in self.consents:
+            self.consents[key] = Held(None, subject_id, topic.brand_id, topic.id, channel)
+        return self.consents[key]
+
+    def change(
+        self,
+        subject_id: int,
+        topic: Topic,
+        channel: str,
+        action: str,
+        origin: Origin,
+        at,
+        *,
+        row: Held | None = None,
+        state: str | None = None,
+        text: ConsentText | None = None,
+        language: str | None = None,
+    ) -> int:
+        """Note one change made at ``at``: its ledger row, and with ``state`` the consent
+        ``row``'s new state (its event; for ``PENDING``, the request awaiting confirmation).
+        Without ``state`` the consent stays as it is (a stale change kept as history).
+        Returns the index of the ledger row, whose hash ``write`` answers."""
+        policy = topic.brand.policy_version if text is not None else None
+        if state is not None:
+            now = clock.now()
+            row.state, row.since, row.source, row.updated_at = state, at, origin.source, now
+            if text is not None:
+                row.text_version_id, row.policy_version = text.id, policy
+            self.changed[id(row)] = row
+            if state == PENDING:
+                self.asked.append(
+                    SignupRequest(
+                        subject_id=subject_id,
+                        brand_id=topic.brand_id,
+                        topic_ids=[topic.id],
+                        channel=channel,
+                        source=origin.source,
+                        text_version_id=text.id,
+                        language=language,
+                        policy_version=policy,
+                        requested_at=now,
+                        ip=origin.ip,
+                        user_agent=origin.user_agent,
+                    )
+                )
+            else:
+                payload = events.consent_payload(row, topic, origin.source)
+                self.events.append((topic.brand_id, subject_id, payload))
+        self.entries.append(
+            {
+                "subject_id": subject_id,
+                "brand_id": topic.brand_id,
+                "topic_id": topic.id,
+                "channel": channel,
+                "action": action,
+                "source": origin.source,
+                "text_version_id": text.id if text is not None else None,
+                "language": language,
+                "policy_version": policy,
+                "occurred_at": at,
+                "actor": origin.actor,
+                "evidence": origin.evidence,
+                "ip": origin.ip,
+                "user_agent": origin.user_agent,
+            }
+        )
+        return len(self.entries) - 1
+
+    def write(self) -> list[str]:
+        """Write what ``change`` noted; returns the ledger rows' hashes (receipts) in order.
+        The requests awaiting confirmation are in ``asked``, for their mails."""
+        new = [row for row in self.changed.values() if row.id is None]
+        old = [row for row in self.changed.values() if row.id is not None]
+        if new:
+            fields = [
+                name for name in Held.__dataclass_fields__ if name not in ("id", "repeated_at")
+            ]
+            db.session.execute(
+                Consent.__table__.insert(), [{f: getattr(row, f) for f in fields} for row in new]
+            )
+        if old:
+            table = Consent.__table__
+            db.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values({name: bindparam(name) for name in _WRITTEN}),
+                [{"row_id": row.id, **{f: getattr(row, f) for f in _WRITTEN}} for row in old],
+            )
+        db.session.add_all(self.asked)
+        db.session.flush()
+        receipts = ledger.append_many(self.group_id, self.entries)
+        events.consents_changed(self.group_id, self.events)
+        return receipts

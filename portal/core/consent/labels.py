@@ -14,10 +14,12 @@ from portal.core.consent.models import (
     GRANT,
     GRANTED,
     PENDING,
+    REAFFIRMED,
     REQUESTED,
     SUPPRESSION_LIFTED,
     WITHDRAWAL,
     WITHDRAWN,
+    WITHDRAWN_AGAIN,
 )
 
 # Who changed something, by the first part of the actor ("admin:12" is customer service).
@@ -45,6 +47,8 @@ def actions() -> dict[str, str]:
         WITHDRAWAL: _("Withdrawn"),
         SUPPRESSION_LIFTED: _("Signed up again after an erasure"),
         EXPIRED: _("Lapsed"),
+        REAFFIRMED: _("Given again"),
+        WITHDRAWN_AGAIN: _("Withdrawn again"),
     }
 
 

@@ -83,14 +83,16 @@ def append(group_id: int, **fields) -> LedgerEntry:
     return entry
 
 
-def append_many(group_id: int, rows: list[dict]) -> int:
-    """Add ``rows`` (each the fields of one entry) at the head of the chain in one go.
+def append_many(group_id: int, rows: list[dict]) -> list[str]:
+    """Add ``rows`` (each the fields of one entry) at the head of the chain in one go; returns
+    their hashes (receipts), in order.
 
     Takes the group row lock once for the whole batch, then chains the entries in order and
-    inserts them with one statement: the same chain ``append`` builds, for bulk imports.
+    inserts them with one statement: the same chain ``append`` builds, for bulk imports and
+    bulk captures.
     """
     if not rows:
-        return 0
+        return []
     last, head = _take_seqs(group_id, len(rows), [row.get("subject_id") for row in rows])
     seq = last - len(rows)
     values = []
@@ -106,7 +108,7 @@ def append_many(group_id: int, rows: list[dict]) -> int:
         values.append(entry)
     db.session.execute(LedgerEntry.__table__.insert(), values)
     db.session.execute(update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=head))
-    return len(rows)
+    return [entry["hash"] for entry in values]
 
 
 _COLUMNS = [column.key for column in LedgerEntry.__table__.columns if column.key != "id"]

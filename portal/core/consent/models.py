@@ -13,6 +13,10 @@ PENDING, GRANTED, WITHDRAWN = "pending", "granted", "withdrawn"
 # Ledger actions
 REQUESTED, CONFIRMED, GRANT, WITHDRAWAL = "requested", "confirmed", "granted", "withdrawn"
 SUPPRESSION_LIFTED, EXPIRED = "suppression_lifted", "expired"
+# The person made again, captured later elsewhere, the choice the consent already holds: no
+# change of state, but proof of when they last said so, which orders later arrivals.
+REAFFIRMED, WITHDRAWN_AGAIN = "reaffirmed", "withdrawn_again"
+REPEATS = (REAFFIRMED, WITHDRAWN_AGAIN)
 
 # Where a consent change came from
 SOURCES = (

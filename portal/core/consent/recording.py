@@ -16,7 +16,7 @@ from sqlalchemy import select
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import GRANT as GRANT_ACTION
-from portal.core.consent.models import REQUESTED, WITHDRAWAL
+from portal.core.consent.models import GRANTED, REQUESTED, WITHDRAWAL, WITHDRAWN
 from portal.core.integrations import lookup
 from portal.core.integrations.models.api import ApiClient
 from portal.core.kernel import clock
@@ -43,7 +43,7 @@ class Capture:
     language: str | None = None
 
 
-def _text(brand_id: int, version: int | None) -> ConsentText:
+def consent_text(brand_id: int, version: int | None) -> ConsentText:
     if version is None:
         raise InvalidInput("text_version", _l("A grant needs the version of the consent text."))
     text = db.session.scalar(
@@ -57,12 +57,18 @@ def _text(brand_id: int, version: int | None) -> ConsentText:
 APPLIED, UNCHANGED, STALE = "applied", "unchanged", "stale"
 
 
-def _check_time(client: ApiClient, captured_at: datetime) -> None:
-    """A capture happened while the group existed and not in the future beyond clock skew."""
+def group_created(client: ApiClient):
+    """When the client's site group was set up: no consent is captured before."""
+    return db.session.scalar(select(SiteGroup.created_at).where(SiteGroup.id == client.group_id))
+
+
+def check_time(client: ApiClient, captured_at: datetime, created=None) -> None:
+    """A capture happened while the group existed and not in the future beyond clock skew.
+    ``created``: ``group_created(client)``, when the caller has it already."""
     skew = timedelta(seconds=current_app.config["API_CLOCK_SKEW_SECONDS"])
     if captured_at > clock.now() + skew:
         raise InvalidInput("captured_at", _l("A consent cannot be captured in the future."))
-    created = db.session.scalar(select(SiteGroup.created_at).where(SiteGroup.id == client.group_id))
+    created = created or group_created(client)
     if created is not None and captured_at < created:
         raise InvalidInput(
             "captured_at", _l("A consent cannot be captured before the site group existed.")
@@ -76,7 +82,9 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
 
     Changes count in the order they were captured, not the order they arrive: one captured
     before the latest stored change of that consent leaves its state alone and is kept in the
-    ledger as history (result "stale"). ``receipt``: the hash of the ledger entry the call
+    ledger as history (result "stale"); the choice the consent holds, made again later, leaves
+    it alone too but is kept as a repeat ("unchanged", with a receipt) that orders later
+    arrivals (``changes.repeat``). ``receipt``: the hash of the ledger entry the call
     wrote, None when it wrote none. Not its seq: numbers counting the whole group's writes
     would tell a client limited to some brands how busy the others are.
 
@@ -85,7 +93,7 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
     topic = lookup.topic_of(client, capture.brand, capture.topic, capture.channel)
     brand = topic.brand
     at = capture.captured_at
-    _check_time(client, at)
+    check_time(client, at)
     address = subjects.normalise_email(capture.email)
     email_hash = subjects.address_hash(client.group_id, address)
     evidence = {**capture.evidence, "captured_at": at.isoformat()}
@@ -128,13 +136,16 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
         if consent.is_stale(subject, topic, capture.channel, at):
             entry = consent.record_stale(subject, topic, capture.channel, WITHDRAWAL, origin, at)
             return done(subject, False, STALE, entry)
+        entry = consent.repeat(subject, topic, capture.channel, WITHDRAWN, origin, at)
+        if entry is not None:  # withdrawn already: proof that the person said so again
+            return done(subject, False, UNCHANGED, entry)
         return done(subject, consent.withdraw(subject, topic, capture.channel, origin, at))
 
     if email_hash in lookup.suppressed(client.group_id, [email_hash]):
         raise Refused(
             "suppressed", _l("This address is suppressed: only withdrawals are accepted.")
         )
-    text = _text(brand.id, capture.text_version)
+    text = consent_text(brand.id, capture.text_version)
     group = brand.group
     language = capture.language or group.default_language
     subject = subjects.find_or_create(client.group_id, address, language)
@@ -147,6 +158,11 @@ def record(client: ApiClient, capture: Capture, ip: str | None, user_agent: str 
             subject, topic, capture.channel, action, origin, at, text=text, language=language
         )
         return done(subject, False, STALE, entry)
+    entry = consent.repeat(
+        subject, topic, capture.channel, GRANTED, origin, at, text=text, language=language
+    )
+    if entry is not None:  # granted already: proof that the person said so again
+        return done(subject, False, UNCHANGED, entry)
     if double_opt_in:
         pending = consent.request(
             subject, [topic], "email", text, language, brand.policy_version, origin, captured_at=at

@@ -62,21 +62,10 @@ def emit(
     )
     db.session.add(event)
     db.session.flush()
-    endpoints = db.session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.event_types, ApiClient.brand_ids)
-        .join(ApiClient, WebhookEndpoint.client_id == ApiClient.id)
-        .where(
-            ApiClient.group_id == group_id,
-            ApiClient.revoked_at.is_(None),
-            ApiClient.terms_version.is_not(None),
-            WebhookEndpoint.disabled_at.is_(None),
-            *([ApiClient.id == client_id] if client_id is not None else []),
-            *([WebhookEndpoint.id == endpoint_id] if endpoint_id is not None else []),
-        )
-    ).all()
     if audience is None and type_ == PROFILE_UPDATED:
         audience = brands_of(subject_id)
-    for endpoint_id, types, brand_ids in endpoints:
+    targets = _endpoints(group_id, client_id, endpoint_id)
+    for endpoint_id, types, brand_ids in targets:  # noqa: B020 - the argument is read above
         if type_ not in types and client_id is None:
             continue
         if audience is not None and brand_ids is not None and not audience & set(brand_ids):
@@ -92,6 +81,78 @@ def emit(
                 )
             )
     return event
+
+
+def _endpoints(group_id: int, client_id: int | None = None, endpoint_id: int | None = None) -> list:
+    """(id, event types, client's brands) of the live endpoints that may receive the group's
+    events (of ``client_id`` alone, or the one endpoint ``endpoint_id``, when given)."""
+    return db.session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types, ApiClient.brand_ids)
+        .join(ApiClient, WebhookEndpoint.client_id == ApiClient.id)
+        .where(
+            ApiClient.group_id == group_id,
+            ApiClient.revoked_at.is_(None),
+            ApiClient.terms_version.is_not(None),
+            WebhookEndpoint.disabled_at.is_(None),
+            *([ApiClient.id == client_id] if client_id is not None else []),
+            *([WebhookEndpoint.id == endpoint_id] if endpoint_id is not None else []),
+        )
+    ).all()
+
+
+def consents_changed(group_id: int, changes: list[tuple[int, int, dict]]) -> None:
+    """``consent_changed`` for many consents of one group at once: each (brand id, subject id,
+    payload of ``consent_payload``), numbered in order under one take of the group's lock,
+    written with one statement, and queued to the endpoints that want them as ``emit`` does."""
+    if not changes:
+        return
+    locks.group(group_id, [subject_id for _, subject_id, _ in changes])
+    last = db.session.execute(
+        update(SiteGroup)
+        .where(SiteGroup.id == group_id)
+        .values(event_seq=SiteGroup.event_seq + len(changes))
+        .returning(SiteGroup.event_seq)
+    ).scalar_one()
+    now = clock.now()
+    rows = [
+        {
+            "group_id": group_id,
+            "seq": seq,
+            "type": CONSENT_CHANGED,
+            "brand_id": brand_id,
+            "subject_id": subject_id,
+            "client_id": None,
+            "payload": payload,
+            "personal": None,
+            "created_at": now,
+        }
+        for seq, (brand_id, subject_id, payload) in enumerate(changes, last - len(changes) + 1)
+    ]
+    endpoints = [
+        (endpoint_id, brand_ids)
+        for endpoint_id, types, brand_ids in _endpoints(group_id)
+        if CONSENT_CHANGED in types
+    ]
+    if not endpoints:
+        db.session.execute(Event.__table__.insert(), rows)
+        return
+    ids = db.session.scalars(
+        Event.__table__.insert().returning(Event.id, sort_by_parameter_order=True), rows
+    ).all()
+    deliveries = [
+        {
+            "endpoint_id": endpoint_id,
+            "event_id": event_id,
+            "subject_id": row["subject_id"],  # deliveries about one person keep their order
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for event_id, row in zip(ids, rows, strict=True)
+        for endpoint_id, brand_ids in endpoints
+        if brand_ids is None or row["brand_id"] in brand_ids
+    ]
+    if deliveries:
+        db.session.execute(WebhookDelivery.__table__.insert(), deliveries)
 
 
 def brands_of(subject_id: int | None) -> set[int]:
@@ -119,21 +180,26 @@ def profile_updated(subject, changed: dict[str, str | None]) -> Event | None:
     )
 
 
+def consent_payload(row, topic, origin_source: str) -> dict:
+    """What a ``consent.changed`` event says of a consent (``row``) as it stands now."""
+    return {
+        "subject_id": row.subject_id,
+        "brand": topic.brand.slug,
+        "topic": topic.key,
+        "channel": row.channel,
+        "state": row.state,
+        "since": row.since.isoformat(),
+        "source": origin_source,
+        "policy_version": row.policy_version or None,
+    }
+
+
 def consent_changed(row, topic, origin_source: str) -> Event:
     """The event for a consent that became granted or withdrawn (``row`` is its Consent)."""
     return emit(
         topic.brand.group_id,
         CONSENT_CHANGED,
-        {
-            "subject_id": row.subject_id,
-            "brand": topic.brand.slug,
-            "topic": topic.key,
-            "channel": row.channel,
-            "state": row.state,
-            "since": row.since.isoformat(),
-            "source": origin_source,
-            "policy_version": row.policy_version or None,
-        },
+        consent_payload(row, topic, origin_source),
         brand_id=topic.brand_id,
         subject_id=row.subject_id,
     )
@@ -144,13 +210,16 @@ def data_of(payload: dict, personal: str | None) -> dict:
     return {**payload, **json.loads(personal)} if personal else payload
 
 
-def describe(event: Event) -> dict:
-    """An event as the feed and webhooks show it."""
-    from portal.core.integrations import cursors
+def describe(event: Event, client_id: int | None = None) -> dict:
+    """An event as the feed and webhooks show it; for ``client_id``, with that client's own id
+    of the subject (``external_ids``) when it gave one."""
+    from portal.core.integrations import cursors, external_ids
 
+    data = data_of(event.payload, event.personal)
+    external = external_ids.of(client_id, event.subject_id) if client_id is not None else None
     return {
         "id": cursors.encode(event.seq),
         "type": event.type,
         "created_at": event.created_at.isoformat(),
-        "data": data_of(event.payload, event.personal),
+        "data": {**data, "external_id": external} if external is not None else data,
     }

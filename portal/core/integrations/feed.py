@@ -18,7 +18,7 @@ from sqlalchemy import Text, and_, cast, exists, func, or_, select
 
 from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.integrations import cursors, events
-from portal.core.integrations.models.api import ApiClient
+from portal.core.integrations.models.api import ApiClient, ExternalId
 from portal.core.integrations.models.event import (
     PROFILE_UPDATED,
     SUBJECT_ERASED,
@@ -38,6 +38,12 @@ def _query(client: ApiClient, start: int, limit: int):
             Event.created_at,
             cast(Event.payload, Text).label("payload"),
             Event.personal,
+            ExternalId.value,
+        )
+        # The client's own id of the subject, when it gave one (``external_ids``).
+        .outerjoin(
+            ExternalId,
+            and_(ExternalId.client_id == client.id, ExternalId.subject_id == Event.subject_id),
         )
         .where(
             Event.group_id == client.group_id,
@@ -76,7 +82,9 @@ def _query(client: ApiClient, start: int, limit: int):
     return query
 
 
-def _data(payload: str, personal: str | None):
+def _data(payload: str, personal: str | None, external: str | None):
+    if external is not None:
+        return {**events.data_of(json.loads(payload), personal), "external_id": external}
     if personal:
         return events.data_of(json.loads(payload), personal)
     return orjson.Fragment(payload)
@@ -127,9 +135,9 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> Page:
                     "id": cursors.encode(seq),
                     "type": type_,
                     "created_at": created_at,  # orjson writes it as isoformat() would
-                    "data": _data(payload, personal),
+                    "data": _data(payload, personal, external),
                 }
-                for seq, type_, created_at, payload, personal in rows
+                for seq, type_, created_at, payload, personal, external in rows
             ],
             "next_cursor": next_cursor,
             "has_more": more,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.integrations.models.api import IdempotencyRecord
-from portal.core.kernel import clock
+from portal.core.kernel import clock, many
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
@@ -80,3 +80,38 @@ def once(
             raise
         return previous
     return status, body
+
+
+def stored_many(client_id: int, keys: list[str]) -> dict[str, tuple[str, dict]]:
+    """The fingerprint and answer kept under each of ``keys`` that has one, in one query."""
+    if not keys:
+        return {}
+    rows = db.session.execute(
+        select(IdempotencyRecord.key, IdempotencyRecord.fingerprint, IdempotencyRecord.response)
+        .where(IdempotencyRecord.client_id == client_id)
+        .where(many.among(IdempotencyRecord.key, keys))
+    )
+    return {key: (fingerprint_, json.loads(response)) for key, fingerprint_, response in rows}
+
+
+def keep_many(client_id: int, answers: list[tuple[str, str, int, dict]]) -> None:
+    """Keep (key, fingerprint, status, answer) for each write of a bulk request, in the
+    caller's transaction: two requests racing with one key meet at the unique constraint
+    (an IntegrityError at the commit; the caller reads the winner's answer then)."""
+    if not answers:
+        return
+    now = clock.now()
+    db.session.execute(
+        IdempotencyRecord.__table__.insert(),
+        [
+            {
+                "client_id": client_id,
+                "key": key,
+                "fingerprint": fingerprint_,
+                "status": status,
+                "response": json.dumps(answer),
+                "created_at": now,
+            }
+            for key, fingerprint_, status, answer in answers
+        ],
+    )

@@ -184,7 +184,7 @@ NOT_PUBLIC = "The receiver's address is not a public internet address."
 def _post(endpoint: WebhookEndpoint, event: Event) -> int:
     """Send one event; the HTTP status. Raises ``destinations.Refused`` for an address inside
     the network and OSError when the receiver cannot be reached."""
-    described = events.describe(event)
+    described = events.describe(event, endpoint.client_id)
     body = json.dumps(described, separators=(",", ":")).encode()
     headers = {
         "Content-Type": "application/json",

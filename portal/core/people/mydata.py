@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.core.consent import changes as consent
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
+from portal.core.integrations import external_ids
 from portal.core.integrations.recipients import reading
 from portal.core.people import email_change, export, passkeys, profile
 from portal.core.people.models.passkey import Passkey
@@ -73,6 +74,17 @@ def profile_section(subject: Subject) -> list[dict]:
 export.EXTRA_SECTIONS.setdefault("profile", profile_section)
 export.EXTRA_SECTIONS.setdefault("recipients", recipients)
 export.EXTRA_SECTIONS.setdefault("passkeys", passkeys.export_section)
+
+
+def external_ids_section(subject: Subject) -> list[dict]:
+    """The ids other systems of the group know the person by (an API client's own id)."""
+    return [
+        {"system": row["system"], "externalId": row["external_id"], "since": _iso(row["since"])}
+        for row in external_ids.held_for(subject.id)
+    ]
+
+
+export.EXTRA_SECTIONS.setdefault("externalIds", external_ids_section)
 
 
 @dataclass

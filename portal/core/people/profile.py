@@ -113,11 +113,16 @@ def set_field(
     row.value, row.updated_at, row.updated_by, row.confirmed_at = value, now, actor, now
     row.verified_at = now if verified else None
     db.session.flush()
-    events.profile_updated(subject, {name: _shown(name, value)})
+    announce(subject, name, value)
     return row
 
 
-def _shown(name: str, value: str | None):
+def announce(subject: Subject, name: str, value: str | None) -> None:
+    """The ``profile.updated`` event of one field changed (None: cleared)."""
+    events.profile_updated(subject, {name: shown(name, value)})
+
+
+def shown(name: str, value: str | None):
     """A field's value as integrating systems receive it (the postal address structured)."""
     return json.loads(value) if name == POSTAL and value else value
 
@@ -181,7 +186,7 @@ def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileF
             row = fields_of(subject).get(name)
             if row is not None:
                 db.session.delete(row)
-                events.profile_updated(subject, {name: None})
+                announce(subject, name, None)
             return None
         row = set_field(subject, name, value, actor)
         row.confirmed_at = clock.now()

@@ -9,7 +9,14 @@ from portal.core.kernel.models.base import UTCDateTime
 from portal.core.kernel.models.queued import QueuedWork
 from portal.extensions import db
 
-SCOPES = ("consent:read", "consent:write", "subjects:erase", "events:read")
+SCOPES = (
+    "consent:read",
+    "consent:write",
+    "subjects:erase",
+    "events:read",
+    "profile:read",
+    "profile:write",
+)
 
 # Webhook delivery states
 DELIVERED = "delivered"
@@ -62,6 +69,26 @@ class IdempotencyRecord(db.Model):
     # Answers may hold a webhook secret or an address: encrypted like all personal data.
     response: Mapped[str] = mapped_column(Encrypted)
     created_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+class ExternalId(db.Model):
+    """A client's own identifier for a subject (its CRM's customer number): one per subject and
+    client, unique within the client, seen by that client alone. A row naming the subject,
+    so erasure deletes it with the person (``people.erasure``)."""
+
+    __tablename__ = "external_id"
+    __table_args__ = (
+        UniqueConstraint("client_id", "value"),
+        UniqueConstraint("client_id", "subject_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
+    value: Mapped[str] = mapped_column(String(100))
+    created_at = mapped_column(UTCDateTime, default=clock.now)
+
+    client = relationship("ApiClient")
 
 
 class WebhookEndpoint(db.Model):
