@@ -129,6 +129,15 @@ def _grow(engine, group_id: int, first: int, last: int) -> None:
             ),
             {**params, "brand": topics[0][1], "topic": topics[0][0]},
         )
+        # The group's counter moves past the generated entries, as the ledger's own writes
+        # would: a sign-up run against generated data then takes the next number, not one taken.
+        c.execute(
+            sa.text(
+                "UPDATE site_group SET ledger_seq = GREATEST(ledger_seq, (SELECT max(seq) "
+                "FROM ledger_entry WHERE group_id = :g)) WHERE id = :g"
+            ),
+            {"g": group_id},
+        )
 
 
 def _events(engine, group_id: int, count: int) -> None:
