@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.core.kernel import clock
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
-from portal.core.kernel.models.queued import FAILED, QUEUED, QueuedWork
+from portal.core.kernel.models.queued import FAILED, QUEUED, QueuedWork, due_index
 from portal.extensions import db
 
 SENT = "sent"
@@ -16,7 +16,7 @@ __all__ = ["FAILED", "QUEUED", "SENT", "AddressRequest", "OutboxMessage"]
 
 class OutboxMessage(QueuedWork, db.Model):
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (due_index("ix_outbox_due"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
@@ -41,7 +41,7 @@ class AddressRequest(QueuedWork, db.Model):
 
     __tablename__ = "address_request"
     __table_args__ = (
-        Index("ix_address_request_due", "status", "next_attempt_at"),
+        due_index("ix_address_request_due"),
         Index("ix_address_request_address", "group_id", "address_hash"),
     )
 

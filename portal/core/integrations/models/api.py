@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.core.kernel import clock
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
-from portal.core.kernel.models.queued import QueuedWork
+from portal.core.kernel.models.queued import QueuedWork, due_index
 from portal.extensions import db
 
 SCOPES = (
@@ -113,7 +113,7 @@ class WebhookDelivery(QueuedWork, db.Model):
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
-        Index("ix_webhook_due", "status", "next_attempt_at"),
+        due_index("ix_webhook_due"),
         # A delivery's turn: is an earlier one about the same person to the same endpoint
         # still queued? (``webhooks._in_order``), one index probe per delivery claimed.
         Index("ix_webhook_delivery_order", "endpoint_id", "subject_id", "status", "id"),
