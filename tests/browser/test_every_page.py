@@ -68,7 +68,7 @@ CHECKS = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim();
     const parent = node.parentElement;
-    if (text && parent && !parent.closest('script, style, template, [hidden]')) lines.push(text);
+    if (text && parent && !parent.closest('script, style, template, [hidden], code, pre, kbd')) lines.push(text);
   }
   return {overflow, small, lines};
 }"""
