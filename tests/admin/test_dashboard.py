@@ -4,7 +4,6 @@ import re
 from datetime import timedelta
 
 from babel.dates import format_skeleton
-
 from sqlalchemy import select
 
 from portal.core.consent.changes import Origin

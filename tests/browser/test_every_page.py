@@ -68,7 +68,8 @@ CHECKS = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim();
     const parent = node.parentElement;
-    if (text && parent && !parent.closest('script, style, template, [hidden], code, pre, kbd')) lines.push(text);
+    const skipped = 'script, style, template, [hidden], code, pre, kbd';
+    if (text && parent && !parent.closest(skipped)) lines.push(text);
   }
   return {overflow, small, lines};
 }"""
