@@ -4,7 +4,7 @@ import hashlib
 from urllib.parse import urlencode
 
 from flask import Flask, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from werkzeug.routing import BuildError
@@ -98,12 +98,20 @@ def init_app(app: Flask) -> None:
             "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,
+            "format_moment": format_moment,
             "language_url": lambda code: _with_lang(code),
             "brand_styles_url": brand_styles_url,
             "signed_in": _signed_in,
             "countries": _countries,
             "consent_labels": labels,  # the words for channels, states, sources: one place
         }
+
+
+def format_moment(moment) -> str:
+    """A moment as a reader wants it: date and time in their language, with the time zone
+    ("1 Dec 2026, 13:26 UTC"); the portal's zone is BABEL_DEFAULT_TIMEZONE."""
+    day, time = format_date(moment, "medium"), format_time(moment, "short")
+    return f"{day}, {time} {format_time(moment, 'z')}"
 
 
 def brand_styles_version(group: SiteGroup) -> str:

@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 WIDTHS = {"wide": (1366, 900), "narrow": (390, 844)}
 LANGUAGES = tuple(os.environ.get("PORTAL_WALK_LANGUAGES", "en,fr,de").split(","))
 SHOTS = os.environ.get("PORTAL_SCREENSHOTS")
+# The three screens the README shows (docs/screenshots/), written with the others.
+README_SHOTS = {
+    ("centre", "wide"): "centre",
+    ("owner-console-admin", "wide"): "dashboard",
+    ("centre", "narrow"): "mobile",
+}
 # Time is shared (the whole suite must stay fast), and axe is most of it: every page is
 # checked by axe at both widths in English, for every role. A translation changes words, not
 # structure, so in French and German the pages are walked as the owner (who sees every
@@ -141,6 +147,9 @@ class Walk:
                 folder = Path(SHOTS)
                 folder.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(folder / f"{name}-{size[0]}.png"), full_page=True)
+                if (name, width) in README_SHOTS:  # the first screen only, for the README
+                    shot = folder / f"readme-{README_SHOTS[name, width]}.png"
+                    page.screenshot(path=str(shot))
             self.count += 1
 
     def _words(self, where, language, lines):
