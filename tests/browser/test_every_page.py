@@ -12,12 +12,18 @@ import os
 import re
 import struct
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
+from portal.core.consent.models import SignupRequest
+from portal.core.consent.signup import latest_text
+from portal.core.kernel import clock
 from portal.core.kernel.models.group import Topic
+from portal.core.kernel.models.job import DONE, Job
+from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import code_for, subscribed
 from tests.browser.conftest import AXE, sign_in_by_mail
@@ -202,6 +208,43 @@ def _logo_png(colour: str) -> bytes:
     )
 
 
+def _weeks_of_signups(group, house):
+    """Twelve weeks of sign-ups (most confirmed) and an import, so the charts have bars."""
+    text = latest_text(house)
+    subject = subjects.find(group.id, "walk@example.com")
+    now = clock.now()
+    for week, count in enumerate((3, 5, 2, 6, 4, 7, 3, 5, 8, 4, 6)):
+        for number in range(count):
+            asked = now - timedelta(weeks=week + 1, hours=number)
+            db.session.add(
+                SignupRequest(
+                    subject_id=subject.id,
+                    brand_id=house.id,
+                    topic_ids=[],
+                    source="signup_form",
+                    text_version_id=text.id,
+                    language="en",
+                    policy_version="2026-01",
+                    requested_at=asked,
+                    confirmed_at=asked + timedelta(hours=2) if number % 4 else None,
+                )
+            )
+    db.session.add(
+        Job(
+            group_id=group.id,
+            brand_id=house.id,
+            kind="import",
+            created_by="owner",
+            state=DONE,
+            total=40,
+            done=40,
+            failed=2,
+            finished_at=now - timedelta(weeks=3),
+        )
+    )
+    db.session.commit()
+
+
 def test_every_page_in_every_language_and_width(live_server, browser, client, demo, smtp):
     camille = brand("camille")
     # Houses with a logo and one without: both ways of showing a house are walked.
@@ -214,6 +257,7 @@ def test_every_page_in_every_language_and_width(live_server, browser, client, de
     brand_admin = make_admin(demo, "brand_admin", "camille@luxe.example", brands=[camille])
     viewer = make_admin(demo, "viewer", "viewer@luxe.example")
     subscribed(client, smtp, "walk@example.com")
+    _weeks_of_signups(demo, camille)
     member("second@example.com", keys=("news", "events"))
     topic = db.session.scalar(db.select(Topic).where(Topic.brand_id == camille.id))
     customer = [
