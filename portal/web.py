@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, format_time, get_locale
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
 from werkzeug.routing import BuildError
 
 from portal.core.consent import labels
@@ -194,7 +194,17 @@ def scope_to_group(blueprint) -> None:
     @blueprint.url_value_preprocessor
     def load_group(endpoint, values):
         slug = (values or {}).pop("group", None)
-        group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == slug))
+        # With its brands in the same query: every page's brands.css address is worked out
+        # from their colours (brand_styles_url), and the page costs no query more for it.
+        group = (
+            db.session.execute(
+                select(SiteGroup)
+                .where(SiteGroup.slug == slug)
+                .options(joinedload(SiteGroup.brands))
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if group is None:
             abort(404)
         g.group = group
