@@ -9,7 +9,7 @@ PORT ?= 5000
 BASE_URL := $(or $(PORTAL_BASE_URL),http://127.0.0.1:$(PORT))
 
 .PHONY: install run test test-fast lint format bench translations-extract translations-update \
-	translations-compile browser clean
+	translations-compile browser clean screenshots
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -75,6 +75,14 @@ format: $(BIN)/.installed
 
 bench: install /usr/bin/wrk
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Screenshots of every page in English at 1366 and 390 px, into screenshots/ (git-ignored):
+# the browser walk of every page, writing what it sees.
+screenshots: install browser
+	rm -rf screenshots
+	PORTAL_SCREENSHOTS=screenshots PORTAL_WALK_LANGUAGES=en PORTAL_TEST_DATABASES=sqlite \
+		$(BIN)/pytest -p no:xdist -q tests/browser/test_every_page.py
+	@echo "Screenshots in screenshots/"
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -56,7 +56,7 @@ def init_app(app: Flask) -> None:
         }
         code = error.code or 500
         return render_template(
-            "error.html",
+            _error_template(),
             code=code,
             title=titles.get(code, error.name),
             message=messages.get(code, error.description if code < 500 else ""),
@@ -93,6 +93,20 @@ def init_app(app: Flask) -> None:
             title=_("Something went wrong on our side"),
             message=_("Nothing was changed. Please try again in a moment."),
         ), 500
+
+
+def _error_template() -> str:
+    """A console page that fails keeps the console around it (navigation, language switch)
+    when an admin is signed in; every other error page has the plain layout."""
+    if request.path.startswith("/admin/"):
+        from portal.admin import error_page_admin
+
+        try:
+            if error_page_admin() is not None:
+                return "admin/error.html"
+        except OperationalError:
+            return "error.html"
+    return "error.html"
 
 
 # lock_timeout, statement_timeout, deadlock, serialization failure: the work may succeed

@@ -1,9 +1,13 @@
 """What every page shares: the neutral home page, template helpers, per-group CSS."""
 
+import hashlib
+from urllib.parse import urlencode
+
 from flask import Flask, abort, g, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_time, get_locale
 from sqlalchemy import select
-from sqlalchemy.orm import undefer
+from sqlalchemy.orm import joinedload, undefer
+from werkzeug.routing import BuildError
 
 from portal.core.consent import labels
 from portal.core.kernel.models.group import Brand, SiteGroup
@@ -33,16 +37,19 @@ def init_app(app: Flask) -> None:
 
     @app.get("/<group>/brands.css")
     def brand_styles(group: str):
-        """Brand colours as CSS custom properties, so pages need no inline style (strict CSP)."""
+        """Brand colours as CSS custom properties, so pages need no inline style (strict CSP).
+
+        Pages link it with ``?v=`` the version of the brands' colours (``brand_styles_url``):
+        a changed or new brand changes the address, so a browser never keeps an old copy, and
+        the versioned address may be kept for a year."""
         site_group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == group))
         if site_group is None:
             abort(404)
-        css = render_template("brands.css", brands=site_group.brands)
-        return (
-            css,
-            200,
-            {"Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300"},
-        )
+        brands = [(brand, ink_on(brand.colour)) for brand in site_group.brands]
+        css = render_template("brands.css", brands=brands)
+        current = request.args.get("v") == brand_styles_version(site_group)
+        cache = "public, max-age=31536000, immutable" if current else "no-cache"
+        return css, 200, {"Content-Type": "text/css; charset=utf-8", "Cache-Control": cache}
 
     @app.get("/<group>/logos/<brand>")
     def brand_logo(group: str, brand: str):
@@ -91,11 +98,47 @@ def init_app(app: Flask) -> None:
             "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,
+            "format_moment": format_moment,
             "language_url": lambda code: _with_lang(code),
+            "brand_styles_url": brand_styles_url,
             "signed_in": _signed_in,
             "countries": _countries,
             "consent_labels": labels,  # the words for channels, states, sources: one place
         }
+
+
+def format_moment(moment) -> str:
+    """A moment as a reader wants it: date and time in their language, with the time zone
+    ("1 Dec 2026, 13:26 UTC"); the portal's zone is BABEL_DEFAULT_TIMEZONE."""
+    day, time = format_date(moment, "medium"), format_time(moment, "short")
+    return f"{day}, {time} {format_time(moment, 'z')}"
+
+
+def brand_styles_version(group: SiteGroup) -> str:
+    """A short digest of what brands.css says: it changes with any brand's slug or colour."""
+    said = ";".join(f"{brand.slug}:{brand.colour}" for brand in group.brands)
+    return hashlib.sha256(said.encode()).hexdigest()[:12]
+
+
+def brand_styles_url(group: SiteGroup) -> str:
+    return url_for("brand_styles", group=group.slug, v=brand_styles_version(group))
+
+
+def ink_on(colour: str | None) -> str:
+    """The text colour that reads on ``colour`` (#rrggbb): white, or near black on a light one,
+    whichever has the higher WCAG contrast."""
+    try:
+        red, green, blue = (int((colour or "")[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    except ValueError:
+        return "#fff"
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    on_white = 1.05 / (luminance + 0.05)
+    on_black = (luminance + 0.05) / (0.0145 + 0.05)  # #1f2328
+    return "#fff" if on_white >= on_black else "#1f2328"
 
 
 def _countries() -> list[tuple[str, str]]:
@@ -121,9 +164,25 @@ def _signed_in() -> bool:
 
 
 def _with_lang(code: str) -> str:
+    """This page in language ``code``. After a form was sent, or on an error page, the page's
+    address is asked for again (a GET); an address that answers only to POST leads to the
+    nearest home page instead (the console's, or the site group's)."""
     args = request.args.to_dict()
     args["lang"] = code
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()):
+        try:
+            return url_for(request.endpoint, **(request.view_args or {}), **args)
+        except BuildError:  # a page refused before its group was known
+            return f"{request.path}?{urlencode(args)}"
+    if rule is None:  # no page here (404): the same address, in the other language
+        return f"{request.path}?{urlencode(args)}"
+    if request.blueprint == "admin":
+        return url_for("admin.dashboard", lang=code)
+    group = g.get("group")
+    if group is not None:
+        return url_for("signup.home", group=group.slug, lang=code)
+    return url_for("index", lang=code)
 
 
 def scope_to_group(blueprint) -> None:
@@ -135,7 +194,17 @@ def scope_to_group(blueprint) -> None:
     @blueprint.url_value_preprocessor
     def load_group(endpoint, values):
         slug = (values or {}).pop("group", None)
-        group = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == slug))
+        # With its brands in the same query: every page's brands.css address is worked out
+        # from their colours (brand_styles_url), and the page costs no query more for it.
+        group = (
+            db.session.execute(
+                select(SiteGroup)
+                .where(SiteGroup.slug == slug)
+                .options(joinedload(SiteGroup.brands))
+            )
+            .unique()
+            .scalar_one_or_none()
+        )
         if group is None:
             abort(404)
         g.group = group

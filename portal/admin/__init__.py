@@ -54,6 +54,28 @@ def pending_account() -> AdminAccount | None:
     return account if account is not None and account.disabled_at is None else None
 
 
+def error_page_admin() -> AdminAccount | None:
+    """The signed-in admin for a console error page (a 404 under /admin/ comes before the
+    blueprint's own check): read from the session, changing nothing, so the page can keep
+    the console's navigation."""
+    if getattr(g, "admin", None) is not None:
+        return g.admin
+    admin_id = session.get("admin_id")
+    if not admin_id:
+        return None
+    idle = clock.now().timestamp() - session.get("admin_seen", 0)
+    account = db.session.get(AdminAccount, admin_id)
+    if (
+        idle > current_app.config["ADMIN_IDLE_MINUTES"] * 60
+        or account is None
+        or account.disabled_at is not None
+        or session.get("admin_epoch", 0) != account.session_epoch
+    ):
+        return None
+    g.admin, g.group = account, account.group
+    return account
+
+
 @blueprint.before_request
 def load_admin():
     g.admin = None

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import g, render_template, request
 
-from portal.admin import blueprint, require
+from portal.admin import blueprint, log_words, require
 from portal.core.console import audit, team
 
 
@@ -29,16 +29,30 @@ def _filters() -> audit.Filters:
     )
 
 
+PER_PAGE = 50
+
+
 def _page(rows, access: bool):
-    """The log page: ``rows`` reads the filtered log, ``access`` picks the access log's tab."""
+    """The log page: ``rows`` reads the filtered log, ``access`` picks the access log's tab.
+    Newest first, 50 rows a page (``?page=2`` the next 50)."""
     require("view_audit")
     filters = _filters()
+    try:
+        number = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        number = 1
+    found = rows(g.admin.group_id, filters, limit=PER_PAGE + 1, offset=(number - 1) * PER_PAGE)
+    args = {key: value for key, value in request.args.items() if key != "page"}
     return render_template(
         "admin/audit.html",
-        entries=rows(g.admin.group_id, filters),
+        lines=log_words.lines(found[:PER_PAGE], access),
         filters=filters,
         members=team.members(g.admin.group_id),
+        actions=log_words.action_choices(access),
         access=access,
+        page=number,
+        more=len(found) > PER_PAGE,
+        args=args,
     )
 
 

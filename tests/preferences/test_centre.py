@@ -76,7 +76,9 @@ def test_a_toggle_with_htmx_changes_one_consent_and_answers_with_its_row(client,
     )
     text = row.get_data(as_text=True)
     assert row.status_code == 200
-    assert text.lstrip().startswith(f'<div class="consent-row" id="row-{offers.id}-email">')
+    assert text.lstrip().startswith(
+        f'<div class="consent-row channel-email" id="row-{offers.id}-email">'
+    )
     assert "Saved" in text and "in your preference centre on Camille" in text
     assert _state(offers, "email") == "granted"
 

@@ -92,12 +92,18 @@ def _filtered(model, group_id: int, filters: Filters):
     return query.order_by(model.id.desc())
 
 
-def entries(group_id: int, filters: Filters, limit: int | None = 200) -> list[AuditEntry]:
-    return list(db.session.scalars(_filtered(AuditEntry, group_id, filters).limit(limit)))
+def entries(
+    group_id: int, filters: Filters, limit: int | None = 200, offset: int = 0
+) -> list[AuditEntry]:
+    query = _filtered(AuditEntry, group_id, filters).limit(limit).offset(offset)
+    return list(db.session.scalars(query))
 
 
-def accesses(group_id: int, filters: Filters, limit: int | None = 200) -> list[AccessEntry]:
-    return list(db.session.scalars(_filtered(AccessEntry, group_id, filters).limit(limit)))
+def accesses(
+    group_id: int, filters: Filters, limit: int | None = 200, offset: int = 0
+) -> list[AccessEntry]:
+    query = _filtered(AccessEntry, group_id, filters).limit(limit).offset(offset)
+    return list(db.session.scalars(query))
 
 
 def _csv(header: list[str], rows) -> str:

@@ -10,16 +10,23 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, func, select
 
-from portal.core.consent.models import GRANTED, WITHDRAWAL, Consent, LedgerEntry, SignupRequest
+from portal.core.consent.models import (
+    GRANTED,
+    WITHDRAWAL,
+    Consent,
+    LedgerEntry,
+    SignupRequest,
+)
 from portal.core.console.audit import safe_cell
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Topic
+from portal.core.kernel.models.job import DONE, Job
 from portal.core.people.models.erasure import ErasureRecord
 from portal.extensions import db
 
 WEEKS = 12
 STALE_AFTER = timedelta(hours=48)
-SERIES = ("signups", "confirmations", "optouts", "erasures")
+SERIES = ("signups", "confirmations", "optouts", "erasures", "imports")
 
 
 @dataclass
@@ -53,7 +60,7 @@ def _per_week(query, weeks: list[date]) -> list[int]:
     for day, count in db.session.execute(query):
         monday = _monday(day if isinstance(day, date) else date.fromisoformat(str(day)))
         if monday in counts:
-            counts[monday] += count
+            counts[monday] += int(count or 0)
     return [counts[week] for week in weeks]
 
 
@@ -101,8 +108,21 @@ def compute(brand_ids: list[int]) -> Figures:
         .distinct()
     )
     erasures = _daily(ErasureRecord.erased_at, start, ErasureRecord.id.in_(erased_here))
+    # Consents brought in from earlier records arrive with no sign-up behind them: counted in
+    # the week their import finished (the ledger keeps each consent's original date).
+    day = _day(Job.finished_at)
+    imports = (
+        select(day, func.sum(Job.done - Job.failed))
+        .where(
+            Job.finished_at >= start,
+            Job.kind == "import",
+            Job.state == DONE,
+            Job.brand_id.in_(brand_ids),
+        )
+        .group_by(day)
+    )
     figures = Figures(active=active, weeks=weeks)
-    series = (signups, confirmations, optouts, erasures)
+    series = (signups, confirmations, optouts, erasures, imports)
     for name, query in zip(SERIES, series, strict=True):
         figures.series[name] = _per_week(query, weeks)
     figures.requested, figures.confirmed = db.session.execute(
