@@ -88,6 +88,8 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": secret("SECRET_KEY", "secret_key", lambda: secrets.token_hex(32)),
         "PORTAL_DATA_KEY": secret("PORTAL_DATA_KEY", "data_key"),
         "PORTAL_HASH_KEY": secret("PORTAL_HASH_KEY", "hash_key"),
+        # Empty: a SQLite file next to the database (see subject_keys.default_url).
+        "PORTAL_KEYS_URL": env.get("PORTAL_KEYS_URL", ""),
         "PORTAL_OLD_DATA_KEYS": [
             k.strip() for k in env.get("PORTAL_OLD_DATA_KEYS", "").split(",") if k.strip()
         ],

@@ -21,6 +21,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("PORTAL_DATA_KEY", "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LXRlc3Q=")
 os.environ.setdefault("PORTAL_HASH_KEY", "dGVzdC1oYXNoLWtleS10ZXN0LWhhc2gta2V5LXRlc3Q=")
 os.environ["PORTAL_ENV"] = "development"
+# Apps made without a database of their own get a key store in memory, never instance/.
+os.environ.setdefault("PORTAL_KEYS_URL", "sqlite://")
 
 POSTGRES_ADMIN = os.environ.get(
     "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -71,11 +73,10 @@ def smtp(smtp_sink):
     return smtp_sink
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
+def _postgres_database(suffix: str = ""):
     """A database of this run's own, created on the shared server and dropped after."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"portal_test_{worker}_{uuid.uuid4().hex[:8]}"
+    name = f"portal_test_{worker}_{uuid.uuid4().hex[:8]}{suffix}"
     admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -92,6 +93,27 @@ def postgres_url():
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def postgres_keys_url():
+    """The key store's own database (PORTAL_KEYS_URL), as in production on PostgreSQL."""
+    yield from _postgres_database("_keys")
+
+
+def keys_url_for(database_url: str, request) -> str:
+    """The key store that goes with a test database: a PostgreSQL database of its own beside
+    a PostgreSQL one, the SQLite file next to a SQLite one (the default)."""
+    if database_url.startswith("postgresql"):
+        return request.getfixturevalue("postgres_keys_url")
+    from portal.core.kernel.subject_keys import default_url
+
+    return default_url(database_url, "")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
     """One migrated database per backend, shared by the tests of a session."""
@@ -99,15 +121,32 @@ def database_url(request, tmp_path_factory):
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "PORTAL_KEYS_URL": keys_url_for(url, request)}
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
+    _close_key_stores()
     return url
+
+
+def _close_key_stores() -> None:
+    from portal.core.kernel.subject_keys import KeyStore
+
+    for store in list(KeyStore.opened):
+        store.engine.dispose()
 
 
 def _empty_tables() -> None:
     db.session.remove()
+    from portal.core.kernel import subject_keys
+
+    with subject_keys.store().engine.begin() as connection:
+        connection.execute(sa.delete(subject_keys.subject_key))
+        # A test may change keys (rotation): the next app writes its own check values.
+        connection.execute(sa.delete(subject_keys.key_check))
+    _close_key_stores()
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         if db.engine.dialect.name == "postgresql":
@@ -124,11 +163,17 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(database_url, smtp_sink, tmp_path):
+def keys_url(database_url, request):
+    return keys_url_for(database_url, request)
+
+
+@pytest.fixture
+def app(database_url, keys_url, smtp_sink, tmp_path):
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
+            "PORTAL_KEYS_URL": keys_url,
             "PORTAL_BASE_URL": "http://portal.test",
             "MAIL_TRANSPORT": "smtp",
             "MAIL_SERVER": "127.0.0.1",
