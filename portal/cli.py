@@ -247,6 +247,10 @@ def run_lifecycle(dry_run, batch, slug):
                 click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
     if not dry_run:
         _resend(batch=None)
+        from portal.core.integrations import idempotency
+
+        purged = idempotency.purge()
+        click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
 
 
 def _resend(batch: int | None) -> None:

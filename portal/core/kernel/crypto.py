@@ -92,6 +92,12 @@ class Keys:
         """A value that tells whether the hash key is the one data was written under."""
         return self.keyed_hash("portal:hash-key-check")
 
+    def keyed_digest(self, value: bytes) -> str:
+        """HMAC-SHA-256 of raw bytes under the hash key, in hex."""
+        mac = self._hmac.copy()
+        mac.update(value)
+        return mac.hexdigest()
+
     def keyed_hash(self, value: str) -> str:
         # An audience of 10,000 addresses is hashed per request: copying an HMAC whose key is
         # already mixed in costs two thirds of starting afresh (11 against 17 ms here).
