@@ -268,6 +268,15 @@ def resend_erasures(batch):
     _resend(batch)
 
 
+@erasures_cli.command("reconcile")
+def reconcile_erasures():
+    """After restoring a backup of the data: erase completely everyone whose key is no longer
+    in the key store (erased after the backup was taken); no mail is sent."""
+    from portal.core.people import reconcile
+
+    click.echo(f"{reconcile.reconcile()} people erased whose key was missing from the key store")
+
+
 @jobs_cli.command("list")
 @click.option("--limit", default=20, show_default=True)
 def list_jobs(limit):

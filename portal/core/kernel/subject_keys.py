@@ -297,8 +297,9 @@ def delete_key(session, ref: str | None) -> None:
     """Delete a person's key when ``session`` commits, before the data (see the module)."""
     if ref is None:
         return
+    # Still usable until the commit: what the erasure itself writes (the withdrawals' ledger
+    # entries) is sealed under it, and goes with it.
     session.info.setdefault(_DROP, {})[ref] = _innermost(session)
-    store().forget(ref)
 
 
 def seal(ref: str | None, plaintext: str | None):
@@ -333,12 +334,15 @@ def _write_keys(session):
         new = {ref: wrapped for ref, (_, wrapped) in new.items() if ref not in dropped}
         store().write(new, set(dropped))
         if dropped:
-            session.info["portal.keys.compact"] = True
+            session.info["portal.keys.dropped"] = set(dropped)
 
 
 @event.listens_for(Session, "after_commit")
 def _compact(session):
-    if session.info.pop("portal.keys.compact", False) and has_app_context():
+    dropped = session.info.pop("portal.keys.dropped", None)
+    if dropped and has_app_context():
+        for ref in dropped:  # no copy left in this process's memory either
+            store().forget(ref)
         try:
             store().compact()
         except Exception:  # noqa: BLE001 - the erasure stands; `flask keys compact` retries
