@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from portal import create_app
 from portal.core.consent import ledger
@@ -115,3 +116,30 @@ def test_a_restored_backup_brings_back_no_one_erased_since(app, demo, tmp_path):
             assert again.output.startswith("0 people erased")
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_crash_between_the_key_store_and_the_data_is_finished_by_reconcile(app, demo, runner):
+    """The key store commits first: if the data's commit then fails (a crash, a lost
+    connection), the person's rows are still there but unreadable, and reconcile erases them."""
+    gone = member("halfway@example.com", postal=PARIS)
+    gone_id, gone_hash, group_id = gone.id, gone.email_hash, demo.id
+
+    def crash(session):
+        raise ConnectionError("the database went away")
+
+    sa.event.listen(Session, "before_commit", crash)
+    try:
+        erasure.erase(gone, "subject", Origin(source="preference_centre", actor="subject"))
+    except ConnectionError:
+        pass
+    finally:
+        sa.event.remove(Session, "before_commit", crash)
+    db.session.remove()
+    back = db.session.get(Subject, gone_id)
+    assert back is not None and back.email is None  # rows kept, key gone: unreadable
+    result = runner.invoke(args=["erasures", "reconcile"])
+    assert result.output == "1 people erased whose key was missing from the key store\n"
+    db.session.remove()
+    assert db.session.get(Subject, gone_id) is None
+    assert erasure.is_suppressed(group_id, gone_hash)
+    assert ledger.verify(group_id)[1] is None

@@ -351,7 +351,12 @@ def _compact(session):
 
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session):
-    """A rolled-back transaction (or savepoint) creates and deletes no key."""
+    """A rolled-back transaction (or savepoint) creates and deletes no key; but keys the key
+    store already deleted (the data's commit failed after it) are gone for this process too,
+    as for every other: the person is left for `flask erasures reconcile`."""
+    for ref in session.info.pop("portal.keys.dropped", None) or ():
+        if has_app_context():
+            store().forget(ref)
     undone = session._transaction  # the transaction (or savepoint) being rolled back
     for name in (_NEW, _DROP):
         pending = session.info.get(name)
