@@ -105,7 +105,7 @@ class KeyStore:
         self.url = url
         self.engine = _engine(url)
         KeyStore.opened.add(self)
-        self._keys = keys
+        self.started_with = keys  # the keys the app was made with
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -114,7 +114,7 @@ class KeyStore:
         # The app's keys as they are now (a test may swap them, as a restart would).
         if has_app_context() and current_app.extensions.get("portal.subject_keys") is self:
             return current_app.extensions["portal.keys"]
-        return self._keys
+        return self.started_with
 
     # -- set-up and start-up check --------------------------------------------------------
 
@@ -152,6 +152,13 @@ class KeyStore:
                     f"with (its check value in the key store {self._where()} differs): nobody "
                     "could be found by address. Set the right key."
                 )
+
+    def write_checks(self, keys: Keys | None = None) -> None:
+        """Write the check values of ``keys`` (default: the configured ones), replacing any."""
+        keys = keys or self.keys
+        with self.engine.begin() as connection:
+            self._write_check(connection, "data", keys.encrypt_bytes(_DATA_CHECK))
+            self._write_check(connection, "hash", keys.hash_check().encode())
 
     def _where(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -263,8 +270,7 @@ class KeyStore:
                         .values(wrapped=self._wrap(ref, raw))
                     )
                     done += 1
-        with self.engine.begin() as connection:
-            self._write_check(connection, "data", self.keys.encrypt_bytes(_DATA_CHECK))
+        self.write_checks()
         return done
 
     def stale(self) -> int:
