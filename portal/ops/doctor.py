@@ -28,8 +28,8 @@ def _configuration(config) -> list[str]:
     elif production and not config.get("PORTAL_KEYS_URL"):
         problems.append(
             "PORTAL_KEYS_URL is not set: the key store is a file on this one machine. Give it a "
-            "PostgreSQL database of its own, backed up apart from the data (README, \"Keys, "
-            "erasure and backups\")."
+            'PostgreSQL database of its own, backed up apart from the data (README, "Keys, '
+            'erasure and backups").'
         )
     return problems
 
