@@ -10,6 +10,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +34,12 @@ def main(argv: list[str]) -> int:
             continue
         started, load = time.perf_counter(), load_average()
         print(f"== {name} (load average {load}) ...", flush=True)
-        found = module.run(quick)
+        with tempfile.TemporaryDirectory() as keys:
+            # A key store of the bench's own (its apps and the servers it starts read the
+            # environment): never instance/'s, whose check values name the development keys.
+            os.environ["PORTAL_KEYS_URL"] = f"sqlite:///{keys}/bench-keys.sqlite3"
+            found = module.run(quick)
+            del os.environ["PORTAL_KEYS_URL"]
         print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
         print(f"   written to {write_results(name, Figure.table(found), quick, load)}")
         figures.extend(found)

@@ -7,7 +7,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal.config import from_environment
+from portal.core.kernel import subject_keys
 from portal.core.kernel.crypto import Keys
+from portal.core.kernel.subject_keys import KeyStore
 from portal.extensions import babel, csrf, db, htmx, limiter, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +74,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["PORTAL_HASH_KEY"],
         app.config["PORTAL_OLD_DATA_KEYS"],
     )
+    # Each person's own key, in a store apart from the data; a wrong key refuses to start here
+    # (WrongKey names it) instead of failing later on every page that decrypts.
+    keys_url = app.config.get("PORTAL_KEYS_URL") or subject_keys.default_url(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path
+    )
+    app.extensions["portal.subject_keys"] = store = KeyStore(
+        keys_url, app.extensions["portal.keys"]
+    )
+    store.prepare()
 
     import portal.core.tables  # noqa: F401 - register every table before migrations look
 

@@ -181,11 +181,14 @@ def load_demo():
 @keys_cli.command("rotate")
 @click.option("--batch", default=500, show_default=True, help="Rows per transaction.")
 def rotate_keys(batch):
-    """Re-encrypt personal data under the current PORTAL_DATA_KEY (old keys in
-    PORTAL_OLD_DATA_KEYS stay readable until this reports nothing left)."""
+    """Re-encrypt under the current PORTAL_DATA_KEY (old keys in PORTAL_OLD_DATA_KEYS stay
+    readable until this reports nothing left): each person's own key is only wrapped again,
+    in the key store; the data under the data key itself (console, API clients, people not
+    yet given a key) is rewritten."""
     from portal.core.kernel import rotation
 
     done = rotation.rotate(batch, progress=lambda table, n: click.echo(f"{table}: {n}"))
+    click.echo(f"key store: {done.pop('subject_key')} people's keys wrapped under the new key")
     for table, count in done.items():
         click.echo(f"{table}: {count} rows re-encrypted")
     left = rotation.remaining()
@@ -194,6 +197,27 @@ def rotate_keys(batch):
         if left == 0
         else f"{left} rows still under an old key: run again"
     )
+
+
+@keys_cli.command("per-person")
+@click.option("--batch", default=200, show_default=True, help="People per transaction.")
+def per_person(batch):
+    """Give each person made before per-person keys a key of their own and move their data
+    under it (once, after upgrading; safe to run again, and while serving)."""
+    from portal.core.people import key_migration
+
+    done = key_migration.give_keys(batch, progress=lambda n: click.echo(f"{n} people moved"))
+    click.echo(f"{done} people given a key of their own; {key_migration.waiting()} left")
+
+
+@keys_cli.command("compact")
+def compact_keys():
+    """Rewrite the key store so no copy of a deleted key stays in its files (erasures do it
+    themselves; this is for one that could not, say under a lock)."""
+    from portal.core.kernel import subject_keys
+
+    subject_keys.store().compact()
+    click.echo("key store compacted")
 
 
 @click.command("doctor")
@@ -273,6 +297,10 @@ def run_lifecycle(dry_run, batch, slug):
                 click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
     if not dry_run:
         _resend(batch=None)
+        from portal.core.integrations import idempotency
+
+        purged = idempotency.purge()
+        click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
 
 
 def _resend(batch: int | None) -> None:
@@ -288,6 +316,15 @@ def resend_erasures(batch):
     """Send again every erasure request left unanswered for ERASURE_ANSWER_HOURS (safe in
     parallel; `flask lifecycle run` does it too)."""
     _resend(batch)
+
+
+@erasures_cli.command("reconcile")
+def reconcile_erasures():
+    """After restoring a backup of the data: erase completely everyone whose key is no longer
+    in the key store (erased after the backup was taken); no mail is sent."""
+    from portal.core.people import reconcile
+
+    click.echo(f"{reconcile.reconcile()} people erased whose key was missing from the key store")
 
 
 @jobs_cli.command("list")

@@ -88,6 +88,8 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": secret("SECRET_KEY", "secret_key", lambda: secrets.token_hex(32)),
         "PORTAL_DATA_KEY": secret("PORTAL_DATA_KEY", "data_key"),
         "PORTAL_HASH_KEY": secret("PORTAL_HASH_KEY", "hash_key"),
+        # Empty: a SQLite file next to the database (see subject_keys.default_url).
+        "PORTAL_KEYS_URL": env.get("PORTAL_KEYS_URL", ""),
         "PORTAL_OLD_DATA_KEYS": [
             k.strip() for k in env.get("PORTAL_OLD_DATA_KEYS", "").split(",") if k.strip()
         ],
@@ -145,6 +147,7 @@ def from_environment(instance_path: str) -> dict:
         # Erasure requests to recipients: answered within this many hours, or sent again and
         # shown as overdue; re-sent a batch per transaction; the status link's lifetime.
         "ERASURE_ANSWER_HOURS": int(env.get("ERASURE_ANSWER_HOURS", "72")),
+        "IDEMPOTENCY_HOURS": int(env.get("IDEMPOTENCY_HOURS", "48")),
         "ERASURE_RESEND_BATCH": int(env.get("ERASURE_RESEND_BATCH", "100")),
         "ERASURE_STATUS_MAX_AGE": int(env.get("ERASURE_STATUS_MAX_AGE", str(365 * 86400))),
         # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).

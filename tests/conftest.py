@@ -22,6 +22,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("PORTAL_DATA_KEY", "dGVzdC1kYXRhLWtleS10ZXN0LWRhdGEta2V5LXRlc3Q=")
 os.environ.setdefault("PORTAL_HASH_KEY", "dGVzdC1oYXNoLWtleS10ZXN0LWhhc2gta2V5LXRlc3Q=")
 os.environ["PORTAL_ENV"] = "development"
+# Apps made without a database of their own get a key store in memory, never instance/.
+os.environ.setdefault("PORTAL_KEYS_URL", "sqlite://")
 
 POSTGRES_ADMIN = os.environ.get(
     "PORTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,11 +74,10 @@ def smtp(smtp_sink):
     return smtp_sink
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
+def _postgres_database(suffix: str = ""):
     """A database of this run's own, created on the shared server and dropped after."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"portal_test_{worker}_{uuid.uuid4().hex[:8]}"
+    name = f"portal_test_{worker}_{uuid.uuid4().hex[:8]}{suffix}"
     admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -93,6 +94,27 @@ def postgres_url():
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    yield from _postgres_database()
+
+
+@pytest.fixture(scope="session")
+def postgres_keys_url():
+    """The key store's own database (PORTAL_KEYS_URL), as in production on PostgreSQL."""
+    yield from _postgres_database("_keys")
+
+
+def keys_url_for(database_url: str, request) -> str:
+    """The key store that goes with a test database: a PostgreSQL database of its own beside
+    a PostgreSQL one, the SQLite file next to a SQLite one (the default)."""
+    if database_url.startswith("postgresql"):
+        return request.getfixturevalue("postgres_keys_url")
+    from portal.core.kernel.subject_keys import default_url
+
+    return default_url(database_url, "")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
     """One migrated database per backend, shared by the tests of a session."""
@@ -100,15 +122,32 @@ def database_url(request, tmp_path_factory):
         url = request.getfixturevalue("postgres_url")
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "PORTAL_KEYS_URL": keys_url_for(url, request)}
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
+    _close_key_stores()
     return url
+
+
+def _close_key_stores() -> None:
+    from portal.core.kernel.subject_keys import KeyStore
+
+    for store in list(KeyStore.opened):
+        store.engine.dispose()
 
 
 def _empty_tables() -> None:
     db.session.remove()
+    from portal.core.kernel import subject_keys
+
+    with subject_keys.store().engine.begin() as connection:
+        connection.execute(sa.delete(subject_keys.subject_key))
+    # A test may have changed keys (a rotation): the check values go back to the app's own.
+    subject_keys.store().write_checks(subject_keys.store().started_with)
+    _close_key_stores()
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         if db.engine.dialect.name == "postgresql":
@@ -127,13 +166,19 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture(scope="session")
-def _apps(database_url, smtp_sink):
+def keys_url(database_url, request):
+    return keys_url_for(database_url, request)
+
+
+@pytest.fixture(scope="session")
+def _apps(database_url, keys_url, smtp_sink):
     """One app per database for the whole run: building an app and compiling its templates
     again for every test cost about a fifth of the suite's time."""
     return create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
+            "PORTAL_KEYS_URL": keys_url,
             "PORTAL_BASE_URL": "http://portal.test",
             "MAIL_TRANSPORT": "smtp",
             "MAIL_SERVER": "127.0.0.1",

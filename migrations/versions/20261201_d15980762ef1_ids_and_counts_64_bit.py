@@ -12,7 +12,7 @@ wrong person. Every table with an integer key is rebuilt with AUTOINCREMENT (for
 checked once at the end, as SQLite's own procedure for a table rebuild asks).
 
 Revision ID: d15980762ef1
-Revises: 6f5e155ca97f
+Revises: a8284e68d407
 Create Date: 2026-12-01 13:32:38.330822
 
 """
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd15980762ef1'
-down_revision = '6f5e155ca97f'
+down_revision = 'a8284e68d407'
 branch_labels = None
 depends_on = None
 

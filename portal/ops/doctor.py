@@ -30,7 +30,25 @@ def _configuration(config) -> list[str]:
         problems.append("MAIL_TRANSPORT is not smtp: mail would not leave this machine.")
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and production:
         problems.append("DATABASE_URL is SQLite: use PostgreSQL in production.")
+    elif production and not config.get("PORTAL_KEYS_URL"):
+        problems.append(
+            "PORTAL_KEYS_URL is not set: the key store is a file on this one machine. Give it a "
+            'PostgreSQL database of its own, backed up apart from the data (README, "Keys, '
+            'erasure and backups").'
+        )
     return problems
+
+
+def _keys() -> list[str]:
+    from portal.core.people import key_migration
+
+    waiting = key_migration.waiting()
+    if waiting:
+        return [
+            f"{waiting} people are still under the data key alone, not a key of their own: "
+            "run `flask keys per-person` (once, after the upgrade; it can run while serving)."
+        ]
+    return []
 
 
 def _smtp(config) -> str | None:
@@ -108,4 +126,5 @@ def examine() -> list[str]:
         problems.append(smtp)
     problems.extend(_worker())
     problems.extend(_webhook_worker())
+    problems.extend(_keys())
     return problems

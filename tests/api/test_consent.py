@@ -2,6 +2,7 @@
 
 from sqlalchemy import event, func, select
 
+from portal.core.consent.ledger import personal_part
 from portal.core.consent.models import LedgerEntry
 from portal.core.kernel import clock
 from portal.extensions import db
@@ -115,7 +116,8 @@ def test_recording_an_sms_grant_applies_it_with_its_evidence(api):
         "sms",
         "granted",
     )
-    assert entry.evidence["agent"] == "agent-42"
+    # The agent's name is personal (under the person's key); the capture time is not.
+    assert personal_part(entry)["evidence"]["agent"] == "agent-42"
     assert entry.evidence["captured_at"] == "2025-03-01T11:55:00+00:00"
     lookup = api.post("/consents/lookup", json={"email": "ada@example.org"}).json
     assert [(c["topic"], c["channel"], c["state"], c["source"]) for c in lookup["consents"]] == [

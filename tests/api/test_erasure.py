@@ -27,7 +27,8 @@ def test_erasure_by_address_then_suppressed_everywhere(client, demo, smtp, make_
     assert body["status"] == "erased" and body["erasure_id"]
     assert db.session.scalar(select(func.count()).select_from(Subject)) == 0
     record = db.session.get(ErasureRecord, body["erasure_id"])
-    assert record.requested_by == "api:CRM" and record.reason == "asked by phone, ticket 42"
+    # The free-text reason may name the person: it went with them, not into the record.
+    assert record.requested_by == "api:CRM" and record.reason == ""
     assert ledger.verify(demo.id)[1] is None
 
     # The feed tells the CRM: the withdrawals first, then the erasure, with no address.

@@ -1,9 +1,16 @@
 """Idempotency-Key: a retried write has no second effect; a reused key is a conflict."""
 
+import hashlib
+import json
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from portal.core.consent.models import LedgerEntry
+from portal.core.integrations import idempotency
+from portal.core.integrations.models.api import IdempotencyRecord
 from portal.core.integrations.models.event import Event
+from portal.core.kernel import clock
 from portal.extensions import db
 from tests.actions import deliver
 from tests.api.conftest import capture
@@ -55,3 +62,32 @@ def test_a_malformed_key_is_a_bad_request(api):
     answer = api.post("/consents", json=capture(), headers={"Idempotency-Key": "x" * 201})
     assert answer.status_code == 400
     assert count(LedgerEntry) == 0
+
+
+def test_the_fingerprint_is_keyed_so_a_list_of_addresses_cannot_be_matched_against_it(api):
+    """A plain hash of the body would let anyone holding a copy of the database and a list of
+    addresses tell who was written about; the fingerprint is an HMAC under the hash key."""
+    raw = json.dumps(capture()).encode()
+    answer = api.post(
+        "/consents", data=raw, content_type="application/json", headers={"Idempotency-Key": "k"}
+    )
+    assert answer.status_code == 200
+    record = db.session.scalar(select(IdempotencyRecord))
+    assert record.fingerprint != hashlib.sha256(b"POST /api/v1/consents\n" + raw).hexdigest()
+    assert record.fingerprint == idempotency.fingerprint("POST", "/api/v1/consents", raw)
+    assert record.fingerprint != idempotency.fingerprint("POST", "/api/v1/consents", raw + b" ")
+
+
+def test_records_are_purged_after_idempotency_hours_by_the_lifecycle_run(app, api, runner):
+    start = clock.now()
+    clock.freeze(start)
+    api.post("/consents", json=capture(), headers={"Idempotency-Key": "old"})
+    clock.freeze(start + timedelta(hours=47))
+    api.post("/consents", json=capture(topic="offers"), headers={"Idempotency-Key": "young"})
+    clock.freeze(start + timedelta(hours=48, minutes=1))
+    result = runner.invoke(args=["lifecycle", "run"])
+    assert "idempotency records older than IDEMPOTENCY_HOURS: deleted 1" in result.output
+    assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["young"]
+    # The forgotten key is free again: the same request now runs as new (and changes nothing).
+    again = api.post("/consents", json=capture(), headers={"Idempotency-Key": "old"})
+    assert again.status_code == 200

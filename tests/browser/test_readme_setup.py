@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -80,6 +81,12 @@ def _environment(database_url: str, port: int, smtp_port: int) -> dict:
         RATELIMIT_STORAGE_URI="memory://",
     )
     env.pop("FLASK_APP", None)  # the README sets it
+    # The README sets no key store: its default file, shared by the commands and the servers
+    # (the tests' own in-memory default would give each process a store of its own).
+    env.pop("PORTAL_KEYS_URL", None)
+    if not database_url.startswith("sqlite"):  # never instance/keys.sqlite3 of the checkout
+        name = database_url.rsplit("/", 1)[1]
+        env["PORTAL_KEYS_URL"] = f"sqlite:///{tempfile.gettempdir()}/{name}-keys.sqlite3"
     return env
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core.consent import changes, recording
+from portal.core.consent import changes, ledger, recording
 from portal.core.consent.models import LedgerEntry, SignupRequest
 from portal.core.integrations import clients
 from portal.core.kernel import clock
@@ -71,7 +71,10 @@ def test_changes_count_in_capture_order_whatever_the_arrival(crm):
         ("withdrawn", T1),
         ("granted", T2),
     ]
-    assert all(e.evidence["store"] == "Lyon" and e.source == "api" for e in entries)
+    assert all(
+        ledger.personal_part(e)["evidence"]["store"] == "Lyon" and e.source == "api"
+        for e in entries
+    )
 
 
 def test_a_later_withdrawal_applies_and_since_is_its_capture_time(crm):

@@ -12,8 +12,17 @@ from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
 from portal.core.kernel.models.group import Topic
 from portal.core.people import export, subjects
+from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.actions import confirm, confirmation_link, deliver, sign_up
+from tests.actions import (
+    confirm,
+    confirmation_link,
+    deliver,
+    post_field,
+    request_link,
+    sign_in,
+    sign_up,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "portal/static/schemas/export-v1.schema.json").read_text())
@@ -76,3 +85,28 @@ def test_csv_zip_has_one_file_per_kind_of_record(client, demo, smtp):
     assert [r["action"] for r in receipts][-1] == "withdrawn"
     assert "I agree that Camille" in receipts[2]["consentText"]
     assert json.loads(receipts[2]["piiControllers"])[0]["piiController"] == "Camille"
+
+
+def test_the_export_lists_mails_sign_in_links_and_what_integrators_received(client, demo, smtp):
+    """Art. 15(1)(c): who received the data. The mails sent to the person, the sign-in links
+    (used or not), and the events integrating systems saw, a profile change with its values."""
+    subject = _history(client, smtp)
+    sign_in(client, smtp, "export@example.com")
+    request_link(client, "export@example.com")  # a second link, never opened
+    deliver()
+    assert post_field(client, "first_name", first_name="Evangeline").status_code == 200
+    data = json.loads(export.as_json(db.session.get(Subject, subject.id)))
+    Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(data)
+
+    assert data["schemaVersion"] == "1.1"
+    kinds = [(m["kind"], m["brand"], m["status"]) for m in data["mails"]]
+    assert kinds[:2] == [("confirm_signup", "Camille", "sent"), ("sign_in", "Camille", "sent")]
+    assert all(m["sentAt"] for m in data["mails"] if m["status"] == "sent")
+    assert [link["used"] for link in data["signInLinks"]] == [True, False]
+    types = [e["type"] for e in data["events"]]
+    assert "consent.changed" in types
+    changed = [e for e in data["events"] if e["type"] == "profile.updated"]
+    assert changed and "Evangeline" in json.dumps(changed[-1]["data"])
+    with zipfile.ZipFile(io.BytesIO(export.as_csv_zip(subject))) as archive:
+        assert {"mails.csv", "signInLinks.csv", "events.csv"} <= set(archive.namelist())
+        assert "Evangeline" in archive.read("events.csv").decode()

@@ -41,10 +41,24 @@ def test_an_edited_entry_is_named(client, runner, demo, smtp):
 
 def test_a_changed_ip_or_subject_is_caught(client, demo, smtp):
     _some_history(client, smtp)
-    db.session.execute(sa.text("UPDATE ledger_entry SET ip = '10.1.2.0' WHERE seq = 2"))
+    db.session.execute(sa.text("UPDATE ledger_entry SET subject_id = subject_id + 1 WHERE seq = 2"))
     db.session.commit()
     _, problem = ledger.verify(demo.id)
     assert problem.seq == 2 and "IP" in problem.reason
+
+
+def test_a_personal_part_moved_from_another_entry_is_caught(client, demo, smtp):
+    """The IP, user agent and evidence are encrypted: the digest still pins them to the entry."""
+    _some_history(client, smtp)
+    db.session.execute(
+        sa.text(
+            "UPDATE ledger_entry SET personal = "
+            "(SELECT personal FROM ledger_entry AS other WHERE other.seq = 1) WHERE seq = 2"
+        )
+    )
+    db.session.commit()
+    _, problem = ledger.verify(demo.id)
+    assert problem.seq == 2 and "evidence" in problem.reason
 
 
 def test_a_deleted_entry_is_caught(client, demo, smtp):
@@ -69,7 +83,7 @@ def test_an_anonymised_entry_still_verifies(client, demo, smtp):
     db.session.execute(
         sa.text(
             "UPDATE ledger_entry SET subject_id = NULL, ip = NULL, user_agent = NULL, "
-            "personal_salt = NULL, erasure_id = 'e-1' WHERE seq IN (1, 3)"
+            "personal_salt = NULL, personal = NULL, erasure_id = 'e-1' WHERE seq IN (1, 3)"
         )
     )
     db.session.commit()

@@ -3,7 +3,7 @@
 import math
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from portal.core.console import gauges
 from portal.core.kernel import clock, heartbeat
@@ -139,3 +139,17 @@ def test_doctor_fails_when_no_worker_runs_or_mail_fails(app, runner, demo, smtp)
     assert "SMTPServerDisconnected" in failing.output
     heartbeat.stopped("worker-1")
     assert "no worker is running" in runner.invoke(args=["doctor"]).output
+
+
+def test_doctor_names_people_not_yet_under_a_key_of_their_own(app, runner, demo, smtp):
+    from tests.factories import member
+
+    heartbeat.beat("worker-1")
+    member("early@example.com")
+    assert runner.invoke(args=["doctor"]).exit_code == 0
+    db.session.execute(text("UPDATE subject SET key_ref = NULL"))  # as before the upgrade
+    db.session.commit()
+    result = runner.invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "1 people are still under the data key alone" in result.output
+    assert "flask keys per-person" in result.output

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from portal import create_app
 from portal.core.kernel import rotation
@@ -33,25 +33,34 @@ def test_the_configured_old_keys_stay_readable_and_the_command_moves_everything(
     # Read now: inside the other app's context the test's own session would take a connection
     # of that app's engine for the refresh, and keep it past that engine's end.
     group_id = demo.id
-    rotated = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "PORTAL_DATA_KEY": NEW_KEY,
-            "PORTAL_OLD_DATA_KEYS": [app.config["PORTAL_DATA_KEY"]],
-        }
-    )
+    stores = {
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "PORTAL_KEYS_URL": app.config["PORTAL_KEYS_URL"],
+    }
+    old = app.config["PORTAL_DATA_KEY"]
+    rotated = create_app({**stores, "PORTAL_DATA_KEY": NEW_KEY, "PORTAL_OLD_DATA_KEYS": [old]})
     with rotated.app_context():
         assert subjects.find(group_id, "configured@example.com").email == "configured@example.com"
         result = rotated.test_cli_runner().invoke(args=["keys", "rotate", "--batch", "1"])
+        assert "1 people's keys wrapped under the new key" in result.output, result.output
         assert "nothing left under an old key" in result.output, result.output
         db.session.remove()
         db.engine.dispose()
-    _old_key_dropped(app)
-    assert subjects.find(demo.id, "configured@example.com").email == "configured@example.com"
+    # A restart with the new key alone reads the person: their key was wrapped again, their
+    # rows (under their own key) were not rewritten.
+    restarted = create_app({**stores, "PORTAL_DATA_KEY": NEW_KEY})
+    with restarted.app_context():
+        assert subjects.find(group_id, "configured@example.com").email == "configured@example.com"
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_a_value_changed_while_its_batch_is_rewritten_is_kept(app, client, demo, smtp):
+    """Data still under the data key (here a person not yet given a key of their own, as
+    before `flask keys per-person`) is rewritten row by row, losing no change made meanwhile."""
     signed_in(client, smtp, "race@example.com")
+    db.session.execute(text("UPDATE subject SET key_ref = NULL"))
+    db.session.commit()
     post_field(client, "first_name", first_name="Before")
     _new_key(app)
     during = []

@@ -6,6 +6,7 @@ operation that called it, so a consent change, its ledger row, its change-feed e
 """
 
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -139,8 +140,7 @@ def _ask(subject, topics, channel, text, language, policy_version, origin, now, 
         language=language,
         policy_version=policy_version,
         requested_at=now,
-        ip=origin.ip,
-        user_agent=origin.user_agent,
+        personal=json.dumps({"ip": origin.ip, "user_agent": origin.user_agent}),
     )
     db.session.add(pending)
     for topic in topics:

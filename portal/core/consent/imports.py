@@ -28,7 +28,7 @@ from portal.core.consent.signup import latest_text
 from portal.core.console import audit
 from portal.core.console.models import AdminAccount
 from portal.core.integrations import lookup
-from portal.core.kernel import clock, jobs, many
+from portal.core.kernel import clock, jobs, many, subject_keys
 from portal.core.kernel.errors import InvalidInput, NotFound
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.models.job import HELD, Job
@@ -284,11 +284,13 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
     for line in result.accepted:
         if line.digest not in ids and line.digest not in new:
             new[line.digest] = line
+    refs = {digest: subject_keys.new_key(db.session) for digest in new}
     rows = [
         {
             "group_id": group_id,
             "email_hash": digest,
-            "email": line.address,
+            "key_ref": refs[digest],
+            "email": subject_keys.seal(refs[digest], line.address),
             "status": ACTIVE,
             "language": line.language,
             "created_at": clock.now(),

@@ -14,8 +14,9 @@ from types import SimpleNamespace
 from sqlalchemy import select, update
 
 from portal.core.consent.models import LedgerEntry
+from portal.core.kernel import subject_keys
 from portal.core.kernel.models.group import SiteGroup
-from portal.core.people import locks
+from portal.core.people import keys, locks
 from portal.extensions import db
 
 
@@ -23,9 +24,55 @@ def _iso(moment) -> str | None:
     return None if moment is None else moment.isoformat(timespec="microseconds")
 
 
+# Evidence that is free text about the person (what an API client or an import file says, a
+# reason typed by someone): kept under the person's own key with the IP and user agent, never
+# in the chain itself. The other keys (gpc, via, rule, ...) are the portal's own words.
+PERSONAL_EVIDENCE = frozenset(
+    {"agent", "recording", "document", "store", "note", "reason", "original_source"}
+)
+
+
 def personal_digest(salt: str, subject_id: int | None, ip: str | None, ua: str | None) -> str:
+    """The digest of entries written before per-person keys (clear salt, IP, user agent)."""
     material = json.dumps([salt, subject_id, ip, ua], separators=(",", ":"))
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def sealed_digest(subject_id: int | None, personal: str) -> str:
+    """The digest of an entry's personal part (``personal``: its JSON, salt included)."""
+    material = json.dumps([subject_id, personal], separators=(",", ":"))
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _personal_part(fields: dict) -> str:
+    """Move the personal parts of ``fields`` out into the JSON kept under the person's key."""
+    evidence = fields.pop("evidence", None) or {}
+    own = {k: v for k, v in evidence.items() if k in PERSONAL_EVIDENCE}
+    fields["evidence"] = {k: v for k, v in evidence.items() if k not in PERSONAL_EVIDENCE} or None
+    part = {
+        "salt": secrets.token_hex(16),
+        "ip": fields.pop("ip", None),
+        "user_agent": fields.pop("user_agent", None),
+        "evidence": own or None,
+    }
+    return json.dumps(part, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest_of(entry: LedgerEntry) -> str:
+    part = json.loads(entry.personal)
+    if part.get("v") == 1:  # written before per-person keys, moved under the person's key
+        return personal_digest(part["salt"], entry.subject_id, part["ip"], part["user_agent"])
+    return sealed_digest(entry.subject_id, entry.personal)
+
+
+def personal_part(entry: LedgerEntry) -> dict:
+    """What the entry says about the person (ip, user_agent, evidence): {} once erased."""
+    if entry.personal is not None:
+        part = json.loads(entry.personal)
+        return {k: part[k] for k in ("ip", "user_agent", "evidence")}
+    if entry.personal_salt is not None:
+        return {"ip": entry.ip, "user_agent": entry.user_agent, "evidence": None}
+    return {}
 
 
 def entry_hash(entry: LedgerEntry) -> str:
@@ -72,9 +119,9 @@ def append(group_id: int, **fields) -> LedgerEntry:
     group are serialised and never share a seq, and never deadlock with a change to a person.
     """
     seq, head = _take_seqs(group_id, 1, [fields.get("subject_id")])
-    salt = secrets.token_hex(16)
-    entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt, **fields)
-    entry.personal_digest = personal_digest(salt, entry.subject_id, entry.ip, entry.user_agent)
+    personal = _personal_part(fields)
+    entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal=personal, **fields)
+    entry.personal_digest = sealed_digest(entry.subject_id, personal)
     entry.hash = entry_hash(entry)
     db.session.add(entry)
     db.session.execute(
@@ -94,16 +141,16 @@ def append_many(group_id: int, rows: list[dict]) -> list[str]:
     if not rows:
         return []
     last, head = _take_seqs(group_id, len(rows), [row.get("subject_id") for row in rows])
+    refs = keys.refs_of([row.get("subject_id") for row in rows])
     seq = last - len(rows)
     values = []
     for fields in rows:
         seq += 1
-        salt = secrets.token_hex(16)
         entry = dict.fromkeys(_COLUMNS) | fields
-        entry.update(group_id=group_id, seq=seq, prev_hash=head, personal_salt=salt)
-        entry["personal_digest"] = personal_digest(
-            salt, entry["subject_id"], entry["ip"], entry["user_agent"]
-        )
+        personal = _personal_part(entry)
+        entry.update(group_id=group_id, seq=seq, prev_hash=head, ip=None, user_agent=None)
+        entry["personal_digest"] = sealed_digest(entry["subject_id"], personal)
+        entry["personal"] = subject_keys.seal(refs.get(entry["subject_id"]), personal)
         entry["hash"] = head = entry_hash(SimpleNamespace(**entry))
         values.append(entry)
     db.session.execute(LedgerEntry.__table__.insert(), values)
@@ -153,7 +200,11 @@ def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | N
         return f"entry {expected_seq} is missing"
     if entry.prev_hash != previous_hash:
         return "does not follow the previous entry"
-    if entry.personal_salt is not None:  # not yet anonymised by an erasure
+    # Skipped once anonymised by an erasure (or unreadable: the person's key is gone).
+    if entry.personal is not None:
+        if _digest_of(entry) != entry.personal_digest:
+            return "subject, IP, user agent or evidence was changed"
+    elif entry.personal_salt is not None:
         digest = personal_digest(entry.personal_salt, entry.subject_id, entry.ip, entry.user_agent)
         if digest != entry.personal_digest:
             return "subject, IP or user agent was changed"
@@ -165,13 +216,19 @@ def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | N
 def anonymise(subject_id: int, erasure_id: str) -> int:
     """Keep a subject's entries as anonymous proof: the subject becomes the erasure id.
 
-    Dropping the salt makes the personal digest unlinkable; the chain still verifies because
-    the digest, not the personal fields, is what the chain hashes.
+    Dropping the personal part (salt included; its key is deleted with the person anyway)
+    makes the personal digest unlinkable; the chain still verifies because the digest, not the
+    personal fields, is what the chain hashes.
     """
     return db.session.execute(
         update(LedgerEntry)
         .where(LedgerEntry.subject_id == subject_id)
         .values(
-            subject_id=None, erasure_id=erasure_id, ip=None, user_agent=None, personal_salt=None
+            subject_id=None,
+            erasure_id=erasure_id,
+            ip=None,
+            user_agent=None,
+            personal_salt=None,
+            personal=None,
         )
     ).rowcount

@@ -3,8 +3,10 @@
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
+from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.people import keys
 from portal.extensions import db
 
 # Consent states
@@ -72,8 +74,11 @@ class Consent(db.Model):
 class LedgerEntry(db.Model):
     """One consent event, chained to the previous entry of its site group by hash.
 
-    Personal parts (subject, IP, user agent) are covered by ``personal_digest`` rather than
-    hashed into the chain directly, so that erasure can drop them and the chain still verifies.
+    Personal parts (IP, user agent, the free text of the evidence, and the salt) are kept in
+    ``personal``, encrypted under the person's own key, and covered by ``personal_digest``
+    rather than hashed into the chain directly: erasure deletes the key and drops them, and the
+    chain still verifies. ``ip``, ``user_agent`` and ``personal_salt`` are the clear columns of
+    entries written before per-person keys, emptied by `flask keys per-person`.
     """
 
     __tablename__ = "ledger_entry"
@@ -104,6 +109,8 @@ class LedgerEntry(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
     personal_salt: Mapped[str | None] = mapped_column(String(32))
+    # JSON {"salt", "ip", "user_agent", "evidence"} under the person's own key.
+    personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
     personal_digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -133,8 +140,15 @@ class SignupRequest(db.Model):
     policy_version: Mapped[str] = mapped_column(String(40))
     requested_at = mapped_column(UTCDateTime, default=clock.now)
     confirmed_at = mapped_column(UTCDateTime, nullable=True)
+    # Clear columns of requests made before per-person keys (see ``personal``).
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(Text)
+    # JSON {"ip", "user_agent"} under the person's own key.
+    personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
 
     subject = relationship("Subject")
     brand = relationship("Brand")
+
+
+subject_keys.personal_columns(SignupRequest, ("personal",), keys.by_subject_id)
+subject_keys.personal_columns(LedgerEntry, ("personal",), keys.by_subject_id)

@@ -75,5 +75,7 @@ def erase(
         evidence={"reason": reason} if reason else None,
     )
     former_id = subject.id
-    record = erasure.erase_in_transaction(subject, f"api:{client.name}", origin, reason)
+    # The client's reason may name the person ("caller … tel …"): it goes with the ledger's
+    # personal part under their key, deleted with them, never in the disposal record.
+    record = erasure.erase_in_transaction(subject, f"api:{client.name}", origin)
     return {"status": ERASED, "subject_id": former_id, "erasure_id": record.id}

@@ -2,18 +2,21 @@
 
 The answer is stored in the same transaction as the change, so either both exist or neither.
 Two requests racing with one key meet at the unique constraint; the loser rolls back and
-returns the winner's answer.
+returns the winner's answer. Records are kept ``IDEMPOTENCY_HOURS`` (``purge``): long enough
+for any retry, not as a lasting copy of what was asked.
 """
 
-import hashlib
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.integrations.models.api import IdempotencyRecord
 from portal.core.kernel import clock, many
+from portal.core.kernel.crypto import keys
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
@@ -25,7 +28,21 @@ class KeyReused(Exception):
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+    """A keyed digest (HMAC under the hash key) of the request: a plain hash of a body naming
+    an address would let anyone with a copy of the database and a list of addresses tell who
+    was written about, erased people included."""
+    request = method.encode() + b" " + path.encode() + b"\n" + body
+    return keys().keyed_digest(b"idempotency\n" + request)
+
+
+def purge(now=None) -> int:
+    """Delete the records older than ``IDEMPOTENCY_HOURS``; returns how many went."""
+    hours = current_app.config["IDEMPOTENCY_HOURS"]
+    cut = (now or clock.now()) - timedelta(hours=hours)
+    with commit_session():
+        return db.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cut)
+        ).rowcount
 
 
 def _stored(client_id: int, key: str, fingerprint_: str) -> tuple[int, dict] | None:

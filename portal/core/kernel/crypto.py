@@ -18,6 +18,10 @@ from sqlalchemy.types import TypeDecorator
 
 _LEGACY = b"\x01"  # version byte, nonce, ciphertext: under the current key only
 _VERSION = b"\x02"  # version byte, key id, nonce, ciphertext: any known key
+# version byte, key reference, nonce, ciphertext: under one person's own key, kept in the key
+# store (portal.core.kernel.subject_keys); once that key is deleted, nothing decrypts it.
+_PERSONAL = b"\x03"
+_REF = 16
 _NONCE = 12
 _KEY_ID = 4
 
@@ -50,11 +54,25 @@ class Keys:
         self._hmac = hmac.new(self._hash_key, digestmod=hashlib.sha256)
 
     def encrypt(self, plaintext: str) -> bytes:
+        return self.encrypt_bytes(plaintext.encode())
+
+    def encrypt_bytes(self, plaintext: bytes, context: bytes = b"") -> bytes:
         nonce = os.urandom(_NONCE)
         header = _VERSION + self.current.id
-        return header + nonce + self.current.aead.encrypt(nonce, plaintext.encode(), header)
+        return header + nonce + self.current.aead.encrypt(nonce, plaintext, header + context)
+
+    def decrypt_bytes(self, blob: bytes, context: bytes = b"") -> bytes:
+        if blob[:1] != _VERSION:
+            raise ValueError("unknown ciphertext format")
+        header, rest = blob[: 1 + _KEY_ID], blob[1 + _KEY_ID :]
+        key = self._by_id.get(header[1:])
+        if key is None:
+            raise ValueError("data encrypted under a key that is not configured")
+        return key.aead.decrypt(rest[:_NONCE], rest[_NONCE:], header + context)
 
     def decrypt(self, blob: bytes) -> str:
+        if blob[:1] == _PERSONAL:
+            return _open_personal(blob)
         if blob[:1] == _LEGACY:
             nonce, body = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
             return self.current.aead.decrypt(nonce, body, _LEGACY).decode()
@@ -67,7 +85,18 @@ class Keys:
         return key.aead.decrypt(rest[:_NONCE], rest[_NONCE:], header).decode()
 
     def is_current(self, blob: bytes) -> bool:
-        return blob[: 1 + _KEY_ID] == _VERSION + self.current.id
+        # A person's own key is not the data key: only its wrapping is re-encrypted on rotation.
+        return blob[:1] == _PERSONAL or blob[: 1 + _KEY_ID] == _VERSION + self.current.id
+
+    def hash_check(self) -> str:
+        """A value that tells whether the hash key is the one data was written under."""
+        return self.keyed_hash("portal:hash-key-check")
+
+    def keyed_digest(self, value: bytes) -> str:
+        """HMAC-SHA-256 of raw bytes under the hash key, in hex."""
+        mac = self._hmac.copy()
+        mac.update(value)
+        return mac.hexdigest()
 
     def keyed_hash(self, value: str) -> str:
         # An audience of 10,000 addresses is hashed per request: copying an HMAC whose key is
@@ -81,14 +110,59 @@ def keys() -> Keys:
     return current_app.extensions["portal.keys"]
 
 
+class KeyMissing(LookupError):
+    """The person's key is not in the key store: they were erased (or the store is not the
+    one that goes with this data)."""
+
+
+class Sealed(bytes):
+    """Ciphertext made for one person (``seal``): written to the column as it is."""
+
+
+def seal_personal(ref: str, aead: AESGCM, plaintext: str) -> Sealed:
+    """``plaintext`` under the person's own key ``aead``, named by its reference ``ref``."""
+    nonce = os.urandom(_NONCE)
+    header = _PERSONAL + bytes.fromhex(ref)
+    return Sealed(header + nonce + aead.encrypt(nonce, plaintext.encode(), header))
+
+
+def personal_ref(blob: bytes) -> str | None:
+    """The key reference of a value sealed under a person's own key, else None."""
+    return blob[1 : 1 + _REF].hex() if blob[:1] == _PERSONAL else None
+
+
+def _open_personal(blob: bytes) -> str:
+    from portal.core.kernel import subject_keys
+
+    header, rest = blob[: 1 + _REF], blob[1 + _REF :]
+    aead = subject_keys.store().aead(header[1:].hex())
+    return aead.decrypt(rest[:_NONCE], rest[_NONCE:], header).decode()
+
+
 class Encrypted(TypeDecorator):
-    """A text column stored as AES-GCM ciphertext; Python sees ``str`` (or None)."""
+    """A text column stored as AES-GCM ciphertext; Python sees ``str`` (or None).
+
+    A ``Sealed`` value (made under a person's own key) is stored as it is; a ``str`` is
+    encrypted under the portal's data key.
+    """
 
     impl = LargeBinary
     cache_ok = True
 
     def process_bind_param(self, value, dialect):
-        return None if value is None else keys().encrypt(value)
+        if value is None:
+            return None
+        if isinstance(value, Sealed):
+            return bytes(value)
+        return keys().encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else keys().decrypt(bytes(value))
+        if value is None:
+            return None
+        try:
+            return keys().decrypt(bytes(value))
+        except KeyMissing:
+            # What is left of an erased person whose rows outlived their key (a restored
+            # backup, or a crash between the key store and the data): it reads as gone, and
+            # `flask erasures reconcile` removes it.
+            return None

@@ -1,12 +1,15 @@
 """Re-encrypt personal data under the current data key, in batches, while the portal serves.
 
-Run after setting a new PORTAL_DATA_KEY with the previous one in PORTAL_OLD_DATA_KEYS: rows
-are read with whichever key wrote them and written back under the current one, a batch per
-transaction. When it reports nothing left, the old key can be removed from the configuration.
+Run after setting a new PORTAL_DATA_KEY with the previous one in PORTAL_OLD_DATA_KEYS. People's
+own keys (``subject_keys``) are wrapped again under the new key in the key store, their data
+untouched; the rest (rows under the data key itself) are read with whichever key wrote them
+and written back under the current one, a batch per transaction. When it reports nothing left,
+the old key can be removed from the configuration.
 """
 
 from sqlalchemy import LargeBinary, select, type_coerce, update
 
+from portal.core.kernel import subject_keys
 from portal.core.kernel.crypto import Encrypted, keys
 from portal.extensions import db
 
@@ -48,7 +51,8 @@ def rotate(batch: int = 500, progress=None) -> dict[str, int]:
     Each value is decrypted and encrypted again in Python and written with a compare-and-set
     on its ciphertext, so requests reading and writing the same rows meanwhile lose nothing.
     """
-    rewritten = {}
+    # Each person's own key is only wrapped again: seconds, however much data is under it.
+    rewritten = {"subject_key": subject_keys.store().rewrap()}
     for model, columns in _encrypted_models():
         count, last_id = 0, None
         raw = [type_coerce(column, LargeBinary) for column in columns]
@@ -69,8 +73,8 @@ def rotate(batch: int = 500, progress=None) -> dict[str, int]:
 
 
 def remaining() -> int:
-    """Rows still holding data under an older key."""
-    left = 0
+    """Rows (and people's keys) still under an older key."""
+    left = subject_keys.store().stale()
     for _model, columns in _encrypted_models():
         raw = [type_coerce(column, LargeBinary) for column in columns]
         for row in db.session.execute(select(*raw)):

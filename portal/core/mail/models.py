@@ -4,10 +4,11 @@ the address requests (sign-up, magic link, ...) the worker decides on before sen
 from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.core.kernel.models.queued import FAILED, QUEUED, QueuedWork, due_index
+from portal.core.people import keys
 from portal.extensions import db
 
 SENT = "sent"
@@ -56,3 +57,9 @@ class AddressRequest(QueuedWork, db.Model):
     # The address and the details of the request, as encrypted JSON.
     content: Mapped[str] = mapped_column(Encrypted)
     created_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+# A mail to a person is theirs: under their own key (the last mail to an erased person is
+# addressed to no subject row and goes under the data key, to be deleted once sent).
+subject_keys.personal_columns(OutboxMessage, ("content",), keys.by_subject_id)
+subject_keys.personal_columns(AddressRequest, ("content",), keys.by_subject_id)

@@ -1,8 +1,10 @@
 """Withdrawal that erases (GDPR Art. 17): one transaction, all or nothing.
 
-What goes: the subject, every row of every table that refers to them (profile fields,
-consents, pending requests and links, queued mail), so a feature adding such a table is
-covered without touching this module. What stays: the ledger rows as anonymous proof (the
+What goes: first the person's own data key (``kernel.subject_keys``), so that no copy of
+their rows left anywhere (dead row versions, WAL, backups of the data) can be read again; then
+the subject and every row of every table that refers to them (profile fields, consents,
+pending requests and links, queued mail), so a feature adding such a table is covered without
+touching this module. What stays: the ledger rows as anonymous proof (the
 subject replaced by the erasure id), the keyed hash of the address on the suppression list,
 and a disposal record with counts. A last mail confirms the erasure and is discarded once sent.
 """
@@ -19,7 +21,7 @@ from portal.core.consent.models import LedgerEntry
 from portal.core.console.models import AccessEntry
 from portal.core.integrations import erasure_requests, events, recipients
 from portal.core.integrations.models.event import SUBJECT_ERASED, Event
-from portal.core.kernel import clock, links
+from portal.core.kernel import clock, links, subject_keys
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import address_requests, mails
 from portal.core.people.models.erasure import ErasureRecord, Suppression
@@ -69,12 +71,17 @@ def erase_in_transaction(
     idempotency key); ``requested_by`` says who asked (subject, admin:<id>, api:<client>, or a
     retention rule). Returns the disposal record.
 
+    ``reason``: the portal's own words (a rule, "support: asked by phone"); free text about
+    the person belongs in the origin's evidence, which goes under their key and with it.
+
     ``suppress=False, notify=False`` is for sign-ups never confirmed: the address was never
     proven to be the person's, so mailing it would write to a stranger, and keeping its hash
     on the suppression list would keep data about someone who never agreed to anything.
     """
     erasure_id = str(uuid.uuid4())
     group_id, subject_id, email_hash = subject.group_id, subject.id, subject.email_hash
+    # The key goes first: the key store commits it just before the data (see subject_keys).
+    subject_keys.delete_key(db.session, subject.key_ref)
     # Only clients of a brand the person was with hear of the erasure (a client limited to
     # other brands must not learn that someone it cannot see existed).
     audience = events.brands_of(subject_id)

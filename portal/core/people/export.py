@@ -21,7 +21,7 @@ from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: mails, sign-in links, events
 SCHEMA_ID = "export-v1.schema.json"
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 

@@ -13,7 +13,7 @@ from portal.core.consent import changes as consent
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
 from portal.core.integrations import external_ids
 from portal.core.integrations.recipients import reading
-from portal.core.people import email_change, export, passkeys, profile
+from portal.core.people import email_change, export, history, passkeys, profile
 from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import EmailChange, ProfileField
 from portal.core.people.models.subject import Subject
@@ -74,6 +74,9 @@ def profile_section(subject: Subject) -> list[dict]:
 export.EXTRA_SECTIONS.setdefault("profile", profile_section)
 export.EXTRA_SECTIONS.setdefault("recipients", recipients)
 export.EXTRA_SECTIONS.setdefault("passkeys", passkeys.export_section)
+export.EXTRA_SECTIONS.setdefault("mails", history.mails)
+export.EXTRA_SECTIONS.setdefault("signInLinks", history.sign_in_links)
+export.EXTRA_SECTIONS.setdefault("events", history.integrator_events)
 
 
 def external_ids_section(subject: Subject) -> list[dict]:

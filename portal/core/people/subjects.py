@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import keys
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people.models.subject import PENDING, Subject
@@ -132,17 +132,20 @@ def find_or_create(group_id: int, address: str, language: str) -> Subject:
     if subject is None:
         dialect = db.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(
+        made = db.session.execute(
             insert(Subject)
             .values(
                 group_id=group_id,
                 email_hash=address_hash(group_id, address),
-                email=address,
+                key_ref=(ref := subject_keys.new_key(db.session)),
+                email=subject_keys.seal(ref, address),
                 status=PENDING,
                 language=language,
                 created_at=clock.now(),
             )
             .on_conflict_do_nothing(index_elements=["group_id", "email_hash"])
         )
+        if not made.rowcount:  # made meanwhile by the other request: its key is the one
+            subject_keys.discard(db.session, ref)
         subject = find(group_id, address)
     return subject

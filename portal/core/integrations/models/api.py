@@ -64,7 +64,8 @@ class IdempotencyRecord(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
     key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    # HMAC-SHA-256 (hash key) of method, path and body: no plain hash of what was asked.
+    fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column()
     # Answers may hold a webhook secret or an address: encrypted like all personal data.
     response: Mapped[str] = mapped_column(Encrypted)

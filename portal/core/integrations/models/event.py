@@ -3,9 +3,10 @@
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.people import keys
 from portal.extensions import db
 
 CONSENT_CHANGED, SUBJECT_ERASED, PROFILE_UPDATED = (
@@ -48,3 +49,6 @@ class Event(db.Model):
     payload: Mapped[dict] = mapped_column(JSON)
     personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # JSON, merged in data
     created_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+subject_keys.personal_columns(Event, ("personal",), keys.by_subject_id)

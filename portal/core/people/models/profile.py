@@ -3,9 +3,10 @@
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.people import keys
 from portal.extensions import db
 
 
@@ -44,3 +45,7 @@ class EmailChange(db.Model):
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
     subject = relationship("Subject")
+
+
+subject_keys.personal_columns(ProfileField, ("value",), keys.by_subject_id)
+subject_keys.personal_columns(EmailChange, ("new_email",), keys.by_subject_id)

@@ -1,9 +1,9 @@
 """A person known to one site group, found by the keyed hash of their address."""
 
-from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Index, String, event
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.extensions import db
@@ -41,5 +41,18 @@ class Subject(db.Model):
     # customer, former_customer or prospect, as an integrating system says; None: not said.
     relationship_status: Mapped[str | None] = mapped_column(String(20))
     relationship_since = mapped_column(UTCDateTime, nullable=True)
+    # The reference of the person's own data key in the key store (``kernel.subject_keys``):
+    # their address and everything about them is encrypted under it. Erasure deletes the key.
+    # None only for people made before per-person keys, until `flask keys per-person`.
+    key_ref: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     group = relationship("SiteGroup")
+
+
+def _key_for_new(_mapper, _connection, target):
+    if target.key_ref is None:
+        target.key_ref = subject_keys.new_key(object_session(target))
+
+
+event.listen(Subject, "before_insert", _key_for_new)
+subject_keys.personal_columns(Subject, ("email",), lambda target, _connection: target.key_ref)

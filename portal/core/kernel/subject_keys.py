@@ -1,0 +1,409 @@
+"""Each person's own data key, kept in a key store apart from the data (crypto-shredding).
+
+Everything that names or describes a person is encrypted under a random key of their own
+(``crypto.seal_personal``). Those keys live in a small store of their own (a SQLite file next
+to the database, or a PostgreSQL database of its own: ``PORTAL_KEYS_URL``), each wrapped by
+the portal's data key. Erasing a person deletes their key: whatever copy of their rows is left
+(dead row versions, WAL, a backup of the data) can no longer be read. The store holds random
+references and wrapped keys only, never a subject id or an address, so a copy of it alone says
+nothing about anyone.
+
+Keys created and deleted in a transaction are written to the store when the session commits,
+just before the data (``before_commit``): a crash between the two leaves either a key nobody
+uses (harmless) or a person whose key is gone but whose rows are still there, unreadable, which
+``flask erasures reconcile`` finishes erasing, as after a restore of an older data backup.
+"""
+
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app, has_app_context
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from portal.core.kernel.crypto import KeyMissing, Keys, Sealed, seal_personal
+
+__all__ = ["KeyMissing", "KeyStore", "WrongKey"]
+
+_NEW, _DROP = "portal.keys.new", "portal.keys.drop"
+_CACHE_SIZE = 50_000
+_DATA_CHECK = b"portal:data-key-check"
+
+metadata = MetaData()
+subject_key = Table(
+    "subject_key",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+)
+key_check = Table(
+    "key_check",
+    metadata,
+    Column("name", String(20), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+
+class WrongKey(RuntimeError):
+    """A configured key is not the one this installation's data was written under."""
+
+
+def default_url(database_url: str, instance: str) -> str:
+    """Beside a SQLite database, a file of its own next to it; otherwise in instance/."""
+    if database_url in ("sqlite://", "sqlite:///:memory:"):
+        return "sqlite://"
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        return f"sqlite:///{path.with_name(path.stem + '-keys' + path.suffix)}"
+    return f"sqlite:///{Path(instance) / 'keys.sqlite3'}"
+
+
+def _engine(url: str):
+    if url.startswith("postgresql:"):
+        url = "postgresql+psycopg:" + url.removeprefix("postgresql:")
+    if url == "sqlite://":
+        return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection, _record):
+            cursor = connection.cursor()
+            # Deleted keys are overwritten with zeros in the file, not merely unlinked.
+            cursor.execute("PRAGMA secure_delete=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+    return engine
+
+
+class KeyStore:
+    """The key store of one installation, with a cache of unwrapped keys per process."""
+
+    opened: "weakref.WeakSet[KeyStore]" = weakref.WeakSet()  # for tests to close them all
+
+    def __init__(self, url: str, keys: Keys):
+        self.url = url
+        self.engine = _engine(url)
+        KeyStore.opened.add(self)
+        self.started_with = keys  # the keys the app was made with
+        self._cache: OrderedDict[str, AESGCM] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def keys(self) -> Keys:
+        # The app's keys as they are now (a test may swap them, as a restart would).
+        if has_app_context() and current_app.extensions.get("portal.subject_keys") is self:
+            return current_app.extensions["portal.keys"]
+        return self.started_with
+
+    # -- set-up and start-up check --------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Make the store's tables if needed, then check the configured keys against the check
+        values written at the first start: a wrong key refuses to start, naming it."""
+        try:
+            self._prepare()
+        except WrongKey:
+            self.engine.dispose()
+            raise
+
+    def _prepare(self) -> None:
+        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            stored = dict(connection.execute(select(key_check.c.name, key_check.c.value)).all())
+            if "data" in stored:
+                try:
+                    self.keys.decrypt_bytes(bytes(stored["data"]))
+                except (InvalidTag, ValueError):
+                    raise WrongKey(
+                        "PORTAL_DATA_KEY is not the key this installation's data is encrypted "
+                        f"under (its check value in the key store {self._where()} does not open "
+                        "with it, nor with PORTAL_OLD_DATA_KEYS). Set the right key; after a "
+                        "change of key, put the previous one in PORTAL_OLD_DATA_KEYS."
+                    ) from None
+            else:
+                self._write_check(connection, "data", self.keys.encrypt_bytes(_DATA_CHECK))
+            hash_check = self.keys.hash_check().encode()
+            if "hash" not in stored:
+                self._write_check(connection, "hash", hash_check)
+            elif bytes(stored["hash"]) != hash_check:
+                raise WrongKey(
+                    "PORTAL_HASH_KEY is not the key this installation's addresses were hashed "
+                    f"with (its check value in the key store {self._where()} differs): nobody "
+                    "could be found by address. Set the right key."
+                )
+
+    def write_checks(self, keys: Keys | None = None) -> None:
+        """Write the check values of ``keys`` (default: the configured ones), replacing any."""
+        keys = keys or self.keys
+        with self.engine.begin() as connection:
+            self._write_check(connection, "data", keys.encrypt_bytes(_DATA_CHECK))
+            self._write_check(connection, "hash", keys.hash_check().encode())
+
+    def _where(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @staticmethod
+    def _write_check(connection, name: str, value: bytes) -> None:
+        connection.execute(delete(key_check).where(key_check.c.name == name))
+        connection.execute(insert(key_check).values(name=name, value=value))
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def _wrap(self, ref: str, raw: bytes) -> bytes:
+        return self.keys.encrypt_bytes(raw, context=ref.encode())
+
+    def _remember(self, ref: str, aead: AESGCM) -> None:
+        with self._lock:
+            self._cache[ref] = aead
+            self._cache.move_to_end(ref)
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def forget_all(self) -> None:
+        """Empty the cache of unwrapped keys (the next reads unwrap them from the store)."""
+        with self._lock:
+            self._cache.clear()
+
+    def forget(self, ref: str) -> None:
+        with self._lock:
+            self._cache.pop(ref, None)
+
+    def aead(self, ref: str) -> AESGCM:
+        """The person's key, unwrapped; KeyMissing once it was deleted."""
+        with self._lock:
+            found = self._cache.get(ref)
+        if found is not None:
+            return found
+        with self.engine.connect() as connection:
+            wrapped = connection.scalar(
+                select(subject_key.c.wrapped).where(subject_key.c.ref == ref)
+            )
+        if wrapped is None:
+            raise KeyMissing(ref)
+        aead = AESGCM(self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode()))
+        self._remember(ref, aead)
+        return aead
+
+    def existing(self, refs: list[str]) -> set[str]:
+        """Which of ``refs`` still have a key in the store."""
+        found = set()
+        with self.engine.connect() as connection:
+            for start in range(0, len(refs), 500):
+                chunk = refs[start : start + 500]
+                found.update(
+                    connection.scalars(
+                        select(subject_key.c.ref).where(subject_key.c.ref.in_(chunk))
+                    )
+                )
+        return found
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return len(connection.scalars(select(subject_key.c.ref)).all())
+
+    def write(self, new: dict[str, bytes], dropped: set[str]) -> None:
+        """Add and delete keys in one transaction of the store."""
+        with self.engine.begin() as connection:
+            if dropped:
+                connection.execute(
+                    delete(subject_key).where(subject_key.c.ref.in_(sorted(dropped)))
+                )
+            if new:
+                connection.execute(
+                    insert(subject_key), [{"ref": r, "wrapped": w} for r, w in new.items()]
+                )
+
+    def compact(self) -> None:
+        """Rewrite the key table so no old version of a deleted key stays in its file: a
+        ``VACUUM FULL`` on PostgreSQL (dead row versions survive a plain VACUUM), ``VACUUM`` on
+        SQLite (with ``secure_delete`` on, freed pages are zeroed too)."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(text("VACUUM FULL subject_key"))
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.exec_driver_sql("VACUUM")
+
+    def rewrap(self, batch: int = 1000) -> int:
+        """Wrap every key under the current data key (a rotation of PORTAL_DATA_KEY): the
+        people's own keys stay the same, so no data row is rewritten. Returns keys rewrapped."""
+        done, last = 0, ""
+        while True:
+            with self.engine.begin() as connection:
+                rows = connection.execute(
+                    select(subject_key.c.ref, subject_key.c.wrapped)
+                    .where(subject_key.c.ref > last)
+                    .order_by(subject_key.c.ref)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                for ref, wrapped in rows:
+                    if self.keys.is_current(bytes(wrapped)):
+                        continue
+                    raw = self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode())
+                    connection.execute(
+                        update(subject_key)
+                        .where(subject_key.c.ref == ref, subject_key.c.wrapped == wrapped)
+                        .values(wrapped=self._wrap(ref, raw))
+                    )
+                    done += 1
+        self.write_checks()
+        return done
+
+    def stale(self) -> int:
+        """Keys still wrapped under an older data key."""
+        with self.engine.connect() as connection:
+            rows = connection.scalars(select(subject_key.c.wrapped)).all()
+        return sum(not self.keys.is_current(bytes(w)) for w in rows)
+
+
+def store() -> KeyStore:
+    return current_app.extensions["portal.subject_keys"]
+
+
+def new_key(session) -> str:
+    """A new person's key, written to the store when ``session`` commits; its reference."""
+    ref, raw = os.urandom(16).hex(), AESGCM.generate_key(bit_length=256)
+    keystore = store()
+    session.info.setdefault(_NEW, {})[ref] = (_innermost(session), keystore._wrap(ref, raw))
+    keystore._remember(ref, AESGCM(raw))
+    return ref
+
+
+def discard(session, ref: str) -> None:
+    """Forget a key made in this transaction and never used."""
+    session.info.get(_NEW, {}).pop(ref, None)
+    store().forget(ref)
+
+
+def delete_key(session, ref: str | None) -> None:
+    """Delete a person's key when ``session`` commits, before the data (see the module)."""
+    if ref is None:
+        return
+    # Still usable until the commit: what the erasure itself writes (the withdrawals' ledger
+    # entries) is sealed under it, and goes with it.
+    session.info.setdefault(_DROP, {})[ref] = _innermost(session)
+
+
+def seal(ref: str | None, plaintext: str | None):
+    """``plaintext`` under the person's key ``ref``, for a personal column. Without a key (a
+    person not yet given one, see ``flask keys per-person``) it goes under the data key."""
+    if plaintext is None or ref is None:
+        return plaintext
+    return seal_personal(ref, store().aead(ref), plaintext)
+
+
+def is_sealed(value) -> bool:
+    return isinstance(value, Sealed)
+
+
+def _innermost(session):
+    session = session() if hasattr(session, "registry") else session  # a scoped session
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _within(transaction, outer) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "before_commit")
+def _write_keys(session):
+    new, dropped = session.info.pop(_NEW, None) or {}, session.info.pop(_DROP, None) or {}
+    if (new or dropped) and has_app_context():
+        new = {ref: wrapped for ref, (_, wrapped) in new.items() if ref not in dropped}
+        store().write(new, set(dropped))
+        if dropped:
+            session.info["portal.keys.dropped"] = set(dropped)
+
+
+@event.listens_for(Session, "after_commit")
+def _compact(session):
+    dropped = session.info.pop("portal.keys.dropped", None)
+    if dropped and has_app_context():
+        for ref in dropped:  # no copy left in this process's memory either
+            store().forget(ref)
+        try:
+            store().compact()
+        except Exception:  # noqa: BLE001 - the erasure stands; `flask keys compact` retries
+            current_app.logger.warning("key store compaction failed; run `flask keys compact`")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session):
+    """A rolled-back transaction (or savepoint) creates and deletes no key; but keys the key
+    store already deleted (the data's commit failed after it) are gone for this process too,
+    as for every other: the person is left for `flask erasures reconcile`."""
+    for ref in session.info.pop("portal.keys.dropped", None) or ():
+        if has_app_context():
+            store().forget(ref)
+    undone = session._transaction  # the transaction (or savepoint) being rolled back
+    for name in (_NEW, _DROP):
+        pending = session.info.get(name)
+        if not pending:
+            continue
+        for ref in [r for r, v in pending.items() if _within(_tx(v), undone) or undone is None]:
+            del pending[ref]
+
+
+def _tx(value):
+    return value[0] if isinstance(value, tuple) else value
+
+
+def personal_columns(model, fields: tuple[str, ...], ref_of) -> None:
+    """Let ORM writes of ``model``'s ``fields`` (plain ``str``) go under the person's own key:
+    ``ref_of(target, connection)`` names it (None: the data key, for people without one).
+
+    The value is sealed just before the row is written and the plain text put back after, so
+    code keeps reading and writing ``str``.
+    """
+
+    def _seal(_mapper, connection, target):
+        plain = {}
+        for name in fields:
+            value = target.__dict__.get(name)
+            if isinstance(value, str) and not isinstance(value, Sealed):
+                ref = ref_of(target, connection)
+                if ref is None:
+                    return
+                plain[name] = value
+                setattr(target, name, seal(ref, value))
+        if plain:
+            target.__dict__.setdefault("_portal_plain", {}).update(plain)
+
+    def _unseal(_mapper, _connection, target):
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        for name, value in target.__dict__.pop("_portal_plain", {}).items():
+            set_committed_value(target, name, value)
+
+    event.listen(model, "before_insert", _seal)
+    event.listen(model, "before_update", _seal)
+    event.listen(model, "after_insert", _unseal)
+    event.listen(model, "after_update", _unseal)

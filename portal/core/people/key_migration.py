@@ -1,0 +1,113 @@
+"""Give people made before per-person keys a key of their own, and move their data under it.
+
+Run once after the upgrade that brought per-person keys (`flask keys per-person`), while the
+portal serves: a batch of people per transaction, each batch taking the people's locks, so a
+change to one of them meanwhile waits for its batch and loses nothing. Until a person is
+moved, their data stays readable under the portal's data key, as before.
+
+Ledger entries written before keep their chain: their digest was made from the clear salt, IP
+and user agent, so those move into the personal part with a mark saying the digest is of the
+old kind. Their evidence stays as it was written (the chain covers it).
+"""
+
+import json
+
+from sqlalchemy import select, update
+
+from portal.core.consent.models import LedgerEntry, SignupRequest
+from portal.core.integrations.models.event import Event
+from portal.core.kernel import subject_keys
+from portal.core.mail.models import AddressRequest, OutboxMessage
+from portal.core.people import locks
+from portal.core.people.models.profile import EmailChange, ProfileField
+from portal.core.people.models.subject import Subject
+from portal.extensions import db
+
+# (model, encrypted column) rows that name their person by subject_id.
+_OWNED = [
+    (ProfileField, "value"),
+    (EmailChange, "new_email"),
+    (OutboxMessage, "content"),
+    (AddressRequest, "content"),
+    (Event, "personal"),
+]
+
+
+def waiting() -> int:
+    """People without a key of their own yet."""
+    return len(db.session.scalars(select(Subject.id).where(Subject.key_ref.is_(None))).all())
+
+
+def _move(subject_ids: list[int], refs: dict[int, str]) -> None:
+    for model, name in _OWNED:
+        column = getattr(model, name)
+        rows = db.session.execute(
+            select(model.id, model.subject_id, column).where(
+                model.subject_id.in_(subject_ids), column.is_not(None)
+            )
+        ).all()
+        for row_id, subject_id, value in rows:
+            sealed = subject_keys.seal(refs[subject_id], value)
+            db.session.execute(update(model).where(model.id == row_id).values({name: sealed}))
+    pending = db.session.execute(
+        select(
+            SignupRequest.id, SignupRequest.subject_id, SignupRequest.ip, SignupRequest.user_agent
+        ).where(SignupRequest.subject_id.in_(subject_ids), SignupRequest.personal.is_(None))
+    ).all()
+    for row_id, subject_id, ip, user_agent in pending:
+        part = json.dumps({"ip": ip, "user_agent": user_agent})
+        db.session.execute(
+            update(SignupRequest)
+            .where(SignupRequest.id == row_id)
+            .values(personal=subject_keys.seal(refs[subject_id], part), ip=None, user_agent=None)
+        )
+    entries = db.session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.subject_id,
+            LedgerEntry.personal_salt,
+            LedgerEntry.ip,
+            LedgerEntry.user_agent,
+        ).where(LedgerEntry.subject_id.in_(subject_ids), LedgerEntry.personal_salt.is_not(None))
+    ).all()
+    for row_id, subject_id, salt, ip, user_agent in entries:
+        # "v": 1 -- the digest is the old one, of (salt, subject, ip, user agent).
+        part = {"salt": salt, "ip": ip, "user_agent": user_agent, "evidence": None, "v": 1}
+        db.session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.id == row_id)
+            .values(
+                personal=subject_keys.seal(refs[subject_id], json.dumps(part)),
+                personal_salt=None,
+                ip=None,
+                user_agent=None,
+            )
+        )
+
+
+def give_keys(batch: int = 200, progress=None) -> int:
+    """Give every person without a key one and move their rows under it; returns how many."""
+    done = 0
+    while True:
+        ids = db.session.scalars(
+            select(Subject.id).where(Subject.key_ref.is_(None)).order_by(Subject.id).limit(batch)
+        ).all()
+        if not ids:
+            return done
+        locks.subjects(ids)
+        subjects = db.session.scalars(
+            select(Subject).where(Subject.id.in_(ids), Subject.key_ref.is_(None))
+        ).all()
+        refs = {}
+        for subject in subjects:
+            refs[subject.id] = ref = subject_keys.new_key(db.session)
+            db.session.execute(
+                update(Subject)
+                .where(Subject.id == subject.id)
+                .values(key_ref=ref, email=subject_keys.seal(ref, subject.email))
+            )
+        _move(list(refs), refs)
+        db.session.commit()
+        done += len(refs)
+        if progress:
+            progress(done)
