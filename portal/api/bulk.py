@@ -7,8 +7,9 @@ from flask import Response, request
 
 from portal.api import blueprint, io, problems
 from portal.api.auth import requires
+from portal.api.consent import capture_of
 from portal.api.problems import Problem
-from portal.core.consent import bulk, recording
+from portal.core.consent import bulk
 from portal.core.integrations import idempotency
 from portal.core.kernel.errors import InvalidInput, Refused
 
@@ -46,17 +47,7 @@ def _read(item) -> bulk.Change | Exception:
     """One change as the core takes it, or the problem that refuses it."""
     try:
         data = io.valid("BulkChange", item)
-        capture = recording.Capture(
-            email=data["email"],
-            brand=data["brand"],
-            topic=data["topic"],
-            channel=data["channel"],
-            action=data["action"],
-            captured_at=io.moment(data["captured_at"], "captured_at"),
-            evidence=data["evidence"],
-            text_version=data.get("text_version"),
-            language=data.get("language"),
-        )
+        capture = capture_of(data)
     except Problem as problem:
         return problem
     # What the change says, whatever the order of its members: its key's fingerprint.

@@ -40,11 +40,10 @@ def check(client):
     return Response(answer, mimetype="application/json")
 
 
-@blueprint.post("/consents")
-@requires("consent:write")
-def record(client):
-    data = io.body("RecordRequest")
-    capture = recording.Capture(
+def capture_of(data: dict) -> recording.Capture:
+    """A change captured elsewhere, as the core takes it, from a validated request (a single
+    write's body or one change of a bulk request)."""
+    return recording.Capture(
         email=data["email"],
         brand=data["brand"],
         topic=data["topic"],
@@ -55,6 +54,12 @@ def record(client):
         text_version=data.get("text_version"),
         language=data.get("language"),
     )
+
+
+@blueprint.post("/consents")
+@requires("consent:write")
+def record(client):
+    capture = capture_of(io.body("RecordRequest"))
     operation = partial(
         _record, client, capture, request.remote_addr, request.headers.get("User-Agent")
     )
