@@ -301,6 +301,7 @@ def run_lifecycle(dry_run, batch, slug):
 
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
+        click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
 
 
 def _resend(batch: int | None) -> None:

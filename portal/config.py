@@ -148,6 +148,7 @@ def from_environment(instance_path: str) -> dict:
         # shown as overdue; re-sent a batch per transaction; the status link's lifetime.
         "ERASURE_ANSWER_HOURS": int(env.get("ERASURE_ANSWER_HOURS", "72")),
         "IDEMPOTENCY_HOURS": int(env.get("IDEMPOTENCY_HOURS", "48")),
+        "OUTBOX_KEEP_DAYS": int(env.get("OUTBOX_KEEP_DAYS", "90")),
         "ERASURE_RESEND_BATCH": int(env.get("ERASURE_RESEND_BATCH", "100")),
         "ERASURE_STATUS_MAX_AGE": int(env.get("ERASURE_STATUS_MAX_AGE", str(365 * 86400))),
         # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).

@@ -1,5 +1,6 @@
 """The outbox: never sent in a request, never lost, never taken by two workers."""
 
+import json
 import socket
 import time
 from datetime import timedelta
@@ -118,3 +119,23 @@ def test_a_batch_starts_no_message_its_lease_cannot_cover(app, demo, smtp, monke
     assert all(row.lease_owner is None for row in rows[2:])  # free for any worker now
     assert outbox.send_due(limit=4, owner="w2").sent == 2
     assert len(smtp.messages) == 4
+
+
+def test_a_delivered_mail_keeps_only_its_sender_and_goes_after_the_keep_days(app, demo, smtp):
+    """Rendered mail holds the address and live links: it is dropped once delivered, and the
+    row itself once OUTBOX_KEEP_DAYS have passed, a bounded batch per lifecycle run."""
+    start = clock.now()
+    clock.freeze(start)
+    _queue(3, demo.id)
+    assert outbox.send_all().sent == 3
+    assert "Message 0" in smtp.messages[0]["Subject"]  # what was delivered was whole
+    for row in db.session.scalars(select(OutboxMessage)):
+        db.session.refresh(row)
+        assert json.loads(row.content) == {"sender": ["S", "s@example.com"]}
+    _queue(1, demo.id)  # still waiting: never purged
+    app.config["OUTBOX_KEEP_DAYS"] = 30
+    clock.freeze(start + timedelta(days=30))
+    assert outbox.purge() == 0  # not older than the keep days yet
+    clock.freeze(start + timedelta(days=30, seconds=1))
+    assert outbox.purge(batch=2) == 2 and outbox.purge(batch=2) == 1
+    assert [row.status for row in db.session.scalars(select(OutboxMessage))] == ["queued"]

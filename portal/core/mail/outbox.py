@@ -17,10 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.core.kernel import clock, leases
 from portal.core.kernel.leases import Pass
+from portal.core.kernel.transaction import commit_session
 from portal.core.mail import address_requests, envelope
 from portal.core.mail.models import FAILED, QUEUED, SENT, OutboxMessage
 from portal.extensions import db
@@ -69,6 +70,7 @@ class _Claimed:
     id: int
     attempts: int
     discard_when_done: bool
+    sender: list
 
 
 def _deliver(pairs: list[tuple[_Claimed, dict]], record, stopping) -> None:
@@ -131,6 +133,9 @@ def send_due(
                 "lease_until": None,
                 "attempts": row.attempts + 1,
                 "last_error": None,
+                # Once delivered, the rendered mail (address, words, live links) is not kept:
+                # only who sent it, for the person's export ("mails sent to you").
+                "content": json.dumps({"sender": row.sender}),
             }
             result.sent += 1
         else:
@@ -146,7 +151,8 @@ def send_due(
         db.session.commit()
 
     claimed = [
-        (_Claimed(r.id, r.attempts, r.discard_when_done), json.loads(r.content)) for r in rows
+        (_Claimed(r.id, r.attempts, r.discard_when_done, content.get("sender")), content)
+        for r, content in ((r, json.loads(r.content)) for r in rows)
     ]
     # A message is started only while the batch's lease still covers a whole send (connect
     # and each command may each take MAIL_TIMEOUT_SECONDS): past that another worker could
@@ -185,6 +191,29 @@ def retry_failed() -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def purge(now=None, batch: int = 10_000) -> int:
+    """Delete up to ``batch`` mails sent or given up more than OUTBOX_KEEP_DAYS ago (oldest
+    first), so the table holds the backlog and a window of history, not every mail ever sent;
+    returns how many went. Bounded, so a run never holds a long transaction: each
+    ``flask lifecycle run`` takes the next batch."""
+    days = current_app.config["OUTBOX_KEEP_DAYS"]
+    cut = (now or clock.now()) - timedelta(days=days)
+    old = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_((SENT, FAILED)),
+            func.coalesce(OutboxMessage.sent_at, OutboxMessage.created_at) < cut,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(batch)
+    )
+    with commit_session():
+        ids = list(db.session.scalars(old))
+        if not ids:
+            return 0
+        return db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))).rowcount
 
 
 def backlog() -> int:
