@@ -5,15 +5,16 @@ import json
 import zipfile
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from portal.core.consent.models import LedgerEntry
-from portal.core.people import subjects
+from portal.core.people import key_migration, subjects
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.passkey import Passkey, PasskeyChallenge
 from portal.extensions import db
 from tests.actions import PAGE, ask_erasure, signed_in
 from tests.conftest import csrf_token
+from tests.core.test_encryption import _raw_database_text
 from tests.passkeys.authenticator import Authenticator
 from tests.passkeys.helpers import BASE, add_passkey, post_json, sign_in_with, sign_out
 from tests.selfservice.test_download import SCHEMA
@@ -82,3 +83,25 @@ def test_erasure_removes_every_passkey_and_leaves_the_ledger_alone(client, smtp,
     assert _count(LedgerEntry) == ledger_rows + record.counts["consents_withdrawn"]
     for device in (laptop, phone):
         assert sign_in_with(client, device).status_code == 404
+
+
+def test_a_passkey_name_is_kept_under_the_persons_own_key(client, smtp, demo):
+    """The name describes the person ("Marie's phone"): not in clear in the row, and names
+    written before per-person keys are moved under the key by `flask keys per-person`."""
+    signed_in(client, smtp, ADDRESS)
+    add_passkey(client, Authenticator(), name="Marie-Passkey-Marker")
+    raw = db.session.execute(text("SELECT name, label FROM passkey")).one()
+    assert raw.name is None and b"Marie-Passkey-Marker" not in bytes(raw.label)
+    assert b"Marie-Passkey-Marker" not in _raw_database_text().encode()
+    # A name from before: in clear, read as it is until the command moves it.
+    db.session.execute(text("UPDATE passkey SET label = NULL, name = 'Old-Name-Marker'"))
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.scalar(select(Passkey)).name == "Old-Name-Marker"
+    assert key_migration.waiting() == 1
+    key_migration.give_keys()
+    db.session.expire_all()
+    assert db.session.execute(text("SELECT name FROM passkey")).scalar() is None
+    assert db.session.scalar(select(Passkey)).name == "Old-Name-Marker"
+    assert key_migration.waiting() == 0
+    assert "<td>Old-Name-Marker</td>" in client.get(PAGE).get_data(as_text=True)

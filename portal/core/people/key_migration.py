@@ -19,6 +19,7 @@ from portal.core.integrations.models.event import Event
 from portal.core.kernel import subject_keys
 from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.core.people import locks
+from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import EmailChange, ProfileField
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -34,8 +35,27 @@ _OWNED = [
 
 
 def waiting() -> int:
-    """People without a key of their own yet."""
-    return len(db.session.scalars(select(Subject.id).where(Subject.key_ref.is_(None))).all())
+    """People without a key of their own yet, or with a passkey name still in clear."""
+    keyless = db.session.scalars(select(Subject.id).where(Subject.key_ref.is_(None))).all()
+    named = db.session.scalars(
+        select(Passkey.subject_id).where(Passkey.plain_name.is_not(None)).distinct()
+    ).all()
+    return len(set(keyless) | set(named))
+
+
+def _move_passkey_names(subject_ids: list[int], refs: dict[int, str | None]) -> None:
+    """Passkey names kept in clear (before they went under the person's key)."""
+    rows = db.session.execute(
+        select(Passkey.id, Passkey.subject_id, Passkey.plain_name).where(
+            Passkey.subject_id.in_(subject_ids), Passkey.plain_name.is_not(None)
+        )
+    ).all()
+    for row_id, subject_id, name in rows:
+        db.session.execute(
+            update(Passkey)
+            .where(Passkey.id == row_id)
+            .values(label=subject_keys.seal(refs[subject_id], name), plain_name=None)
+        )
 
 
 def _move(subject_ids: list[int], refs: dict[int, str]) -> None:
@@ -49,6 +69,7 @@ def _move(subject_ids: list[int], refs: dict[int, str]) -> None:
         for row_id, subject_id, value in rows:
             sealed = subject_keys.seal(refs[subject_id], value)
             db.session.execute(update(model).where(model.id == row_id).values({name: sealed}))
+    _move_passkey_names(subject_ids, refs)
     pending = db.session.execute(
         select(
             SignupRequest.id, SignupRequest.subject_id, SignupRequest.ip, SignupRequest.user_agent
@@ -93,7 +114,7 @@ def give_keys(batch: int = 200, progress=None) -> int:
             select(Subject.id).where(Subject.key_ref.is_(None)).order_by(Subject.id).limit(batch)
         ).all()
         if not ids:
-            return done
+            return done + _name_passkeys(batch)
         locks.subjects(ids)
         subjects = db.session.scalars(
             select(Subject).where(Subject.id.in_(ids), Subject.key_ref.is_(None))
@@ -111,3 +132,25 @@ def give_keys(batch: int = 200, progress=None) -> int:
         done += len(refs)
         if progress:
             progress(done)
+
+
+def _name_passkeys(batch: int) -> int:
+    """Move the passkey names still in clear of people who already have a key; returns how
+    many people had some."""
+    done = 0
+    while True:
+        ids = db.session.scalars(
+            select(Passkey.subject_id)
+            .where(Passkey.plain_name.is_not(None))
+            .distinct()
+            .order_by(Passkey.subject_id)
+            .limit(batch)
+        ).all()
+        if not ids:
+            return done
+        locks.subjects(ids)
+        query = select(Subject.id, Subject.key_ref).where(Subject.id.in_(ids))
+        refs = {subject_id: ref for subject_id, ref in db.session.execute(query)}
+        _move_passkey_names(ids, refs)
+        db.session.commit()
+        done += len(ids)

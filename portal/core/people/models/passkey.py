@@ -3,8 +3,10 @@
 from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
+from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.people import keys
 from portal.extensions import db
 
 
@@ -25,12 +27,24 @@ class Passkey(db.Model):
     user_handle: Mapped[bytes] = mapped_column(LargeBinary(64))
     # An unsigned 32-bit counter in WebAuthn: beyond what a 32-bit signed integer holds.
     sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
-    name: Mapped[str] = mapped_column(String(60))
+    # The name the person gave it ("Marie's phone"): under the person's own key, so that an
+    # erased person's device names cannot be read from old row versions or backups.
+    label: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
+    # Where names were kept in clear before per-person keys; `flask keys per-person` moves them.
+    plain_name: Mapped[str | None] = mapped_column("name", String(60), nullable=True)
     transports: Mapped[str] = mapped_column(String(120), default="")
     created_at = mapped_column(UTCDateTime, default=clock.now)
     last_used_at = mapped_column(UTCDateTime, nullable=True)
 
     subject = relationship("Subject")
+
+    @property
+    def name(self) -> str:
+        return self.label if self.label is not None else (self.plain_name or "")
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self.label, self.plain_name = value, None
 
 
 class PasskeyChallenge(db.Model):
@@ -48,3 +62,7 @@ class PasskeyChallenge(db.Model):
     # Set for a registration or a confirmation: only that subject may answer it.
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"), index=True)
     created_at = mapped_column(UTCDateTime, default=clock.now, index=True)
+
+
+
+subject_keys.personal_columns(Passkey, ("label",), keys.by_subject_id)
