@@ -64,5 +64,4 @@ class PasskeyChallenge(db.Model):
     created_at = mapped_column(UTCDateTime, default=clock.now, index=True)
 
 
-
 subject_keys.personal_columns(Passkey, ("label",), keys.by_subject_id)
