@@ -3,6 +3,7 @@
 import re
 import threading
 import time
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pyotp
@@ -303,28 +304,50 @@ def signed_in(client, smtp, email):
     smtp.clear()
 
 
-def post_field(client, name, headers=None, **inputs):
-    html = client.get(PAGE).get_data(as_text=True)
-    data = {"csrf_token": csrf_token(html), **inputs}
-    return client.post(f"{PAGE}field/{name}", data=data, headers=headers or {})
+class _ProfileForm(HTMLParser):
+    """The inputs of the profile form as a browser would send them untouched."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.select, self.values = False, None, {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("action", "").endswith("/my-data/profile")
+        elif self.inside and tag == "input" and attrs.get("name"):
+            self.values[attrs["name"]] = attrs.get("value") or ""
+        elif self.inside and tag == "select":
+            self.select = attrs["name"]
+            self.values.setdefault(self.select, "")
+        elif self.inside and tag == "option" and self.select and "selected" in attrs:
+            self.values[self.select] = attrs.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self.select = None
 
 
-# Each field of the profile form and the inputs it posts.
-FIELDS = {
-    "first_name": ["first_name"],
-    "last_name": ["last_name"],
-    "preferred_language": ["preferred_language"],
-    "mobile_number": ["mobile_number"],
-    "postal_address": ["postal_line1", "postal_postcode", "postal_city", "postal_country"],
-    "date_of_birth": ["birth_day", "birth_month", "birth_year"],
-}
+def profile_form(page: str) -> dict:
+    """Every input of the profile form on My data, with the value it holds now."""
+    parser = _ProfileForm()
+    parser.feed(page)
+    assert parser.values, "no profile form in the page"
+    return parser.values
+
+
+def post_profile(client, headers=None, **inputs):
+    """Save the profile form as the person would: every field as shown, ``inputs`` changed."""
+    data = {**profile_form(client.get(PAGE).get_data(as_text=True)), **inputs}
+    return client.post(f"{PAGE}profile", data=data, headers=headers or {})
 
 
 def fill_in_everything(client, **inputs):
-    """Post every field of the profile in turn, as the person would; each must be saved."""
-    for name, keys in FIELDS.items():
-        answer = post_field(client, name, **{key: inputs[key] for key in keys})
-        assert answer.status_code == 200, (name, answer.status_code)
+    """Fill in every field of the profile and save it once; it must be saved."""
+    answer = post_profile(client, **inputs)
+    assert answer.status_code == 200, answer.status_code
 
 
 def link_in(pattern, message) -> str:

@@ -1,4 +1,4 @@
-"""Input of the self-service pages: one profile field at a time, and the new address."""
+"""Input of the self-service pages: the profile's fields, and the new address."""
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -25,14 +25,22 @@ INPUTS = {
     profile.BIRTH: ("birth_day", "birth_month", "birth_year"),
 }
 
+# The field each input (and each field's own name) belongs to, for naming it in an error.
+FIELD_OF = {key: name for name, keys in INPUTS.items() for key in (name, *keys)}
+
 
 class EmailForm(Form):
     email = EmailField(_l("New email address"))
 
 
 def read_field(name: str, form: MultiDict) -> str | None:
-    """The validated value of field ``name`` from the posted inputs; None means "remove"."""
+    """The validated value of field ``name`` from the posted inputs; None means "remove", or
+    "not given" for a field that is not held (the profile form posts every field at once)."""
     get = lambda key: form.get(key, "")  # noqa: E731
+    if name in (profile.MOBILE, profile.POSTAL) and not any(
+        get(key).strip() for key in INPUTS[name]
+    ):
+        return None
     if name in (profile.FIRST_NAME, profile.LAST_NAME):
         return profile.parse_name(name, get(name))
     if name == profile.LANGUAGE:
@@ -68,6 +76,6 @@ def stored(subject: Subject, fields: dict) -> dict[str, str]:
     return values
 
 
-def typed(name: str, form: MultiDict) -> dict[str, str]:
-    """What the person typed in field ``name``, to show it again after an error."""
-    return {key: form.get(key, "") for key in INPUTS.get(name, ())}
+def typed(names: list[str], form: MultiDict) -> dict[str, str]:
+    """What the person typed in the fields ``names``, to show it again after an error."""
+    return {key: form.get(key, "") for name in names for key in INPUTS.get(name, ())}

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from portal import sessions
 from portal.core.consent import labels
 from portal.core.kernel import clock
-from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.people import access, email_change, export, mydata, profile
 from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.mailed import Link, mailed_link
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
-from portal.selfservice.forms import EmailForm, read_field, stored, typed
+from portal.selfservice.forms import FIELD_OF, INPUTS, EmailForm, read_field, stored, typed
 from portal.web import client_origin
 
 
@@ -48,6 +48,7 @@ def _context(**context) -> dict:
     values.update(context.pop("typed", {}))
     context.setdefault("errors", {})
     context.setdefault("email_form", EmailForm(formdata=None))
+    context.update(inputs=INPUTS, field_of=FIELD_OF)
     return {"data": data, "values": values, "labels": field_labels(), "words": words(), **context}
 
 
@@ -61,23 +62,28 @@ def page():
     return _page()
 
 
-@blueprint.post("/field/<name>")
+@blueprint.post("/profile")
 @sessions.require(access.FULL)
-def field(name: str):
-    """Save one field; with htmx the answer is that field's form alone."""
-    if name not in profile.names_of(g.group):
-        abort(404)
-    context = {"errors": {}, "current": name}
-    try:
-        profile.edit(g.subject, name, read_field(name, request.form), actor="subject")
-        context["saved"] = name
-    except InvalidInput as refused:
-        context["errors"][refused.field] = str(refused.message)
-        context["typed"] = typed(name, request.form)
-    if htmx:  # htmx swaps only 2xx answers: the error is in the swapped field
-        template = "selfservice/_field.html"
-        return render_template(template, name=name, standalone=True, **_context(**context))
-    return _page(422 if context["errors"] else 200, **context)
+def save_profile():
+    """Save the whole profile in one transaction; with htmx the answer is that section alone."""
+    names = profile.names_of(g.group)
+    values, errors = {}, {}
+    for name in names:
+        try:
+            values[name] = read_field(name, request.form)
+        except InvalidInput as refused:
+            errors[refused.field] = str(refused.message)
+    if not errors:
+        try:
+            profile.edit_all(g.subject, values, actor="subject")
+        except InvalidFields as refused:
+            errors.update(refused.errors)
+    context = {"errors": errors, "saved": not errors}
+    if errors:
+        context["typed"] = typed(names, request.form)
+    if htmx:  # htmx swaps only 2xx answers: the errors are in the swapped section
+        return render_template("selfservice/_profile.html", **_context(**context))
+    return _page(422 if errors else 200, **context)
 
 
 @blueprint.post("/email")

@@ -1,4 +1,4 @@
-"""My data in Chromium: edit a field with and without JavaScript, download, erase, and axe."""
+"""My data in Chromium: edit the profile with and without JavaScript, download, erase, and axe."""
 
 import json
 from pathlib import Path
@@ -24,8 +24,9 @@ def test_edit_download_and_erase(live_server, page, client, demo, smtp):
     page.get_by_role("link", name="My data").first.click()
     page.get_by_role("heading", name="My data", exact=True).wait_for()
     page.locator("#in-first_name").fill("Aurélie")
-    page.get_by_role("button", name="Save First name").click()
-    page.locator("#field-first_name .saved").wait_for()  # htmx swapped just this field
+    page.get_by_role("button", name="Save my profile").click()
+    page.locator("#profile-section .saved").wait_for()  # htmx swapped just this section
+    assert page.get_by_role("heading", name="My data", exact=True).is_visible()
     page.reload()
     assert page.locator("#in-first_name").input_value() == "Aurélie"
 
@@ -47,18 +48,19 @@ def test_edit_download_and_erase(live_server, page, client, demo, smtp):
     assert "/preferences/sign-in" in page.url
 
 
-def test_a_field_without_javascript(live_server, page_without_js, client, demo, smtp):
+def test_the_profile_without_javascript(live_server, page_without_js, client, demo, smtp):
     page = page_without_js
     subscribed(client, smtp, "plain@example.com")
     sign_in_by_mail(page, live_server, smtp, "plain@example.com")
     page.goto(f"{live_server}/luxe/my-data/")
     page.locator("#in-mobile_number").fill("+33 1")
-    page.get_by_role("button", name="Save Mobile number").click()
+    page.get_by_role("button", name="Save my profile").click()
     page.locator("#in-mobile_number[aria-invalid=true]").wait_for()
+    page.get_by_role("link", name="Mobile number: This is not a valid phone number").wait_for()
     assert page.locator("#in-mobile_number").input_value() == "+33 1"
     page.locator("#in-mobile_number").fill("+33 6 12 34 56 78")
-    page.get_by_role("button", name="Save Mobile number").click()
-    page.locator("#field-mobile_number .saved").wait_for()
+    page.get_by_role("button", name="Save my profile").click()
+    page.locator("#profile-section .saved").wait_for()
     assert page.locator("#in-mobile_number").input_value() == "+33612345678"
 
 
@@ -74,7 +76,7 @@ def test_self_service_pages_have_no_accessibility_violations(
     page.locator("#in-birth_day").fill("31")
     page.locator("#in-birth_month").fill("2")
     page.locator("#in-birth_year").fill("1990")
-    page.locator("#field-date_of_birth button").click()
+    page.locator("#profile-section form button[type=submit]").click()
     page.locator("#field-date_of_birth .error").wait_for()
     page.locator("#new-email").fill("nope")
     page.locator("#email-section form button").last.click()

@@ -10,7 +10,7 @@ from portal.core.kernel import rotation
 from portal.core.kernel.crypto import Keys
 from portal.core.people import subjects
 from portal.extensions import db
-from tests.actions import PAGE, decide, post_field, sign_up, signed_in
+from tests.actions import PAGE, decide, post_profile, sign_up, signed_in
 
 NEW_KEY = "bmV3LWRhdGEta2V5LW5ldy1kYXRhLWtleS1uZXctZGE="
 
@@ -61,7 +61,7 @@ def test_a_value_changed_while_its_batch_is_rewritten_is_kept(app, client, demo,
     signed_in(client, smtp, "race@example.com")
     db.session.execute(text("UPDATE subject SET key_ref = NULL"))
     db.session.commit()
-    post_field(client, "first_name", first_name="Before")
+    post_profile(client, first_name="Before")
     _new_key(app)
     during = []
 
@@ -70,9 +70,7 @@ def test_a_value_changed_while_its_batch_is_rewritten_is_kept(app, client, demo,
         if statement.lstrip().upper().startswith("UPDATE PROFILE_FIELD") and not during:
             during.append("started")
             saving = threading.Thread(
-                target=lambda: during.append(
-                    post_field(client, "first_name", first_name="During").status_code
-                )
+                target=lambda: during.append(post_profile(client, first_name="During").status_code)
             )
             saving.start()
             saving.join()
@@ -96,7 +94,7 @@ def test_rotation_in_batches_while_people_read_and_write(app, demo, smtp):
         with app.app_context():  # a context of each person's own: Flask-WTF keeps tokens in g
             people[f"reader{n}@example.com"] = person = app.test_client()
             signed_in(person, smtp, f"reader{n}@example.com")
-            post_field(person, "first_name", first_name="Name 0")
+            post_profile(person, first_name="Name 0")
     with app.app_context():
         for n in range(20):
             sign_up(newcomers, f"before{n}@example.com")
@@ -110,7 +108,7 @@ def test_rotation_in_batches_while_people_read_and_write(app, demo, smtp):
         turn = 0
         while not stop.is_set() or turn < 3:
             turn += 1
-            saved = post_field(person, "first_name", first_name=f"Name {turn}")
+            saved = post_profile(person, first_name=f"Name {turn}")
             page = person.get(PAGE)
             html = page.get_data(as_text=True)
             if saved.status_code != 200 or page.status_code != 200:

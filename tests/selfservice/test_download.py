@@ -9,7 +9,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from portal.core.kernel import clock
-from tests.actions import PAGE, post_field, signed_in
+from tests.actions import PAGE, post_profile, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "portal/static/schemas/export-v1.schema.json").read_text())
@@ -18,8 +18,7 @@ SCHEMA = json.loads((ROOT / "portal/static/schemas/export-v1.schema.json").read_
 def test_json_download_is_a_dated_uncached_attachment_valid_against_the_schema(client, demo, smtp):
     clock.freeze(datetime(2026, 12, 24, 10, 0, tzinfo=UTC))
     signed_in(client, smtp, "take@example.com")
-    post_field(client, "first_name", first_name="Camille")
-    post_field(client, "mobile_number", mobile_number="+33612345678")
+    post_profile(client, first_name="Camille", mobile_number="+33612345678")
     answer = client.get(f"{PAGE}download.json")
     assert answer.status_code == 200
     assert answer.headers["Content-Disposition"] == (

@@ -1,7 +1,10 @@
 """The "My data" page: everything held, at the "full" level only, every field editable."""
 
+import pytest
+
+from portal.core.kernel.errors import InvalidFields
 from portal.core.kernel.models.group import SiteGroup
-from portal.core.people import subjects
+from portal.core.people import profile, subjects
 from portal.extensions import db
 from tests.actions import (
     PAGE,
@@ -9,7 +12,7 @@ from tests.actions import (
     fill_in_everything,
     manage_link,
     open_manage_link,
-    post_field,
+    post_profile,
     sign_up,
     signed_in,
     subscribed,
@@ -49,8 +52,10 @@ def test_a_group_that_does_not_collect_a_date_of_birth_never_asks(client, demo, 
     db.session.commit()
     signed_in(client, smtp, "nodob@example.com")
     assert "Date of birth" not in client.get(PAGE).get_data(as_text=True)
-    answer = post_field(client, "date_of_birth", birth_day="1", birth_month="2", birth_year="1990")
-    assert answer.status_code == 404
+    answer = post_profile(client, birth_day="1", birth_month="2", birth_year="1990")
+    assert answer.status_code == 200 and "Date of birth" not in answer.get_data(as_text=True)
+    subject = subjects.find(demo.id, "nodob@example.com")
+    assert profile.BIRTH not in profile.fields_of(subject)
 
 
 def test_every_field_is_saved_and_confirmed(client, demo, smtp):
@@ -81,32 +86,86 @@ def test_every_field_is_saved_and_confirmed(client, demo, smtp):
 
 def test_a_bad_value_is_refused_in_place_keeping_what_was_typed(client, demo, smtp):
     signed_in(client, smtp, "bad@example.com")
-    answer = post_field(client, "mobile_number", mobile_number="+33 1 23")
+    answer = post_profile(client, mobile_number="+33 1 23")
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     assert 'aria-invalid="true"' in html and 'aria-describedby="in-mobile_number-error' in html
     assert 'value="+33 1 23"' in html and "not a valid phone number" in html
-    answer = post_field(client, "date_of_birth", birth_day="31", birth_month="2", birth_year="1990")
+    answer = post_profile(client, birth_day="31", birth_month="2", birth_year="1990")
     assert answer.status_code == 422 and "This date does not exist" in answer.get_data(True)
-    answer = post_field(client, "first_name", first_name="a\x00b")
+    answer = post_profile(client, first_name="a\x00b")
     assert answer.status_code == 422
-    answer = post_field(client, "preferred_language", preferred_language="xx")
+    answer = post_profile(client, preferred_language="xx")
     assert answer.status_code == 422 and "Choose one of the languages" in answer.get_data(True)
 
 
-def test_with_htmx_only_the_field_comes_back(client, demo, smtp):
+def test_one_wrong_field_saves_nothing_and_the_summary_names_each_in_form_order(client, demo, smtp):
+    signed_in(client, smtp, "all-or-nothing@example.com")
+    answer = post_profile(
+        client,
+        first_name="Nouveau",
+        mobile_number="+33 1 23",
+        postal_line1="17 rue des Capucines",
+        birth_day="31",
+        birth_month="2",
+        birth_year="1990",
+    )
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    start = html.index('class="error-summary"')
+    summary = html[start : html.index("</ul>", start)]
+    mobile = summary.index('<a href="#in-mobile_number">Mobile number: This is not a valid')
+    postal = summary.index('<a href="#in-postal_postcode">Postal address: Enter the postcode.')
+    birth = summary.index('<a href="#in-birth_day">Date of birth: This date does not exist')
+    assert mobile < postal < birth
+    assert 'value="Nouveau"' in html and 'value="17 rue des Capucines"' in html  # kept
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'value="Nouveau"' not in page and "Last confirmed on" not in page.split("h-profile")[1]
+
+
+def test_with_htmx_only_the_profile_section_comes_back(client, demo, smtp):
     signed_in(client, smtp, "htmx@example.com")
-    answer = post_field(client, "last_name", headers={"HX-Request": "true"}, last_name="Ives")
+    htmx = {"HX-Request": "true"}
+    answer = post_profile(client, headers=htmx, last_name="Ives", mobile_number="+33612345678")
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
-    assert html.lstrip().startswith('<form method="post" action="/luxe/my-data/field/last_name"')
+    assert html.lstrip().startswith('<section class="panel block" id="profile-section"')
     assert "<html" not in html and "Saved" in html and 'value="Ives"' in html
-    cleared = post_field(client, "last_name", headers={"HX-Request": "true"}, last_name="")
-    assert "Not given." in cleared.get_data(as_text=True)
-    refused = post_field(client, "mobile_number", headers={"HX-Request": "true"}, mobile_number="")
+    cleared = post_profile(client, headers=htmx, last_name="").get_data(as_text=True)
+    assert 'value="Ives"' not in cleared and "Saved" in cleared
+    refused = post_profile(client, headers=htmx, mobile_number="")
     assert refused.status_code == 200  # htmx swaps only 2xx answers
-    assert 'aria-invalid="true"' in refused.get_data(True)
-    assert "Enter your mobile number" in refused.get_data(True)
+    html = refused.get_data(as_text=True)
+    assert 'aria-invalid="true"' in html and "Saved" not in html
+    assert "Mobile number: This field cannot be left empty." in html
+    assert 'value="+33612345678"' in client.get(PAGE).get_data(as_text=True)
+
+
+def test_saving_the_profile_confirms_each_field_given_and_announces_each_change(client, demo, smtp):
+    from portal.core.integrations.models.event import Event
+
+    signed_in(client, smtp, "events@example.com")
+    subject = subjects.find(demo.id, "events@example.com")
+    before = db.session.query(Event).count()
+    assert post_profile(client, first_name="Ann", last_name="Lee").status_code == 200
+    assert db.session.query(Event).count() - before == 3  # two names and the language
+    held = profile.fields_of(subject)
+    assert {profile.FIRST_NAME, profile.LAST_NAME, profile.LANGUAGE} == set(held)
+    assert post_profile(client).status_code == 200  # nothing changed: confirmed again only
+    assert db.session.query(Event).count() - before == 3
+
+
+def test_edit_all_names_every_field_refused_and_saves_nothing(app, client, demo, smtp):
+    signed_in(client, smtp, "core@example.com")
+    subject = subjects.find(demo.id, "core@example.com")
+    profile.edit(subject, profile.MOBILE, "+33612345678", "subject")
+    db.session.get(SiteGroup, demo.id).collect_date_of_birth = False
+    db.session.commit()
+    values = {profile.FIRST_NAME: "Ann", profile.MOBILE: None, profile.BIRTH: "1990-01-01"}
+    with pytest.raises(InvalidFields) as refused:
+        profile.edit_all(subject, values, "subject")
+    assert set(refused.value.errors) == {profile.MOBILE, "form"}
+    assert profile.FIRST_NAME not in profile.fields_of(subject)
 
 
 def test_recipients_are_the_api_clients_that_can_read_the_person(client, demo, smtp):

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from portal.core.integrations import events
 from portal.core.kernel import clock
-from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.kernel.transaction import commit_session
 from portal.core.people.models.profile import ProfileField
@@ -169,6 +169,30 @@ def parse_birth(day: str | None, month: str | None, year: str | None) -> str | N
     return born.isoformat()
 
 
+def _check(subject: Subject, name: str, value: str | None) -> None:
+    """Refuse an edit the person may not make: a field the group does not hold, or emptying a
+    contact field (channels depend on it). Emptying a field that is not held is no change."""
+    if name not in names_of(subject.group):
+        raise InvalidInput("form", _l("This field is not part of your profile here."))
+    if value is None and name not in CLEARABLE and name in fields_of(subject):
+        raise InvalidInput(name, _l("This field cannot be left empty."))
+
+
+def _apply(subject: Subject, name: str, value: str | None, actor: str) -> ProfileField | None:
+    """One checked edit in the caller's transaction (see ``edit``)."""
+    if value is None:
+        row = fields_of(subject).get(name)
+        if row is not None:
+            db.session.delete(row)
+            announce(subject, name, None)
+        return None
+    row = set_field(subject, name, value, actor)
+    row.confirmed_at = clock.now()
+    if name == LANGUAGE:
+        subject.language = value
+    return row
+
+
 def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileField | None:
     """The person's own edit of one field, validated beforehand by a ``parse_*`` function.
 
@@ -177,19 +201,28 @@ def edit(subject: Subject, name: str, value: str | None, actor: str) -> ProfileF
     ``None`` removes a field that may be empty. No earlier value is kept anywhere. The
     preferred language is also the language of every mail to the person.
     """
-    if name not in names_of(subject.group):
-        raise InvalidInput("form", _l("This field is not part of your profile here."))
-    if value is None and name not in CLEARABLE:
-        raise InvalidInput(name, _l("This field cannot be left empty."))
+    _check(subject, name, value)
     with commit_session():
-        if value is None:
-            row = fields_of(subject).get(name)
-            if row is not None:
-                db.session.delete(row)
-                announce(subject, name, None)
-            return None
-        row = set_field(subject, name, value, actor)
-        row.confirmed_at = clock.now()
-        if name == LANGUAGE:
-            subject.language = value
-        return row
+        return _apply(subject, name, value, actor)
+
+
+def edit_all(
+    subject: Subject, values: dict[str, str | None], actor: str
+) -> dict[str, ProfileField | None]:
+    """The person's edit of several fields at once (their whole profile), as ``edit`` does
+    for one, in ONE transaction: all are saved or none is.
+
+    Raises ``InvalidFields`` naming every field refused, before anything is written. Each field
+    given a value is confirmed now; ``None`` removes a field that may be empty and leaves alone
+    one that is not held. One ``profile.updated`` event per changed field, as for every change.
+    """
+    errors = {}
+    for name, value in values.items():
+        try:
+            _check(subject, name, value)
+        except InvalidInput as refused:
+            errors.setdefault(refused.field, str(refused.message))
+    if errors:
+        raise InvalidFields(errors)
+    with commit_session():
+        return {name: _apply(subject, name, value, actor) for name, value in values.items()}
