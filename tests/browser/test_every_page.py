@@ -43,9 +43,9 @@ README_SHOTS = {
 }
 # Time is shared (the whole suite must stay fast), and axe is most of it: every page is
 # checked by axe at both widths in English, for every role. A translation changes words, not
-# structure, so in French and German the pages are walked as the owner (who sees every
-# console page) with overflow, sizes and words checked at both widths, and axe on the customer
-# pages and the console's busiest ones: French wide, German narrow (long words, small screen).
+# structure, so in French and German every role's pages have overflow, sizes and words checked
+# at both widths, and axe runs on the customer pages and the console's busiest ones: French
+# wide, German narrow (long words, small screen).
 AXE_WIDTHS = {"en": ("wide", "narrow"), "fr": ("wide",), "de": ("narrow",)}
 AXE_TRANSLATED = {
     "group-home",
@@ -62,7 +62,7 @@ AXE_TRANSLATED = {
     "owner-console-support",
     "owner-console-404",
 }
-ROLES = {"en": ("owner", "brand_admin", "viewer"), "fr": ("owner",), "de": ("owner",)}
+ROLES = ("owner", "brand_admin", "viewer")
 
 # Codes the portal stores; a page in any language names them in words.
 CODES = re.compile(
@@ -293,7 +293,7 @@ def test_every_page_in_every_language_and_width(live_server, browser, client, de
         walk.page.goto(f"{live_server}/admin/login?lang={language}")
         walk.check("/admin/login", language, "console-login")
         accounts = {"owner": owners[language], "brand_admin": brand_admin, "viewer": viewer}
-        for role in ROLES[language]:
+        for role in ROLES:
             account = accounts[role]
             _log_in(walk.page, live_server, account)
             seen = _console_paths(walk.page)
