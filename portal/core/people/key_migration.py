@@ -12,7 +12,7 @@ old kind. Their evidence stays as it was written (the chain covers it).
 
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, union, update
 
 from portal.core.consent.models import LedgerEntry, SignupRequest
 from portal.core.integrations.models.event import Event
@@ -36,11 +36,10 @@ _OWNED = [
 
 def waiting() -> int:
     """People without a key of their own yet, or with a passkey name still in clear."""
-    keyless = db.session.scalars(select(Subject.id).where(Subject.key_ref.is_(None))).all()
-    named = db.session.scalars(
-        select(Passkey.subject_id).where(Passkey.plain_name.is_not(None)).distinct()
-    ).all()
-    return len(set(keyless) | set(named))
+    keyless = select(Subject.id).where(Subject.key_ref.is_(None))
+    named = select(Passkey.subject_id).where(Passkey.plain_name.is_not(None))
+    # Counted by the database: loading every id would not do at tens of millions of people.
+    return db.session.scalar(select(func.count()).select_from(union(keyless, named).subquery()))
 
 
 def _move_passkey_names(subject_ids: list[int], refs: dict[int, str | None]) -> None:
