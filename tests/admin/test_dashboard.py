@@ -8,12 +8,11 @@ from sqlalchemy import select
 
 from portal.core.consent.changes import Origin
 from portal.core.kernel import clock
-from portal.core.kernel.models.job import DONE, Job
 from portal.core.people import erasure
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.actions import confirm, confirmation_link, decide, deliver, log_in, sign_up
-from tests.factories import brand, brand_admin, make_admin
+from tests.factories import brand, brand_admin, finished_import, make_admin
 
 
 def test_figures_of_the_group_and_of_one_brand(client, demo, smtp):
@@ -87,19 +86,7 @@ def test_erasures_per_week_count_at_the_brands_the_person_was_at(client, demo, s
 
 def test_imported_consents_count_in_the_week_their_import_finished(client, demo):
     camille = brand("camille")
-    db.session.add(
-        Job(
-            group_id=demo.id,
-            brand_id=camille.id,
-            kind="import",
-            created_by="owner",
-            state=DONE,
-            total=5,
-            done=5,
-            failed=1,
-            finished_at=clock.now(),
-        )
-    )
+    finished_import(demo.id, camille.id, done=5, failed=1, finished_at=clock.now())
     db.session.commit()
     log_in(client, make_admin(demo, "viewer"))
     page = client.get("/admin/").get_data(as_text=True)

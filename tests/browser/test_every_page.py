@@ -22,12 +22,11 @@ from portal.core.consent.models import SignupRequest
 from portal.core.consent.signup import latest_text
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Topic
-from portal.core.kernel.models.job import DONE, Job
 from portal.core.people import subjects
 from portal.extensions import db
 from tests.actions import code_for, subscribed
 from tests.browser.conftest import AXE, sign_in_by_mail
-from tests.factories import PASSWORD, brand, make_admin, member
+from tests.factories import PASSWORD, brand, finished_import, make_admin, member
 
 pytestmark = pytest.mark.browser
 
@@ -209,19 +208,7 @@ def _weeks_of_signups(group, house):
                     confirmed_at=asked + timedelta(hours=2) if number % 4 else None,
                 )
             )
-    db.session.add(
-        Job(
-            group_id=group.id,
-            brand_id=house.id,
-            kind="import",
-            created_by="owner",
-            state=DONE,
-            total=40,
-            done=40,
-            failed=2,
-            finished_at=now - timedelta(weeks=3),
-        )
-    )
+    finished_import(group.id, house.id, done=40, failed=2, finished_at=now - timedelta(weeks=3))
     db.session.commit()
 
 
