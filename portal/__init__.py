@@ -6,6 +6,7 @@ from flask import Flask, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from portal import replica
 from portal.config import from_environment
 from portal.core.kernel import subject_keys
 from portal.core.kernel.crypto import Keys
@@ -87,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     import portal.core.tables  # noqa: F401 - register every table before migrations look
 
     _database_timeouts(app)
+    replica.configure(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -133,6 +135,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         devmail,
     ):
         part.init_app(app)
+    replica.init_app(app)  # last: it wraps views the parts registered
     return app
 
 

@@ -82,6 +82,10 @@ def from_environment(instance_path: str) -> dict:
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
+    replica_url = env.get("DATABASE_REPLICA_URL", "")
+    if replica_url.startswith("postgresql://"):
+        replica_url = "postgresql+psycopg://" + replica_url[len("postgresql://") :]
+
     mail_server = env.get("MAIL_SERVER", "")
     return {
         "PORTAL_ENV": "development" if development else env.get("PORTAL_ENV"),
@@ -94,6 +98,9 @@ def from_environment(instance_path: str) -> dict:
             k.strip() for k in env.get("PORTAL_OLD_DATA_KEYS", "").split(",") if k.strip()
         ],
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A streaming replica for reads that tolerate lag (portal.replica); empty: none.
+        "DATABASE_REPLICA_URL": replica_url,
+        "REPLICA_MAX_LAG_SECONDS": float(env.get("REPLICA_MAX_LAG_SECONDS", "5")),
         "PORTAL_BASE_URL": env.get("PORTAL_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PORTAL_DEFAULT_GROUP": env.get("PORTAL_DEFAULT_GROUP", ""),
         "PORTAL_JURISDICTION": env.get("PORTAL_JURISDICTION", "EU"),

@@ -17,6 +17,8 @@ from limits.util import WindowStats
 from sqlalchemy import BigInteger, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
 
+from portal.replica import RoutingSession
+
 # Named constraints so that Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -43,7 +45,7 @@ class Model(DeclarativeBase):
     registry = registry(metadata=MetaData(naming_convention=NAMING), type_annotation_map={int: BIG})
 
 
-db = SQLAlchemy(model_class=Model)
+db = SQLAlchemy(model_class=Model, session_options={"class_": RoutingSession})
 migrate = Migrate(render_as_batch=True, compare_type=True, render_item=_render_type)
 mail = Mail()
 babel = Babel()
