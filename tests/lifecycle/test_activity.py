@@ -3,14 +3,16 @@
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from portal.core.consent.preferences import unsubscribe_all
 from portal.core.kernel import clock
 from portal.core.kernel.transaction import commit_session
-from portal.core.lifecycle import answers, run
+from portal.core.lifecycle import activity, answers, run
+from portal.core.lifecycle.activity import last_activity
 from portal.core.people import profile, subjects
 from portal.core.people.models.passkey import Passkey
-from portal.core.people.models.subject import ACTIVE
+from portal.core.people.models.subject import ACTIVE, Subject
 from portal.extensions import db
 from tests.factories import ORIGIN, PARIS, START, member
 
@@ -93,3 +95,54 @@ def test_signing_in_with_a_passkey_is_activity(demo):
     assert run.preview(demo)["dormant"] == 0
     _at(TWO_YEARS_ON + timedelta(days=310))  # 2028 is a leap year: a few days more
     assert run.preview(demo)["dormant"] == 1
+
+
+def _kept(person) -> object:
+    db.session.expire_all()
+    return db.session.get(Subject, person.id).active_at
+
+
+def test_the_last_activity_is_kept_as_it_happens_and_a_rules_rows_do_not_move_it(demo, smtp):
+    person = member("kept@example.com")
+    assert _kept(person) == START  # joining, confirming and the first consent
+    _at(START + timedelta(days=3))
+    with commit_session():
+        profile.set_field(person, profile.POSTAL, PARIS, actor="subject")
+    assert _kept(person) == START + timedelta(days=3)
+    _at(START + timedelta(days=5))
+    unsubscribe_all(person, ORIGIN)
+    assert _kept(person) == START + timedelta(days=5)
+    _at(START + timedelta(days=900))
+    quiet = member("quiet-one@example.com")
+    _at(START + timedelta(days=900 + 550))
+    assert run.run(demo)["repermission"] == 1
+    _at(START + timedelta(days=900 + 590))
+    assert run.run(demo)["lapse"] == 1  # expired by retention:repermission, not by the person
+    assert _kept(quiet) == START + timedelta(days=900)
+    # What is kept is what the rules would compute from every table, for everyone.
+    for subject in db.session.scalars(select(Subject)):
+        assert subject.active_at == db.session.scalar(last_activity(subject.id)), subject.id
+
+
+def test_the_rules_read_only_people_whose_last_activity_is_before_their_cut_off(demo):
+    person = member("busy@example.com")
+    unsubscribe_all(person, ORIGIN)
+    _at(TWO_YEARS_ON + timedelta(days=1))
+    assert run.preview(demo)["dormant"] == 1
+    with commit_session():  # as if the person had done something today
+        db.session.execute(update(Subject).values(active_at=clock.now()))
+    assert run.preview(demo)["dormant"] == 0  # not read at all: outside the index range
+
+
+def test_people_from_before_the_last_activity_was_kept_are_filled_in_by_the_run(demo):
+    first, second = member("old-1@example.com"), member("old-2@example.com")
+    _at(START + timedelta(days=7))
+    unsubscribe_all(second, ORIGIN)
+    with commit_session():  # people from before the upgrade
+        db.session.execute(update(Subject).values(active_at=None))
+    _at(TWO_YEARS_ON + timedelta(days=1))
+    assert run.preview(demo)["dormant"] == 0 and run.preview(demo)["repermission"] == 1
+    assert activity.fill_in(demo.id, limit=1) == 1  # bounded: one a call here
+    assert (_kept(first), _kept(second)) == (START, None)
+    run.run(demo)
+    assert _kept(second) == START + timedelta(days=7)

@@ -228,6 +228,7 @@ class _Bulk:
                     "status": NEW_SUBJECT,
                     "language": language,
                     "created_at": now,
+                    "active_at": now,  # joining is activity (``lifecycle.activity``)
                 }
                 for email_hash, (address, language) in sorted(new.items())
             ],

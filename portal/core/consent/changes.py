@@ -33,7 +33,7 @@ from portal.core.consent.models import (
 from portal.core.integrations import events
 from portal.core.kernel import clock, many
 from portal.core.kernel.models.group import ConsentText, Topic
-from portal.core.people import locks
+from portal.core.people import locks, subjects
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
@@ -67,6 +67,22 @@ class Origin:
             object.__setattr__(self, "user_agent", self.user_agent[:500])
 
 
+# Ledger rows a retention rule writes (actor ``retention:<rule>``) are not the person's doing:
+# they do not count as activity (``lifecycle.activity`` reads the ledger the same way).
+RETENTION_ACTOR = "retention:"
+
+
+def _active(entries) -> None:
+    """The people of ledger rows ``entries`` (their fields) were active when the rows say."""
+    times = {}
+    for entry in entries:
+        person, at = entry.get("subject_id"), entry["occurred_at"]
+        if person is None or entry["actor"].startswith(RETENTION_ACTOR):
+            continue
+        times[person] = max(at, times.get(person, at))
+    subjects.was_active(times)
+
+
 def _record(
     subject: Subject,
     topic: Topic,
@@ -80,7 +96,7 @@ def _record(
     requested_at=None,
     occurred_at=None,
 ):
-    return ledger.append(
+    entry = ledger.append(
         subject.group_id,
         subject_id=subject.id,
         brand_id=topic.brand_id,
@@ -98,6 +114,8 @@ def _record(
         ip=origin.ip,
         user_agent=origin.user_agent,
     )
+    _active([{"subject_id": subject.id, "occurred_at": entry.occurred_at, "actor": origin.actor}])
+    return entry
 
 
 def current(subject: Subject) -> dict[tuple[int, str], Consent]:
@@ -273,7 +291,7 @@ def withdraw(subject: Subject, topic: Topic, channel: str, origin: Origin, at=No
 
 def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
     """An erased address signed up again and confirmed: proof of why it may be contacted."""
-    ledger.append(
+    entry = ledger.append(
         subject.group_id,
         subject_id=subject.id,
         brand_id=None,
@@ -287,6 +305,7 @@ def record_suppression_lifted(subject: Subject, origin: Origin) -> None:
         ip=origin.ip,
         user_agent=origin.user_agent,
     )
+    _active([{"subject_id": subject.id, "occurred_at": entry.occurred_at, "actor": origin.actor}])
 
 
 def grant(
@@ -495,23 +514,22 @@ def record_imported(group_id: int, items: list[Imported], origin: Origin) -> int
             for item in items
         ],
     )
-    receipts = ledger.append_many(
-        group_id,
-        [
-            {
-                "subject_id": item.subject_id,
-                "brand_id": item.topic.brand_id,
-                "topic_id": item.topic.id,
-                "channel": item.channel,
-                "action": GRANT,
-                "source": origin.source,
-                "occurred_at": item.occurred_at,
-                "actor": origin.actor,
-                "evidence": item.evidence,
-            }
-            for item in items
-        ],
-    )
+    entries = [
+        {
+            "subject_id": item.subject_id,
+            "brand_id": item.topic.brand_id,
+            "topic_id": item.topic.id,
+            "channel": item.channel,
+            "action": GRANT,
+            "source": origin.source,
+            "occurred_at": item.occurred_at,
+            "actor": origin.actor,
+            "evidence": item.evidence,
+        }
+        for item in items
+    ]
+    receipts = ledger.append_many(group_id, entries)
+    _active(entries)
     return len(receipts)
 
 
@@ -743,5 +761,6 @@ class Batch:
         db.session.add_all(self.asked)
         db.session.flush()
         receipts = ledger.append_many(self.group_id, self.entries)
+        _active(self.entries)
         events.consents_changed(self.group_id, self.events)
         return receipts

@@ -293,7 +293,8 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
             "email": subject_keys.seal(refs[digest], line.address),
             "status": ACTIVE,
             "language": line.language,
-            "created_at": clock.now(),
+            "created_at": (now := clock.now()),
+            "active_at": now,  # joining is activity (``lifecycle.activity``)
             "confirmed_at": None,
         }
         for digest, line in new.items()

@@ -17,16 +17,17 @@ PostgreSQL's statistics catch up) its planner compared every subject with every 
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, not_, or_, select, union_all
+from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, union_all, update
 
+from portal.core.consent.changes import RETENTION_ACTOR
 from portal.core.consent.models import EXPIRED, WITHDRAWAL, LedgerEntry
+from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.models import LifecycleNotice
 from portal.core.people.models.access import SignInLink
 from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.profile import ProfileField
 from portal.core.people.models.subject import Subject
-
-RETENTION_ACTOR = "retention:"
+from portal.extensions import db
 
 
 def _activity():
@@ -86,8 +87,14 @@ def _latest_before(times, cutoff: datetime):
 
 
 def inactive_since(cutoff: datetime):
-    """SQL condition on ``Subject``: the subject's last activity is before ``cutoff``."""
-    return _latest_before(_activity(), cutoff)
+    """SQL condition on ``Subject``: the subject's last activity is before ``cutoff``.
+
+    ``Subject.active_at`` comes first: never later than the activity recorded, it picks by an
+    index range the people who may have become inactive (or whose activity is not known
+    yet), and only those are asked the exact question below. A run then reads the people who
+    became due, not every person of the group."""
+    maybe = or_(Subject.active_at.is_(None), Subject.active_at < cutoff)
+    return and_(maybe, _latest_before(_activity(), cutoff))
 
 
 def consent_ended_before(cutoff: datetime):
@@ -103,3 +110,27 @@ def last_activity(subject_id: int):
     ]
     every = union_all(*parts).subquery()
     return select(func.max(every.c.at))
+
+
+def fill_in(group_id: int, limit: int = 10_000) -> int:
+    """Give up to ``limit`` people of the group whose ``active_at`` is not known (people from
+    before it was kept) their latest recorded activity; returns how many. `flask lifecycle
+    run` calls it, so a large group is filled in over a few runs, each in bounded time."""
+    unknown = list(
+        db.session.scalars(
+            select(Subject.id)
+            .where(Subject.group_id == group_id, Subject.active_at.is_(None))
+            .order_by(Subject.id)
+            .limit(limit)
+        )
+    )
+    rows = [{"person": i, "at": db.session.scalar(last_activity(i))} for i in unknown]
+    with commit_session():
+        if rows:
+            db.session.execute(
+                update(Subject.__table__)
+                .where(Subject.id == bindparam("person"), Subject.active_at.is_(None))
+                .values(active_at=bindparam("at")),
+                rows,
+            )
+    return len(rows)

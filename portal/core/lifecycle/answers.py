@@ -12,7 +12,7 @@ from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.models import FRESHNESS, RELATIONSHIPS, REPERMISSION, LifecycleNotice
-from portal.core.people import locks, profile
+from portal.core.people import locks, profile, subjects
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
@@ -69,6 +69,7 @@ def still_right(group_id: int, payload) -> Answer:
             if name in fields:
                 fields[name].confirmed_at = now
         notice.answered_at = now
+        subjects.was_active({notice.subject_id: now})
         return Answer.DONE
 
 
@@ -85,6 +86,7 @@ def update(group_id: int, payload, values: dict[str, str], actor: str = "subject
         for name, value in values.items():
             profile.set_field(subject, name, value, actor=actor).confirmed_at = now
         notice.answered_at = now
+        subjects.was_active({notice.subject_id: now})
         return Answer.DONE
 
 
@@ -100,6 +102,7 @@ def keep(group_id: int, payload, origin: Origin) -> Answer:
             return Answer.ALREADY
         consent.reconfirm(subject_of(notice), origin)
         notice.answered_at = clock.now()
+        subjects.was_active({notice.subject_id: notice.answered_at})
         return Answer.DONE
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import SiteGroup
+from portal.core.lifecycle import activity
 from portal.core.lifecycle.policy import policy_of
 from portal.core.lifecycle.rules import RULES, Context, Rule
 from portal.core.people.models.subject import Subject
@@ -46,6 +47,7 @@ def preview(group: SiteGroup) -> dict[str, int | None]:
 
 def run(group: SiteGroup, batch: int = 100) -> dict[str, int | None]:
     """Apply every rule once; returns how many subjects each acted on (None: off)."""
+    activity.fill_in(group.id)
     ctx = _context(group)
     done = {}
     for rule in RULES:

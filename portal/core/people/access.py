@@ -134,6 +134,7 @@ def use_link(group_id: int, payload) -> Entry:
     with commit_session():
         link = _link(group_id, payload)
         link.used_at = clock.now()
+        subjects.was_active({link.subject_id: link.used_at})
         return Entry(link.subject, link.purpose, payload.get("n"))
 
 

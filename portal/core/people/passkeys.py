@@ -25,6 +25,7 @@ from portal.core.kernel import clock, crypto
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.kernel.transaction import commit_session
+from portal.core.people import subjects
 from portal.core.people.models.passkey import Passkey
 from portal.core.people.models.subject import ERASED, Subject
 from portal.core.people.passkey_ceremony import (
@@ -142,6 +143,7 @@ def register(subject: Subject, challenge_id, credential, name: str) -> Passkey:
     try:
         with commit_session():
             db.session.add(passkey)
+            subjects.was_active({subject.id: passkey.created_at})
     except IntegrityError:  # the same credential registered at the same moment elsewhere
         raise PasskeyRefused("invalid") from None
     return passkey
@@ -202,11 +204,12 @@ def sign_in(group: SiteGroup, challenge_id, credential, subject: Subject | None 
         moved = db.session.execute(
             update(Passkey)
             .where(Passkey.id == passkey.id, Passkey.sign_count == passkey.sign_count)
-            .values(sign_count=counted, last_used_at=clock.now())
+            .values(sign_count=counted, last_used_at=(now := clock.now()))
             .execution_options(synchronize_session=False)
         ).rowcount
         if not moved:
             raise PasskeyRefused("invalid")
+        subjects.was_active({passkey.subject_id: now})
     db.session.refresh(passkey)
     return passkey.subject
 

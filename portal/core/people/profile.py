@@ -19,6 +19,7 @@ from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, InvalidInput
 from portal.core.kernel.models.group import SiteGroup
 from portal.core.kernel.transaction import commit_session
+from portal.core.people import subjects
 from portal.core.people.models.profile import ProfileField
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -113,6 +114,7 @@ def set_field(
     row.value, row.updated_at, row.updated_by, row.confirmed_at = value, now, actor, now
     row.verified_at = now if verified else None
     db.session.flush()
+    subjects.was_active({subject.id: now})
     announce(subject, name, value)
     return row
 

@@ -1,12 +1,14 @@
 """Finding and creating subjects by their address, without ever storing it in clear."""
 
 import re
+from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.kernel import clock, subject_keys
@@ -141,7 +143,8 @@ def find_or_create(group_id: int, address: str, language: str) -> Subject:
                 email=subject_keys.seal(ref, address),
                 status=PENDING,
                 language=language,
-                created_at=clock.now(),
+                created_at=(now := clock.now()),
+                active_at=now,
             )
             .on_conflict_do_nothing(index_elements=["group_id", "email_hash"])
         )
@@ -149,3 +152,20 @@ def find_or_create(group_id: int, address: str, language: str) -> Subject:
             subject_keys.discard(db.session, ref)
         subject = find(group_id, address)
     return subject
+
+
+def was_active(times: Mapping[int | None, datetime]) -> None:
+    """Each person (id) did something at the time given (see ``lifecycle.activity``): their
+    ``active_at`` moves on to it, never back. One statement, executed for every person at
+    once. A consent change calls it after its ledger rows, whose writing took these people's
+    locks already."""
+    rows = [{"person": i, "at": at} for i, at in sorted(times.items()) if i is not None]
+    if not rows:
+        return
+    db.session.execute(
+        update(Subject.__table__)
+        .where(Subject.id == bindparam("person"))
+        .where(or_(Subject.active_at.is_(None), Subject.active_at < bindparam("at")))
+        .values(active_at=bindparam("at")),
+        rows,
+    )

@@ -25,6 +25,9 @@ class Subject(db.Model):
             unique=True,
             postgresql_include=["id"],
         ),
+        # The lifecycle rules ask "who has done nothing since ...?" by a range of this index:
+        # the people who became due, not every person of the group.
+        Index("ix_subject_group_id_active_at", "group_id", "active_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -35,6 +38,10 @@ class Subject(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=PENDING)
     language: Mapped[str] = mapped_column(String(8), default="en")
     created_at = mapped_column(UTCDateTime, default=clock.now)
+    # The person's latest activity (``lifecycle.activity`` says what counts), moved on by
+    # ``subjects.was_active`` as it happens; never later than the activity recorded. None:
+    # not known yet (people from before it was kept), filled in by `flask lifecycle run`.
+    active_at = mapped_column(UTCDateTime, nullable=True, default=clock.now)
     confirmed_at = mapped_column(UTCDateTime, nullable=True)
     # When the address last proved to reach the person (double opt-in or an address change).
     email_confirmed_at = mapped_column(UTCDateTime, nullable=True)
