@@ -110,10 +110,15 @@ def init_app(app: Flask) -> None:
 
 
 def format_moment(moment) -> str:
-    """A moment as a reader wants it: date and time in their language, with the time zone
-    ("1 Dec 2026, 13:26 UTC"); the portal's zone is BABEL_DEFAULT_TIMEZONE."""
+    """A moment as a reader wants it: date and time in their language and time zone, naming
+    the zone ("1 Dec 2026, 13:26 UTC", "1 déc. 2026, 14:26 UTC+01:00"): the zone's short name
+    where the language has one, else its offset. The zone is the reader's (see
+    ``portal.select_time_zone``), else the portal's BABEL_DEFAULT_TIMEZONE."""
     day, time = format_date(moment, "medium"), format_time(moment, "short")
-    return f"{day}, {time} {format_time(moment, 'z')}"
+    zone = format_time(moment, "z")
+    if not zone.isalpha():
+        zone = format_time(moment, "ZZZZ")
+    return f"{day}, {time} {zone}"
 
 
 def brand_styles_version(group: SiteGroup) -> str:

@@ -245,3 +245,15 @@ def test_without_javascript_the_swatch_shows_the_saved_colour(live_server, brows
     page.goto(f"{live_server}/admin/brands/new")  # nothing saved yet: no swatch to mislead
     assert not page.locator("[data-swatch-for=f-colour]").is_visible()
     context.close()
+
+
+def test_the_console_shows_dates_in_the_browsers_time_zone(live_server, browser, demo):
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.goto(f"{live_server}/luxe/")  # any page: timezone.js keeps the browser's zone
+    cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+    assert cookies["tz"] == "Asia/Tokyo"
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.goto(f"{live_server}/admin/account")
+    assert "GMT+09:00" in page.locator("#f-time_zone-hint").inner_text()
+    context.close()

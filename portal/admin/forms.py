@@ -1,0 +1,51 @@
+"""The console's forms (Flask-WTF): each field's label, what it must hold and the message when
+it does not, in the order the page shows them, so the error summary follows that order.
+
+The forms check the shape of what was typed; the rules (a password strong enough, a slug not
+taken) stay in the core, whose refusals land on the fields through ``portal.forms.refuse``.
+"""
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import PasswordField, SelectField
+from wtforms.validators import InputRequired, ValidationError
+
+from portal.core.kernel import clock
+from portal.forms import Form
+
+
+def _password(label, message=None):
+    return PasswordField(label, [InputRequired(message or _l("Enter your current password."))])
+
+
+class PasswordChangeForm(Form):
+    current_password = _password(_l("Current password"))
+    password = PasswordField(_l("New password"), [InputRequired(_l("Enter a new password."))])
+    password_again = PasswordField(
+        _l("The same password again"), [InputRequired(_l("Enter the new password again."))]
+    )
+
+
+class RecoveryCodesForm(Form):
+    codes_password = _password(_l("Your password"))
+
+
+class TwoFactorOffForm(Form):
+    off_password = _password(_l("Your password"))
+
+
+class TimeZoneForm(Form):
+    time_zone = SelectField(_l("Time zone"), validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        portal_zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC")
+        automatic = _(
+            "My browser's time zone when known, else the portal's (%(zone)s)", zone=portal_zone
+        )
+        self.time_zone.choices = [("", automatic)] + [(z, z) for z in sorted(clock.time_zones())]
+
+    def validate_time_zone(self, field):
+        if field.data and not clock.known_zone(field.data):
+            raise ValidationError(_l("Choose a time zone from the list."))
