@@ -27,6 +27,14 @@ class PasswordChangeForm(Form):
     )
 
 
+class NewPasswordForm(Form):
+    """An invited admin's first password, or one chosen from a reset link. The core says what
+    a password needs (``admins.check_password``), empty included."""
+
+    password = PasswordField(_l("New password"))
+    password_again = PasswordField(_l("The same password again"))
+
+
 class RecoveryCodesForm(Form):
     codes_password = _password(_l("Your password"))
 

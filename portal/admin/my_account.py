@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from portal.admin import blueprint, keep_session, sign_out
 from portal.admin.auth import _limit, _not_post
 from portal.admin.forms import (
+    NewPasswordForm,
     PasswordChangeForm,
     RecoveryCodesForm,
     TimeZoneForm,
@@ -134,9 +135,11 @@ def _target(link: Link):
     return account
 
 
-def _reset_page(link: Link, errors=None):
+def _reset_page(link: Link, form: NewPasswordForm | None = None):
     _target(link)
-    return render_template("admin/reset.html", errors=errors or {}), 422 if errors else 200
+    return render_template("admin/reset.html", form=form or NewPasswordForm()), (
+        422 if form else 200
+    )
 
 
 @blueprint.route("/reset/<token>", methods=["GET", "POST"])
@@ -144,12 +147,13 @@ def _reset_page(link: Link, errors=None):
 @mailed_link("admin-reset", refused=_reset_refused, show=_reset_page)
 def reset_password(link: Link):
     account = _target(link)
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return _reset_page(link, form)
     try:
-        recovery.reset_password(
-            account, request.form.get("password", ""), request.form.get("password_again", "")
-        )
+        recovery.reset_password(account, form.password.data, form.password_again.data)
     except InvalidInput as refused:
-        return _reset_page(link, {refused.field: refused.message})
+        return _reset_page(link, refuse(form, {refused.field: refused.message}))
     sign_out()
     flash(_("Your password is changed. Sign in with it now."))
     return redirect(url_for("admin.login"))
