@@ -8,7 +8,7 @@ taken) stay in the core, whose refusals land on the fields through ``portal.form
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, SelectField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, ValidationError
 
 from portal.core.kernel import clock
@@ -57,3 +57,20 @@ class TimeZoneForm(Form):
     def validate_time_zone(self, field):
         if field.data and not clock.known_zone(field.data):
             raise ValidationError(_l("Choose a time zone from the list."))
+
+
+class TopicMailForm(Form):
+    """A topic mail: written, then confirmed with the audience's size (``confirmed``) under
+    a key that sends it once however often the confirmation is posted (``start_key``)."""
+
+    title = StringField(_l("Subject"))
+    body = TextAreaField(_l("Text"))
+    confirmed = HiddenField()
+    start_key = HiddenField()
+
+
+class TermsForm(Form):
+    """The processing terms an API client agreed to (the core checks text and date)."""
+
+    text = TextAreaField(_l("Terms it agreed to"))
+    agreed_on = StringField(_l("Agreed on"))
