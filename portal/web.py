@@ -13,6 +13,8 @@ from portal.core.consent import labels
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}  # each in itself
+
 # When the portal began honouring Global Privacy Control (the gpc.json "lastUpdate").
 GPC_SUPPORT_SINCE = "2026-11-23"
 
@@ -96,7 +98,7 @@ def init_app(app: Flask) -> None:
     def helpers():
         return {
             "current_language": str(get_locale() or "en"),
-            "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
+            "languages": LANGUAGE_NAMES,
             "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,

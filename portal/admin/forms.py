@@ -8,7 +8,15 @@ taken) stay in the core, whose refusals land on the fields through ``portal.form
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    FileField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, ValidationError
 
 from portal.core.kernel import clock
@@ -74,3 +82,26 @@ class TermsForm(Form):
 
     text = TextAreaField(_l("Terms it agreed to"))
     agreed_on = StringField(_l("Agreed on"))
+
+
+def _languages() -> list[tuple[str, str]]:
+    from portal.web import LANGUAGE_NAMES
+
+    return [(code, LANGUAGE_NAMES[code]) for code in current_app.config["LANGUAGES"]]
+
+
+class GroupForm(Form):
+    """The group's settings, in the page's order; the core checks them all at once."""
+
+    name = StringField(_l("Name"))
+    languages = SelectMultipleField(_l("Languages offered"), validate_choice=False)
+    default_language = SelectField(_l("Default language"), validate_choice=False)
+    postal_address = TextAreaField(_l("Postal address"))
+    privacy_policy_url = StringField(_l("Privacy policy address"))
+    sender_domain = StringField(_l("Sender domain"))
+    reply_to = StringField(_l("Reply-to address"))
+    logo = FileField(_l("New logo (PNG or JPEG)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.languages.choices = self.default_language.choices = _languages()

@@ -48,3 +48,22 @@ def test_my_account_names_the_password_field_it_refuses(client, demo):
         ("f-password", "New password: Enter a new password."),
         ("f-password_again", "The same password again: Enter the new password again."),
     ]
+
+
+def test_the_group_settings_summary_follows_the_form(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(
+        client,
+        "/admin/group",
+        {"name": "", "default_language": "en", "privacy_policy_url": "nope", "reply_to": "x@"},
+    )
+    assert answer.status_code == 422
+    lines = _summary(answer.get_data(as_text=True))
+    assert [anchor for anchor, _ in lines] == [
+        "f-name",
+        "f-languages",
+        "f-privacy_policy_url",
+        "f-reply_to",
+    ]
+    assert lines[1][1].startswith("Languages offered: ")
+    assert lines[2][1].startswith("Privacy policy address: ")
