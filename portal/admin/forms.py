@@ -12,6 +12,7 @@ from wtforms import (
     FileField,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -105,3 +106,22 @@ class GroupForm(Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.languages.choices = self.default_language.choices = _languages()
+
+
+def _brand_ids(values) -> list[int]:
+    try:
+        return [int(value) for value in values]
+    except ValueError:
+        return [-1]  # refused by the core as "not in this group"
+
+
+class InviteForm(Form):
+    """An invitation: the address, a role and, for a brand admin, the brands (the core checks
+    role and brands against the group)."""
+
+    email = StringField(_l("Email address"))
+    role = RadioField(_l("Role"), validate_choice=False)
+    brands = SelectMultipleField(_l("Brands (for a brand admin)"), validate_choice=False)
+
+    def brand_ids(self) -> list[int]:
+        return _brand_ids(self.brands.data or [])

@@ -67,3 +67,13 @@ def test_the_group_settings_summary_follows_the_form(client, demo):
     ]
     assert lines[1][1].startswith("Languages offered: ")
     assert lines[2][1].startswith("Privacy policy address: ")
+
+
+def test_the_invitation_summary_names_the_field_refused(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(client, "/admin/admins", {"email": "new@luxe.example", "role": "pilot"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert [anchor for anchor, _ in _summary(page)] == ["f-role"]
+    assert _summary(page)[0][1].startswith("Role: ")
+    assert 'value="new@luxe.example"' in page  # what was typed stays
