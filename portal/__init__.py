@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from portal import replica
 from portal.config import from_environment
-from portal.core.kernel import subject_keys
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Keys
 from portal.core.kernel.subject_keys import KeyStore
 from portal.extensions import babel, csrf, db, htmx, limiter, mail, migrate
@@ -29,6 +29,21 @@ def select_locale() -> str:
     if session.get("lang") in languages:
         return session["lang"]
     return request.accept_languages.best_match(languages) or fallback
+
+
+TIME_ZONE_COOKIE = "tz"  # set by static/timezone.js from the browser's own time zone
+
+
+def select_time_zone() -> str | None:
+    """The zone dates are shown in: the admin's choice in My account, else the browser's (its
+    cookie, when it names a zone this machine knows), else None: the portal's own."""
+    if not has_request_context():
+        return None
+    admin = g.get("admin")
+    if admin is not None and admin.time_zone and clock.known_zone(admin.time_zone):
+        return admin.time_zone
+    zone = request.cookies.get(TIME_ZONE_COOKIE)
+    return zone if clock.known_zone(zone) else None
 
 
 def page_languages() -> tuple[list[str], str]:
@@ -99,6 +114,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_time_zone,
         default_translation_directories=str(ROOT / "translations"),
     )
 

@@ -32,3 +32,16 @@ class Form(FlaskForm):
                 return FlaskForm.Meta.get_translations(self, form)  # as Flask-WTF would
             locale = get_locale()
             return None if locale is None else _wtforms_messages(str(locale))
+
+
+def refuse(form: FlaskForm, errors: dict) -> FlaskForm:
+    """Put the core's refusals ({field: message}, as InvalidFields and InvalidInput carry them)
+    on the form's fields, so they show in place and in the summary like the form's own; a
+    refusal naming no field of the form shows above it."""
+    for name, message in errors.items():
+        field = form._fields.get(name)
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]
+    return form

@@ -13,6 +13,8 @@ from portal.core.consent import labels
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch"}  # each in itself
+
 # When the portal began honouring Global Privacy Control (the gpc.json "lastUpdate").
 GPC_SUPPORT_SINCE = "2026-11-23"
 
@@ -90,11 +92,13 @@ def init_app(app: Flask) -> None:
             },
         )
 
+    app.jinja_env.filters["on_dark"] = on_dark
+
     @app.context_processor
     def helpers():
         return {
             "current_language": str(get_locale() or "en"),
-            "languages": {"en": "English", "fr": "Français", "de": "Deutsch"},
+            "languages": LANGUAGE_NAMES,
             "page_languages": _page_languages,
             "format_date": format_date,
             "format_datetime": format_datetime,
@@ -108,10 +112,15 @@ def init_app(app: Flask) -> None:
 
 
 def format_moment(moment) -> str:
-    """A moment as a reader wants it: date and time in their language, with the time zone
-    ("1 Dec 2026, 13:26 UTC"); the portal's zone is BABEL_DEFAULT_TIMEZONE."""
+    """A moment as a reader wants it: date and time in their language and time zone, naming
+    the zone ("1 Dec 2026, 13:26 UTC", "1 déc. 2026, 14:26 UTC+01:00"): the zone's short name
+    where the language has one, else its offset. The zone is the reader's (see
+    ``portal.select_time_zone``), else the portal's BABEL_DEFAULT_TIMEZONE."""
     day, time = format_date(moment, "medium"), format_time(moment, "short")
-    return f"{day}, {time} {format_time(moment, 'z')}"
+    zone = format_time(moment, "z")
+    if not zone.isalpha():
+        zone = format_time(moment, "ZZZZ")
+    return f"{day}, {time} {zone}"
 
 
 def brand_styles_version(group: SiteGroup) -> str:
@@ -124,18 +133,47 @@ def brand_styles_url(group: SiteGroup) -> str:
     return url_for("brand_styles", group=group.slug, v=brand_styles_version(group))
 
 
-def ink_on(colour: str | None) -> str:
-    """The text colour that reads on ``colour`` (#rrggbb): white, or near black on a light one,
-    whichever has the higher WCAG contrast."""
-    try:
-        red, green, blue = (int((colour or "")[i : i + 2], 16) / 255 for i in (1, 3, 5))
-    except ValueError:
-        return "#fff"
+def _luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of ``colour`` (#rrggbb); ValueError for anything else."""
+    red, green, blue = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
 
     def linear(c: float) -> float:
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
 
-    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2 contrast ratio of two colours (#rrggbb)."""
+    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+# The card of a mail in dark mode (mail/_dark.html): links on it must keep 4.5:1 (WCAG 1.4.3).
+MAIL_DARK_CARD = "#24211f"
+
+
+def on_dark(colour: str | None, background: str = MAIL_DARK_CARD) -> str:
+    """``colour`` lightened (mixed with white, in steps of a tenth) until text in it reads on
+    ``background``: a house's dark colour as a link in a mail shown in dark mode."""
+    try:
+        red, green, blue = (int((colour or "")[i : i + 2], 16) for i in (1, 3, 5))
+    except ValueError:
+        return "#ffffff"
+    for step in range(11):
+        mixed = "#" + "".join(f"{c + (255 - c) * step // 10:02x}" for c in (red, green, blue))
+        if contrast(mixed, background) >= 4.5:
+            return mixed
+    return "#ffffff"
+
+
+def ink_on(colour: str | None) -> str:
+    """The text colour that reads on ``colour`` (#rrggbb): white, or near black on a light one,
+    whichever has the higher WCAG contrast."""
+    try:
+        luminance = _luminance(colour or "")
+    except ValueError:
+        return "#fff"
     on_white = 1.05 / (luminance + 0.05)
     on_black = (luminance + 0.05) / (0.0145 + 0.05)  # #1f2328
     return "#fff" if on_white >= on_black else "#1f2328"

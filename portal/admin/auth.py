@@ -10,12 +10,14 @@ from flask_babel import ngettext
 from markupsafe import Markup
 
 from portal.admin import blueprint, pending_account, sign_in, sign_out
+from portal.admin.forms import NewPasswordForm
 from portal.core.console import admins, recovery, team
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people.access import LinkRefused
 from portal.core.people.subjects import normalise_email
 from portal.extensions import limiter
+from portal.forms import refuse
 from portal.mailed import Link, mailed_link
 
 
@@ -144,9 +146,11 @@ def _invitation(link: Link):
     return account
 
 
-def _invite_page(link: Link, errors=None):
+def _invite_page(link: Link, form: NewPasswordForm | None = None):
     _invitation(link)
-    return render_template("admin/invite.html", errors=errors or {}), 422 if errors else 200
+    return render_template("admin/invite.html", form=form or NewPasswordForm()), (
+        422 if form else 200
+    )
 
 
 @blueprint.route("/invite/<token>", methods=["GET", "POST"])
@@ -154,11 +158,12 @@ def _invite_page(link: Link, errors=None):
 @mailed_link("admin-invite", refused=_invite_refused, show=_invite_page)
 def accept_invite(link: Link):
     account = _invitation(link)
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return _invite_page(link, form)
     try:
-        team.accept(
-            account, request.form.get("password", ""), request.form.get("password_again", "")
-        )
+        team.accept(account, form.password.data, form.password_again.data)
     except InvalidInput as refused:
-        return _invite_page(link, {refused.field: refused.message})
+        return _invite_page(link, refuse(form, {refused.field: refused.message}))
     sign_out()
     return redirect(url_for("admin.login"))

@@ -9,19 +9,41 @@ from flask_babel import gettext as _
 
 from portal.admin import blueprint, keep_session, sign_out
 from portal.admin.auth import _limit, _not_post
+from portal.admin.forms import (
+    NewPasswordForm,
+    PasswordChangeForm,
+    RecoveryCodesForm,
+    TimeZoneForm,
+    TwoFactorOffForm,
+)
 from portal.core.console import admins, recovery
+from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people.access import LinkRefused
 from portal.extensions import limiter
+from portal.forms import refuse
 from portal.mailed import Link, mailed_link
 
+# The forms of the My account page, by the name the template knows them by.
+FORMS = {
+    "password_form": PasswordChangeForm,
+    "codes_form": RecoveryCodesForm,
+    "off_form": TwoFactorOffForm,
+    "zone_form": TimeZoneForm,
+}
 
-def _account_page(errors=None):
+
+def _account_page(**posted):
+    """The page with its forms; ``posted`` is the one form sent back with its errors."""
+    forms = {name: posted.get(name) or form() for name, form in FORMS.items()}
+    if not posted:
+        forms["zone_form"].time_zone.data = g.admin.time_zone or ""
     return render_template(
         "admin/account.html",
-        errors=errors or {},
         codes_left=recovery.codes_left(g.admin) if g.admin.totp_enabled else 0,
-    ), 422 if errors else 200
+        now=clock.now(),
+        **forms,
+    ), 422 if posted else 200
 
 
 @blueprint.get("/account")
@@ -32,16 +54,15 @@ def account():
 @blueprint.post("/account/password")
 @limiter.limit(_limit, scope="admin-login-ip")
 def change_password():
-    form = request.form
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return _account_page(password_form=form)
     try:
         recovery.change_password(
-            g.admin,
-            form.get("current_password", ""),
-            form.get("password", ""),
-            form.get("password_again", ""),
+            g.admin, form.current_password.data, form.password.data, form.password_again.data
         )
     except InvalidInput as refused:
-        return _account_page({refused.field: refused.message})
+        return _account_page(password_form=refuse(form, {refused.field: refused.message}))
     keep_session(g.admin)
     flash(_("Your password is changed. Your other sessions are signed out."))
     return redirect(url_for("admin.account"))
@@ -50,11 +71,24 @@ def change_password():
 @blueprint.post("/account/two-factor/off")
 @limiter.limit(_limit, scope="admin-login-ip")
 def two_factor_off():
+    form = TwoFactorOffForm()
+    if not form.validate_on_submit():
+        return _account_page(off_form=form)
     try:
-        recovery.turn_off_two_factor(g.admin, request.form.get("off_password", ""))
+        recovery.turn_off_two_factor(g.admin, form.off_password.data)
     except InvalidInput as refused:
-        return _account_page({"off_" + refused.field: refused.message})
+        return _account_page(off_form=refuse(form, {"off_" + refused.field: refused.message}))
     flash(_("Two-factor sign-in is off."))
+    return redirect(url_for("admin.account"))
+
+
+@blueprint.post("/account/time-zone")
+def time_zone():
+    form = TimeZoneForm()
+    if not form.validate_on_submit():
+        return _account_page(zone_form=form)
+    admins.set_time_zone(g.admin, form.time_zone.data)
+    flash(_("Your time zone is saved: dates are shown in it."))
     return redirect(url_for("admin.account"))
 
 
@@ -63,8 +97,12 @@ def two_factor_off():
 def recovery_codes():
     if not g.admin.totp_enabled:
         return redirect(url_for("admin.account"))
-    if admins.authenticate(g.admin.email, request.form.get("codes_password", "")) is None:
-        return _account_page({"codes_password": _("This is not your current password.")})
+    form = RecoveryCodesForm()
+    if not form.validate_on_submit():
+        return _account_page(codes_form=form)
+    if admins.authenticate(g.admin.email, form.codes_password.data) is None:
+        refused = {"codes_password": _("This is not your current password.")}
+        return _account_page(codes_form=refuse(form, refused))
     return render_template(
         "admin/recovery_codes.html",
         codes=recovery.new_recovery_codes(g.admin),
@@ -97,9 +135,11 @@ def _target(link: Link):
     return account
 
 
-def _reset_page(link: Link, errors=None):
+def _reset_page(link: Link, form: NewPasswordForm | None = None):
     _target(link)
-    return render_template("admin/reset.html", errors=errors or {}), 422 if errors else 200
+    return render_template("admin/reset.html", form=form or NewPasswordForm()), (
+        422 if form else 200
+    )
 
 
 @blueprint.route("/reset/<token>", methods=["GET", "POST"])
@@ -107,12 +147,13 @@ def _reset_page(link: Link, errors=None):
 @mailed_link("admin-reset", refused=_reset_refused, show=_reset_page)
 def reset_password(link: Link):
     account = _target(link)
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return _reset_page(link, form)
     try:
-        recovery.reset_password(
-            account, request.form.get("password", ""), request.form.get("password_again", "")
-        )
+        recovery.reset_password(account, form.password.data, form.password_again.data)
     except InvalidInput as refused:
-        return _reset_page(link, {refused.field: refused.message})
+        return _reset_page(link, refuse(form, {refused.field: refused.message}))
     sign_out()
     flash(_("Your password is changed. Sign in with it now."))
     return redirect(url_for("admin.login"))

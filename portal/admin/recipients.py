@@ -5,25 +5,27 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import api_clients, blueprint, require
+from portal.admin.forms import TermsForm
 from portal.core.console import client_admin
 from portal.core.integrations import erasure_requests, recipients
 from portal.core.kernel.errors import InvalidFields
 from portal.core.people.models.erasure import ErasureRecord
 from portal.extensions import db
+from portal.forms import refuse
 
 
 @blueprint.route("/api-clients/<int:client_id>/terms", methods=["GET", "POST"])
 def api_client_terms(client_id: int):
     client = api_clients.client_or_404(client_id)
     require("manage_recipients")
-    errors = {}
-    if request.method == "POST":
+    form = TermsForm()
+    if form.validate_on_submit():
         try:
             version = client_admin.record_terms(
-                g.admin, client, request.form.get("text", ""), request.form.get("agreed_on", "")
+                g.admin, client, form.text.data, form.agreed_on.data
             )
         except InvalidFields as refused:
-            errors = refused.errors
+            refuse(form, refused.errors)
         else:
             flash(
                 _(
@@ -37,9 +39,8 @@ def api_client_terms(client_id: int):
         "admin/api_client_terms.html",
         client=client,
         versions=recipients.terms_of(client),
-        values=request.form,
-        errors=errors,
-    ), 422 if errors else 200
+        form=form,
+    ), 422 if form.errors else 200
 
 
 @blueprint.get("/erasures")

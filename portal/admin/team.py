@@ -7,10 +7,12 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
+from portal.admin.forms import InviteForm
 from portal.core.console import recovery, team
 from portal.core.console.models import ROLES, AdminAccount
 from portal.core.kernel.errors import InvalidInput
 from portal.extensions import db
+from portal.forms import refuse
 
 
 def _member(admin_id: int) -> AdminAccount:
@@ -40,29 +42,30 @@ def _saved(done: str, change, *args) -> dict | None:
 @blueprint.route("/admins", methods=["GET", "POST"])
 def admin_list():
     require("manage_admins")
-    errors = {}
-    if request.method == "POST":
+    form = InviteForm()
+    if form.validate_on_submit():
         errors = _saved(
             _("The invitation is on its way."),
             team.invite,
             g.admin,
-            request.form.get("email", ""),
-            request.form.get("role", ""),
-            _brand_ids(),
+            form.email.data,
+            form.role.data or "",
+            form.brand_ids(),
             str(get_locale()),
             parseaddr(current_app.config["ADMIN_MAIL_SENDER"]),
         )
         if errors is None:
             return redirect(url_for("admin.admin_list"))
+        refuse(form, errors)
     max_age = current_app.config["ADMIN_INVITE_MAX_AGE"]
     return render_template(
         "admin/admins.html",
         members=team.members(g.admin.group_id),
         expired=lambda account: team.invitation_expired(account, max_age),
-        errors=errors,
-        values=request.form,
+        form=form,
+        errors={name: messages[0] for name, messages in form.errors.items()},
         roles=ROLES,
-    ), 422 if errors else 200
+    ), 422 if form.errors else 200
 
 
 @blueprint.route("/admins/<int:admin_id>", methods=["GET", "POST"])

@@ -75,7 +75,7 @@ ALLOWED = {
 }
 SELF = {"login", "logout", "enrol", "account", "accept_invite"}  # every signed-in admin
 SELF |= {"change_password", "two_factor_off", "recovery_codes", "forgot_password"}
-SELF |= {"reset_password"}
+SELF |= {"reset_password", "time_zone"}
 ROLES = ("owner", "brand_admin", "viewer")
 IDS = {"brand_id", "topic_id", "admin_id", "client_id", "endpoint_id", "erasure_id", "job_id"}
 SECRET_MARKERS = ("OTHER", "other solo", "other news", "stranger@other.example", "x@other.example")

@@ -211,3 +211,49 @@ def test_recipients_terms_and_erasure_records(live_server, page, demo, smtp):
     page.get_by_role("heading", name="Status of an erasure").wait_for()
     assert page.get_by_text("No answer yet: asked again").count() == 1
     assert axe_violations(page) == [], "the person's status page"
+
+
+def _swatch_colour(page) -> str:
+    return page.eval_on_selector(
+        "[data-swatch-for=f-colour]", "swatch => getComputedStyle(swatch).backgroundColor"
+    )
+
+
+def test_the_colour_swatch_shows_the_colour_being_typed(live_server, page, demo):
+    camille = brand("camille")
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.goto(f"{live_server}/admin/brands/{camille.id}")
+    assert _swatch_colour(page) == "rgb(122, 31, 61)"  # the saved #7a1f3d
+    page.get_by_label("Colour").fill("#1f4f5a")
+    assert _swatch_colour(page) == "rgb(31, 79, 90)"
+    page.get_by_label("Colour").fill("#1f4")  # half typed: the last whole colour stays
+    assert _swatch_colour(page) == "rgb(31, 79, 90)"
+    page.goto(f"{live_server}/admin/brands/new")  # a new brand: the colour it starts from
+    assert _swatch_colour(page) == "rgb(34, 34, 34)"
+    page.get_by_label("Colour").fill("#8a6d1f")
+    assert _swatch_colour(page) == "rgb(138, 109, 31)"
+
+
+def test_without_javascript_the_swatch_shows_the_saved_colour(live_server, browser, demo):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    camille = brand("camille")
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.goto(f"{live_server}/admin/brands/{camille.id}")
+    page.get_by_label("Colour").fill("#1f4f5a")
+    assert _swatch_colour(page) == "rgb(122, 31, 61)"
+    page.goto(f"{live_server}/admin/brands/new")  # nothing saved yet: no swatch to mislead
+    assert not page.locator("[data-swatch-for=f-colour]").is_visible()
+    context.close()
+
+
+def test_the_console_shows_dates_in_the_browsers_time_zone(live_server, browser, demo):
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.goto(f"{live_server}/luxe/")  # any page: timezone.js keeps the browser's zone
+    cookies = {cookie["name"]: cookie["value"] for cookie in context.cookies()}
+    assert cookies["tz"] == "Asia/Tokyo"
+    _log_in(page, live_server, make_admin(demo, "owner", "boss@luxe.example"))
+    page.goto(f"{live_server}/admin/account")
+    assert "GMT+09:00" in page.locator("#f-time_zone-hint").inner_text()
+    context.close()

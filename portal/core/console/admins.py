@@ -259,3 +259,12 @@ def logged_in(account: AdminAccount) -> None:
     with commit_session():
         account.last_login_at = clock.now()
         audit.record(account.group_id, account, "admin.login", account.label)
+
+
+def set_time_zone(account: AdminAccount, zone: str) -> None:
+    """The zone the admin reads dates in: an IANA name the machine knows, or "" for the
+    browser's when known, else the portal's. A display choice: not audited."""
+    if zone and not clock.known_zone(zone):
+        raise InvalidInput("time_zone", _l("Choose a time zone from the list."))
+    with commit_session():
+        account.time_zone = zone or None

@@ -4,6 +4,8 @@ are made by ``tests.factories.sized_group``.)"""
 
 from sqlalchemy import select
 
+from portal.core.console.brands import check_logo
+from portal.core.console.demo_logos import monogram
 from portal.core.kernel.models.group import Brand, ConsentText, SiteGroup, Topic
 from portal.core.kernel.transaction import commit_session
 from portal.core.lifecycle.policy import defaults as default_policy
@@ -103,9 +105,11 @@ CONSENT_TEXT = {
 
 
 def load() -> tuple[SiteGroup, bool]:
-    """Create the demo group unless it exists; returns (group, created)."""
+    """Create the demo group unless it exists; returns (group, created). A demo loaded before
+    the houses had logos gets them."""
     existing = db.session.scalar(select(SiteGroup).where(SiteGroup.slug == "luxe"))
     if existing is not None:
+        _give_logos(existing)
         return existing, False
     with commit_session():
         group = SiteGroup(
@@ -128,6 +132,7 @@ def load() -> tuple[SiteGroup, bool]:
                 policy_version="2026-01",
                 postal_address=f"{name}, 12 rue de la Paix, 75002 Paris, France",
             )
+            brand.logo, brand.logo_type = _logo(name, colour)
             db.session.add(brand)
             db.session.flush()
             db.session.add(
@@ -153,3 +158,19 @@ def load() -> tuple[SiteGroup, bool]:
                     )
                 )
     return group, True
+
+
+def _logo(name: str, colour: str) -> tuple[bytes, str]:
+    """The house's monogram, through the check every uploaded logo passes."""
+    content = monogram(name, colour)
+    return check_logo(content, len(content))
+
+
+def _give_logos(group: SiteGroup) -> None:
+    houses = {slug: (name, colour) for slug, name, colour, _ in HOUSES}
+    bare = [b for b in group.brands if b.slug in houses and b.logo_type is None]
+    if not bare:
+        return
+    with commit_session():
+        for brand in bare:
+            brand.logo, brand.logo_type = _logo(*houses[brand.slug])

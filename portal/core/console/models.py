@@ -47,6 +47,8 @@ class AdminAccount(db.Model):
     created_at = mapped_column(UTCDateTime, default=clock.now)
     invited_at = mapped_column(UTCDateTime, nullable=True)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
+    # The IANA zone the admin reads dates in; none: the browser's when known, else the portal's.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     group = relationship("SiteGroup")
     brands = relationship("Brand", secondary=admin_brand, order_by="Brand.position, Brand.id")

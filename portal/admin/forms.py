@@ -1,0 +1,127 @@
+"""The console's forms (Flask-WTF): each field's label, what it must hold and the message when
+it does not, in the order the page shows them, so the error summary follows that order.
+
+The forms check the shape of what was typed; the rules (a password strong enough, a slug not
+taken) stay in the core, whose refusals land on the fields through ``portal.forms.refuse``.
+"""
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    FileField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, ValidationError
+
+from portal.core.kernel import clock
+from portal.forms import Form
+
+
+def _password(label, message=None):
+    return PasswordField(label, [InputRequired(message or _l("Enter your current password."))])
+
+
+class PasswordChangeForm(Form):
+    current_password = _password(_l("Current password"))
+    password = PasswordField(_l("New password"), [InputRequired(_l("Enter a new password."))])
+    password_again = PasswordField(
+        _l("The same password again"), [InputRequired(_l("Enter the new password again."))]
+    )
+
+
+class NewPasswordForm(Form):
+    """An invited admin's first password, or one chosen from a reset link. The core says what
+    a password needs (``admins.check_password``), empty included."""
+
+    password = PasswordField(_l("New password"))
+    password_again = PasswordField(_l("The same password again"))
+
+
+class RecoveryCodesForm(Form):
+    codes_password = _password(_l("Your password"))
+
+
+class TwoFactorOffForm(Form):
+    off_password = _password(_l("Your password"))
+
+
+class TimeZoneForm(Form):
+    time_zone = SelectField(_l("Time zone"), validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        portal_zone = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC")
+        automatic = _(
+            "My browser's time zone when known, else the portal's (%(zone)s)", zone=portal_zone
+        )
+        self.time_zone.choices = [("", automatic)] + [(z, z) for z in sorted(clock.time_zones())]
+
+    def validate_time_zone(self, field):
+        if field.data and not clock.known_zone(field.data):
+            raise ValidationError(_l("Choose a time zone from the list."))
+
+
+class TopicMailForm(Form):
+    """A topic mail: written, then confirmed with the audience's size (``confirmed``) under
+    a key that sends it once however often the confirmation is posted (``start_key``)."""
+
+    title = StringField(_l("Subject"))
+    body = TextAreaField(_l("Text"))
+    confirmed = HiddenField()
+    start_key = HiddenField()
+
+
+class TermsForm(Form):
+    """The processing terms an API client agreed to (the core checks text and date)."""
+
+    text = TextAreaField(_l("Terms it agreed to"))
+    agreed_on = StringField(_l("Agreed on"))
+
+
+def _languages() -> list[tuple[str, str]]:
+    from portal.web import LANGUAGE_NAMES
+
+    return [(code, LANGUAGE_NAMES[code]) for code in current_app.config["LANGUAGES"]]
+
+
+class GroupForm(Form):
+    """The group's settings, in the page's order; the core checks them all at once."""
+
+    name = StringField(_l("Name"))
+    languages = SelectMultipleField(_l("Languages offered"), validate_choice=False)
+    default_language = SelectField(_l("Default language"), validate_choice=False)
+    postal_address = TextAreaField(_l("Postal address"))
+    privacy_policy_url = StringField(_l("Privacy policy address"))
+    sender_domain = StringField(_l("Sender domain"))
+    reply_to = StringField(_l("Reply-to address"))
+    logo = FileField(_l("New logo (PNG or JPEG)"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.languages.choices = self.default_language.choices = _languages()
+
+
+def _brand_ids(values) -> list[int]:
+    try:
+        return [int(value) for value in values]
+    except ValueError:
+        return [-1]  # refused by the core as "not in this group"
+
+
+class InviteForm(Form):
+    """An invitation: the address, a role and, for a brand admin, the brands (the core checks
+    role and brands against the group)."""
+
+    email = StringField(_l("Email address"))
+    role = RadioField(_l("Role"), validate_choice=False)
+    brands = SelectMultipleField(_l("Brands (for a brand admin)"), validate_choice=False)
+
+    def brand_ids(self) -> list[int]:
+        return _brand_ids(self.brands.data or [])

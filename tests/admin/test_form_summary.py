@@ -1,0 +1,79 @@
+"""Every console form built on Flask-WTF opens its errors with a summary in the form's own
+order, each line naming its field by its label and linking to it (issue 15)."""
+
+import re
+
+from portal.core.kernel.models.group import Topic
+from portal.extensions import db
+from tests.actions import log_in, post
+from tests.factories import brand, make_admin
+
+LINE = re.compile(r'<li><a href="#(f-[a-z_]+)">([^<]*)</a></li>')
+
+
+def _summary(html: str) -> list[tuple[str, str]]:
+    block = html.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    return LINE.findall(block)
+
+
+def test_the_topic_mail_summary_names_subject_then_text(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    topic = db.session.scalar(db.select(Topic).where(Topic.brand_id == brand("camille").id))
+    answer = post(client, f"/admin/topics/{topic.id}/mail", {"title": "", "body": ""})
+    assert answer.status_code == 422
+    lines = _summary(answer.get_data(as_text=True))
+    assert [anchor for anchor, _ in lines] == ["f-title", "f-body"]
+    assert lines[0][1].startswith("Subject: ") and lines[1][1].startswith("Text: ")
+
+
+def test_the_terms_summary_names_the_terms_then_the_date(client, demo):
+    from portal.core.integrations import clients
+
+    log_in(client, make_admin(demo, "owner"))
+    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    answer = post(client, f"/admin/api-clients/{made.id}/terms", {"text": "", "agreed_on": "x"})
+    assert answer.status_code == 422
+    lines = _summary(answer.get_data(as_text=True))
+    assert [anchor for anchor, _ in lines] == ["f-text", "f-agreed_on"]
+    assert lines[0][1].startswith("Terms it agreed to: ")
+    assert lines[1][1].startswith("Agreed on: ")
+
+
+def test_my_account_names_the_password_field_it_refuses(client, demo):
+    log_in(client, make_admin(demo, "viewer", "viewer@luxe.example"))
+    answer = post(client, "/admin/account/password", {"current_password": ""})
+    assert answer.status_code == 422
+    assert _summary(answer.get_data(as_text=True)) == [
+        ("f-current_password", "Current password: Enter your current password."),
+        ("f-password", "New password: Enter a new password."),
+        ("f-password_again", "The same password again: Enter the new password again."),
+    ]
+
+
+def test_the_group_settings_summary_follows_the_form(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(
+        client,
+        "/admin/group",
+        {"name": "", "default_language": "en", "privacy_policy_url": "nope", "reply_to": "x@"},
+    )
+    assert answer.status_code == 422
+    lines = _summary(answer.get_data(as_text=True))
+    assert [anchor for anchor, _ in lines] == [
+        "f-name",
+        "f-languages",
+        "f-privacy_policy_url",
+        "f-reply_to",
+    ]
+    assert lines[1][1].startswith("Languages offered: ")
+    assert lines[2][1].startswith("Privacy policy address: ")
+
+
+def test_the_invitation_summary_names_the_field_refused(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(client, "/admin/admins", {"email": "new@luxe.example", "role": "pilot"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert [anchor for anchor, _ in _summary(page)] == ["f-role"]
+    assert _summary(page)[0][1].startswith("Role: ")
+    assert 'value="new@luxe.example"' in page  # what was typed stays
