@@ -4,7 +4,7 @@ A nullable column: adding it locks admin_account only for a moment; none means t
 zone when known, else the portal's.
 
 Revision ID: 7c3e1f0a2b9d
-Revises: 5a749177d0c3
+Revises: 3645f049d817
 Create Date: 2026-12-01 16:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '7c3e1f0a2b9d'
-down_revision = '5a749177d0c3'
+down_revision = '3645f049d817'
 branch_labels = None
 depends_on = None
 
