@@ -419,7 +419,7 @@ def last_entry(subject: Subject, topic: Topic, channel: str) -> LedgerEntry | No
             LedgerEntry.topic_id == topic.id,
             LedgerEntry.channel == channel,
         )
-        .order_by(LedgerEntry.seq.desc())
+        .order_by(LedgerEntry.id.desc())
         .limit(1)
     )
 
