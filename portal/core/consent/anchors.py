@@ -46,7 +46,8 @@ def _private_key(seed_hex: str) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(seed)
     except ValueError as error:
         raise InvalidInput(
-            "LEDGER_SIGNING_KEY must be 64 hex digits (an Ed25519 key: flask ledger keygen)"
+            "LEDGER_SIGNING_KEY",
+            "LEDGER_SIGNING_KEY must be 64 hex digits (an Ed25519 key: flask ledger keygen).",
         ) from error
 
 
