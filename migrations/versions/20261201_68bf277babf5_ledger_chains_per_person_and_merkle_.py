@@ -52,10 +52,13 @@ def _legacy_anchors(bind):
         'ledger_anchor',
         *(sa.column(name) for name in (
             'group_id', 'seq', 'kind', 'count', 'root', 'first_entry', 'last_entry',
-            'prev_hash', 'sealed_at', 'hash',
+            'prev_hash', 'hash',
         )),
+        sa.column('sealed_at', sa.DateTime(timezone=True)),
     )
     now = datetime.now(UTC)
+    # SQLite keeps no zone: UTC without one, as the model's UTCDateTime writes it.
+    stored = now.replace(tzinfo=None) if bind.dialect.name == 'sqlite' else now
     groups = bind.execute(sa.text(
         "SELECT id, ledger_seq, ledger_head FROM site_group WHERE ledger_seq > 0 ORDER BY id"
     )).all()
@@ -73,7 +76,7 @@ def _legacy_anchors(bind):
         }
         bind.execute(anchor.insert().values(
             group_id=group_id, seq=1, kind="legacy", count=count, root=head,
-            first_entry=ends[1], last_entry=ends[count], prev_hash="", sealed_at=now,
+            first_entry=ends[1], last_entry=ends[count], prev_hash="", sealed_at=stored,
             hash=_statement_hash(fields),
         ))
 
