@@ -264,3 +264,15 @@ def test_entries_from_before_per_person_chains_verify_against_the_legacy_anchor(
 def test_an_entry_must_be_about_a_person(app, demo):
     with pytest.raises(ValueError, match="about a person"):
         ledger.append(demo.id, subject_id=None, action="granted", source="api", actor="x")
+
+
+def test_the_worker_seals_a_backlog_a_few_anchors_per_pass(app, client, demo, smtp, monkeypatch):
+    """A backlog (the rows from before the upgrade) is sealed over several passes of the mail
+    worker, never in one pass that would hold up the mail."""
+    _some_history(client, smtp)
+    app.config["LEDGER_SEAL_BATCH"] = 1
+    monkeypatch.setattr(anchors, "PER_PASS", 4)
+    assert [a.seq for a in anchors.seal_due(0)] == [1, 2, 3, 4]
+    assert [a.seq for a in anchors.seal_due(0)] == [5, 6]
+    assert anchors.seal_due(0) == []
+    assert anchors.unsealed_count() == 0

@@ -149,12 +149,13 @@ def _seal_group(group_id: int, batch: int) -> LedgerAnchor | None:
     return anchor
 
 
-def seal(batch: int | None = None) -> list[LedgerAnchor]:
+def seal(batch: int | None = None, most: int | None = None) -> list[LedgerAnchor]:
     """Seal every entry not sealed yet, one anchor (one transaction) per ``batch`` entries of
-    a group; returns the anchors written (none while another sealer runs)."""
+    a group, at most ``most`` anchors (None: until none is left); returns the anchors written
+    (none while another sealer runs)."""
     batch = batch or current_app.config["LEDGER_SEAL_BATCH"]
     written, passed = [], set()
-    while True:
+    while most is None or len(written) < most:
         if not _turn():
             db.session.rollback()
             return written
@@ -174,19 +175,23 @@ def seal(batch: int | None = None) -> list[LedgerAnchor]:
         db.session.commit()
         log.info("ledger sealed", extra={"group": group_id, "anchor": anchor.seq})
         written.append(anchor)
+    return written
 
 
 _sealed_at = {"last": None}
+PER_PASS = 10
 
 
 def seal_due(seconds: float) -> list[LedgerAnchor]:
     """``seal``, when this process has not sealed in the last ``seconds`` (the mail worker's
-    loop calls it on every pass; the advisory lock keeps the other workers out meanwhile)."""
+    loop calls it on every pass; the advisory lock keeps the other workers out meanwhile).
+    At most ``PER_PASS`` anchors, so that a backlog (the rows from before the upgrade) is
+    sealed over several passes instead of holding up the mail for one long pass."""
     now = time.monotonic()
     if _sealed_at["last"] is not None and now - _sealed_at["last"] < seconds:
         return []
     _sealed_at["last"] = now
-    return seal()
+    return seal(most=PER_PASS)
 
 
 def anchors_of(group_id: int | None = None) -> list[LedgerAnchor]:
