@@ -121,22 +121,14 @@ def _grow(engine, group_id: int, first: int, last: int) -> None:
             )
         c.execute(
             sa.text(
-                "INSERT INTO ledger_entry (group_id, seq, subject_id, brand_id, topic_id, channel, "
-                "action, source, occurred_at, actor, personal_digest, prev_hash, hash) "
-                "SELECT :g, (s.id - 1) * 10 + k + 1000, s.id, :brand, :topic, 'email', 'granted', "
+                "INSERT INTO ledger_entry (group_id, chain, chain_seq, subject_id, brand_id, "
+                "topic_id, channel, action, source, occurred_at, actor, personal_digest, "
+                "prev_hash, hash) "
+                "SELECT :g, md5('chain' || s.id), k + 1, s.id, :brand, :topic, 'email', 'granted', "
                 "'import', now(), 'bench', md5(s.id::text) || md5(k::text), '', md5(k || 'h') "
                 "FROM subject s, generate_series(0, 9) k WHERE s.id BETWEEN :a AND :b"
             ),
             {**params, "brand": topics[0][1], "topic": topics[0][0]},
-        )
-        # The group's counter moves past the generated entries, as the ledger's own writes
-        # would: a sign-up run against generated data then takes the next number, not one taken.
-        c.execute(
-            sa.text(
-                "UPDATE site_group SET ledger_seq = GREATEST(ledger_seq, (SELECT max(seq) "
-                "FROM ledger_entry WHERE group_id = :g)) WHERE id = :g"
-            ),
-            {"g": group_id},
         )
 
 

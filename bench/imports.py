@@ -27,7 +27,7 @@ def run(quick: bool = False) -> list[Figure]:
     from flask_migrate import upgrade
 
     from portal import create_app
-    from portal.core.consent import imports, ledger
+    from portal.core.consent import audit, imports
     from portal.core.console.demo import load
     from portal.core.kernel.models.group import Brand
     from portal.extensions import db
@@ -49,8 +49,8 @@ def run(quick: bool = False) -> list[Figure]:
             done = time.perf_counter()
             cpu = time.process_time() - cpu
             assert outcome.imported == rows, outcome
-            checked, problem = ledger.verify(group.id)
-            assert problem is None and checked == rows
+            report = audit.verify(group.id)
+            assert report.breaks == [] and report.entries == rows
             db.session.remove()
             db.engine.dispose()
     total = done - started

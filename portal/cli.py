@@ -1,5 +1,7 @@
 """Command-line entry points: ``flask ledger``, ``flask outbox``, ``flask demo``."""
 
+import json
+import os
 import sys
 import uuid
 from datetime import UTC
@@ -9,7 +11,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from portal import workers
-from portal.core.consent import ledger
+from portal.core.consent import anchors, audit
 from portal.core.console import gauges
 from portal.core.integrations import pinned, webhooks
 from portal.core.integrations.models.api import WebhookDelivery
@@ -19,7 +21,7 @@ from portal.core.mail import outbox
 from portal.core.mail.models import AddressRequest, OutboxMessage
 from portal.extensions import db
 
-ledger_cli = click.Group("ledger", help="The consent ledger's hash chain.")
+ledger_cli = click.Group("ledger", help="The consent ledger: chains, anchors, verification.")
 outbox_cli = click.Group("outbox", help="Send queued mail.")
 webhooks_cli = click.Group("webhooks", help="Deliver webhooks; test, redeliver.")
 demo_cli = click.Group("demo", help="The demo site group.")
@@ -43,22 +45,85 @@ def _groups(slug: str | None) -> list[SiteGroup]:
 
 @ledger_cli.command("verify")
 @click.option("--group", "slug", help="Only this site group (default: every group).")
-def verify_ledger(slug):
-    """Check every group's chain; exit 1 at the first entry where it breaks."""
-    groups = _groups(slug)
-    broken = False
-    for group in groups:
-        checked, problem = ledger.verify(group.id)
-        if problem is None:
-            click.echo(f"{group.slug}: {checked} entries, chain intact")
-        else:
-            broken = True
-            click.echo(
-                f"{group.slug}: chain broken at entry {problem.seq} "
-                f"(row id {problem.entry_id}): {problem.reason}; {checked} entries before it "
-                "verified"
-            )
-    sys.exit(1 if broken else 0)
+@click.option(
+    "--anchors",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="An anchor file exported earlier (flask ledger anchors export): every anchor in it "
+    "must still be in the database, unchanged.",
+)
+@click.option(
+    "--public-key",
+    help="Check every anchor's signature with this Ed25519 public key (hex); default: the "
+    "public key of LEDGER_SIGNING_KEY when set.",
+)
+@click.option(
+    "--jobs", type=int, default=None, help="Processes checking at once (default: every core)."
+)
+def verify_ledger(slug, anchor_file, public_key, jobs):
+    """Check every person's chain, the chains from before the upgrade and every anchor; exit
+    1 naming the first broken entry."""
+    group_id = _groups(slug)[0].id if slug else None
+    document = audit.read_anchor_file(anchor_file) if anchor_file else None
+    report = audit.verify(
+        group_id,
+        jobs=jobs or os.cpu_count() or 1,
+        public_key=public_key or anchors.public_key_hex(),
+        anchor_file=document,
+    )
+    checked = (
+        f"{report.entries} entries in {report.chains} chains, {report.anchors} anchors "
+        f"checked; {anchors.unsealed_count()} entries not sealed yet"
+    )
+    if not report.breaks:
+        click.echo(f"{checked}: ledger intact")
+        sys.exit(0)
+    click.echo(f"{checked}: {len(report.breaks)} broken")
+    click.echo(f"first broken: {report.first}")
+    for found in report.breaks[:20]:
+        click.echo(f"  {found}")
+    sys.exit(1)
+
+
+@ledger_cli.command("seal")
+def seal_ledger():
+    """Seal the entries written since the last anchor (the worker and `flask lifecycle run`
+    also do it)."""
+    written = anchors.seal()
+    entries = sum(anchor.count for anchor in written)
+    click.echo(f"{len(written)} anchors written, {entries} entries sealed")
+
+
+@ledger_cli.command("keygen")
+def ledger_keygen():
+    """A new Ed25519 key to sign anchors: the private key goes in LEDGER_SIGNING_KEY (kept
+    outside the database), the public key to whoever checks the anchors."""
+    private, public = anchors.new_key()
+    click.echo(f"LEDGER_SIGNING_KEY={private}")
+    click.echo(f"public key: {public}")
+
+
+anchors_cli = click.Group("anchors", help="The ledger's Merkle anchors.")
+ledger_cli.add_command(anchors_cli)
+
+
+@anchors_cli.command("export")
+@click.option("--group", "slug", help="Only this site group (default: every group).")
+@click.option("--output", type=click.File("w"), default="-", help="File (default: stdout).")
+def export_anchors(slug, output):
+    """Every anchor as JSON, to keep outside the portal (and give to `ledger verify --anchors`)."""
+    group_id = _groups(slug)[0].id if slug else None
+    json.dump(anchors.export(group_id), output, indent=1)
+    output.write("\n")
+
+
+@anchors_cli.command("public-key")
+def anchors_public_key():
+    """The public key that checks the anchors' signatures (from LEDGER_SIGNING_KEY)."""
+    public = anchors.public_key_hex()
+    if public is None:
+        raise click.ClickException("LEDGER_SIGNING_KEY is not set: anchors are not signed")
+    click.echo(public)
 
 
 @outbox_cli.command("send")
@@ -74,8 +139,9 @@ def send_once():
 @outbox_cli.command("work")
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 def work(interval):
-    """Keep sending mail and running jobs' batches until stopped (SIGTERM or Ctrl-C); writes
-    a heartbeat on every pass. Webhooks have their own worker: `flask webhooks work`."""
+    """Keep sending mail and running jobs' batches until stopped (SIGTERM or Ctrl-C), sealing
+    the ledger every LEDGER_SEAL_SECONDS; writes a heartbeat on every pass. Webhooks have
+    their own worker: `flask webhooks work`."""
     worker = uuid.uuid4().hex
 
     def one_pass(stop):
@@ -83,6 +149,7 @@ def work(interval):
         batch = False if stop() else jobs.work_once(worker)
         jobs.drop_expired_holds()
         gauges.refresh_due(current_app.config["METRICS_INTERVAL_SECONDS"])
+        anchors.seal_due(current_app.config["LEDGER_SEAL_SECONDS"])
         if result.handled:
             click.echo(
                 f"decided {result.decided}, sent {result.sent}, "
@@ -302,6 +369,9 @@ def run_lifecycle(dry_run, batch, slug):
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
         click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
+        sealed = anchors.seal()
+        entries = sum(anchor.count for anchor in sealed)
+        click.echo(f"ledger: {entries} entries sealed in {len(sealed)} anchors")
 
 
 def _resend(batch: int | None) -> None:

@@ -195,4 +195,9 @@ def from_environment(instance_path: str) -> dict:
         "IMPORT_HOLD_HOURS": int(env.get("IMPORT_HOLD_HOURS", "24")),
         "WORKER_STALE_SECONDS": int(env.get("WORKER_STALE_SECONDS", "120")),
         "METRICS_INTERVAL_SECONDS": int(env.get("METRICS_INTERVAL_SECONDS", "60")),
+        # The ledger's anchors: signed with this Ed25519 key (32 bytes, hex; `flask ledger
+        # keygen`) when set; at most this many entries under one anchor.
+        "LEDGER_SIGNING_KEY": env.get("LEDGER_SIGNING_KEY", "").strip(),
+        "LEDGER_SEAL_BATCH": int(env.get("LEDGER_SEAL_BATCH", "10000")),
+        "LEDGER_SEAL_SECONDS": float(env.get("LEDGER_SEAL_SECONDS", "60")),
     }

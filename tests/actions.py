@@ -383,10 +383,10 @@ def waiting_for_locks() -> int:
 
 def held_at(app, monkeypatch, module, name: str, first, *others, patience: float = 30):
     """A race made certain, without guessing at times: ``first()`` runs in a thread until it
-    has called ``module.name`` (say, ``ledger._take_seqs``: it holds the ledger's group lock)
-    and is held there; then each of ``others`` runs in a thread of its own, and once every one
-    of them waits for a lock (asked of pg_locks) or is done, ``first`` goes on. Returns (the
-    results, the exceptions) of all; ``patience`` only guards against a hang."""
+    has called ``module.name`` (say, ``ledger._heads``: it holds the person's lock for the
+    ledger) and is held there; then each of ``others`` runs in a thread of its own, and once
+    every one of them waits for a lock (asked of pg_locks) or is done, ``first`` goes on.
+    Returns (the results, the exceptions) of all; ``patience`` only guards against a hang."""
     real = getattr(module, name)
     reached, go = threading.Event(), threading.Event()
     holder = []

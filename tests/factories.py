@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pyotp
 from sqlalchemy import func, select
 
+from portal.core.consent import anchors, merkle
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
-from portal.core.consent.models import Consent, LedgerEntry
+from portal.core.consent.models import Consent, LedgerAnchor, LedgerEntry
 from portal.core.consent.signup import latest_text
 from portal.core.console import admins
 from portal.core.console.models import BRAND_ADMIN, AdminAccount
@@ -51,9 +52,20 @@ def member(email: str, keys=("news",), brand: str = "camille", postal: str | Non
 def ledger_rows(action: str) -> list[LedgerEntry]:
     return list(
         db.session.scalars(
-            select(LedgerEntry).where(LedgerEntry.action == action).order_by(LedgerEntry.seq)
+            select(LedgerEntry).where(LedgerEntry.action == action).order_by(LedgerEntry.id)
         )
     )
+
+
+def legacy_anchor(group_id: int, count: int, head: str) -> LedgerAnchor:
+    """The anchor the upgrade to per-person chains writes of a group's old single chain."""
+    anchor = LedgerAnchor(
+        group_id=group_id, seq=1, kind="legacy", count=count, root=head, prev_hash=""
+    )
+    anchor.sealed_at = clock.now()
+    anchor.hash = merkle.anchor_hash(anchors.as_dict(anchor))
+    db.session.add(anchor)
+    return anchor
 
 
 def count(model, *where) -> int:

@@ -1,6 +1,6 @@
 """Every table of the portal; importing this module registers them all."""
 
-from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
+from portal.core.consent.models import Consent, LedgerAnchor, LedgerEntry, SignupRequest
 from portal.core.console.models import AccessEntry, AdminAccount, AuditEntry, RecoveryCode
 from portal.core.integrations.models.api import (
     ApiClient,
@@ -41,6 +41,7 @@ __all__ = [
     "ErasureRecord",
     "ErasureRequest",
     "RecipientTerms",
+    "LedgerAnchor",
     "LedgerEntry",
     "LifecycleNotice",
     "LifecyclePolicy",

@@ -5,8 +5,10 @@ import smtplib
 from flask import current_app
 from sqlalchemy import func, select
 
+from portal.core.consent import anchors
 from portal.core.integrations.models.api import WebhookDelivery
 from portal.core.kernel import heartbeat
+from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.queued import QUEUED
 from portal.core.mail import health
 from portal.extensions import db
@@ -36,6 +38,10 @@ def _configuration(config) -> list[str]:
             'PostgreSQL database of its own, backed up apart from the data (README, "Keys, '
             'erasure and backups").'
         )
+    try:
+        anchors.signing_key()
+    except InvalidInput as wrong:
+        problems.append(f"{wrong.message} The ledger cannot be sealed until it is fixed.")
     return problems
 
 

@@ -1,5 +1,7 @@
 """Support lookup with a reason and an access-log row; withdrawals recorded for a person."""
 
+import re
+
 from sqlalchemy import select
 
 from portal.core.consent.models import Consent, LedgerEntry
@@ -30,6 +32,8 @@ def test_a_lookup_needs_a_reason_and_is_logged(client, demo, smtp):
     assert "ann@example.com" in page
     assert "granted" in page and "double_opt_in" in page
     assert "I agree that Camille may send me" in page  # the text version they saw
+    # Each entry numbered by its place in the person's own chain.
+    assert re.findall(r"<tr><td>(\w+)</td><td>\d{4}-", page) == ["1", "2", "3", "4"]
     [entry] = db.session.scalars(select(AccessEntry)).all()
     assert (
         entry.admin_id == owner.id and entry.reason == "phone call 12" and entry.action == "lookup"

@@ -109,7 +109,7 @@ def test_recording_an_sms_grant_applies_it_with_its_evidence(api):
     answer = api.post("/consents", json=capture())
     assert answer.status_code == 200, answer.json
     assert answer.json["state"] == "granted" and answer.json["changed"] is True
-    entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
+    entry = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
     assert (entry.source, entry.actor, entry.channel, entry.action) == (
         "api",
         "api:CRM",

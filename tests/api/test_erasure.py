@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from portal.core.consent import ledger
+from portal.core.consent import audit
 from portal.core.people.models.erasure import ErasureRecord
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
@@ -29,7 +29,7 @@ def test_erasure_by_address_then_suppressed_everywhere(client, demo, smtp, make_
     record = db.session.get(ErasureRecord, body["erasure_id"])
     # The free-text reason may name the person: it went with them, not into the record.
     assert record.requested_by == "api:CRM" and record.reason == ""
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
 
     # The feed tells the CRM: the withdrawals first, then the erasure, with no address.
     events = api.get("/events?limit=100").get_json()["events"]

@@ -65,7 +65,7 @@ def test_changes_count_in_capture_order_whatever_the_arrival(crm):
         ("granted", middle["receipt"]),
         ("granted", late["receipt"]),
     ]
-    entries = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)).all()
+    entries = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
     assert [(e.action, e.occurred_at) for e in entries] == [
         ("granted", T3),
         ("withdrawn", T1),

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from portal.core.consent import ledger
+from portal.core.consent import audit, ledger
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import Consent, LedgerEntry, SignupRequest
 from portal.core.mail.models import OutboxMessage
@@ -43,11 +43,12 @@ def test_erasure_removes_the_person_and_keeps_anonymous_proof(client, demo, smtp
     assert record.counts["consents_withdrawn"] == 3
     assert record.counts["signup_request"] == 2
     assert record.counts["ledger_entries_anonymised"] == before + 3
-    rows = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)).all()
+    rows = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
     assert [r.action for r in rows][-3:] == ["withdrawn"] * 3
     assert all(r.subject_id is None and r.erasure_id == record.id for r in rows)
     assert all(r.ip is None and r.user_agent is None for r in rows)
-    assert ledger.verify(demo.id) == (len(rows), None)
+    report = audit.verify(demo.id)
+    assert report.breaks == [] and report.entries == len(rows)
     assert erasure.is_suppressed(demo.id, subjects.address_hash(demo.id, "gone@example.com"))
     stored = db.session.get(ErasureRecord, record.id)
     assert stored.requested_by == "subject" and stored.subject_ref == subject.id
@@ -79,7 +80,7 @@ def test_a_failure_halfway_leaves_everything_as_it_was(client, demo, smtp, monke
         (r.id, r.subject_id, r.ip) for r in db.session.scalars(select(LedgerEntry))
     ] == rows_before
     assert _count(ErasureRecord) == 0
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
 
 
 def test_signing_up_again_by_double_opt_in_lifts_the_suppression(client, demo, smtp):
@@ -92,9 +93,9 @@ def test_signing_up_again_by_double_opt_in_lifts_the_suppression(client, demo, s
     assert _count(Suppression) == 1  # not before the person confirms
     confirm(client, confirmation_link(smtp.to("back@example.com")[0]))
     assert _count(Suppression) == 0
-    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
+    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
     assert (last.action, last.source) == ("suppression_lifted", "double_opt_in")
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
 
 
 def test_the_newest_persons_id_is_never_given_to_the_next(app, demo):

@@ -98,7 +98,7 @@ def test_the_export_lists_mails_sign_in_links_and_what_integrators_received(clie
     data = json.loads(export.as_json(db.session.get(Subject, subject.id)))
     Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(data)
 
-    assert data["schemaVersion"] == "1.1"
+    assert data["schemaVersion"] == "1.2"
     kinds = [(m["kind"], m["brand"], m["status"]) for m in data["mails"]]
     assert kinds[:2] == [("confirm_signup", "Camille", "sent"), ("sign_in", "Camille", "sent")]
     assert all(m["sentAt"] for m in data["mails"] if m["status"] == "sent")

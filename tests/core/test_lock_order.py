@@ -1,10 +1,10 @@
 """One order of locks, one effect per intent: what meets on PostgreSQL, from several servers.
 
-Each race holds one side just after it took the ledger's group lock (``ledger._take_seqs``),
-starts the other side, waits until that one waits for a lock (pg_locks) or is done, and then
-lets the first go on. Taking a person's lock after the group's, as four paths once did,
-deadlocks there and PostgreSQL fails one side; deciding before the person's lock is held
-acts twice.
+Each race holds one side just after it took the person's lock for the ledger
+(``ledger._heads``), starts the other side, waits until that one waits for a lock (pg_locks)
+or is done, and then lets the first go on. Taking a person's lock after the group's, as four
+paths once did, deadlocks there and PostgreSQL fails one side; deciding before the person's
+lock is held acts twice.
 """
 
 import io
@@ -57,8 +57,8 @@ def _rows(subject_id: int, action: str) -> int:
     )
 
 
-def _held_at_group_lock(app, monkeypatch, first, *others):
-    return actions.held_at(app, monkeypatch, ledger, "_take_seqs", first, *others)
+def _held_at_ledger(app, monkeypatch, first, *others):
+    return actions.held_at(app, monkeypatch, ledger, "_heads", first, *others)
 
 
 def _change(subject_id: int, key: str, wanted: bool):
@@ -91,7 +91,7 @@ def test_four_confirm_posts_on_one_link_write_one_confirmed_row(app, demo, smtp,
     forms = [{"csrf_token": csrf_token(_form_of(c, link))} for c in clients]
     posts = [lambda c=c, f=f: c.post(link, data=f) for c, f in zip(clients, forms, strict=True)]
 
-    answers_, errors = _held_at_group_lock(app, monkeypatch, *posts)
+    answers_, errors = _held_at_ledger(app, monkeypatch, *posts)
     assert errors == []
     assert sorted(answer.status_code for answer in answers_) == [200] * 4
     subject = subjects.find(demo.id, "four@example.com")
@@ -119,7 +119,7 @@ def test_a_double_clicked_sign_up_queues_one_confirmation_mail(app, demo, smtp, 
     assert [post().status_code for post in posts] == [200, 200]
     decide_one = lambda: address_requests.decide_due(1).decided  # noqa: E731
     # Two workers decide the two requests at once: the second waits for the person's lock.
-    decided, errors = _held_at_group_lock(app, monkeypatch, decide_one, decide_one)
+    decided, errors = _held_at_ledger(app, monkeypatch, decide_one, decide_one)
     assert errors == []
     assert sorted(decided) == [1, 1]
     assert db.session.scalar(select(func.count()).select_from(SignupRequest)) == 1
@@ -135,9 +135,7 @@ def test_a_confirmation_and_a_centre_change_of_the_same_person_both_happen(
     pending = db.session.scalar(select(SignupRequest))
     confirm = lambda: signup.confirm(demo.id, person.id, pending.id, ORIGIN)  # noqa: E731
 
-    results, errors = _held_at_group_lock(
-        app, monkeypatch, confirm, _change(person.id, "events", True)
-    )
+    results, errors = _held_at_ledger(app, monkeypatch, confirm, _change(person.id, "events", True))
     assert errors == []
     assert signup.Confirmation.CONFIRMED in results
     assert (_rows(person.id, CONFIRMED), _rows(person.id, GRANT)) == (1, 2)
@@ -158,9 +156,7 @@ def test_keep_my_subscriptions_and_a_centre_change_of_the_same_person_both_happe
     last = max((topic("news"), topic("journal")), key=lambda t: t.id)
     keep = lambda: answers.keep(demo.id, payload, ORIGIN)  # noqa: E731
 
-    results, errors = _held_at_group_lock(
-        app, monkeypatch, keep, _change(person.id, last.key, False)
-    )
+    results, errors = _held_at_ledger(app, monkeypatch, keep, _change(person.id, last.key, False))
     assert errors == []
     assert answers.Answer.DONE in results
     assert (_rows(person.id, CONFIRMED), _rows(person.id, WITHDRAWAL)) == (2, 1)
@@ -185,7 +181,7 @@ def test_raising_the_policy_and_a_lifecycle_run_over_its_subscribers_both_finish
 
     lapse = lambda: run.run(demo)  # noqa: E731
 
-    results, errors = _held_at_group_lock(app, monkeypatch, raise_it, lapse)
+    results, errors = _held_at_ledger(app, monkeypatch, raise_it, lapse)
     assert errors == []
     assert 2 in results  # both were asked; the run passed over the people it found busy
 
@@ -202,7 +198,7 @@ def test_an_import_asking_to_reconfirm_does_not_fail_on_a_sign_up_of_the_same_pe
     )
     reconfirm = lambda: imports.run(None, plan, "again.csv")  # noqa: E731
 
-    results, errors = _held_at_group_lock(app, monkeypatch, _join("same@example.com"), reconfirm)
+    results, errors = _held_at_ledger(app, monkeypatch, _join("same@example.com"), reconfirm)
     assert errors == []
     outcome = next(r for r in results if isinstance(r, imports.Outcome))
     assert outcome.asked == 2

@@ -6,17 +6,16 @@ import pytest
 from sqlalchemy import LargeBinary, select, text, type_coerce, update
 
 from portal import create_app
-from portal.core.consent import ledger
+from portal.core.consent import audit, ledger
 from portal.core.consent.changes import Origin
 from portal.core.consent.models import LedgerEntry
 from portal.core.kernel import subject_keys
 from portal.core.kernel.crypto import KeyMissing, keys, personal_ref
-from portal.core.kernel.models.group import SiteGroup
 from portal.core.people import erasure, key_migration, profile, subjects
 from portal.core.people.models.profile import ProfileField
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.factories import PARIS, member
+from tests.factories import PARIS, legacy_anchor, member
 
 OTHER_KEY = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMDE="
 
@@ -58,7 +57,7 @@ def test_erasure_deletes_the_key_so_a_copy_of_the_rows_no_longer_decrypts(app, d
     subject_keys.store().forget_all()  # a fresh process: nothing remembered
     with pytest.raises(KeyMissing):
         keys().decrypt(copy)
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
 
 
 def test_a_wrong_data_or_hash_key_refuses_to_start_naming_it(app, demo):
@@ -98,12 +97,13 @@ def _as_before_per_person_keys(group_id: int) -> None:
             .where(ProfileField.id == row_id)
             .values(value=type_coerce(data_key.encrypt(value), LargeBinary))
         )
-    head = ""
+    head, seq = "", 0
     for entry in db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.group_id == group_id).order_by(LedgerEntry.seq)
+        select(LedgerEntry).where(LedgerEntry.group_id == group_id).order_by(LedgerEntry.id)
     ).all():
         part = json.loads(entry.personal)
-        entry.prev_hash = head
+        seq += 1  # in the group's single chain, as before per-person chains too
+        entry.prev_hash, entry.chain, entry.chain_seq, entry.seq = head, None, None, seq
         db.session.execute(
             update(LedgerEntry).where(LedgerEntry.id == entry.id).values(personal=None)
         )
@@ -126,10 +126,13 @@ def _as_before_per_person_keys(group_id: int) -> None:
                 personal_digest=entry.personal_digest,
                 prev_hash=entry.prev_hash,
                 hash=entry.hash,
+                chain=None,
+                chain_seq=None,
+                seq=seq,
             )
         )
         db.session.expunge(entry)
-    db.session.execute(update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=head))
+    legacy_anchor(group_id, seq, head)
     db.session.commit()
 
 
@@ -137,9 +140,9 @@ def test_flask_keys_per_person_moves_existing_people_under_their_own_key(app, de
     """The data migration of per-person keys: people made before it get a key and their rows
     move under it; the ledger (hashed the old way) still verifies; nothing reads differently."""
     person = member("before@example.com", postal=PARIS)
-    person_id = person.id
-    _as_before_per_person_keys(demo.id)
-    assert ledger.verify(demo.id)[1] is None
+    person_id, group_id = person.id, demo.id
+    _as_before_per_person_keys(group_id)
+    assert audit.verify(group_id).breaks == []
     assert key_migration.waiting() == 1
     legacy = db.session.execute(text("SELECT ip FROM ledger_entry")).scalars().all()
     assert set(legacy) == {"192.0.2.0"}  # in clear, as before
@@ -157,8 +160,8 @@ def test_flask_keys_per_person_moves_existing_people_under_their_own_key(app, de
     ).all() == [(None, None, None)] * len(legacy)
     entry = db.session.scalar(select(LedgerEntry))
     assert ledger.personal_part(entry)["ip"] == "192.0.2.0"
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(group_id).breaks == []
     # Erased afterwards like anyone: the key goes, the ledger still verifies.
     person = db.session.get(Subject, person_id)  # verify let go of every row it read
     erasure.erase(person, "subject", Origin(source="preference_centre", actor="subject"))
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(group_id).breaks == []

@@ -80,7 +80,7 @@ def test_gpc_in_the_centre_withdraws_sharing_topics_and_erases_nothing(client, d
         for row in db.session.scalars(select(Consent).where(Consent.channel == "email"))
     }
     assert states == {news: "granted", offers: "withdrawn", journal.id: "granted"}
-    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc()).limit(2))
+    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(2))
     assert {(row.action, row.topic_id, row.evidence["gpc"]) for row in last} == {
         ("withdrawn", offers, True),
         ("granted", journal.id, True),
@@ -100,7 +100,7 @@ def test_a_confirmation_with_gpc_is_recorded_and_does_not_grant_sharing(client, 
     client.environ_base["HTTP_SEC_GPC"] = "1"
     confirm(client, confirmation_link(smtp.to("c@example.com")[0]))
     rows = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.action != "requested").order_by(LedgerEntry.seq)
+        select(LedgerEntry).where(LedgerEntry.action != "requested").order_by(LedgerEntry.id)
     )
     assert [(row.action, row.topic_id, row.evidence) for row in rows] == [
         ("confirmed", news, {"gpc": True}),

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from portal.core.consent import ledger
+from portal.core.consent import audit
 from portal.core.kernel import clock
 from portal.core.lifecycle import answers, run
 from portal.core.lifecycle.policy import update_policy
@@ -48,7 +48,7 @@ def test_an_unconfirmed_sign_up_goes_after_30_days_without_mail_or_suppression(c
     assert count(Suppression) == 0  # they never agreed to anything: nothing kept about them
     deliver()
     assert smtp.messages == []  # the address was never proven theirs: no mail to a stranger
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
     assert run.run(demo)["unconfirmed"] == 0  # idempotent
 
 
@@ -77,7 +77,7 @@ def test_a_known_persons_unconfirmed_request_is_dropped_and_its_consents_expire(
     [expired] = ledger_rows("expired")
     assert (expired.topic_id, expired.evidence) == (3, {"rule": "unconfirmed"})
     assert subjects.find(demo.id, "known@example.com") is not None
-    assert ledger.verify(demo.id)[1] is None
+    assert audit.verify(demo.id).breaks == []
 
 
 def test_signing_up_again_restarts_the_unconfirmed_clock(client, demo, smtp):

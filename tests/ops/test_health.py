@@ -108,6 +108,14 @@ def test_doctor_says_what_is_wrong_in_plain_words(app, runner, demo, smtp):
     assert "cannot be used" in result.output and "mail waits in the outbox" in result.output
 
 
+def test_doctor_names_a_ledger_signing_key_that_is_no_key(app, runner, demo, smtp):
+    heartbeat.beat("worker-1")
+    app.config["LEDGER_SIGNING_KEY"] = "not-hex"
+    result = runner.invoke(args=["doctor"])
+    assert result.exit_code == 1
+    assert "LEDGER_SIGNING_KEY must be 64 hex digits" in result.output
+
+
 def test_doctor_fails_when_no_worker_runs_or_mail_fails(app, runner, demo, smtp):
     never = runner.invoke(args=["doctor"])
     assert never.exit_code == 1 and "no worker is running" in never.output

@@ -17,7 +17,7 @@ def _topic(key: str, brand: str = "camille") -> Topic:
 
 
 def _ledger() -> list[LedgerEntry]:
-    return list(db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)))
+    return list(db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)))
 
 
 def _state(topic: Topic, channel: str) -> str | None:

@@ -92,5 +92,5 @@ def test_confirming_a_suppressed_address_is_a_fresh_opt_in_that_lifts_it(client,
     assert db.session.scalar(select(Suppression.id)) is not None
     press(client, link_in(EMAIL_LINK, smtp.to("erased@example.com")[-1]))
     assert db.session.scalar(select(Suppression.id)) is None
-    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq.desc())).first()
+    last = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())).first()
     assert last.action == "suppression_lifted" and last.subject_id is not None

@@ -72,7 +72,7 @@ def test_sign_up_and_confirm_through_a_real_mail(client, demo, smtp):
         ("news", "email", "granted"),
         ("events", "email", "granted"),
     }
-    rows = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.seq)).all()
+    rows = db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).all()
     assert [(r.action, r.source) for r in rows] == [
         ("requested", "signup_form"),
         ("requested", "signup_form"),

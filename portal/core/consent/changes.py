@@ -130,8 +130,8 @@ def lock(subject: Subject) -> None:
     Changes to one person's consents then run one at a time, each deciding on what is stored
     when it runs: two windows turning the same consent on at once give one grant and one
     "changed meanwhile", never two ledger rows or a duplicate-row error. Every ledger row
-    takes it anyway, before the ledger's group lock; taking it here, before reading, is what
-    makes the decision safe.
+    takes it anyway (it orders the person's ledger chain); taking it here, before reading,
+    is what makes the decision safe.
     """
     locks.subjects([subject.id])
 
@@ -438,7 +438,7 @@ def last_entry(subject: Subject, topic: Topic, channel: str) -> LedgerEntry | No
             LedgerEntry.topic_id == topic.id,
             LedgerEntry.channel == channel,
         )
-        .order_by(LedgerEntry.seq.desc())
+        .order_by(LedgerEntry.id.desc())
         .limit(1)
     )
 
@@ -608,7 +608,7 @@ class Batch:
     ``held`` reads the consents of the people concerned; ``change`` applies one change to its
     consent at once, so the next change of the same consent in the batch decides on it, and
     notes its ledger row and event; ``write`` then writes the consents, every ledger row in
-    one statement under one take of the group's lock, and every event likewise. Same rows,
+    one statement, each in its person's chain, and every event likewise. Same rows,
     same chain, same events as the one-at-a-time functions above; the caller holds every
     person's lock first (``locks.subjects``).
     """

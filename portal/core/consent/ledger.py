@@ -1,8 +1,10 @@
-"""The append-only consent ledger and its hash chain.
+"""The append-only consent ledger: one hash chain per person.
 
-Each entry carries the hash of the previous entry of its site group, so an entry edited or
-removed in the database breaks the chain at that point and ``verify`` names it. Only
-``portal.core.consent.changes`` calls ``append``.
+Each entry carries the hash of the previous entry of the same person (their ``chain``), so an
+entry edited or removed in the database breaks that chain at that point; the sealer
+(``anchors``) then seals every entry under a Merkle anchor, which catches entries cut from the
+end of a chain, and ``audit.verify`` checks both. Only ``portal.core.consent.changes`` calls
+``append``.
 """
 
 import hashlib
@@ -11,11 +13,11 @@ import secrets
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from portal.core.consent import merkle
 from portal.core.consent.models import LedgerEntry
-from portal.core.kernel import subject_keys
-from portal.core.kernel.models.group import SiteGroup
+from portal.core.kernel import many, subject_keys
 from portal.core.people import keys, locks
 from portal.extensions import db
 
@@ -58,7 +60,7 @@ def _personal_part(fields: dict) -> str:
     return json.dumps(part, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest_of(entry: LedgerEntry) -> str:
+def digest_of(entry: LedgerEntry) -> str:
     part = json.loads(entry.personal)
     if part.get("v") == 1:  # written before per-person keys, moved under the person's key
         return personal_digest(part["salt"], entry.subject_id, part["ip"], part["user_agent"])
@@ -75,10 +77,12 @@ def personal_part(entry: LedgerEntry) -> dict:
     return {}
 
 
-def entry_hash(entry: LedgerEntry) -> str:
+def hashed_fields(entry) -> dict:
+    """What an entry's hash covers. Entries of a person's chain (``chain`` set) name their
+    chain and position in it; entries written before (the group's single chain) keep the form
+    they were hashed with, so the receipts already handed out stay true."""
     fields = {
         "group": entry.group_id,
-        "seq": entry.seq,
         "brand": entry.brand_id,
         "topic": entry.topic_id,
         "channel": entry.channel,
@@ -94,123 +98,116 @@ def entry_hash(entry: LedgerEntry) -> str:
         "personal": entry.personal_digest,
         "prev": entry.prev_hash,
     }
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if entry.chain is None:
+        return {**fields, "seq": entry.seq}
+    return {**fields, "v": 2, "chain": entry.chain, "seq": entry.chain_seq}
 
 
-def _take_seqs(group_id: int, count: int, subject_ids) -> tuple[int, str]:
-    """Move the group's ``ledger_seq`` on by ``count`` under its row lock; returns the new
-    last seq and the chain head. One statement: the lock is held from here to the commit.
-    The locks of the people the rows are about come first (``locks.group``)."""
-    locks.group(group_id, subject_ids)
-    return db.session.execute(
-        update(SiteGroup)
-        .where(SiteGroup.id == group_id)
-        .values(ledger_seq=SiteGroup.ledger_seq + count)
-        .returning(SiteGroup.ledger_seq, SiteGroup.ledger_head)
-    ).one()
+def entry_hash(entry) -> str:
+    return merkle.entry_hash(hashed_fields(entry))
+
+
+@dataclass
+class Head:
+    """Where a person's chain stands: its id, the last position taken and that entry's hash."""
+
+    chain: str
+    seq: int
+    hash: str
+
+
+def _heads(subject_ids) -> dict[int, Head]:
+    """Take the people's locks (unless held), then read the heads of their chains.
+
+    The person's lock is what orders their chain: held from here to the commit, so two
+    changes to one person chain one after the other, while changes to other people of the
+    same group go on meanwhile. A person with no entry yet gets a new random chain id.
+    """
+    if any(i is None for i in subject_ids):
+        raise ValueError("every ledger entry is about a person: it goes in their chain")
+    ids = sorted(set(subject_ids))
+    locks.subjects(ids)
+    columns = (LedgerEntry.subject_id, LedgerEntry.chain, LedgerEntry.chain_seq, LedgerEntry.hash)
+    if len(ids) == 1:  # one person: their last entry, read through their index
+        query = (
+            select(*columns)
+            .where(LedgerEntry.subject_id == ids[0], LedgerEntry.chain.is_not(None))
+            .order_by(LedgerEntry.chain_seq.desc())
+            .limit(1)
+        )
+    else:
+        last = (
+            select(LedgerEntry.subject_id, func.max(LedgerEntry.chain_seq).label("seq"))
+            .where(many.among(LedgerEntry.subject_id, ids), LedgerEntry.chain.is_not(None))
+            .group_by(LedgerEntry.subject_id)
+            .subquery()
+        )
+        query = select(*columns).join(
+            last,
+            (last.c.subject_id == LedgerEntry.subject_id) & (last.c.seq == LedgerEntry.chain_seq),
+        )
+    heads = {
+        row.subject_id: Head(row.chain, row.chain_seq, row.hash)
+        for row in db.session.execute(query)
+    }
+    for subject_id in ids:
+        heads.setdefault(subject_id, Head(secrets.token_hex(16), 0, ""))
+    return heads
+
+
+def _chained(heads: dict[int, Head], entry: dict) -> dict:
+    """Put ``entry`` at the head of its person's chain, moving the head on."""
+    head = heads[entry["subject_id"]]
+    head.seq += 1
+    entry.update(chain=head.chain, chain_seq=head.seq, prev_hash=head.hash, seq=None)
+    entry["hash"] = head.hash = entry_hash(SimpleNamespace(**entry))
+    return entry
 
 
 def append(group_id: int, **fields) -> LedgerEntry:
-    """Add one entry at the head of the group's chain, inside the caller's transaction.
+    """Add one entry at the head of its person's chain, inside the caller's transaction.
 
-    The subject's lock is taken first unless held, then the group row is updated, which takes
-    its lock (a row lock on PostgreSQL, the write lock on SQLite): concurrent appends in one
-    group are serialised and never share a seq, and never deadlock with a change to a person.
+    Only the person's lock is taken (``_heads``): appends about one person are serialised and
+    never share a position; appends about different people run side by side.
     """
-    seq, head = _take_seqs(group_id, 1, [fields.get("subject_id")])
+    heads = _heads([fields.get("subject_id")])
     personal = _personal_part(fields)
-    entry = LedgerEntry(group_id=group_id, seq=seq, prev_hash=head, personal=personal, **fields)
+    entry = LedgerEntry(group_id=group_id, personal=personal, **fields)
     entry.personal_digest = sealed_digest(entry.subject_id, personal)
-    entry.hash = entry_hash(entry)
+    values = {column: getattr(entry, column) for column in _COLUMNS}
+    _chained(heads, values)
+    entry.chain, entry.chain_seq = values["chain"], values["chain_seq"]
+    entry.prev_hash, entry.hash = values["prev_hash"], values["hash"]
     db.session.add(entry)
-    db.session.execute(
-        update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=entry.hash)
-    )
     return entry
 
 
 def append_many(group_id: int, rows: list[dict]) -> list[str]:
-    """Add ``rows`` (each the fields of one entry) at the head of the chain in one go; returns
-    their hashes (receipts), in order.
+    """Add ``rows`` (each the fields of one entry) at the heads of their people's chains in one
+    go; returns their hashes (receipts), in order.
 
-    Takes the group row lock once for the whole batch, then chains the entries in order and
-    inserts them with one statement: the same chain ``append`` builds, for bulk imports and
-    bulk captures.
+    Reads every person's head once, chains the entries in order (several of one person follow
+    each other) and inserts them with one statement: the same chains ``append`` builds, for
+    bulk imports and bulk captures.
     """
     if not rows:
         return []
-    last, head = _take_seqs(group_id, len(rows), [row.get("subject_id") for row in rows])
-    refs = keys.refs_of([row.get("subject_id") for row in rows])
-    seq = last - len(rows)
+    subject_ids = [row.get("subject_id") for row in rows]
+    heads = _heads(subject_ids)
+    refs = keys.refs_of(subject_ids)
     values = []
     for fields in rows:
-        seq += 1
         entry = dict.fromkeys(_COLUMNS) | fields
         personal = _personal_part(entry)
-        entry.update(group_id=group_id, seq=seq, prev_hash=head, ip=None, user_agent=None)
+        entry.update(group_id=group_id, ip=None, user_agent=None)
         entry["personal_digest"] = sealed_digest(entry["subject_id"], personal)
         entry["personal"] = subject_keys.seal(refs.get(entry["subject_id"]), personal)
-        entry["hash"] = head = entry_hash(SimpleNamespace(**entry))
-        values.append(entry)
+        values.append(_chained(heads, entry))
     db.session.execute(LedgerEntry.__table__.insert(), values)
-    db.session.execute(update(SiteGroup).where(SiteGroup.id == group_id).values(ledger_head=head))
     return [entry["hash"] for entry in values]
 
 
 _COLUMNS = [column.key for column in LedgerEntry.__table__.columns if column.key != "id"]
-
-
-@dataclass
-class Break:
-    seq: int
-    entry_id: int
-    reason: str
-
-
-def verify(group_id: int, batch: int = 5000) -> tuple[int, Break | None]:
-    """Walk the group's chain in order; return (entries checked, first break or None)."""
-    previous_hash, expected_seq, checked = "", 1, 0
-    last_seq = 0
-    while True:
-        rows = db.session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.group_id == group_id, LedgerEntry.seq > last_seq)
-            .order_by(LedgerEntry.seq)
-            .limit(batch)
-        ).all()
-        if not rows:
-            break
-        for entry in rows:
-            problem = _check(entry, expected_seq, previous_hash)
-            if problem:
-                at = expected_seq if entry.seq != expected_seq else entry.seq
-                return checked, Break(at, entry.id, problem)
-            previous_hash, expected_seq, last_seq = entry.hash, entry.seq + 1, entry.seq
-            checked += 1
-        db.session.expunge_all()
-    head = db.session.scalar(select(SiteGroup.ledger_head).where(SiteGroup.id == group_id))
-    if head != previous_hash:
-        return checked, Break(expected_seq, 0, "entries after this point are missing")
-    return checked, None
-
-
-def _check(entry: LedgerEntry, expected_seq: int, previous_hash: str) -> str | None:
-    if entry.seq != expected_seq:
-        return f"entry {expected_seq} is missing"
-    if entry.prev_hash != previous_hash:
-        return "does not follow the previous entry"
-    # Skipped once anonymised by an erasure (or unreadable: the person's key is gone).
-    if entry.personal is not None:
-        if _digest_of(entry) != entry.personal_digest:
-            return "subject, IP, user agent or evidence was changed"
-    elif entry.personal_salt is not None:
-        digest = personal_digest(entry.personal_salt, entry.subject_id, entry.ip, entry.user_agent)
-        if digest != entry.personal_digest:
-            return "subject, IP or user agent was changed"
-    if entry_hash(entry) != entry.hash:
-        return "content was changed"
-    return None
 
 
 def anonymise(subject_id: int, erasure_id: str) -> int:
@@ -218,7 +215,9 @@ def anonymise(subject_id: int, erasure_id: str) -> int:
 
     Dropping the personal part (salt included; its key is deleted with the person anyway)
     makes the personal digest unlinkable; the chain still verifies because the digest, not the
-    personal fields, is what the chain hashes.
+    personal fields, is what the chain hashes. The chain keeps its id, random and never derived
+    from the person: the erased person's entries stay one chain, verified like any other, and
+    none of them can be attached to someone else unseen (``audit``).
     """
     return db.session.execute(
         update(LedgerEntry)

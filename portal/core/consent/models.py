@@ -1,6 +1,6 @@
 """Consent: the current state per subject, topic and channel, and the append-only ledger."""
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.kernel import clock, subject_keys
@@ -72,7 +72,17 @@ class Consent(db.Model):
 
 
 class LedgerEntry(db.Model):
-    """One consent event, chained to the previous entry of its site group by hash.
+    """One consent event, chained by hash to the previous entry of the same person.
+
+    Each person's entries form a chain of their own (``chain``, a random id given with their
+    first entry, and ``chain_seq``, the position in it), written under that person's lock, so
+    changes to different people of one site group never wait for each other. The sealer
+    (``portal.core.consent.anchors``) then puts every entry under a Merkle anchor
+    (``anchor_id``), and the anchors of a group form a chain of their own.
+
+    Entries written before per-person chains keep ``chain`` NULL: they stay chained to the
+    previous entry of their site group by ``seq``, frozen, with the old chain's head recorded in
+    the group's first (legacy) anchor.
 
     Personal parts (IP, user agent, the free text of the evidence, and the salt) are kept in
     ``personal``, encrypted under the person's own key, and covered by ``personal_digest``
@@ -83,15 +93,29 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entry"
     # (subject, time): the lifecycle rules ask of each person "anything since the cut-off?";
-    # it also serves every look-up by subject alone, so no index on subject_id by itself.
+    # it also serves every look-up by subject alone (a person's chain head among them).
     __table_args__ = (
         UniqueConstraint("group_id", "seq"),
+        UniqueConstraint("chain", "chain_seq"),
         Index("ix_ledger_entry_subject_id_occurred_at", "subject_id", "occurred_at"),
+        # What the sealer has left to seal: shrinks back to nothing after every run.
+        Index(
+            "ix_ledger_entry_unsealed",
+            "group_id",
+            "id",
+            postgresql_where=text("anchor_id IS NULL"),
+            sqlite_where=text("anchor_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
-    seq: Mapped[int] = mapped_column()
+    # Position in the site group's chain: entries written before per-person chains only.
+    seq: Mapped[int | None] = mapped_column(nullable=True)
+    # The person's chain (random, never derived from the person: it outlives their erasure).
+    chain: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    chain_seq: Mapped[int | None] = mapped_column(nullable=True)
+    anchor_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_anchor.id"), index=True)
     subject_id: Mapped[int | None] = mapped_column(ForeignKey("subject.id"))
     erasure_id: Mapped[str | None] = mapped_column(String(36), index=True)
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brand.id"))
@@ -118,6 +142,36 @@ class LedgerEntry(db.Model):
     text_version = relationship("ConsentText")
     topic = relationship("Topic")
     brand = relationship("Brand")
+
+
+class LedgerAnchor(db.Model):
+    """A seal over a site group's ledger: the Merkle root of the entries sealed under it, chained
+    to the group's previous anchor by hash, and signed when a signing key is configured.
+
+    ``kind`` "merkle": ``root`` is the Merkle tree head (RFC 6962) of the hashes of the
+    entries whose ``anchor_id`` is this anchor, in id order, ``count`` of them. ``kind``
+    "legacy": written once by the upgrade to per-person chains, ``root`` is the head of the
+    group's old single chain and ``count`` its length. ``hash`` is the SHA-256 of
+    ``statement`` (``portal.core.consent.merkle.anchor_statement``), which is what is signed.
+    """
+
+    __tablename__ = "ledger_anchor"
+    __table_args__ = (UniqueConstraint("group_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
+    seq: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(10))
+    count: Mapped[int] = mapped_column()
+    root: Mapped[str] = mapped_column(String(64))
+    first_entry: Mapped[int | None] = mapped_column(nullable=True)
+    last_entry: Mapped[int | None] = mapped_column(nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    sealed_at = mapped_column(UTCDateTime, nullable=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    # Ed25519 over the statement, and the public key that checks it (hex); None unsigned.
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SignupRequest(db.Model):

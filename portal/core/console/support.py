@@ -71,7 +71,7 @@ def _view(admin: AdminAccount, subject: Subject | None) -> Lookup:
         select(LedgerEntry)
         .where(LedgerEntry.subject_id == subject.id, LedgerEntry.brand_id.in_(brand_ids))
         # In the order things happened: a consent captured elsewhere may arrive late.
-        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
     ).all()
     return Lookup(subject, list(consents), list(ledger), may_erase(admin, subject))
 

@@ -14,6 +14,7 @@ import zipfile
 from flask import current_app
 from sqlalchemy import select
 
+from portal.core.consent import anchors, ledger
 from portal.core.consent import changes as consent
 from portal.core.consent.models import LedgerEntry, SignupRequest
 from portal.core.kernel import clock
@@ -21,7 +22,7 @@ from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
 
-SCHEMA_VERSION = "1.1"  # 1.1: mails, sign-in links, events
+SCHEMA_VERSION = "1.2"  # 1.1: mails, sign-in links, events; 1.2: ledger proofs
 SCHEMA_ID = "export-v1.schema.json"
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 
@@ -56,7 +57,18 @@ def _controller(brand: Brand) -> dict:
     }
 
 
-def _receipt(entry: LedgerEntry, subject: Subject, brands, topics, texts) -> dict:
+def _proof(entry: LedgerEntry, sealed: dict) -> dict:
+    """What lets the person prove this entry without the portal (``merkle.check_proof``): the
+    fields its hash covers, its personal part as hashed, and the path up to a (signed)
+    anchor, or ``sealed: false`` before the sealer's next run."""
+    proof = {"entryHash": entry.hash, "hashedFields": ledger.hashed_fields(entry)}
+    personal = entry.personal
+    if personal is not None and json.loads(personal).get("v") != 1:
+        proof |= {"subjectId": entry.subject_id, "personal": personal}
+    return proof | sealed
+
+
+def _receipt(entry: LedgerEntry, subject: Subject, brands, topics, texts, proof) -> dict:
     brand = brands.get(entry.brand_id)
     topic = topics.get(entry.topic_id)
     text = texts.get(entry.text_version_id)
@@ -95,7 +107,8 @@ def _receipt(entry: LedgerEntry, subject: Subject, brands, topics, texts) -> dic
         "consentTextVersion": text.version if text else None,
         "consentText": text.text(language) if text else None,
         "actor": entry.actor,
-        "ledgerSequence": entry.seq,
+        "ledgerSequence": entry.seq if entry.chain is None else entry.chain_seq,
+        "ledgerProof": proof,
     }
 
 
@@ -108,8 +121,9 @@ def document(subject: Subject) -> dict:
         select(LedgerEntry)
         .where(LedgerEntry.subject_id == subject.id)
         # In the order things happened: a consent captured elsewhere may arrive late.
-        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
     ).all()
+    sealed = anchors.proofs(entries)
     text_ids = {e.text_version_id for e in entries if e.text_version_id}
     texts = (
         {
@@ -162,7 +176,9 @@ def document(subject: Subject) -> dict:
         },
         "consents": consents,
         "signups": signups,
-        "receipts": [_receipt(e, subject, brands, topics, texts) for e in entries],
+        "receipts": [
+            _receipt(e, subject, brands, topics, texts, _proof(e, sealed[e.id])) for e in entries
+        ],
     }
     for name, section in EXTRA_SECTIONS.items():
         result[name] = section(subject)

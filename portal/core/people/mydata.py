@@ -117,7 +117,7 @@ def gather(subject: Subject) -> MyData:
         select(LedgerEntry)
         .where(LedgerEntry.subject_id == subject.id)
         # In the order things happened: a consent captured elsewhere may arrive late.
-        .order_by(LedgerEntry.occurred_at, LedgerEntry.seq)
+        .order_by(LedgerEntry.occurred_at, LedgerEntry.id)
     ).all()
     held = consent.current(subject)
     histories = {key: History(row) for key, row in held.items()}
