@@ -16,6 +16,7 @@ uses (harmless) or a person whose key is gone but whose rows are still there, un
 
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -101,12 +102,18 @@ class KeyStore:
 
     opened: "weakref.WeakSet[KeyStore]" = weakref.WeakSet()  # for tests to close them all
 
-    def __init__(self, url: str, keys: Keys):
+    def __init__(self, url: str, keys: Keys, cache_seconds: float = 30.0):
         self.url = url
         self.engine = _engine(url)
         KeyStore.opened.add(self)
         self.started_with = keys  # the keys the app was made with
-        self._cache: OrderedDict[str, AESGCM] = OrderedDict()
+        # An unwrapped key is kept this long at most (PORTAL_KEY_CACHE_SECONDS): a person
+        # erased by another process has their key deleted from the store, and this process
+        # stops holding it (and serving their data) within that time. 0: never kept.
+        self.cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[float, AESGCM]] = OrderedDict()
+        # Keys made by transactions not yet committed: not in the store yet, so never expired.
+        self._pending: dict[str, AESGCM] = {}
         self._lock = threading.Lock()
 
     @property
@@ -174,11 +181,26 @@ class KeyStore:
         return self.keys.encrypt_bytes(raw, context=ref.encode())
 
     def _remember(self, ref: str, aead: AESGCM) -> None:
+        if self.cache_seconds <= 0:
+            return
         with self._lock:
-            self._cache[ref] = aead
+            self._cache[ref] = (time.monotonic(), aead)
             self._cache.move_to_end(ref)
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+
+    def _cached(self, ref: str) -> AESGCM | None:
+        with self._lock:
+            pending = self._pending.get(ref)
+            if pending is not None:
+                return pending
+            found = self._cache.get(ref)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.cache_seconds:
+                del self._cache[ref]  # read it again: it may have been deleted meanwhile
+                return None
+            return found[1]
 
     def forget_all(self) -> None:
         """Empty the cache of unwrapped keys (the next reads unwrap them from the store)."""
@@ -188,11 +210,19 @@ class KeyStore:
     def forget(self, ref: str) -> None:
         with self._lock:
             self._cache.pop(ref, None)
+            self._pending.pop(ref, None)
+
+    def _settle(self, refs) -> None:
+        """Keys just written to the store: from pending to the (expiring) cache."""
+        for ref in refs:
+            with self._lock:
+                aead = self._pending.pop(ref, None)
+            if aead is not None:
+                self._remember(ref, aead)
 
     def aead(self, ref: str) -> AESGCM:
         """The person's key, unwrapped; KeyMissing once it was deleted."""
-        with self._lock:
-            found = self._cache.get(ref)
+        found = self._cached(ref)
         if found is not None:
             return found
         with self.engine.connect() as connection:
@@ -289,7 +319,8 @@ def new_key(session) -> str:
     ref, raw = os.urandom(16).hex(), AESGCM.generate_key(bit_length=256)
     keystore = store()
     session.info.setdefault(_NEW, {})[ref] = (_innermost(session), keystore._wrap(ref, raw))
-    keystore._remember(ref, AESGCM(raw))
+    with keystore._lock:
+        keystore._pending[ref] = AESGCM(raw)
     return ref
 
 
@@ -339,6 +370,7 @@ def _write_keys(session):
     if (new or dropped) and has_app_context():
         new = {ref: wrapped for ref, (_, wrapped) in new.items() if ref not in dropped}
         store().write(new, set(dropped))
+        store()._settle(new)
         if dropped:
             session.info["portal.keys.dropped"] = set(dropped)
 
@@ -370,6 +402,8 @@ def _forget_pending(session):
             continue
         for ref in [r for r, v in pending.items() if _within(_tx(v), undone) or undone is None]:
             del pending[ref]
+            if name == _NEW and has_app_context():
+                store().forget(ref)
 
 
 def _tx(value):
