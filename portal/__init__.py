@@ -96,7 +96,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path
     )
     app.extensions["portal.subject_keys"] = store = KeyStore(
-        keys_url, app.extensions["portal.keys"]
+        keys_url, app.extensions["portal.keys"], app.config["PORTAL_KEY_CACHE_SECONDS"]
     )
     store.prepare()
 

@@ -369,6 +369,12 @@ def run_lifecycle(dry_run, batch, slug):
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
         click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
+        from portal.core.kernel import subject_keys
+
+        # The one-off keys of rows used since the last run (sign-up requests, mails, answers,
+        # import files) are deleted already; rewriting their small table removes every copy.
+        subject_keys.store().compact(people=False)
+        click.echo("one-off keys of rows used or purged: key store rewritten")
         sealed = anchors.seal()
         entries = sum(anchor.count for anchor in sealed)
         click.echo(f"ledger: {entries} entries sealed in {len(sealed)} anchors")

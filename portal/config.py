@@ -94,6 +94,7 @@ def from_environment(instance_path: str) -> dict:
         "PORTAL_HASH_KEY": secret("PORTAL_HASH_KEY", "hash_key"),
         # Empty: a SQLite file next to the database (see subject_keys.default_url).
         "PORTAL_KEYS_URL": env.get("PORTAL_KEYS_URL", ""),
+        "PORTAL_KEY_CACHE_SECONDS": float(env.get("PORTAL_KEY_CACHE_SECONDS", "30")),
         "PORTAL_OLD_DATA_KEYS": [
             k.strip() for k in env.get("PORTAL_OLD_DATA_KEYS", "").split(",") if k.strip()
         ],

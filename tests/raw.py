@@ -93,3 +93,23 @@ def found(markers, haystacks: dict[str, bytes]) -> list[tuple[str, str, bytes]]:
                 if form in haystack:
                     hits.append((marker, name, form))
     return hits
+
+
+def readable_refs(haystacks: dict[str, bytes]) -> dict[str, set[str]]:
+    """The keys still in the key store (people's and one-off) that some value in a copy is
+    sealed under, by copy: those values can still be read by whoever holds the copy and the
+    key store. A value under a person's or a one-off key starts with 0x03 and the key's
+    16-byte reference (``crypto.seal_personal``); pg_dump writes it as hex (``\\x03…``)."""
+    from portal.core.kernel import subject_keys
+
+    with subject_keys.store().engine.connect() as connection:
+        refs = set(connection.scalars(sa.select(subject_keys.subject_key.c.ref)))
+        refs |= set(connection.scalars(sa.select(subject_keys.row_key.c.ref)))
+    found = {}
+    for name, haystack in haystacks.items():
+        found[name] = {
+            ref
+            for ref in refs
+            if b"\x03" + bytes.fromhex(ref) in haystack or f"x03{ref}".encode() in haystack
+        }
+    return found

@@ -51,8 +51,9 @@ def _keys() -> list[str]:
     waiting = key_migration.waiting()
     if waiting:
         return [
-            f"{waiting} people are still under the data key alone, not a key of their own: "
-            "run `flask keys per-person` (once, after the upgrade; it can run while serving)."
+            f"{waiting} people are still under the data key alone, not a key of their own, or "
+            "have passkey names or external ids in clear: run `flask keys per-person` (once, "
+            "after the upgrade; it can run while serving)."
         ]
     return []
 

@@ -1,16 +1,27 @@
 """People in through every door (sign-up, API, import) and out through every door (self-service,
 API, console): then nothing of them is left in any copy of the database, in any form, while
 the people not erased read back completely. Crypto-shredding is what makes the dead row
-versions and the WAL safe: no VACUUM runs here."""
+versions and the WAL safe: no VACUUM runs here.
+
+Some copies of a person's words are encrypted, so a search of bytes cannot see them: the sign-up
+request typed before the person existed, the farewell mail, the API's idempotent answers, the
+console's import file, the support staff's reasons. Each is under the person's key or a one-off
+key; the test holds that no value in any copy is under a key the key store still has, but the
+kept person's."""
 
 import base64
+import io
+import re
 import time
+from datetime import timedelta
 
 from flask import g
 from sqlalchemy import select
 
 from portal.core.consent import audit, ledger
 from portal.core.consent.models import LedgerEntry
+from portal.core.integrations import idempotency
+from portal.core.kernel import clock
 from portal.core.people import profile, subjects
 from portal.extensions import db
 from tests import raw
@@ -27,7 +38,7 @@ from tests.actions import (
     sign_up,
 )
 from tests.api.conftest import capture
-from tests.factories import make_admin
+from tests.factories import brand, make_admin
 
 # Each person's address and user agent, and every free text about them, carry a marker.
 SIGNUP, VIA_API, IMPORTED, KEPT = (
@@ -60,6 +71,7 @@ EVIDENCE = {
 API_REASON = "asked by phone: caller QzvxCaller tel 0611223344"
 IMPORT_SOURCE = "QzvxFairStand 2025"
 CONSOLE_REASON = "letter from QzvxLetterWriter"
+EXTERNAL_ID = "QzvxCrm-4242"  # the API client's own customer number for its person
 
 MARKERS = [
     "qzvx.signupdoor",
@@ -75,6 +87,7 @@ MARKERS = [
     *EVIDENCE.values(),
     "QzvxCaller tel 0611223344",
     IMPORT_SOURCE,
+    EXTERNAL_ID,
 ]
 
 
@@ -109,9 +122,13 @@ def test_every_door_in_and_out_leaves_no_marker_in_any_copy(
     recorded = api.post(
         "/consents",
         json=capture(email=VIA_API, evidence=EVIDENCE),
-        headers={"User-Agent": UA_API},
+        headers={"User-Agent": UA_API, "Idempotency-Key": "qzvx-grant-0001"},
     )
     assert recorded.status_code == 200, recorded.json
+    attached = api.put(
+        f"/subjects/{recorded.json['subject_id']}/external-id", json={"external_id": EXTERNAL_ID}
+    )
+    assert attached.status_code == 200, attached.json
     source = tmp_path / "list.csv"
     source.write_text(
         "email,topic,channel,consented_at,source\n"
@@ -128,11 +145,29 @@ def test_every_door_in_and_out_leaves_no_marker_in_any_copy(
     assert "Your data is erased" in press(client, ask_erasure(client, smtp, SIGNUP)).get_data(
         as_text=True
     )
-    erased = api.post("/subjects/erasures", json={"email": VIA_API, "reason": API_REASON})
+    erased = api.post(
+        "/subjects/erasures",
+        json={"email": VIA_API, "reason": API_REASON},
+        headers={"Idempotency-Key": "qzvx-erasure-0001"},
+    )
     assert erased.json["status"] == "erased", erased.json
     owner = make_admin(demo, "owner", "boss@luxe.example")
     console = app.test_client()
     log_in(console, owner)
+    # The same person again, in a file checked and held by the console, then imported.
+    checked = post(
+        console,
+        "/admin/import",
+        {
+            "brand": brand("camille").id,
+            "mode": "check",
+            "file": (io.BytesIO(source.read_bytes().replace(b",news,", b",events,")), "f.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    held_file = re.search(r'name="held" value="(\d+)"', checked.get_data(as_text=True)).group(1)
+    assert post(console, "/admin/import", {"mode": "run", "held": held_file}).status_code == 302
+    deliver()  # the worker imports it, and drops the file with its key
     post(console, "/admin/support", {"email": IMPORTED, "reason": "letter"})
     person = subjects.find(demo.id, IMPORTED)
     done = post(
@@ -143,11 +178,18 @@ def test_every_door_in_and_out_leaves_no_marker_in_any_copy(
     assert "The person is erased" in done.get_data(as_text=True)
     deliver()  # the farewell mails go, and their outbox rows with them
     assert audit.verify(demo.id).breaks == []
+    # The API's answers are kept IDEMPOTENCY_HOURS for retries, then go with their keys.
+    later = clock.now() + timedelta(hours=app.config["IDEMPOTENCY_HOURS"] + 1)
+    assert idempotency.purge(now=later) == 2
 
     held = raw.copies(app, since=started)
     for copy in held.values():  # each copy is real and current: the API's disposal record is in
         assert erased.json["erasure_id"].encode() in copy
     assert raw.found(MARKERS, held) == []
+    kept_key = subjects.find(demo.id, KEPT).key_ref
+    assert {name: refs - {kept_key} for name, refs in raw.readable_refs(held).items()} == {
+        name: set() for name in held
+    }
 
     # The person not erased reads back completely: address, profile, the ledger's parts.
     kept = subjects.find(demo.id, KEPT)

@@ -3,10 +3,13 @@ person, listed in the person's export; never seen by another client."""
 
 import json
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
-from portal.core.integrations import webhooks
+from portal.core.integrations import external_ids, webhooks
 from portal.core.integrations.models.api import ExternalId
+from portal.core.kernel import heartbeat, subject_keys
+from portal.core.kernel.crypto import KeyMissing, keys, personal_ref
 from portal.core.people import export, subjects
 from portal.extensions import db
 from tests.api.conftest import capture
@@ -92,3 +95,66 @@ def test_the_id_is_erased_with_the_person_and_listed_in_their_export(demo, api):
     assert api.post("/subjects/erasures", json={"subject_id": ada}).json["status"] == "erased"
     assert db.session.scalar(select(func.count()).select_from(ExternalId)) == 0
     assert api.get("/subjects/external/CRM-9/consents").status_code == 404
+
+
+def _stored(row_id: int):
+    """The row's columns as a copy of the database holds them."""
+    return db.session.execute(
+        text("SELECT value, value_hash, sealed_value FROM external_id WHERE id = :id"),
+        {"id": row_id},
+    ).one()
+
+
+def test_the_id_is_kept_hashed_and_under_the_persons_key_never_in_clear(demo, api):
+    ada = granted(api)
+    api.put(f"/subjects/{ada}/external-id", json={"external_id": "CRM-QZ1"})
+    row = db.session.scalar(select(ExternalId))
+    clear, hashed, sealed = _stored(row.id)
+    assert clear is None and b"CRM-QZ1" not in bytes(sealed)
+    assert hashed == keys().keyed_hash(f"external-id:{api.id}:CRM-QZ1") and "CRM" not in hashed
+    person = subjects.find(demo.id, "ada@example.org")
+    assert personal_ref(bytes(sealed)) == person.key_ref
+    assert api.get("/subjects/external/CRM-QZ1/consents").json["subject_id"] == ada
+    # A copy of the row outlives the erasure, not the key: nothing reads it any more.
+    api.post("/subjects/erasures", json={"subject_id": ada})
+    subject_keys.store().forget_all()
+    with pytest.raises(KeyMissing):
+        keys().decrypt(bytes(sealed))
+
+
+def _as_before_the_upgrade(row_id: int, value: str) -> None:
+    db.session.execute(
+        text(
+            "UPDATE external_id SET value = :value, value_hash = NULL, sealed_value = NULL "
+            "WHERE id = :id"
+        ),
+        {"value": value, "id": row_id},
+    )
+    db.session.commit()
+
+
+def test_ids_written_in_clear_before_are_found_and_moved_by_flask_keys_per_person(
+    demo, make_api, runner, smtp
+):
+    crm = make_api(name="crm")
+    ada, bob = granted(crm), granted(crm, "bob@example.org")
+    crm.put(f"/subjects/{ada}/external-id", json={"external_id": "OLD-1"})
+    row = db.session.scalar(select(ExternalId))
+    _as_before_the_upgrade(row.id, "OLD-1")
+    # Still found, still unique, still in events, while waiting.
+    assert crm.get("/subjects/external/OLD-1/consents").json["subject_id"] == ada
+    taken = crm.put(f"/subjects/{bob}/external-id", json={"external_id": "OLD-1"})
+    assert taken.status_code == 409
+    assert crm.get("/events").json["events"][0]["data"]["external_id"] == "OLD-1"
+    heartbeat.beat("worker-1")
+    doctor = runner.invoke(args=["doctor"])
+    assert doctor.exit_code == 1 and "1 people are still under the data key" in doctor.output
+
+    moved = runner.invoke(args=["keys", "per-person"])
+    assert moved.exit_code == 0, moved.output
+    clear, hashed, sealed = _stored(row.id)
+    assert clear is None and hashed == external_ids.value_hash(crm.id, "OLD-1")
+    assert personal_ref(bytes(sealed)) == subjects.find(demo.id, "ada@example.org").key_ref
+    assert crm.get("/subjects/external/OLD-1/consents").json["subject_id"] == ada
+    assert crm.get("/events").json["events"][0]["data"]["external_id"] == "OLD-1"
+    assert runner.invoke(args=["doctor"]).exit_code == 0

@@ -14,6 +14,7 @@ from portal.core.kernel import clock
 from portal.extensions import db
 from tests.actions import deliver
 from tests.api.conftest import capture
+from tests.core.test_one_off_keys import _copies, _one_off, _unreadable
 
 
 def count(model) -> int:
@@ -91,3 +92,16 @@ def test_records_are_purged_after_idempotency_hours_by_the_lifecycle_run(app, ap
     # The forgotten key is free again: the same request now runs as new (and changes nothing).
     again = api.post("/consents", json=capture(), headers={"Idempotency-Key": "old"})
     assert again.status_code == 200
+
+
+def test_idempotent_answers_are_unreadable_once_purged(demo, api):
+    """An answer may name a person: it is under a one-off key, deleted with the record."""
+    for key in ("one-off-1", "one-off-2"):
+        answer = api.post("/consents", json=capture(), headers={"Idempotency-Key": key})
+        assert answer.status_code == 200
+    copies = _copies(IdempotencyRecord.response)
+    assert len(_one_off(copies)) == 2  # one key per request
+    assert idempotency.purge(now=clock.now() + timedelta(hours=1)) == 0
+    later = clock.now() + timedelta(hours=49)
+    assert idempotency.purge(now=later) == 2
+    _unreadable(copies)

@@ -3,9 +3,10 @@
 from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
+from portal.core.people import keys
 from portal.extensions import db
 
 OWNER, BRAND_ADMIN, VIEWER = "owner", "brand_admin", "viewer"
@@ -104,7 +105,9 @@ class AccessEntry(db.Model):
     action: Mapped[str] = mapped_column(String(20))
     # No foreign key: the entry outlives an erased subject, naming only the old row id.
     subject_id: Mapped[int | None] = mapped_column()
-    reason: Mapped[str] = mapped_column(Encrypted)  # may name the person: kept encrypted
+    # Free text typed about the person ("letter from her son"): under the person's own key, so
+    # it goes with them at erasure; who looked, when and how stays (accountability).
+    reason: Mapped[str] = mapped_column(Encrypted)  # reads as None once the person is erased
     detail: Mapped[str | None] = mapped_column(Text)
 
 
@@ -118,3 +121,6 @@ class Gauge(db.Model):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[float] = mapped_column(default=0.0)
     computed_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+subject_keys.personal_columns(AccessEntry, ("reason",), keys.by_subject_id)

@@ -7,11 +7,12 @@ names the subject), and the person's data export lists it under the system that 
 """
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from portal.core.integrations import lookup
 from portal.core.integrations.models.api import ApiClient, ExternalId
 from portal.core.kernel import clock
+from portal.core.kernel.crypto import keys
 from portal.core.kernel.errors import NotFound, Refused
 from portal.core.kernel.transaction import commit_session
 from portal.core.people.models.subject import Subject
@@ -40,17 +41,31 @@ def attach(client: ApiClient, subject_id: int, value: str) -> dict:
         )
         db.session.add(
             ExternalId(
-                client_id=client.id, subject_id=subject_id, value=value, created_at=clock.now()
+                client_id=client.id,
+                subject_id=subject_id,
+                value_hash=value_hash(client.id, value),
+                sealed=value,
+                created_at=clock.now(),
             )
         )
     return {"subject_id": subject_id, "external_id": value}
+
+
+def value_hash(client_id: int, value: str) -> str:
+    """The keyed hash an external id is found by: per client, so the same customer number at
+    two clients does not link their rows."""
+    return keys().keyed_hash(f"external-id:{client_id}:{value}")
 
 
 def find(client: ApiClient, value: str) -> int | None:
     """The subject the client gave ``value`` to, if any."""
     return db.session.scalar(
         select(ExternalId.subject_id).where(
-            ExternalId.client_id == client.id, ExternalId.value == value
+            ExternalId.client_id == client.id,
+            or_(
+                ExternalId.value_hash == value_hash(client.id, value),
+                ExternalId.plain_value == value,  # written before, not moved yet
+            ),
         )
     )
 
@@ -59,19 +74,28 @@ def of(client_id: int, subject_id: int | None) -> str | None:
     """The client's id for the subject, if it gave one."""
     if subject_id is None:
         return None
-    return db.session.scalar(
-        select(ExternalId.value).where(
+    row = db.session.execute(
+        select(ExternalId.sealed, ExternalId.plain_value).where(
             ExternalId.client_id == client_id, ExternalId.subject_id == subject_id
         )
-    )
+    ).first()
+    return None if row is None else readable(*row)
+
+
+def readable(sealed: str | None, plain: str | None) -> str | None:
+    """The value of a row read as its two columns (the feed reads them in its own query)."""
+    return sealed if sealed is not None else plain
 
 
 def held_for(subject_id: int) -> list[dict]:
     """Every system that knows the person by an id of its own: for their data export."""
     rows = db.session.execute(
-        select(ApiClient.name, ExternalId.value, ExternalId.created_at)
+        select(ApiClient.name, ExternalId.sealed, ExternalId.plain_value, ExternalId.created_at)
         .join(ApiClient, ExternalId.client_id == ApiClient.id)
         .where(ExternalId.subject_id == subject_id)
         .order_by(ApiClient.name)
     )
-    return [{"system": name, "external_id": value, "since": since} for name, value, since in rows]
+    return [
+        {"system": name, "external_id": readable(sealed, plain), "since": since}
+        for name, sealed, plain, since in rows
+    ]

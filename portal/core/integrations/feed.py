@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Text, and_, cast, exists, func, or_, select
+from sqlalchemy import LargeBinary, Text, and_, cast, exists, func, or_, select, type_coerce
 
 from portal.core.consent.models import Consent, LedgerEntry
 from portal.core.integrations import cursors, events
@@ -25,6 +25,7 @@ from portal.core.integrations.models.event import (
     WEBHOOK_PING,
     Event,
 )
+from portal.core.kernel.crypto import KeyMissing, keys
 from portal.extensions import db
 
 MAX_PAGE = 10_000
@@ -38,7 +39,9 @@ def _query(client: ApiClient, start: int, limit: int):
             Event.created_at,
             cast(Event.payload, Text).label("payload"),
             Event.personal,
-            ExternalId.value,
+            # Read as stored: a page opens each person's id once (``_Externals``).
+            type_coerce(ExternalId.sealed, LargeBinary).label("sealed"),
+            ExternalId.plain_value,
         )
         # The client's own id of the subject, when it gave one (``external_ids``).
         .outerjoin(
@@ -90,6 +93,25 @@ def _data(payload: str, personal: str | None, external: str | None):
     return orjson.Fragment(payload)
 
 
+class _Externals:
+    """The client's external ids of a page, each opened once: they are under each person's
+    own key, and a page often holds several events about one person."""
+
+    def __init__(self):
+        self.opened: dict[bytes, str | None] = {}
+
+    def __call__(self, sealed, plain: str | None) -> str | None:
+        if sealed is None:
+            return plain  # written before, in clear, until `flask keys per-person`
+        sealed = bytes(sealed)
+        if sealed not in self.opened:
+            try:
+                self.opened[sealed] = keys().decrypt(sealed)
+            except KeyMissing:  # an erased person's row outlived their key: gone
+                self.opened[sealed] = None
+        return self.opened[sealed]
+
+
 class Page(NamedTuple):
     body: bytes  # the JSON document the API answers
     next_cursor: str
@@ -128,6 +150,7 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> Page:
     rows = rows[:limit]
     last = rows[-1].seq if rows else start
     next_cursor = cursors.encode(last)
+    external = _Externals()
     body = orjson.dumps(
         {
             "events": [
@@ -135,9 +158,9 @@ def page(client: ApiClient, after: str | None, limit: int = 100) -> Page:
                     "id": cursors.encode(seq),
                     "type": type_,
                     "created_at": created_at,  # orjson writes it as isoformat() would
-                    "data": _data(payload, personal, external),
+                    "data": _data(payload, personal, external(sealed, plain)),
                 }
-                for seq, type_, created_at, payload, personal, external in rows
+                for seq, type_, created_at, payload, personal, sealed, plain in rows
             ],
             "next_cursor": next_cursor,
             "has_more": more,

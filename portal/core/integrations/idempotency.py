@@ -3,7 +3,9 @@
 The answer is stored in the same transaction as the change, so either both exist or neither.
 Two requests racing with one key meet at the unique constraint; the loser rolls back and
 returns the winner's answer. Records are kept ``IDEMPOTENCY_HOURS`` (``purge``): long enough
-for any retry, not as a lasting copy of what was asked.
+for any retry, not as a lasting copy of what was asked. An answer may name a person (an
+address, a profile): each is kept under a one-off key (one per request, for all the answers of
+a bulk request), deleted with the records, so none stays readable in a copy of the database.
 """
 
 import json
@@ -15,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.integrations.models.api import IdempotencyRecord
-from portal.core.kernel import clock, many
+from portal.core.kernel import clock, many, subject_keys
 from portal.core.kernel.crypto import keys
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
@@ -39,10 +41,11 @@ def purge(now=None) -> int:
     """Delete the records older than ``IDEMPOTENCY_HOURS``; returns how many went."""
     hours = current_app.config["IDEMPOTENCY_HOURS"]
     cut = (now or clock.now()) - timedelta(hours=hours)
+    old = IdempotencyRecord.created_at < cut
     with commit_session():
-        return db.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cut)
-        ).rowcount
+        refs = set(subject_keys.sealed_refs(db.session, IdempotencyRecord.response, old))
+        subject_keys.drop_one_off(db.session, refs)
+        return db.session.execute(delete(IdempotencyRecord).where(old)).rowcount
 
 
 def _stored(client_id: int, key: str, fingerprint_: str) -> tuple[int, dict] | None:
@@ -118,6 +121,7 @@ def keep_many(client_id: int, answers: list[tuple[str, str, int, dict]]) -> None
     if not answers:
         return
     now = clock.now()
+    ref = subject_keys.new_key(db.session, one_off=True)  # one for the request's answers
     db.session.execute(
         IdempotencyRecord.__table__.insert(),
         [
@@ -126,7 +130,7 @@ def keep_many(client_id: int, answers: list[tuple[str, str, int, dict]]) -> None
                 "key": key,
                 "fingerprint": fingerprint_,
                 "status": status,
-                "response": json.dumps(answer),
+                "response": subject_keys.seal(ref, json.dumps(answer)),
                 "created_at": now,
             }
             for key, fingerprint_, status, answer in answers

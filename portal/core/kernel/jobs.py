@@ -28,7 +28,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.models.job import (
     DONE,
     FAILED,
@@ -214,6 +214,7 @@ def _described(error: Exception) -> str:
 
 
 def _finish(job: Job, state: str) -> None:
+    _drop_files(Job.id == job.id)
     job.state, job.finished_at = state, clock.now()
     job.lease_owner, job.lease_until, job.payload = None, None, None
 
@@ -272,11 +273,18 @@ def release(job: Job) -> None:
 def drop_expired_holds() -> int:
     """Delete held jobs (and their files) older than IMPORT_HOLD_HOURS; returns how many."""
     limit = clock.now() - timedelta(hours=current_app.config["IMPORT_HOLD_HOURS"])
+    _drop_files(Job.state == HELD, Job.created_at < limit)
     count = db.session.execute(
         delete(Job).where(Job.state == HELD, Job.created_at < limit)
     ).rowcount
     db.session.commit()
     return count
+
+
+def _drop_files(*where) -> None:
+    """The files of these jobs are about to go: their one-off keys go with them, so no copy
+    of a file (a dead row version, a backup) stays readable."""
+    subject_keys.drop_one_off(db.session, subject_keys.sealed_refs(db.session, Job.payload, *where))
 
 
 def failures(job: Job, limit: int = 200) -> list[JobFailure]:

@@ -12,10 +12,19 @@ Keys created and deleted in a transaction are written to the store when the sess
 just before the data (``before_commit``): a crash between the two leaves either a key nobody
 uses (harmless) or a person whose key is gone but whose rows are still there, unreadable, which
 ``flask erasures reconcile`` finishes erasing, as after a restore of an older data backup.
+
+Some rows about a person are written before the person exists, or outlive them: a sign-up
+request typed by a stranger, the farewell mail after an erasure, an idempotent answer, an
+import file waiting to be imported. Each of those goes under a **one-off key** of its own
+(``seal_one_off``), kept in a table of its own (``row_key``), and deleted when the row is used
+or purged (``drop_one_off``): its bytes are then unreadable wherever they are. That table stays
+small (only rows waiting for their use), so rewriting it (``flask lifecycle run``, and every
+erasure) costs little; a drop alone does not rewrite it at once.
 """
 
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -32,15 +41,17 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     insert,
     select,
     text,
+    type_coerce,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from sqlalchemy.pool import StaticPool
 
-from portal.core.kernel.crypto import KeyMissing, Keys, Sealed, seal_personal
+from portal.core.kernel.crypto import KeyMissing, Keys, Sealed, personal_ref, seal_personal
 
 __all__ = ["KeyMissing", "KeyStore", "WrongKey"]
 
@@ -51,6 +62,13 @@ _DATA_CHECK = b"portal:data-key-check"
 metadata = MetaData()
 subject_key = Table(
     "subject_key",
+    metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+)
+# One-off keys: a key for one row (a request, a mail, a file) rather than one person.
+row_key = Table(
+    "row_key",
     metadata,
     Column("ref", String(32), primary_key=True),
     Column("wrapped", LargeBinary, nullable=False),
@@ -101,12 +119,18 @@ class KeyStore:
 
     opened: "weakref.WeakSet[KeyStore]" = weakref.WeakSet()  # for tests to close them all
 
-    def __init__(self, url: str, keys: Keys):
+    def __init__(self, url: str, keys: Keys, cache_seconds: float = 30.0):
         self.url = url
         self.engine = _engine(url)
         KeyStore.opened.add(self)
         self.started_with = keys  # the keys the app was made with
-        self._cache: OrderedDict[str, AESGCM] = OrderedDict()
+        # An unwrapped key is kept this long at most (PORTAL_KEY_CACHE_SECONDS): a person
+        # erased by another process has their key deleted from the store, and this process
+        # stops holding it (and serving their data) within that time. 0: never kept.
+        self.cache_seconds = cache_seconds
+        self._cache: OrderedDict[str, tuple[float, AESGCM]] = OrderedDict()
+        # Keys made by transactions not yet committed: not in the store yet, so never expired.
+        self._pending: dict[str, AESGCM] = {}
         self._lock = threading.Lock()
 
     @property
@@ -174,11 +198,26 @@ class KeyStore:
         return self.keys.encrypt_bytes(raw, context=ref.encode())
 
     def _remember(self, ref: str, aead: AESGCM) -> None:
+        if self.cache_seconds <= 0:
+            return
         with self._lock:
-            self._cache[ref] = aead
+            self._cache[ref] = (time.monotonic(), aead)
             self._cache.move_to_end(ref)
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
+
+    def _cached(self, ref: str) -> AESGCM | None:
+        with self._lock:
+            pending = self._pending.get(ref)
+            if pending is not None:
+                return pending
+            found = self._cache.get(ref)
+            if found is None:
+                return None
+            if time.monotonic() - found[0] > self.cache_seconds:
+                del self._cache[ref]  # read it again: it may have been deleted meanwhile
+                return None
+            return found[1]
 
     def forget_all(self) -> None:
         """Empty the cache of unwrapped keys (the next reads unwrap them from the store)."""
@@ -188,16 +227,26 @@ class KeyStore:
     def forget(self, ref: str) -> None:
         with self._lock:
             self._cache.pop(ref, None)
+            self._pending.pop(ref, None)
+
+    def _settle(self, refs) -> None:
+        """Keys just written to the store: from pending to the (expiring) cache."""
+        for ref in refs:
+            with self._lock:
+                aead = self._pending.pop(ref, None)
+            if aead is not None:
+                self._remember(ref, aead)
 
     def aead(self, ref: str) -> AESGCM:
         """The person's key, unwrapped; KeyMissing once it was deleted."""
-        with self._lock:
-            found = self._cache.get(ref)
+        found = self._cached(ref)
         if found is not None:
             return found
         with self.engine.connect() as connection:
             wrapped = connection.scalar(
-                select(subject_key.c.wrapped).where(subject_key.c.ref == ref)
+                select(subject_key.c.wrapped)
+                .where(subject_key.c.ref == ref)
+                .union_all(select(row_key.c.wrapped).where(row_key.c.ref == ref))
             )
         if wrapped is None:
             raise KeyMissing(ref)
@@ -222,25 +271,32 @@ class KeyStore:
         with self.engine.connect() as connection:
             return len(connection.scalars(select(subject_key.c.ref)).all())
 
-    def write(self, new: dict[str, bytes], dropped: set[str]) -> None:
-        """Add and delete keys in one transaction of the store."""
+    def write(self, new: dict[str, bytes], dropped: set[str], one_off: frozenset = frozenset()):
+        """Add and delete keys in one transaction of the store. Refs in ``one_off`` are one-off
+        keys (``row_key``); a drop of one never touches a person's key."""
         with self.engine.begin() as connection:
-            if dropped:
-                connection.execute(
-                    delete(subject_key).where(subject_key.c.ref.in_(sorted(dropped)))
-                )
-            if new:
-                connection.execute(
-                    insert(subject_key), [{"ref": r, "wrapped": w} for r, w in new.items()]
-                )
+            people = sorted(r for r in dropped if r not in one_off)
+            rows = sorted(r for r in dropped if r in one_off)
+            if people:
+                connection.execute(delete(subject_key).where(subject_key.c.ref.in_(people)))
+            if rows:
+                connection.execute(delete(row_key).where(row_key.c.ref.in_(rows)))
+            for table, wanted in ((subject_key, False), (row_key, True)):
+                values = [
+                    {"ref": r, "wrapped": w} for r, w in new.items() if (r in one_off) == wanted
+                ]
+                if values:
+                    connection.execute(insert(table), values)
 
-    def compact(self) -> None:
-        """Rewrite the key table so no old version of a deleted key stays in its file: a
+    def compact(self, people: bool = True) -> None:
+        """Rewrite the key tables so no old version of a deleted key stays in their files: a
         ``VACUUM FULL`` on PostgreSQL (dead row versions survive a plain VACUUM), ``VACUUM`` on
-        SQLite (with ``secure_delete`` on, freed pages are zeroed too)."""
+        SQLite (with ``secure_delete`` on, freed pages are zeroed too). ``people=False``: the
+        small table of one-off keys alone."""
         if self.engine.dialect.name == "postgresql":
+            tables = "subject_key, row_key" if people else "row_key"
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-                c.execute(text("VACUUM FULL subject_key"))
+                c.execute(text(f"VACUUM FULL {tables}"))
         else:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.exec_driver_sql("VACUUM")
@@ -248,35 +304,40 @@ class KeyStore:
     def rewrap(self, batch: int = 1000) -> int:
         """Wrap every key under the current data key (a rotation of PORTAL_DATA_KEY): the
         people's own keys stay the same, so no data row is rewritten. Returns keys rewrapped."""
+        done = sum(self._rewrap(table, batch) for table in (subject_key, row_key))
+        self.write_checks()
+        return done
+
+    def _rewrap(self, table, batch: int) -> int:
         done, last = 0, ""
         while True:
             with self.engine.begin() as connection:
                 rows = connection.execute(
-                    select(subject_key.c.ref, subject_key.c.wrapped)
-                    .where(subject_key.c.ref > last)
-                    .order_by(subject_key.c.ref)
+                    select(table.c.ref, table.c.wrapped)
+                    .where(table.c.ref > last)
+                    .order_by(table.c.ref)
                     .limit(batch)
                 ).all()
                 if not rows:
-                    break
+                    return done
                 last = rows[-1][0]
                 for ref, wrapped in rows:
                     if self.keys.is_current(bytes(wrapped)):
                         continue
                     raw = self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode())
                     connection.execute(
-                        update(subject_key)
-                        .where(subject_key.c.ref == ref, subject_key.c.wrapped == wrapped)
+                        update(table)
+                        .where(table.c.ref == ref, table.c.wrapped == wrapped)
                         .values(wrapped=self._wrap(ref, raw))
                     )
                     done += 1
-        self.write_checks()
-        return done
 
     def stale(self) -> int:
         """Keys still wrapped under an older data key."""
         with self.engine.connect() as connection:
-            rows = connection.scalars(select(subject_key.c.wrapped)).all()
+            rows = connection.scalars(
+                select(subject_key.c.wrapped).union_all(select(row_key.c.wrapped))
+            ).all()
         return sum(not self.keys.is_current(bytes(w)) for w in rows)
 
 
@@ -284,12 +345,15 @@ def store() -> KeyStore:
     return current_app.extensions["portal.subject_keys"]
 
 
-def new_key(session) -> str:
-    """A new person's key, written to the store when ``session`` commits; its reference."""
+def new_key(session, one_off: bool = False) -> str:
+    """A new person's key (or a one-off key), written to the store when ``session`` commits;
+    its reference."""
     ref, raw = os.urandom(16).hex(), AESGCM.generate_key(bit_length=256)
     keystore = store()
-    session.info.setdefault(_NEW, {})[ref] = (_innermost(session), keystore._wrap(ref, raw))
-    keystore._remember(ref, AESGCM(raw))
+    entry = (_innermost(session), keystore._wrap(ref, raw), one_off)
+    session.info.setdefault(_NEW, {})[ref] = entry
+    with keystore._lock:
+        keystore._pending[ref] = AESGCM(raw)
     return ref
 
 
@@ -305,7 +369,30 @@ def delete_key(session, ref: str | None) -> None:
         return
     # Still usable until the commit: what the erasure itself writes (the withdrawals' ledger
     # entries) is sealed under it, and goes with it.
-    session.info.setdefault(_DROP, {})[ref] = _innermost(session)
+    session.info.setdefault(_DROP, {})[ref] = (_innermost(session), False)
+
+
+def seal_one_off(session, plaintext: str | None):
+    """``plaintext`` under a one-off key of its own (see the module), made in this
+    transaction; ``drop_one_off`` deletes it once the row is used."""
+    if plaintext is None:
+        return None
+    return seal(new_key(session, one_off=True), plaintext)
+
+
+def sealed_refs(session, column, *where) -> list[str]:
+    """The key references of ``column``'s values in the rows ``where`` selects, read from the
+    head of each ciphertext (values under the data key have none)."""
+    head = func.substr(type_coerce(column, LargeBinary), 1, 17)
+    found = (personal_ref(bytes(v)) for v in session.scalars(select(head).where(*where)) if v)
+    return [ref for ref in found if ref is not None]
+
+
+def drop_one_off(session, refs) -> None:
+    """Delete these one-off keys when ``session`` commits (a person's key is never touched:
+    only the table of one-off keys is)."""
+    for ref in refs:
+        session.info.setdefault(_DROP, {})[ref] = (_innermost(session), True)
 
 
 def seal(ref: str | None, plaintext: str | None):
@@ -335,20 +422,34 @@ def _within(transaction, outer) -> bool:
 
 @event.listens_for(Session, "before_commit")
 def _write_keys(session):
+    if has_app_context():
+        # The commit's own flush comes after this event: rows it would insert make their keys
+        # then (``one_off_columns``, a new subject), too late for the store. Flush first.
+        session.flush()
     new, dropped = session.info.pop(_NEW, None) or {}, session.info.pop(_DROP, None) or {}
     if (new or dropped) and has_app_context():
-        new = {ref: wrapped for ref, (_, wrapped) in new.items() if ref not in dropped}
-        store().write(new, set(dropped))
+        one_off = frozenset(
+            [r for r, (_, _, once) in new.items() if once]
+            + [r for r, (_, once) in dropped.items() if once]
+        )
+        new = {ref: wrapped for ref, (_, wrapped, _) in new.items() if ref not in dropped}
+        store().write(new, set(dropped), one_off)
+        store()._settle(new)
         if dropped:
-            session.info["portal.keys.dropped"] = set(dropped)
+            # A person's key deleted: the store is rewritten at once (see _compact); one-off
+            # keys wait for the next `flask lifecycle run`, which rewrites their small table.
+            people = any(not once for _, once in dropped.values())
+            session.info["portal.keys.dropped"] = (set(dropped), people)
 
 
 @event.listens_for(Session, "after_commit")
 def _compact(session):
-    dropped = session.info.pop("portal.keys.dropped", None)
+    dropped, people = session.info.pop("portal.keys.dropped", None) or ((), False)
     if dropped and has_app_context():
         for ref in dropped:  # no copy left in this process's memory either
             store().forget(ref)
+        if not people:
+            return
         try:
             store().compact()
         except Exception:  # noqa: BLE001 - the erasure stands; `flask keys compact` retries
@@ -360,7 +461,7 @@ def _forget_pending(session):
     """A rolled-back transaction (or savepoint) creates and deletes no key; but keys the key
     store already deleted (the data's commit failed after it) are gone for this process too,
     as for every other: the person is left for `flask erasures reconcile`."""
-    for ref in session.info.pop("portal.keys.dropped", None) or ():
+    for ref in (session.info.pop("portal.keys.dropped", None) or ((), False))[0]:
         if has_app_context():
             store().forget(ref)
     undone = session._transaction  # the transaction (or savepoint) being rolled back
@@ -370,6 +471,8 @@ def _forget_pending(session):
             continue
         for ref in [r for r, v in pending.items() if _within(_tx(v), undone) or undone is None]:
             del pending[ref]
+            if name == _NEW and has_app_context():
+                store().forget(ref)
 
 
 def _tx(value):
@@ -407,3 +510,31 @@ def personal_columns(model, fields: tuple[str, ...], ref_of) -> None:
     event.listen(model, "before_update", _seal)
     event.listen(model, "after_insert", _unseal)
     event.listen(model, "after_update", _unseal)
+
+
+def one_off_columns(model, fields: tuple[str, ...], owner=lambda target: None) -> None:
+    """Let new rows of ``model`` put ``fields`` under a one-off key of their own, unless
+    ``owner(target)`` names a person (then ``personal_columns`` puts them under that person's
+    key). Only inserts: the key is made with the row, and dropped by the code that uses or
+    purges the row (``drop_one_off``)."""
+
+    def _seal(_mapper, _connection, target):
+        if owner(target) is not None:
+            return
+        plain = {}
+        for name in fields:
+            value = target.__dict__.get(name)
+            if isinstance(value, str) and not isinstance(value, Sealed):
+                plain[name] = value
+                setattr(target, name, seal_one_off(object_session(target), value))
+        if plain:
+            target.__dict__.setdefault("_portal_plain", {}).update(plain)
+
+    def _unseal(_mapper, _connection, target):
+        from sqlalchemy.orm.attributes import set_committed_value
+
+        for name, value in target.__dict__.pop("_portal_plain", {}).items():
+            set_committed_value(target, name, value)
+
+    event.listen(model, "before_insert", _seal)
+    event.listen(model, "after_insert", _unseal)

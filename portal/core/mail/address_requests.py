@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, select, update
 
-from portal.core.kernel import clock, leases
+from portal.core.kernel import clock, leases, subject_keys
 from portal.core.kernel.crypto import keys
 from portal.core.kernel.leases import Pass
 from portal.core.kernel.transaction import commit_session
@@ -69,11 +69,16 @@ def record(
 
 def forget(group_id: int, address_hash: str) -> int:
     """Drop what is still waiting for an address (its person is being erased)."""
-    return db.session.execute(
-        delete(AddressRequest).where(
-            AddressRequest.group_id == group_id, AddressRequest.address_hash == address_hash
-        )
-    ).rowcount
+    waiting = (AddressRequest.group_id == group_id, AddressRequest.address_hash == address_hash)
+    _drop_keys(*waiting)
+    return db.session.execute(delete(AddressRequest).where(*waiting)).rowcount
+
+
+def _drop_keys(*where) -> None:
+    """Requests made before their person existed are under one-off keys: these go with them."""
+    where = (*where, AddressRequest.subject_id.is_(None))  # a person's own key is not one-off
+    refs = subject_keys.sealed_refs(db.session, AddressRequest.content, *where)
+    subject_keys.drop_one_off(db.session, refs)
 
 
 def _decide(row_id: int, owner: str) -> None:
@@ -90,6 +95,7 @@ def _decide(row_id: int, owner: str) -> None:
         if handler is None:
             raise LookupError(f"no handler for address requests of kind {row.kind!r}")
         handler(row.group_id, content["address"], content["details"], row.created_at)
+        _drop_keys(AddressRequest.id == row.id)
         db.session.delete(row)
 
 

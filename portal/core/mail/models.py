@@ -59,7 +59,11 @@ class AddressRequest(QueuedWork, db.Model):
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
 
-# A mail to a person is theirs: under their own key (the last mail to an erased person is
-# addressed to no subject row and goes under the data key, to be deleted once sent).
+# A mail to a person is theirs: under their own key. A mail to no subject row (the farewell
+# mail after an erasure, console mails) and a request made before its person exists (a
+# stranger's sign-up) go under a one-off key, dropped when the mail is delivered or the request
+# decided (``outbox``, ``address_requests``).
 subject_keys.personal_columns(OutboxMessage, ("content",), keys.by_subject_id)
 subject_keys.personal_columns(AddressRequest, ("content",), keys.by_subject_id)
+subject_keys.one_off_columns(OutboxMessage, ("content",), lambda row: row.subject_id)
+subject_keys.one_off_columns(AddressRequest, ("content",), lambda row: row.subject_id)

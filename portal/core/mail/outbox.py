@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from portal.core.kernel import clock, leases
+from portal.core.kernel import clock, leases, subject_keys
 from portal.core.kernel.leases import Pass
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import address_requests, envelope
@@ -144,6 +144,8 @@ def send_due(
             log.warning(
                 "outbox message %s attempt %s failed: %s", row.id, attempts, values["last_error"]
             )
+        if error is None or values["status"] == FAILED and row.discard_when_done:
+            _drop_keys(*mine)  # its content goes: a one-off key (a mail to no person) with it
         if row.discard_when_done and values["status"] in (SENT, FAILED):
             db.session.execute(delete(OutboxMessage).where(*mine))
         else:
@@ -213,7 +215,15 @@ def purge(now=None, batch: int = 10_000) -> int:
         ids = list(db.session.scalars(old))
         if not ids:
             return 0
+        _drop_keys(OutboxMessage.id.in_(ids))
         return db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))).rowcount
+
+
+def _drop_keys(*where) -> None:
+    """Mails to no person are under one-off keys: dropped with their content."""
+    where = (*where, OutboxMessage.subject_id.is_(None))  # a person's own key is not one-off
+    refs = subject_keys.sealed_refs(db.session, OutboxMessage.content, *where)
+    subject_keys.drop_one_off(db.session, refs)
 
 
 def backlog() -> int:

@@ -8,6 +8,9 @@ moved, their data stays readable under the portal's data key, as before.
 Ledger entries written before keep their chain: their digest was made from the clear salt, IP
 and user agent, so those move into the personal part with a mark saying the digest is of the
 old kind. Their evidence stays as it was written (the chain covers it).
+
+Passkey names and API clients' external ids were kept in clear even for people with a key;
+those move too (external ids get their keyed hash then), for people with a key or without.
 """
 
 import json
@@ -15,6 +18,8 @@ import json
 from sqlalchemy import func, select, union, update
 
 from portal.core.consent.models import LedgerEntry, SignupRequest
+from portal.core.integrations import external_ids
+from portal.core.integrations.models.api import ExternalId
 from portal.core.integrations.models.event import Event
 from portal.core.kernel import subject_keys
 from portal.core.mail.models import AddressRequest, OutboxMessage
@@ -34,12 +39,21 @@ _OWNED = [
 ]
 
 
+def _in_clear():
+    """People with something still in clear: a passkey name or an external id."""
+    return union(
+        select(Passkey.subject_id).where(Passkey.plain_name.is_not(None)),
+        select(ExternalId.subject_id).where(ExternalId.plain_value.is_not(None)),
+    ).subquery()
+
+
 def waiting() -> int:
-    """People without a key of their own yet, or with a passkey name still in clear."""
+    """People without a key of their own yet, or with a passkey name or external id still in
+    clear."""
     keyless = select(Subject.id).where(Subject.key_ref.is_(None))
-    named = select(Passkey.subject_id).where(Passkey.plain_name.is_not(None))
+    cleared = select(_in_clear().c[0])
     # Counted by the database: loading every id would not do at tens of millions of people.
-    return db.session.scalar(select(func.count()).select_from(union(keyless, named).subquery()))
+    return db.session.scalar(select(func.count()).select_from(union(keyless, cleared).subquery()))
 
 
 def _move_passkey_names(subject_ids: list[int], refs: dict[int, str | None]) -> None:
@@ -57,6 +71,25 @@ def _move_passkey_names(subject_ids: list[int], refs: dict[int, str | None]) -> 
         )
 
 
+def _move_external_ids(subject_ids: list[int], refs: dict[int, str | None]) -> None:
+    """External ids kept in clear: hashed for the lookup, the value under the person's key."""
+    rows = db.session.execute(
+        select(
+            ExternalId.id, ExternalId.client_id, ExternalId.subject_id, ExternalId.plain_value
+        ).where(ExternalId.subject_id.in_(subject_ids), ExternalId.plain_value.is_not(None))
+    ).all()
+    for row_id, client_id, subject_id, value in rows:
+        db.session.execute(
+            update(ExternalId)
+            .where(ExternalId.id == row_id)
+            .values(
+                value_hash=external_ids.value_hash(client_id, value),
+                sealed=subject_keys.seal(refs[subject_id], value),
+                plain_value=None,
+            )
+        )
+
+
 def _move(subject_ids: list[int], refs: dict[int, str]) -> None:
     for model, name in _OWNED:
         column = getattr(model, name)
@@ -69,6 +102,7 @@ def _move(subject_ids: list[int], refs: dict[int, str]) -> None:
             sealed = subject_keys.seal(refs[subject_id], value)
             db.session.execute(update(model).where(model.id == row_id).values({name: sealed}))
     _move_passkey_names(subject_ids, refs)
+    _move_external_ids(subject_ids, refs)
     pending = db.session.execute(
         select(
             SignupRequest.id, SignupRequest.subject_id, SignupRequest.ip, SignupRequest.user_agent
@@ -113,7 +147,7 @@ def give_keys(batch: int = 200, progress=None) -> int:
             select(Subject.id).where(Subject.key_ref.is_(None)).order_by(Subject.id).limit(batch)
         ).all()
         if not ids:
-            return done + _name_passkeys(batch)
+            return done + _move_clear_values(batch)
         locks.subjects(ids)
         subjects = db.session.scalars(
             select(Subject).where(Subject.id.in_(ids), Subject.key_ref.is_(None))
@@ -133,23 +167,19 @@ def give_keys(batch: int = 200, progress=None) -> int:
             progress(done)
 
 
-def _name_passkeys(batch: int) -> int:
-    """Move the passkey names still in clear of people who already have a key; returns how
-    many people had some."""
+def _move_clear_values(batch: int) -> int:
+    """Move the passkey names and external ids still in clear of people who already have a
+    key; returns how many people had some."""
     done = 0
+    in_clear = _in_clear()
     while True:
-        ids = db.session.scalars(
-            select(Passkey.subject_id)
-            .where(Passkey.plain_name.is_not(None))
-            .distinct()
-            .order_by(Passkey.subject_id)
-            .limit(batch)
-        ).all()
+        ids = db.session.scalars(select(in_clear.c[0]).order_by(in_clear.c[0]).limit(batch)).all()
         if not ids:
             return done
         locks.subjects(ids)
         query = select(Subject.id, Subject.key_ref).where(Subject.id.in_(ids))
         refs = {subject_id: ref for subject_id, ref in db.session.execute(query)}
         _move_passkey_names(ids, refs)
+        _move_external_ids(ids, refs)
         db.session.commit()
         done += len(ids)

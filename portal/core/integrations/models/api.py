@@ -3,10 +3,11 @@
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.core.kernel.models.queued import QueuedWork, due_index
+from portal.core.people import keys
 from portal.extensions import db
 
 SCOPES = (
@@ -67,7 +68,7 @@ class IdempotencyRecord(db.Model):
     # HMAC-SHA-256 (hash key) of method, path and body: no plain hash of what was asked.
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column()
-    # Answers may hold a webhook secret or an address: encrypted like all personal data.
+    # Answers may hold a webhook secret or an address: under a one-off key (``idempotency``).
     response: Mapped[str] = mapped_column(Encrypted)
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
@@ -75,10 +76,15 @@ class IdempotencyRecord(db.Model):
 class ExternalId(db.Model):
     """A client's own identifier for a subject (its CRM's customer number): one per subject and
     client, unique within the client, seen by that client alone. A row naming the subject,
-    so erasure deletes it with the person (``people.erasure``)."""
+    so erasure deletes it with the person (``people.erasure``).
+
+    A customer number names a person as an address does: it is found by its keyed hash (the
+    hash key, as subjects are found by address) and kept under the person's own key, so that
+    an erased person's ids cannot be read from old row versions or backups."""
 
     __tablename__ = "external_id"
     __table_args__ = (
+        UniqueConstraint("client_id", "value_hash"),
         UniqueConstraint("client_id", "value"),
         UniqueConstraint("client_id", "subject_id"),
     )
@@ -86,10 +92,19 @@ class ExternalId(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"))
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
-    value: Mapped[str] = mapped_column(String(100))
+    # HMAC-SHA-256 (hash key) of the client and the value (``external_ids.value_hash``).
+    value_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The value, under the person's own key (``subject_keys.personal_columns``).
+    sealed: Mapped[str | None] = mapped_column("sealed_value", Encrypted, nullable=True)
+    # Where values were kept in clear before; `flask keys per-person` moves them.
+    plain_value: Mapped[str | None] = mapped_column("value", String(100), nullable=True)
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
     client = relationship("ApiClient")
+
+    @property
+    def value(self) -> str | None:
+        return self.sealed if self.sealed is not None else self.plain_value
 
 
 class WebhookEndpoint(db.Model):
@@ -132,3 +147,7 @@ class WebhookDelivery(QueuedWork, db.Model):
 
     endpoint = relationship("WebhookEndpoint")
     event = relationship("Event")
+
+
+subject_keys.personal_columns(ExternalId, ("sealed",), keys.by_subject_id)
+subject_keys.one_off_columns(IdempotencyRecord, ("response",))

@@ -4,7 +4,7 @@ heartbeats."""
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.extensions import db
@@ -38,7 +38,8 @@ class Job(db.Model):
     )
     # What the job works on (a policy version, a topic and mail text): JSON, no personal data.
     params: Mapped[str] = mapped_column(Text, default="{}")
-    # A file the job reads (an import's CSV): personal data, so encrypted, and emptied once done.
+    # A file the job reads (an import's CSV): personal data, so under a one-off key of its own,
+    # dropped (with the file) once done or when its hold expires (``jobs``).
     payload: Mapped[str | None] = mapped_column(Encrypted, nullable=True)
     state: Mapped[str] = mapped_column(String(10), default=QUEUED)
     total: Mapped[int] = mapped_column(default=0)
@@ -79,3 +80,6 @@ class WorkerHeartbeat(db.Model):
     host: Mapped[str] = mapped_column(String(200))
     started_at = mapped_column(UTCDateTime, default=clock.now)
     seen_at = mapped_column(UTCDateTime, default=clock.now, index=True)
+
+
+subject_keys.one_off_columns(Job, ("payload",))
