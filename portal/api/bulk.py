@@ -29,6 +29,12 @@ COUNTED = ("applied", "unchanged", "stale", "refused")
     ok="BulkResponse",
     example=examples.BULK_RESULTS,
     errors=(400,),
+    links={
+        "consentsOfTheFirst": (
+            "getSubjectConsents",
+            {"subject_id": "$response.body#/results/0/subject_id"},
+        )
+    },
 )
 def record_bulk(client, body):
     """The request is refused as a whole only when its envelope is wrong; each change is read

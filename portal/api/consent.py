@@ -22,7 +22,10 @@ from portal.core.integrations import lookup
     body_example={"email": "ada@example.org"},
     ok="SubjectConsents",
     example=examples.SUBJECT_CONSENTS,
-    links={"consentsById": ("getSubjectConsents", {"subject_id": "$response.body#/subject_id"})},
+    links={
+        "consentsById": ("getSubjectConsents", {"subject_id": "$response.body#/subject_id"}),
+        "profile": ("getProfile", {"subject_id": "$response.body#/subject_id"}),
+    },
 )
 def lookup_by_email(client, body):
     """By address in the body, never in the URL: addresses stay out of access logs."""
@@ -37,6 +40,10 @@ def lookup_by_email(client, body):
     personal=True,
     ok="SubjectConsents",
     example=examples.SUBJECT_CONSENTS,
+    links={
+        "profile": ("getProfile", {"subject_id": "$request.path.subject_id"}),
+        "attachExternalId": ("setExternalId", {"subject_id": "$request.path.subject_id"}),
+    },
 )
 def lookup_by_id(client, subject_id: int):
     return jsonify(lookup.by_id(client, subject_id))

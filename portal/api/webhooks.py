@@ -109,6 +109,7 @@ def _rotate(client, endpoint_id):
     example={"id": 7, "event": examples.CURSOR, "type": "webhook.ping"},
     status=202,
     write=True,
+    links={"deliveries": ("listDeliveries", ENDPOINT)},
 )
 def ping(client, endpoint_id: int):
     return io.idempotent(client, partial(_ping, client, endpoint_id))
@@ -136,6 +137,15 @@ def rotate_secret(client, endpoint_id: int):
     scope=SCOPE,
     ok="DeliveryList",
     example={"deliveries": [examples.DELIVERY]},
+    links={
+        "redeliverTheLatest": (
+            "redeliverDelivery",
+            {
+                "endpoint_id": "$request.path.endpoint_id",
+                "delivery_id": "$response.body#/deliveries/0/id",
+            },
+        )
+    },
 )
 def deliveries(client, endpoint_id: int):
     rows = webhooks.deliveries(client, endpoint_id)
