@@ -23,6 +23,7 @@ COUNTED = ("applied", "unchanged", "stale", "refused")
     "kept and answered on its own (applied, unchanged, stale or refused with its problem), "
     "each idempotent by its own key; one request against the rate limit",
     scope="consent:write",
+    body="BulkRequest",
     items_of="changes",
     items_limit=bulk.MAX_CHANGES,
     body_example=examples.BULK,

@@ -36,7 +36,8 @@ class Operation:
     personal: bool = False  # the answer holds personal data: accepted terms required
     body: str | None = None  # the schema of the request body, validated before the view
     body_example: dict | None = None
-    items_of: str | None = None  # the body is this one list, each item left to the view
+    items_of: str | None = None  # the body's one list: only its envelope is read here, each
+    # item is left to the view (a bulk request answers each item on its own)
     items_limit: int = 0  # at most this many items (more: 413)
     params: tuple = ()  # query and header parameters (OpenAPI objects)
     path_params: dict = field(default_factory=dict)  # name -> schema of a string segment

@@ -104,7 +104,7 @@ def _codes(op: contract.Operation, rule) -> set[int]:
     codes = set(op.errors)
     if op.scope != contract.PUBLIC:
         codes |= {401, 403, 429}
-    if op.body or op.items_of:
+    if op.body:
         codes |= set(BODY_ERRORS)
     if op.write:
         codes |= {400, 409}
@@ -152,9 +152,8 @@ def operation_object(op: contract.Operation, rule) -> dict:
         "parameters": params + ([IDEMPOTENCY] if op.write else []),
         "responses": responses,
     }
-    body = op.body or op.items_of and "BulkRequest"
-    if body:
-        media = {"schema": ref(body)}
+    if op.body:
+        media = {"schema": ref(op.body)}
         if op.body_example is not None:
             media["example"] = op.body_example
         operation["requestBody"] = {"required": True, "content": {"application/json": media}}
