@@ -140,6 +140,7 @@ def from_environment(instance_path: str) -> dict:
         "WEBHOOKS_ALLOW_INSECURE": _bool(env.get("WEBHOOKS_ALLOW_INSECURE")) and development,
         "WEBHOOK_CONNECT_TIMEOUT": float(env.get("WEBHOOK_CONNECT_TIMEOUT", "5")),
         "WEBHOOK_READ_TIMEOUT": float(env.get("WEBHOOK_READ_TIMEOUT", "10")),
+        "WEBHOOK_DELIVERY_SECONDS": float(env.get("WEBHOOK_DELIVERY_SECONDS", "30")),
         "WEBHOOK_SECRET_OVERLAP_HOURS": float(env.get("WEBHOOK_SECRET_OVERLAP_HOURS", "24")),
         "CONFIRMATION_MAX_AGE": int(env.get("CONFIRMATION_MAX_AGE", str(48 * 3600))),
         # The preference centre: magic links, the mail-footer link, one-click unsubscribe.

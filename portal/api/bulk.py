@@ -5,9 +5,9 @@ import hashlib
 import orjson
 from flask import Response, request
 
-from portal.api import blueprint, io, problems
-from portal.api.auth import requires
+from portal.api import blueprint, examples, io, problems
 from portal.api.consent import capture_of
+from portal.api.contract import operation
 from portal.api.problems import Problem
 from portal.core.consent import bulk
 from portal.core.integrations import idempotency
@@ -17,11 +17,30 @@ COUNTED = ("applied", "unchanged", "stale", "refused")
 
 
 @blueprint.post("/consents/bulk")
-@requires("consent:write")
-def record_bulk(client):
+@operation(
+    operation_id="recordConsentsInBulk",
+    summary="Record up to 1,000 grants and withdrawals captured elsewhere, each decided, "
+    "kept and answered on its own (applied, unchanged, stale or refused with its problem), "
+    "each idempotent by its own key; one request against the rate limit",
+    scope="consent:write",
+    body="BulkRequest",
+    items_of="changes",
+    items_limit=bulk.MAX_CHANGES,
+    body_example=examples.BULK,
+    ok="BulkResponse",
+    example=examples.BULK_RESULTS,
+    errors=(400,),
+    links={
+        "consentsOfTheFirst": (
+            "getSubjectConsents",
+            {"subject_id": "$response.body#/results/0/subject_id"},
+        )
+    },
+)
+def record_bulk(client, body):
     """The request is refused as a whole only when its envelope is wrong; each change is read
     and answered on its own. It counts as one request against the client's rate limit."""
-    items = io.envelope("changes", bulk.MAX_CHANGES)  # read whole first, whatever follows
+    items = body  # read whole first (the declaration's envelope), whatever follows
     if "Idempotency-Key" in request.headers:
         raise Problem(
             400,

@@ -8,8 +8,8 @@ import hashlib
 
 from flask import jsonify, request
 
-from portal.api import blueprint
-from portal.api.auth import requires
+from portal.api import blueprint, examples
+from portal.api.contract import operation
 from portal.api.problems import Problem
 from portal.core.integrations import catalogue
 
@@ -34,19 +34,54 @@ def conditional(document: dict):
     return response.make_conditional(request)
 
 
+BRAND_FILTER = {
+    "name": "brand",
+    "in": "query",
+    "required": False,
+    "description": "Only this brand (its slug); none: every brand open to the client.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_SLUG},
+}
+
+
 @blueprint.get("/brands")
-@requires("consent:read")
+@operation(
+    operation_id="listBrands",
+    summary="The brands open to this client, with their latest consent-text version",
+    scope="consent:read",
+    ok="BrandList",
+    example=examples.BRANDS,
+    conditional=True,
+)
 def brands(client):
     return conditional({"brands": catalogue.brands(client)})
 
 
 @blueprint.get("/topics")
-@requires("consent:read")
+@operation(
+    operation_id="listTopics",
+    summary="The topics of the client's brands: keys, channels, names in each language",
+    scope="consent:read",
+    ok="TopicList",
+    example=examples.TOPICS,
+    params=(BRAND_FILTER,),
+    errors=(404,),
+    conditional=True,
+)
 def topics(client):
     return conditional({"topics": catalogue.topics(client, _brand_filter())})
 
 
 @blueprint.get("/consent-texts")
-@requires("consent:read")
+@operation(
+    operation_id="listConsentTexts",
+    summary="Every version of the client's brands' consent texts, with their languages: "
+    "a grant's text_version is one of these",
+    scope="consent:read",
+    ok="ConsentTextList",
+    example=examples.CONSENT_TEXTS,
+    params=(BRAND_FILTER,),
+    errors=(404,),
+    conditional=True,
+)
 def consent_texts(client):
     return conditional({"consent_texts": catalogue.consent_texts(client, _brand_filter())})

@@ -5,35 +5,68 @@ from functools import partial
 import orjson
 from flask import Response, jsonify, request
 
-from portal.api import blueprint, io
-from portal.api.auth import requires
-from portal.api.problems import Problem
+from portal.api import blueprint, examples, io
+from portal.api.contract import operation
 from portal.core.consent import recording
 from portal.core.consent.models import PENDING
 from portal.core.integrations import lookup
-from portal.core.kernel.models.base import MAX_ID
 
 
 @blueprint.post("/consents/lookup")
-@requires("consent:read", personal=True)
-def lookup_by_email(client):
+@operation(
+    operation_id="lookupConsentsByEmail",
+    summary="The consents of one subject, found by address",
+    scope="consent:read",
+    personal=True,
+    body="LookupRequest",
+    body_example={"email": "ada@example.org"},
+    ok="SubjectConsents",
+    example=examples.SUBJECT_CONSENTS,
+    links={
+        "consentsById": ("getSubjectConsents", {"subject_id": "$response.body#/subject_id"}),
+        "profile": ("getProfile", {"subject_id": "$response.body#/subject_id"}),
+    },
+)
+def lookup_by_email(client, body):
     """By address in the body, never in the URL: addresses stay out of access logs."""
-    data = io.body("LookupRequest")
-    return jsonify(lookup.by_email(client, data["email"]))
+    return jsonify(lookup.by_email(client, body["email"]))
 
 
 @blueprint.get("/subjects/<int:subject_id>/consents")
-@requires("consent:read", personal=True)
+@operation(
+    operation_id="getSubjectConsents",
+    summary="The consents of one subject, by id",
+    scope="consent:read",
+    personal=True,
+    ok="SubjectConsents",
+    example=examples.SUBJECT_CONSENTS,
+    links={
+        "profile": ("getProfile", {"subject_id": "$request.path.subject_id"}),
+        "attachExternalId": ("setExternalId", {"subject_id": "$request.path.subject_id"}),
+    },
+)
 def lookup_by_id(client, subject_id: int):
-    if not 0 < subject_id <= MAX_ID:
-        raise Problem(404, "Nothing with this identifier is open to this client.")
     return jsonify(lookup.by_id(client, subject_id))
 
 
 @blueprint.post("/consents/check")
-@requires("consent:read", personal=True)
-def check(client):
-    data = io.body("CheckRequest")
+@operation(
+    operation_id="checkAudience",
+    summary="May we contact each of these addresses about a topic on a channel?",
+    scope="consent:read",
+    personal=True,
+    body="CheckRequest",
+    body_example={
+        "brand": "camille",
+        "topic": "events",
+        "channel": "email",
+        "emails": ["ada@example.org", "grace@example.org"],
+    },
+    ok="CheckResponse",
+    example=examples.CHECK,
+)
+def check(client, body):
+    data = body
     audience = lookup.Audience(data["brand"], data["topic"], data["channel"], data["emails"])
     # orjson: Flask's encoder sorting the keys of 10,000 results took a tenth of the answer.
     answer = orjson.dumps({"results": lookup.check(client, audience)})
@@ -57,13 +90,26 @@ def capture_of(data: dict) -> recording.Capture:
 
 
 @blueprint.post("/consents")
-@requires("consent:write")
-def record(client):
-    capture = capture_of(io.body("RecordRequest"))
-    operation = partial(
+@operation(
+    operation_id="recordConsent",
+    summary="Record a grant or withdrawal captured elsewhere",
+    scope="consent:write",
+    body="RecordRequest",
+    body_example=examples.CAPTURE,
+    ok="RecordResponse",
+    example=examples.RECORDED,
+    write=True,
+    also={202: "An email grant waiting for the person's confirmation"},
+    links={
+        "consentsOfSubject": ("getSubjectConsents", {"subject_id": "$response.body#/subject_id"})
+    },
+)
+def record(client, body):
+    capture = capture_of(body)
+    write = partial(
         _record, client, capture, request.remote_addr, request.headers.get("User-Agent")
     )
-    return io.idempotent(client, operation)
+    return io.idempotent(client, write)
 
 
 def _record(client, capture, ip, user_agent) -> tuple[int, dict]:

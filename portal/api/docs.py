@@ -2,13 +2,13 @@
 
 import json
 
-from flask import jsonify, render_template, request
+from flask import current_app, jsonify, render_template, request
 
 from portal.api import blueprint, openapi
 
 
 def _document() -> dict:
-    return openapi.document(request.host_url.rstrip("/") + blueprint.url_prefix)
+    return openapi.document(current_app, request.host_url.rstrip("/") + blueprint.url_prefix)
 
 
 @blueprint.get("/openapi.json")

@@ -2,9 +2,8 @@
 
 from functools import partial
 
-from portal.api import blueprint, io
-from portal.api.auth import requires
-from portal.api.problems import Problem
+from portal.api import blueprint, examples, io
+from portal.api.contract import ANY_KEY, operation
 from portal.core.integrations import erasure_requests
 
 MAX_ID = 36
@@ -15,12 +14,23 @@ def _acknowledge(client, request_id: str, answer: str, reference: str | None):
 
 
 @blueprint.post("/erasures/<request_id>/acknowledgement")
-@requires(None)  # any key: a request is only ever its own recipient's
-def acknowledge(client, request_id: str):
+@operation(
+    operation_id="acknowledgeErasureRequest",
+    summary="Answer an erasure request you were sent (event erasure.requested): 'done' or "
+    "'not_held', with your own reference; the same answer again is the same answer, another "
+    "one is 409",
+    scope=ANY_KEY,  # a request is only ever its own recipient's
+    path_params={"request_id": {"type": "string", "maxLength": MAX_ID}},
+    body="Acknowledgement",
+    body_example={"answer": "done", "reference": "CRM-DEL-2291"},
+    ok="ErasureRequestState",
+    example=examples.ACKNOWLEDGED,
+    write=True,
+    errors=(404,),
+)
+def acknowledge(client, request_id: str, body):
     """``done`` or ``not_held``, with an optional reference of the recipient's own. The same
     answer again is the same answer (200); another one is refused (409)."""
-    if len(request_id) > MAX_ID:
-        raise Problem(404, "Nothing with this identifier is open to this client.")
-    data = io.body("Acknowledgement")
-    operation = partial(_acknowledge, client, request_id, data["answer"], data.get("reference"))
-    return io.idempotent(client, operation)
+    data = body
+    write = partial(_acknowledge, client, request_id, data["answer"], data.get("reference"))
+    return io.idempotent(client, write)

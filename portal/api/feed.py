@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 from flask import Response, request, url_for
 
-from portal.api import blueprint
-from portal.api.auth import requires
+from portal.api import blueprint, examples
+from portal.api.contract import operation
 from portal.api.problems import Problem
-from portal.core.integrations import feed
+from portal.core.integrations import cursors, feed
 
 SINCE_EXAMPLE = "2026-03-01T09:30:00Z"
 
@@ -30,8 +30,51 @@ def _since(value: str) -> datetime:
     return moment
 
 
+PARAMETERS = (
+    {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "next_cursor of the previous page (or an event id); none: the start",
+        "schema": {"type": "string", "maxLength": 100, "pattern": cursors.PATTERN},
+        "example": examples.CURSOR,
+    },
+    {
+        "name": "since",
+        "in": "query",
+        "required": False,
+        "description": "Start at the first event created at or after this time (ISO 8601 "
+        "with its offset; '+' written %2B). With after: wherever is later of the two.",
+        "schema": {"type": "string", "format": "date-time", "maxLength": 64},
+        "example": SINCE_EXAMPLE,
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": feed.MAX_PAGE, "default": 100},
+    },
+)
+
+
 @blueprint.get("/events")
-@requires("events:read", personal=True)
+@operation(
+    operation_id="listEvents",
+    summary="Consent events after a cursor, oldest first",
+    scope="events:read",
+    personal=True,
+    ok="FeedPage",
+    example=examples.FEED,
+    params=PARAMETERS,
+    errors=(400, 422),
+    headers={
+        "Link": {
+            "description": 'RFC 8288 `<...>; rel="next"`: the next page, while has_more is true.',
+            "schema": {"type": "string"},
+        }
+    },
+    links={"nextPage": ("listEvents", {"after": "$response.body#/next_cursor"})},
+)
 def events(client):
     after = request.args.get("after", "")
     since = request.args.get("since")
@@ -51,15 +94,9 @@ def events(client):
             errors=[{"field": "after", "message": "unknown cursor"}],
         )
     if since is not None:
-        if after:
-            raise Problem(
-                400,
-                "Give either after (a cursor) or since (a time), not both: a stored cursor "
-                "already says where to go on.",
-                "invalid-parameter",
-                errors=[{"field": "since", "message": "not with after"}],
-            )
-        after = feed.cursor_at(client, _since(since))
+        # Both: the later of the two places, so neither bound is ever crossed.
+        at = feed.cursor_at(client, _since(since))
+        after = max(after, at, key=cursors.decode) if after else at
     limit = int(raw_limit)
     page = feed.page(client, after, limit)
     response = Response(page.body, mimetype="application/json")

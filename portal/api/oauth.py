@@ -21,7 +21,8 @@ from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator, JWTBearerTokenValidator
 from flask import Flask, current_app
 
-from portal.api import blueprint
+from portal.api import blueprint, examples, openapi
+from portal.api.contract import PUBLIC, operation
 from portal.core.integrations import clients
 from portal.core.integrations.models.api import SCOPES, ApiClient
 from portal.extensions import db
@@ -135,6 +136,35 @@ def access(token: str) -> tuple[ApiClient, list[str]] | None:
 
 
 @blueprint.post("/oauth/token")
+@operation(
+    operation_id="issueAccessToken",
+    summary="A short-lived access token for an API client (OAuth 2.0 client credentials)",
+    scope=PUBLIC,
+    ok="TokenResponse",
+    example=examples.TOKEN,
+    errors=(413, 429),
+    responses={
+        400: openapi.oauth_error("A malformed request, another grant type or an unknown scope."),
+        401: openapi.oauth_error("No such client, or not one of its valid keys (invalid_client)."),
+    },
+    openapi={
+        "description": "The client authenticates with its id and one of its valid keys as the "
+        "secret, by HTTP Basic (client_secret_basic) or in the form (client_secret_post). The "
+        "token carries the scopes asked for that the client holds (all of them when none are "
+        "asked) and is sent as `Authorization: Bearer <token>` like a key. Errors are RFC 6749 "
+        "section 5.2 JSON, as OAuth client libraries expect.",
+        "security": [{"basic": []}, {}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {"$ref": "#/components/schemas/TokenRequest"},
+                    "example": {"grant_type": "client_credentials", "scope": "consent:read"},
+                }
+            },
+        },
+    },
+)
 def token():
     return server.create_token_response()
 

@@ -8,8 +8,31 @@ from portal.core.consent.bulk import MAX_CHANGES
 from portal.core.integrations.lookup import BULK_LIMIT
 from portal.core.integrations.models.event import ERASURE_REQUESTED, EVENT_TYPES
 from portal.core.kernel.models.base import CHANNELS, MAX_ID
+from portal.core.people.profile import COUNTRIES
 
 PLAIN = "^[^\\u0000-\\u001f]*$"  # no control characters
+# Some text, not only blanks, and no control characters (C0, DEL or C1).
+_TEXT = "[^\\u0000-\\u001f\\u007f-\\u009f]"
+FILLED = f"^{_TEXT}*[^\\s\\u0000-\\u001f\\u007f-\\u009f]{_TEXT}*$"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP = "(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = f"{_OCTET}(?:\\.{_OCTET}){{3}}"
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+
+
+def webhook_url(schemes: str) -> str:
+    """What a webhook URL may be: https (http too where WEBHOOKS_ALLOW_INSECURE, in
+    development), a host name (its last label letters, or an IDN's xn--) or an IPv4 address in
+    dotted decimal, an optional port, path and query without spaces or control characters. The
+    core still refuses an address or name of this machine or inside the network
+    (core.integrations.destinations): that depends on the registries and DNS, not on shape."""
+    return (
+        f"^(?:{schemes})://(?:(?:{_LABEL}\\.)+{_TOP}|{_IPV4})(?::{_PORT})?"
+        "(?:[/?][^\\s\\u0000-\\u001f#]*)?$"
+    )
+
+
 # A client's own id for a subject: it also goes in URLs, so URL-safe characters only.
 EXTERNAL_ID_PATTERN = "^[A-Za-z0-9._~:@+-]{1,100}$"
 EXTERNAL_ID = {
@@ -18,7 +41,18 @@ EXTERNAL_ID = {
     "description": "the client's own id for the subject (its CRM's), unique within the client",
 }
 NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": PLAIN}
-EMAIL = {"type": "string", "minLength": 1, "maxLength": 320, "description": "An address."}
+# An address the portal can mail: at most 254 characters (RFC 5321's path limit, less its
+# brackets), ASCII before the @ (see core.people.subjects.mailable). The format is checked by the
+# core (422 naming the field), not by the schema validator.
+EMAIL = {
+    "type": "string",
+    "format": "email",
+    "minLength": 3,
+    "maxLength": 254,
+    "description": "An address.",
+}
+# An audience is answered address by address, "invalid" for one that is not an address.
+ANY_ADDRESS = {"type": "string", "maxLength": 320, "description": "An address, or not one."}
 CHANNEL = {"type": "string", "enum": list(CHANNELS)}
 TIME = {"type": "string", "format": "date-time"}
 CONSENT_STATE = ["pending", "granted", "withdrawn"]
@@ -35,6 +69,27 @@ def ref(name: str) -> dict:
 
 def nullable(schema: dict) -> dict:
     return {"anyOf": [schema, {"type": "null"}]}
+
+
+def one_of_person(schema: dict) -> dict:
+    """The person named by exactly one of address and subject id."""
+    return {
+        **schema,
+        "oneOf": [
+            {"required": ["email"], "not": {"required": ["subject_id"]}},
+            {"required": ["subject_id"], "not": {"required": ["email"]}},
+        ],
+        "description": "Exactly one of email and subject_id.",
+    }
+
+
+def grant_has_text(required: list[str], **properties) -> dict:
+    """A captured change: a grant names the version of the consent text the person agreed to."""
+    return {
+        **strict(required, **properties),
+        "if": {"properties": {"action": {"const": "grant"}}},
+        "then": {"required": ["text_version"]},
+    }
 
 
 def strict(required: list[str], **properties) -> dict:
@@ -73,27 +128,24 @@ SCHEMAS = {
         answer=nullable({"type": "string", "enum": ["done", "not_held"]}),
         reference=nullable({"type": "string"}),
     ),
-    "ErasureRequest": {
-        **strict(
+    "ErasureRequest": one_of_person(
+        strict(
             [],
             email=EMAIL,
             subject_id={"type": "integer", "minimum": 1, "maximum": MAX_ID},
             reason={"type": "string", "maxLength": 500},
-        ),
-        "description": "Exactly one of email and subject_id.",
-        "minProperties": 1,
-    },
-    "RelationshipRequest": {
-        **strict(
+        )
+    ),
+    "RelationshipRequest": one_of_person(
+        strict(
             ["relationship"],
             email=EMAIL,
             subject_id={"type": "integer", "minimum": 1, "maximum": MAX_ID},
             relationship=nullable(
                 {"type": "string", "enum": ["customer", "former_customer", "prospect"]}
             ),
-        ),
-        "description": "Exactly one of email and subject_id.",
-    },
+        )
+    ),
     "RelationshipResponse": strict(
         ["status", "subject_id", "relationship"],
         status={"type": "string", "enum": ["pending", "active", "unknown"]},
@@ -151,10 +203,16 @@ SCHEMAS = {
             "minItems": 1,
             "maxItems": 3,
             "items": {"type": "string", "maxLength": 120, "pattern": PLAIN},
+            "contains": {"pattern": FILLED},
+            "description": "blank lines are left out; at least one is not blank",
         },
-        postcode={"type": "string", "maxLength": 16, "pattern": PLAIN},
-        city={"type": "string", "maxLength": 80, "pattern": PLAIN},
-        country={"type": "string", "minLength": 2, "maxLength": 2, "description": "ISO 3166"},
+        postcode={"type": "string", "minLength": 1, "maxLength": 16, "pattern": FILLED},
+        city={"type": "string", "minLength": 1, "maxLength": 80, "pattern": FILLED},
+        country={
+            "type": "string",
+            "enum": sorted(COUNTRIES) + sorted(code.lower() for code in COUNTRIES),
+            "description": "ISO 3166-1 alpha-2, in either case",
+        },
     ),
     "Profile": strict(
         ["subject_id", "fields"],
@@ -193,7 +251,7 @@ SCHEMAS = {
         brand=NAME,
         topic=NAME,
         channel=CHANNEL,
-        emails={"type": "array", "minItems": 1, "maxItems": BULK_LIMIT, "items": EMAIL},
+        emails={"type": "array", "minItems": 1, "maxItems": BULK_LIMIT, "items": ANY_ADDRESS},
     ),
     "CheckResult": strict(
         ["email", "state", "contact"],
@@ -211,7 +269,7 @@ SCHEMAS = {
             for name in ("agent", "recording", "document", "store", "note")
         },
     },
-    "RecordRequest": strict(
+    "RecordRequest": grant_has_text(
         ["email", "brand", "topic", "channel", "action", "captured_at", "evidence"],
         email=EMAIL,
         brand=NAME,
@@ -258,9 +316,11 @@ SCHEMAS = {
             "type": "array",
             "minItems": 1,
             "maxItems": MAX_CHANGES,
-            "items": ref("BulkChange"),
-            "description": "Each change is read, decided and answered on its own: one that "
-            "does not match BulkChange is refused in its result, not the request.",
+            "items": {
+                "description": "A BulkChange. Each change is read, decided and answered on its "
+                "own: one that does not match BulkChange is refused in its result, not the "
+                "request."
+            },
         },
     ),
     "BulkResponse": strict(
@@ -302,7 +362,14 @@ SCHEMAS = {
     ),
     "WebhookRequest": strict(
         ["url", "events"],
-        url={"type": "string", "minLength": 1, "maxLength": 2000, "pattern": PLAIN},
+        url={
+            "type": "string",
+            "maxLength": 2000,
+            "pattern": webhook_url("https"),
+            "description": "A webhook URL must be an https:// address of a receiver at a public "
+            "internet address (a host name or an IPv4 address), with an optional port, path and "
+            "query, and no user name or password.",
+        },
         events={
             "type": "array",
             "minItems": 1,
@@ -482,3 +549,35 @@ SCHEMAS["WebhookSecret"] = {
         },
     },
 }
+SCHEMAS["RedeliveryRequest"] = strict(
+    ["since"],
+    since={
+        **TIME,
+        "description": "Send again every failed delivery to the endpoint created at or after "
+        "this time.",
+    },
+)
+SCHEMAS["Redelivery"] = strict(
+    ["id", "redelivered"],
+    id={"type": "integer", "description": "The endpoint."},
+    redelivered={
+        "type": "integer",
+        "description": "How many failed deliveries were queued again (0: none had failed).",
+    },
+)
+# In development (WEBHOOKS_ALLOW_INSECURE) a receiver may be plain http on this machine.
+INSECURE = {
+    **SCHEMAS,
+    "WebhookRequest": {
+        **SCHEMAS["WebhookRequest"],
+        "properties": {
+            **SCHEMAS["WebhookRequest"]["properties"],
+            "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+        },
+    },
+}
+
+
+def published(insecure: bool) -> dict:
+    """The schemas as this server applies them: ``INSECURE`` where http receivers are allowed."""
+    return INSECURE if insecure else SCHEMAS

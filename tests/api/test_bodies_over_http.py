@@ -53,7 +53,13 @@ def _odd_headers():
 
 
 def _api_routes(app):
-    values = {"subject_id": 1, "endpoint_id": 1, "request_id": "1", "external_id": "CRM-1"}
+    values = {
+        "subject_id": 1,
+        "endpoint_id": 1,
+        "delivery_id": 1,
+        "request_id": "1",
+        "external_id": "CRM-1",
+    }
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api.") or rule.endpoint in ("api.docs",):
             continue

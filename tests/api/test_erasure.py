@@ -55,6 +55,7 @@ def test_erasure_by_address_then_suppressed_everywhere(client, demo, smtp, make_
         "action": "grant",
         "captured_at": "2026-11-01T10:00:00Z",
         "evidence": {"agent": "A. Agent"},
+        "text_version": 1,
     }
     refused = api.post("/consents", json=grant)
     assert refused.status_code in (409, 422) and "suppressed" in refused.get_data(as_text=True)

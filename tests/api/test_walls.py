@@ -77,6 +77,14 @@ def _cases(email: str, subject_id: int, hook_id: int, request_id: str = NO_REQUE
             f"/webhooks/{hook_id + 1000}/secret",
             None,
         ),
+        ("POST", "/api/v1/webhooks/<int:endpoint_id>/redeliveries"): (
+            f"/webhooks/{hook_id + 1000}/redeliveries",
+            {"since": "2025-01-01T00:00:00Z"},
+        ),
+        ("POST", "/api/v1/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redelivery"): (
+            f"/webhooks/{hook_id + 1000}/deliveries/1/redelivery",
+            None,
+        ),
         ("POST", "/api/v1/oauth/token"): ("/oauth/token", {"grant_type": "client_credentials"}),
         ("POST", "/api/v1/erasures/<request_id>/acknowledgement"): (
             f"/erasures/{request_id}/acknowledgement",

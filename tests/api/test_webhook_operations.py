@@ -115,10 +115,11 @@ def test_a_batch_never_outlasts_its_lease(app, api, receiver):
     register(api, receiver)
     for number in range(3):
         api.post("/consents", json=capture(email=f"p{number}@example.org"))
-    app.config.update(OUTBOX_LEASE_SECONDS=60, WEBHOOK_CONNECT_TIMEOUT=5, WEBHOOK_READ_TIMEOUT=5)
+    app.config.update(OUTBOX_LEASE_SECONDS=60, WEBHOOK_DELIVERY_SECONDS=25)
     clock.freeze(clock.now())
     # Each delivery takes 40 s of the clock: after the first, what is left of the lease (20 s
-    # of 60) no longer covers the longest a delivery may take (25 s), so the batch stops.
+    # of 60) no longer covers the longest a delivery may take (its 25 s deadline), so the
+    # batch stops.
     receiver.on_request = lambda: clock.freeze(clock.now() + timedelta(seconds=40))
     result = webhooks.deliver_due(limit=10, owner="w1")
     assert result.sent == 1
@@ -177,3 +178,49 @@ def test_the_console_sends_a_test_ping(api, receiver, client, demo):
     assert "webhook.ping" in client.get(page).get_data(as_text=True)
     api.delete(f"/webhooks/{hook['id']}")
     assert post(client, page + "/ping").status_code == 404  # removed: nothing to test
+
+
+def test_failed_deliveries_are_sent_again_through_the_api_and_audited(api, receiver, make_api):
+    hook = register(api, receiver)  # not listening yet: every delivery fails for good
+    api.client.application.config["OUTBOX_MAX_ATTEMPTS"] = 1
+    for number in range(3):
+        api.post("/consents", json=capture(email=f"p{number}@example.org"))
+    assert webhooks.deliver_all().failed == 3
+    receiver.start()
+    failed = api.get(f"/webhooks/{hook['id']}/deliveries").json["deliveries"]
+    assert {d["status"] for d in failed} == {"failed"}
+    oldest = min(failed, key=lambda d: d["id"])
+
+    one = api.post(f"/webhooks/{hook['id']}/deliveries/{oldest['id']}/redelivery")
+    assert one.status_code == 202 and one.json == {"id": hook["id"], "redelivered": 1}
+    assert webhooks.deliver_all().sent == 1
+    again = api.post(f"/webhooks/{hook['id']}/deliveries/{oldest['id']}/redelivery")
+    assert again.status_code == 409 and again.json["type"].endswith("/delivery-not-failed")
+
+    since = api.post(f"/webhooks/{hook['id']}/redeliveries", json={"since": oldest["created_at"]})
+    assert since.status_code == 202 and since.json["redelivered"] == 2
+    assert webhooks.deliver_all().sent == 2 and len(receiver.received) == 3
+    bad = api.post(f"/webhooks/{hook['id']}/redeliveries", json={"since": "yesterday"})
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "since"
+
+    # Another client's endpoint or delivery is nobody's: 404, and nothing is queued.
+    other = make_api(name="other")
+    assert other.post(f"/webhooks/{hook['id']}/redeliveries", json=since_body()).status_code == 404
+    missing = api.post(f"/webhooks/{hook['id']}/deliveries/999999/redelivery")
+    assert missing.status_code == 404
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "webhook.redeliver")
+    ).all()
+    assert [(e.actor, e.after["count"]) for e in entries] == [("api:CRM", 1), ("api:CRM", 2)]
+    assert entries[0].after["delivery"] == oldest["id"] and entries[1].after["since"]
+
+
+def since_body():
+    return {"since": "2025-01-01T00:00:00Z"}
+
+
+def test_redelivery_needs_the_webhook_scope(api, receiver, make_api):
+    hook = register(api, receiver)
+    reader = make_api(name="reader", scopes=["consent:read"])
+    answer = reader.post(f"/webhooks/{hook['id']}/redeliveries", json=since_body())
+    assert answer.status_code == 403 and "events:read" in answer.json["detail"]

@@ -29,6 +29,11 @@ def _actor(admin: AdminAccount | None) -> tuple[int | None, str]:
     return (admin.id, admin.label) if admin is not None else (None, "cli")
 
 
+def api_actor(client_name: str) -> str:
+    """How an API client is named as the actor of what it did (as a profile's source)."""
+    return f"api:{client_name}"
+
+
 def record(
     group_id: int,
     admin: AdminAccount | None,
@@ -38,9 +43,11 @@ def record(
     brand_id: int | None = None,
     before: dict | None = None,
     after: dict | None = None,
+    actor: str | None = None,
 ) -> AuditEntry:
-    """Add one audit row in the caller's transaction; ``admin`` None means the command line."""
-    admin_id, actor = _actor(admin)
+    """Add one audit row in the caller's transaction; ``admin`` None means the command line,
+    unless ``actor`` names another (an API client, ``api_actor``)."""
+    admin_id, actor = _actor(admin) if actor is None else (None, actor)
     entry = AuditEntry(
         group_id=group_id,
         admin_id=admin_id,

@@ -233,23 +233,39 @@ def redeliver(
     """Queue again the failed deliveries of one endpoint of ``client`` (one, or all since a
     time), with an audit row (``admin`` None: the command line); how many. NotFound for an
     endpoint or delivery not the client's; InvalidFields for a delivery that has not failed."""
-    endpoint = webhook_ops.live_endpoint(client, endpoint_id)
     try:
         with commit_session():
-            count = webhook_ops.redeliver(endpoint, delivery_id, since)
-            audit.record(
-                client.group_id,
-                admin,
-                "webhook.redeliver",
-                f"webhook:{endpoint.id}",
-                after={
-                    "delivery": delivery_id,
-                    "since": since.isoformat() if since else None,
-                    "count": count,
-                },
-            )
+            count = redeliver_audited(admin, client, endpoint_id, delivery_id, since)
     except InvalidInput:
         raise InvalidFields(
             {"delivery": _l("Only a delivery that failed every attempt can be sent again.")}
         ) from None
+    return count
+
+
+def redeliver_audited(
+    admin: AdminAccount | None,
+    client: ApiClient,
+    endpoint_id: int,
+    delivery_id: int | None = None,
+    since: datetime | None = None,
+    actor: str | None = None,
+) -> int:
+    """``redeliver`` in the caller's transaction (the API's, with its Idempotency-Key): the
+    same audit row, its actor ``actor`` when an API client asked (``audit.api_actor``).
+    NotFound as ``redeliver``; InvalidInput for a delivery that has not failed."""
+    endpoint = webhook_ops.live_endpoint(client, endpoint_id)
+    count = webhook_ops.redeliver(endpoint, delivery_id, since)
+    audit.record(
+        client.group_id,
+        admin,
+        "webhook.redeliver",
+        f"webhook:{endpoint.id}",
+        after={
+            "delivery": delivery_id,
+            "since": since.isoformat() if since else None,
+            "count": count,
+        },
+        actor=actor,
+    )
     return count

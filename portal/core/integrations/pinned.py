@@ -7,9 +7,17 @@ rebinding) could then point inside the network. Here every new connection goes t
 resolves to must be public) and connects to that one; TLS still checks the certificate against
 the name, sent as SNI and in ``Host``. Kept-alive connections are reused per name, so a worker
 sending many events to one receiver opens one connection, not one per event.
+
+Each delivery has a deadline on the wall clock (``WEBHOOK_DELIVERY_SECONDS``): httpx's
+timeouts bound each connect, write and read on its own, so a receiver answering one byte at a
+time, each within the read timeout, could hold a worker for as long as it liked. Every
+connection's reads and writes (``_DeadlineStream``) wait at most until the deadline of the
+delivery under way, and fail with a timeout once it has passed.
 """
 
+import contextvars
 import threading
+import time
 
 import httpcore
 import httpx
@@ -20,10 +28,53 @@ from portal.core.integrations import destinations
 MAX_ANSWER = 64 * 1024  # the answer's body is not wanted; never wait for a huge one
 
 
+# The monotonic time by which the delivery under way in this thread must be done, or None.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "webhook_deadline", default=None
+)
+
+
+def _within_deadline(timeout: float | None, late: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left of the delivery's deadline; ``late`` once past."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late("the delivery's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current delivery's deadline (a
+    kept-alive connection serves several deliveries, each with its own)."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes, timeout=None):
+        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer, timeout=None):
+        return self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info):
+        return self._stream.get_extra_info(info)
+
+
 class _PinnedBackend(httpcore.SyncBackend):
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         address = destinations.pick(host, port)  # raises destinations.Refused, OSError
-        return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        stream = super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream)
 
 
 class _PinnedTransport(httpx.HTTPTransport):
@@ -76,18 +127,20 @@ def timeouts() -> httpx.Timeout:
 
 
 def longest() -> float:
-    """The longest one delivery may take: connecting, then sending and each read waiting for
-    its timeout (what a lease must still cover before a delivery starts)."""
-    config = current_app.config
-    return config["WEBHOOK_CONNECT_TIMEOUT"] * 2 + config["WEBHOOK_READ_TIMEOUT"] * 3
+    """The longest one delivery may take, whatever the receiver does: its deadline (what a
+    lease must still cover before a delivery starts). Resolving the receiver's name comes
+    before and is bounded by the system resolver's own timeouts."""
+    return float(current_app.config["WEBHOOK_DELIVERY_SECONDS"])
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST ``body`` to ``url``; the HTTP status (redirects are answers, never followed).
 
     Raises ``destinations.Refused`` for an address inside the network, ``OSError`` when the
-    receiver cannot be reached or does not answer in time.
+    receiver cannot be reached or does not answer in time: within each timeout, and in all
+    by the delivery's deadline (``WEBHOOK_DELIVERY_SECONDS``).
     """
+    token = _deadline.set(time.monotonic() + longest())
     try:
         with client().stream(
             "POST", url, content=body, headers=headers, timeout=timeouts()
@@ -102,3 +155,5 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         raise ValueError(str(error)) from error
     except httpx.HTTPError as error:
         raise OSError(f"{type(error).__name__}: {error}") from error
+    finally:
+        _deadline.reset(token)
