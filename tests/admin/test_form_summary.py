@@ -84,3 +84,15 @@ def test_an_empty_group_settings_post_is_refused_in_the_form(client, demo):
     answer = post(client, "/admin/group", {})
     assert answer.status_code == 422
     assert "f-languages" in [anchor for anchor, _ in _summary(answer.get_data(as_text=True))]
+
+
+def test_changing_an_admin_names_the_field_refused_and_keeps_the_choices(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    other = make_admin(demo, "viewer", "viewer@luxe.example")
+    answer = post(client, f"/admin/admins/{other.id}", {"role": "brand_admin", "disabled": "1"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert _summary(page) == [
+        ("f-brands", "Brands (for a brand admin): Give a brand admin at least one brand.")
+    ]
+    assert 'value="brand_admin" checked' in page and 'name="disabled" value="1" checked' in page
