@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     FileField,
     HiddenField,
     PasswordField,
@@ -122,6 +123,17 @@ class InviteForm(Form):
     email = StringField(_l("Email address"))
     role = RadioField(_l("Role"), validate_choice=False)
     brands = SelectMultipleField(_l("Brands (for a brand admin)"), validate_choice=False)
+
+    def brand_ids(self) -> list[int]:
+        return _brand_ids(self.brands.data or [])
+
+
+class AdminEditForm(Form):
+    """Another admin's role, brands and whether they may sign in."""
+
+    role = RadioField(_l("Role"), validate_choice=False)
+    brands = SelectMultipleField(_l("Brands (for a brand admin)"), validate_choice=False)
+    disabled = BooleanField(_l("Disabled: this admin cannot sign in"))
 
     def brand_ids(self) -> list[int]:
         return _brand_ids(self.brands.data or [])

@@ -18,7 +18,7 @@ def group_settings():
     if form.validate_on_submit():
         try:
             logo = uploaded_logo()
-            groups.update(g.admin, form.data, form.languages.data, logo)
+            groups.update(g.admin, form.data, form.languages.data or [], logo)
         except InvalidFields as refused:
             refuse(form, refused.errors)
         except InvalidInput as refused:

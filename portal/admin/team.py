@@ -7,7 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
-from portal.admin.forms import InviteForm
+from portal.admin.forms import AdminEditForm, InviteForm
 from portal.core.console import recovery, team
 from portal.core.console.models import ROLES, AdminAccount
 from portal.core.kernel.errors import InvalidInput
@@ -20,13 +20,6 @@ def _member(admin_id: int) -> AdminAccount:
     if account is None or account.group_id != g.admin.group_id:
         abort(404)
     return account
-
-
-def _brand_ids() -> list:
-    try:
-        return [int(value) for value in request.form.getlist("brands")]
-    except ValueError:
-        return [-1]  # refused by the core as "not in this group"
 
 
 def _saved(done: str, change, *args) -> dict | None:
@@ -72,31 +65,41 @@ def admin_list():
 def admin_edit(admin_id: int):
     require("manage_admins")
     account = _member(admin_id)
-    errors = {}
-    if request.method == "POST":
+    form = AdminEditForm()
+    if form.validate_on_submit():
         errors = _saved(
             _("The changes are saved."),
             team.change,
             g.admin,
             account,
-            request.form.get("role", ""),
-            _brand_ids(),
-            request.form.get("disabled") == "1",
+            form.role.data or "",
+            form.brand_ids(),
+            form.disabled.data,
         )
         if errors is None:
             return redirect(url_for("admin.admin_list"))
-    return _edit_page(account, errors)
+        refuse(form, errors)
+    return _edit_page(account, form)
 
 
-def _edit_page(account: AdminAccount, errors):
+def _edit_page(account: AdminAccount, form: AdminEditForm | None = None, errors=None):
+    """The page of one admin: its form as posted (with the core's refusals), or as saved."""
+    if form is None or request.method != "POST":
+        form = AdminEditForm(formdata=None)
+        form.role.data = account.role
+        form.brands.data = [str(brand.id) for brand in account.brands]
+        form.disabled.data = account.disabled_at is not None
+    if errors:
+        refuse(form, errors)
     expired = team.invitation_expired(account, current_app.config["ADMIN_INVITE_MAX_AGE"])
     return render_template(
         "admin/admin_form.html",
         account=account,
-        errors=errors or {},
+        form=form,
+        errors={name: messages[0] for name, messages in form.errors.items()},
         roles=ROLES,
         expired=expired,
-    ), 422 if errors else 200
+    ), 422 if form.errors or form.form_errors else 200
 
 
 def _sender():
@@ -154,4 +157,4 @@ def admin_reset_two_factor(admin_id: int):
 def _back(account: AdminAccount, errors):
     if errors is None:
         return redirect(url_for("admin.admin_edit", admin_id=account.id))
-    return _edit_page(account, errors)
+    return _edit_page(account, errors=errors)

@@ -77,3 +77,22 @@ def test_the_invitation_summary_names_the_field_refused(client, demo):
     assert [anchor for anchor, _ in _summary(page)] == ["f-role"]
     assert _summary(page)[0][1].startswith("Role: ")
     assert 'value="new@luxe.example"' in page  # what was typed stays
+
+
+def test_an_empty_group_settings_post_is_refused_in_the_form(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(client, "/admin/group", {})
+    assert answer.status_code == 422
+    assert "f-languages" in [anchor for anchor, _ in _summary(answer.get_data(as_text=True))]
+
+
+def test_changing_an_admin_names_the_field_refused_and_keeps_the_choices(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    other = make_admin(demo, "viewer", "viewer@luxe.example")
+    answer = post(client, f"/admin/admins/{other.id}", {"role": "brand_admin", "disabled": "1"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert _summary(page) == [
+        ("f-brands", "Brands (for a brand admin): Give a brand admin at least one brand.")
+    ]
+    assert 'value="brand_admin" checked' in page and 'name="disabled" value="1" checked' in page
