@@ -1,14 +1,15 @@
 """One order of locks: the people's (subjects') row locks first, the site group's lock last.
 
 Two kinds of lock meet in most writes. A subject's row lock serialises changes to one person,
-so each decides on what is stored when it runs (one intent, one effect). The site group's row
-lock serialises the ledger's hash chain and the event feed's numbering. A transaction that
-took them the other way round from another waits for it while it waits back: a deadlock,
-which PostgreSQL ends by failing one of them. So every ledger row and every feed event passes
-through ``group``, which takes the people's locks it names first; a transaction that then
-reaches for another person's lock, with the group's already held, is a programming error
-(``LockOrderError``): an operation on many people locks them all up front with ``subjects``,
-in id order, so that two such operations wait for each other in the same order too.
+so each decides on what is stored when it runs (one intent, one effect), and keeps the order
+of that person's feed events (``integrations.events``, which needs no group lock). The site
+group's row lock serialises the ledger's hash chain. A transaction that took them the other
+way round from another waits for it while it waits back: a deadlock, which PostgreSQL ends
+by failing one of them. So every ledger row passes through ``group``, which takes the
+people's locks it names first; a transaction that then reaches for another person's lock,
+with the group's already held, is a programming error (``LockOrderError``): an operation on
+many people locks them all up front with ``subjects``, in id order, so that two such
+operations wait for each other in the same order too.
 
 What is held is remembered per transaction in the session's ``info``; SQLite has one writer
 at a time and ignores row locks, so there all this only keeps the bookkeeping.
@@ -65,7 +66,7 @@ def created(ids: Iterable[int]) -> None:
 
 
 def group(group_id: int, subject_ids: Iterable[int | None] = ()) -> None:
-    """Before the caller takes the group's row lock (the ledger's chain, the feed's number):
+    """Before the caller takes the group's row lock (the ledger's chain):
     the locks of the people the write is about, then a note that the group's is held."""
     subjects(subject_ids)
     _held()["groups"].add(group_id)

@@ -43,8 +43,6 @@ class SiteGroup(db.Model):
     # Head of the group's consent ledger hash chain, moved by ledger.append() only.
     ledger_seq: Mapped[int] = mapped_column(default=0)
     ledger_head: Mapped[str] = mapped_column(String(64), default="")
-    # Last change-feed event number, moved by events.emit() only, under the same row lock.
-    event_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
     brands: Mapped[list["Brand"]] = relationship(
