@@ -1,8 +1,9 @@
 """Events and webhook deliveries kept for a set time, so that their tables stay bounded.
 
 ``flask lifecycle run`` calls ``purge``: each call deletes at most ``batch`` deliveries and
-``batch`` events, each in a short transaction of its own, oldest first; the next run takes the
-next batch. What stays:
+``batch`` events (``RETENTION_BATCH``), in short transactions, oldest first; the next run takes
+the next batch. A run every 5 minutes with the default 10,000 keeps up with about 33 events a
+second; a busier installation raises it. What stays:
 
 - a delivery still queued (waiting for its first attempt or a retry) and its event: the
   receiver is owed it, however old it is; both go once it is delivered or has failed;
@@ -27,12 +28,11 @@ from portal.core.kernel.models.queued import QUEUED
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
-BATCH = 10_000
 
-
-def purge(now=None, batch: int = BATCH) -> tuple[int, int]:
+def purge(now=None, batch: int | None = None) -> tuple[int, int]:
     """Delete up to ``batch`` old events and ``batch`` old deliveries; (events, deliveries)."""
     now = now or clock.now()
+    batch = batch or current_app.config["RETENTION_BATCH"]
     return _events(now, batch), _deliveries(now, batch)
 
 
