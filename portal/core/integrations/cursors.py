@@ -32,9 +32,11 @@ class Legacy(NamedTuple):
 START = Position(0, 0)  # before every event (events written before the upgrade have xid 0)
 
 
+_B64 = binascii.b2a_base64  # directly: base64's wrappers cost more than the encoding
+
+
 def _wrap(plain: bytes) -> str:
-    # binascii directly: base64's wrappers cost more than the encoding, 10,000 times a page.
-    return binascii.b2a_base64(plain, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
+    return _B64(plain, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
 
 
 def encode(xid: int, id_: int) -> str:
@@ -46,8 +48,10 @@ def encode_legacy(seq: int) -> str:
 
 
 def of(xid: int, id_: int, seq: int | None) -> str:
-    """An event's id as clients see it: its ``e1`` number when it has one, its position else."""
-    return _wrap(b"e1:%d" % seq) if seq is not None else _wrap(b"e2:%d.%d" % (xid, id_))
+    """An event's id as clients see it: its ``e1`` number when it has one, its position else.
+    Called 10,000 times a page: one call, no helper."""
+    plain = b"e2:%d.%d" % (xid, id_) if seq is None else b"e1:%d" % seq
+    return _B64(plain, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
 
 
 def decode(cursor: str | None) -> Position | Legacy:
