@@ -9,8 +9,9 @@ although it can never write here. So the horizon is taken in two steps:
 
 1. ``running()``: this moment's snapshot, less the transactions known to belong to other
    databases (``pg_stat_activity.backend_xid`` of sessions connected elsewhere; an id is
-   bound to its database for good, so that knowledge cannot go stale). What is left may be
-   ours: ``candidates``. Transactions that start later get ids from ``xmax`` on.
+   bound to its database for good, so that knowledge cannot go stale; the sessions are read
+   afresh each time). What is left may be ours: ``candidates``. Transactions that start
+   later get ids from ``xmax`` on.
 2. ``below(running)``, in the reading statement itself: the smallest candidate still running
    in that statement's snapshot, ``xmax``, and the reader's own transaction id when it has
    one (its own events are not committed yet), whichever is least.
@@ -45,6 +46,9 @@ class Running(NamedTuple):
 
 
 def running() -> Running:
+    # Read afresh: PostgreSQL keeps what pg_stat_activity said for the rest of a transaction,
+    # and a transaction of another database that started since would count as ours.
+    db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
     xmax, candidates = db.session.execute(_RUNNING).one()
     return Running(xmax, candidates)
 
