@@ -133,21 +133,20 @@ def _grow(engine, group_id: int, first: int, last: int) -> None:
 
 
 def _events(engine, group_id: int, count: int) -> None:
+    """``count`` consent events of one transaction, placed in the feed as ``events.emit``
+    places them (its transaction id; a page reads them once it has committed)."""
     with engine.begin() as c:
         c.execute(
             sa.text(
-                "INSERT INTO event (group_id, seq, type, brand_id, subject_id, payload, created_at) "
-                "SELECT :g, n, 'consent.changed', b.id, (n % :r) + 1, json_build_object('subject_id', "
+                "INSERT INTO event (group_id, xid, type, brand_id, subject_id, payload, created_at) "
+                "SELECT :g, pg_current_xact_id()::text::bigint, 'consent.changed', b.id, "
+                "(n % :r) + 1, json_build_object('subject_id', "
                 "(n % :r) + 1, 'brand', b.slug, 'topic', 'news', 'channel', 'email', 'state', "
                 "'granted', 'since', now()::text, 'source', 'import', 'policy_version', '2026-01'), "
                 "now() FROM generate_series(1, :n) n, (SELECT id, slug FROM brand WHERE group_id = :g "
-                "ORDER BY id LIMIT 1) b"
+                "ORDER BY id LIMIT 1) b ORDER BY n"
             ),
             {"g": group_id, "n": count, "r": REAL},
-        )
-        c.execute(
-            sa.text("UPDATE site_group SET event_seq = :n WHERE id = :g"),
-            {"n": count, "g": group_id},
         )
 
 

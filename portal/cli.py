@@ -369,6 +369,13 @@ def run_lifecycle(dry_run, batch, slug):
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
         click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
+        from portal.core.integrations import retention
+
+        events, deliveries = retention.purge()
+        click.echo(f"events older than EVENT_RETENTION_DAYS: deleted {events}")
+        click.echo(
+            f"webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS: deleted {deliveries}"
+        )
         from portal.core.kernel import subject_keys
 
         # The one-off keys of rows used since the last run (sign-up requests, mails, answers,

@@ -158,6 +158,10 @@ def from_environment(instance_path: str) -> dict:
         "ERASURE_ANSWER_HOURS": int(env.get("ERASURE_ANSWER_HOURS", "72")),
         "IDEMPOTENCY_HOURS": int(env.get("IDEMPOTENCY_HOURS", "48")),
         "OUTBOX_KEEP_DAYS": int(env.get("OUTBOX_KEEP_DAYS", "90")),
+        # Change-feed events and webhook deliveries (``integrations.retention``).
+        "EVENT_RETENTION_DAYS": int(env.get("EVENT_RETENTION_DAYS", "30")),
+        "WEBHOOK_DELIVERY_RETENTION_DAYS": int(env.get("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")),
+        "RETENTION_BATCH": int(env.get("RETENTION_BATCH", "10000")),
         "ERASURE_RESEND_BATCH": int(env.get("ERASURE_RESEND_BATCH", "100")),
         "ERASURE_STATUS_MAX_AGE": int(env.get("ERASURE_STATUS_MAX_AGE", str(365 * 86400))),
         # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 
 from portal.api import blueprint, examples
 from portal.api.contract import operation
@@ -66,7 +66,7 @@ PARAMETERS = (
     ok="FeedPage",
     example=examples.FEED,
     params=PARAMETERS,
-    errors=(400, 422),
+    errors=(400, 410, 422),
     headers={
         "Link": {
             "description": 'RFC 8288 `<...>; rel="next"`: the next page, while has_more is true.',
@@ -98,7 +98,18 @@ def events(client):
         at = feed.cursor_at(client, _since(since))
         after = max(after, at, key=cursors.decode) if after else at
     limit = int(raw_limit)
-    page = feed.page(client, after, limit)
+    try:
+        page = feed.page(client, after, limit)
+    except feed.CursorExpired:
+        days = current_app.config["EVENT_RETENTION_DAYS"]
+        raise Problem(
+            410,
+            f"This cursor points before events deleted since (events are kept {days} days): "
+            "start again with since=<a time> and reconcile what you hold, for example by "
+            "looking up the people concerned.",
+            "cursor-expired",
+            errors=[{"field": "after", "message": "expired cursor"}],
+        ) from None
     response = Response(page.body, mimetype="application/json")
     if page.has_more:
         # RFC 8288: the next page as a link, so a client can walk the feed by headers alone.

@@ -18,6 +18,8 @@ ERRORS = {
     409: "Idempotency-Key reused with another body, the address is suppressed, or the "
     "external id is the client's id for another person.",
     413: "The body is larger than the API accepts.",
+    410: "The cursor points before events that retention has deleted since "
+    "(cursor-expired): start again with since and reconcile what was missed.",
     415: "The body is not application/json.",
     422: "The request does not match the documented schema or refers to unknown things.",
     429: "Too many requests for this client: wait for Retry-After seconds.",

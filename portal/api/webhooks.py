@@ -86,7 +86,11 @@ def remove(client, endpoint_id: int):
 
 def _ping(client, endpoint_id):
     event = webhook_ops.ping(client, endpoint_id)
-    return 202, {"id": endpoint_id, "event": cursors.encode(event.seq), "type": event.type}
+    return 202, {
+        "id": endpoint_id,
+        "event": cursors.of(event.xid, event.id, event.seq),
+        "type": event.type,
+    }
 
 
 def _rotate(client, endpoint_id):
@@ -154,7 +158,7 @@ def deliveries(client, endpoint_id: int):
             "deliveries": [
                 {
                     "id": row.id,
-                    "event": cursors.encode(row.event.seq),
+                    "event": cursors.of(row.event.xid, row.event.id, row.event.seq),
                     "status": row.status,
                     "attempts": row.attempts,
                     "last_status": row.last_status,

@@ -2,6 +2,9 @@
 
 import threading
 
+from sqlalchemy import select, update
+
+from portal.core.integrations.models.event import Event
 from portal.extensions import db
 from tests.api.conftest import Api, capture
 
@@ -85,3 +88,23 @@ def test_a_cursor_that_the_feed_did_not_issue_is_refused(api):
         answer = api.get(f"/events?{query}")
         assert answer.status_code == 422, query
         assert answer.mimetype == "application/problem+json"
+
+
+def test_cursors_handed_out_before_the_upgrade_still_work(api):
+    """Events written before commit-ordered positions keep the number their group gave them
+    (and transaction id 0, as the upgrade leaves them), and so the ids handed out then,
+    ``e1:<number>``: a client resuming from one it stored gets what followed."""
+    for topic in ("news", "events", "offers"):
+        api.post("/consents", json=capture(topic=topic))
+    for number, event_id in enumerate(db.session.scalars(select(Event.id).order_by(Event.id)), 1):
+        db.session.execute(update(Event).where(Event.id == event_id).values(seq=number, xid=0))
+    db.session.commit()
+    api.post("/consents", json=capture(topic="offers", action="withdraw", text_version=None))
+
+    events, _ = read_all(api)
+    assert [e["id"] for e in events[:3]] == ["ZTE6MQ", "ZTE6Mg", "ZTE6Mw"]  # e1:1, e1:2, e1:3
+    rest, _ = read_all(api, "ZTE6MQ")
+    assert [e["id"] for e in rest] == [e["id"] for e in events[1:]]
+    assert [e["data"]["state"] for e in rest] == ["granted", "granted", "withdrawn"]
+    assert read_all(api, "ZTE6MA")[0] == events  # e1:0, an empty feed's cursor: the start
+    assert api.get("/events?after=ZTE6OTk").status_code == 422  # e1:99, never handed out

@@ -315,7 +315,7 @@ def _subject_ids(result: Plan, outcome: Outcome) -> dict[str, int]:
         }
     )
     # Everyone the import writes about is locked first, in id order (their ledger chains
-    # included), before the feed's group lock is taken.
+    # and feed events included), so two imports wait for each other and never deadlock.
     locks.subjects(sorted(result.existing.values()))
     return ids
 
@@ -358,8 +358,8 @@ def _reconfirm(result: Plan, outcome: Outcome, progress, actor: str) -> None:
         address: subjects.find_or_create(brand.group_id, address, lines[0].language)
         for address, lines in wanted.items()
     }
-    # Everyone is locked (in id order) before the first event takes the group's lock; a
-    # sign-up of one of them meanwhile waits, or is waited for, and never fails the import.
+    # Everyone is locked (in id order) before anything is written; a sign-up of one of them
+    # meanwhile waits, or is waited for, and never fails the import.
     locks.subjects(subject.id for subject in people.values())
     for address, lines in wanted.items():
         subject = people[address]

@@ -266,7 +266,7 @@ def ask_again_batch(job: Job, params: dict, limit: int) -> jobs.Batch:
     text = latest_text(brand)
     actor = job.created_by
     origin = Origin(source="admin", actor=actor, evidence={"reason": "policy_update"})
-    locks.subjects(ids)  # all first, in id order: before the feed's group lock
+    locks.subjects(ids)  # all first, in id order: two such jobs never deadlock
     people = {s.id: s for s in db.session.scalars(select(Subject).where(Subject.id.in_(ids)))}
     for subject_id in ids:
         with jobs.item(batch, str(subject_id)):

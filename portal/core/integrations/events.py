@@ -1,20 +1,31 @@
 """Writing events for the change feed and webhooks, in the transaction of the change itself.
 
-``emit`` numbers an event under the site group's row lock (the same lock the ledger takes), so
-the order of ``seq`` is the order of commits: a reader that has seen every event up to N can
-ask for "after N" and never miss one that was still being written. Every endpoint that wants
-the event gets a queued delivery in the same transaction, so a webhook is never lost either.
+An event's place in the feed is (``xid``, ``id``), taken without any lock shared by the group:
+
+- PostgreSQL: ``xid`` is the writing transaction's id (``pg_current_xact_id()``). A reader
+  returns only events below its snapshot's horizon (``pg_snapshot_xmin``: every transaction
+  with a smaller id has ended, and every one still running or yet to start has a larger one),
+  in (xid, id) order. So an event that commits late, even after events with larger ids, always
+  lands after any position a reader has already handed out: every event exactly once, in
+  order, whatever order transactions commit in. A long writing transaction holds the feed
+  back until it ends (never loses an event).
+- SQLite: one writer at a time, so ``id`` order is commit order; ``xid`` is 0.
+
+One person's events keep the order of their changes: those are made one at a time under the
+person's row lock (``locks.subjects``, taken here too), and an event's ``xid`` is raised to at
+least that of the person's previous event, for a transaction that got its id before the one
+that changed the person just before it. Every endpoint that wants the event gets a queued
+delivery in the same transaction, so a webhook is never lost either.
 """
 
 import json
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal_column, select
 
 from portal.core.consent.models import Consent
 from portal.core.integrations.models.api import ApiClient, WebhookDelivery, WebhookEndpoint
 from portal.core.integrations.models.event import CONSENT_CHANGED, PROFILE_UPDATED, Event
-from portal.core.kernel import clock
-from portal.core.kernel.models.group import SiteGroup
+from portal.core.kernel import clock, many
 from portal.core.people import locks
 from portal.extensions import db
 
@@ -41,17 +52,11 @@ def emit(
     personal data, see ``recipients``). ``endpoint_id``: delivered to that endpoint of
     ``client_id`` alone (a test ping).
     """
-    locks.group(group_id, [subject_id])  # the person's lock before the group's
-    seq = db.session.execute(
-        update(SiteGroup)
-        .where(SiteGroup.id == group_id)
-        .values(event_seq=SiteGroup.event_seq + 1)
-        .returning(SiteGroup.event_seq)
-    ).scalar_one()
+    locks.subjects([subject_id])  # one person's events in the order of their changes
     now = clock.now()
     event = Event(
         group_id=group_id,
-        seq=seq,
+        xid=position_xid([subject_id]),
         type=type_,
         brand_id=brand_id,
         subject_id=subject_id,
@@ -83,6 +88,30 @@ def emit(
     return event
 
 
+OWN_XID = literal_column("pg_current_xact_id()::text::bigint")
+
+
+def position_xid(subject_ids: list[int | None]) -> int:
+    """The ``xid`` of this transaction's events about ``subject_ids`` (whose locks are held):
+    its own transaction id, or the largest of those people's earlier events if larger, so
+    that a person's events never go back in order. 0 on SQLite."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return 0
+    people = [i for i in subject_ids if i is not None]
+    if not people:
+        return db.session.scalar(select(OWN_XID))
+    earlier = (
+        select(func.max(Event.xid))
+        .where(
+            Event.subject_id == people[0]
+            if len(people) == 1
+            else many.among(Event.subject_id, people)
+        )
+        .scalar_subquery()
+    )
+    return db.session.scalar(select(func.greatest(OWN_XID, func.coalesce(earlier, 0))))
+
+
 def _endpoints(group_id: int, client_id: int | None = None, endpoint_id: int | None = None) -> list:
     """(id, event types, client's brands) of the live endpoints that may receive the group's
     events (of ``client_id`` alone, or the one endpoint ``endpoint_id``, when given)."""
@@ -102,22 +131,18 @@ def _endpoints(group_id: int, client_id: int | None = None, endpoint_id: int | N
 
 def consents_changed(group_id: int, changes: list[tuple[int, int, dict]]) -> None:
     """``consent_changed`` for many consents of one group at once: each (brand id, subject id,
-    payload of ``consent_payload``), numbered in order under one take of the group's lock,
-    written with one statement, and queued to the endpoints that want them as ``emit`` does."""
+    payload of ``consent_payload``), in order, written with one statement, and queued to the
+    endpoints that want them as ``emit`` does."""
     if not changes:
         return
-    locks.group(group_id, [subject_id for _, subject_id, _ in changes])
-    last = db.session.execute(
-        update(SiteGroup)
-        .where(SiteGroup.id == group_id)
-        .values(event_seq=SiteGroup.event_seq + len(changes))
-        .returning(SiteGroup.event_seq)
-    ).scalar_one()
+    people = [subject_id for _, subject_id, _ in changes]
+    locks.subjects(people)
+    xid = position_xid(people)
     now = clock.now()
     rows = [
         {
             "group_id": group_id,
-            "seq": seq,
+            "xid": xid,
             "type": CONSENT_CHANGED,
             "brand_id": brand_id,
             "subject_id": subject_id,
@@ -126,7 +151,7 @@ def consents_changed(group_id: int, changes: list[tuple[int, int, dict]]) -> Non
             "personal": None,
             "created_at": now,
         }
-        for seq, (brand_id, subject_id, payload) in enumerate(changes, last - len(changes) + 1)
+        for brand_id, subject_id, payload in changes
     ]
     endpoints = [
         (endpoint_id, brand_ids)
@@ -218,7 +243,7 @@ def describe(event: Event, client_id: int | None = None) -> dict:
     data = data_of(event.payload, event.personal)
     external = external_ids.of(client_id, event.subject_id) if client_id is not None else None
     return {
-        "id": cursors.encode(event.seq),
+        "id": cursors.of(event.xid, event.id, event.seq),
         "type": event.type,
         "created_at": event.created_at.isoformat(),
         "data": {**data, "external_id": external} if external is not None else data,

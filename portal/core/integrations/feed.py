@@ -1,7 +1,11 @@
 """The change feed: a client's events after a cursor, in a stable order, a page at a time.
 
 Delivery is at least once: a client that stores the cursor of the last event it handled and
-asks again from there never misses one (see ``events.emit`` on why late commits cannot hide).
+asks again from there never misses one (see ``events`` on why late commits cannot hide: a page
+holds only events below the reader's snapshot horizon, in (xid, id) order). Events older than
+``EVENT_RETENTION_DAYS`` are deleted (``retention``); a cursor from before the last one
+deleted may have missed some, so it is refused (``CursorExpired``) rather than answered with
+a gap.
 
 A page is built as JSON text here, not as dictionaries for the view to encode: a payload is
 JSON already in the database, so it is read as text and placed in the page as it is (an
@@ -14,26 +18,43 @@ from datetime import datetime
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import LargeBinary, Text, and_, cast, exists, func, or_, select, type_coerce
+from sqlalchemy import LargeBinary, Text, and_, cast, exists, func, or_, select, tuple_, type_coerce
 
 from portal.core.consent.models import Consent, LedgerEntry
-from portal.core.integrations import cursors, events
+from portal.core.integrations import cursors, events, horizon
+from portal.core.integrations.cursors import START, Legacy, Position
 from portal.core.integrations.models.api import ApiClient, ExternalId
 from portal.core.integrations.models.event import (
     PROFILE_UPDATED,
     SUBJECT_ERASED,
     WEBHOOK_PING,
     Event,
+    FeedStart,
 )
 from portal.core.kernel.crypto import KeyMissing, keys
+from portal.core.kernel.errors import InvalidInput
 from portal.extensions import db
 
 MAX_PAGE = 10_000
 
 
-def _query(client: ApiClient, start: int, limit: int):
+class CursorExpired(LookupError):
+    """The cursor points before events that retention has deleted since: the client must
+    start again from a time (``since``) and reconcile."""
+
+
+def _final() -> list:
+    """Only events whose place can no longer change: on PostgreSQL, below the horizon."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return [Event.xid < horizon.below(horizon.running())]
+    return []
+
+
+def _query(client: ApiClient, start: Position, limit: int):
     query = (
         select(
+            Event.xid,
+            Event.id,
             Event.seq,
             Event.type,
             Event.created_at,
@@ -50,12 +71,13 @@ def _query(client: ApiClient, start: int, limit: int):
         )
         .where(
             Event.group_id == client.group_id,
-            Event.seq > start,
+            tuple_(Event.xid, Event.id) > tuple_(start.xid, start.id),
+            *_final(),
             # Events meant for one client (its erasure requests) reach no other.
             or_(Event.client_id.is_(None), Event.client_id == client.id),
             Event.type != WEBHOOK_PING,  # a test of one endpoint, not news
         )
-        .order_by(Event.seq)
+        .order_by(Event.xid, Event.id)
         .limit(limit)
     )
     if client.brand_ids is not None:
@@ -118,49 +140,99 @@ class Page(NamedTuple):
     has_more: bool
 
 
+def _floor(group_id: int) -> Position | None:
+    found = db.session.execute(
+        select(FeedStart.xid, FeedStart.event_id).where(FeedStart.group_id == group_id)
+    ).first()
+    return Position(*found) if found else None
+
+
+def _start(client: ApiClient, after: str | None) -> Position:
+    """Where a page starts: the cursor's position, checked against what retention deleted."""
+    start = cursors.decode(after)
+    floor = _floor(client.group_id)
+    if isinstance(start, Legacy):
+        start = _legacy(client, start.seq, floor)
+    if start == START:
+        return floor or START  # a new reader starts with the oldest event kept
+    if floor is not None and start < floor:
+        raise CursorExpired
+    return start
+
+
+def _legacy(client: ApiClient, seq: int, floor: Position | None) -> Position:
+    """A cursor from before commit-ordered positions: the place of the event it numbered."""
+    if seq == 0:
+        return START
+    found = db.session.scalar(
+        select(Event.id).where(Event.group_id == client.group_id, Event.seq == seq)
+    )
+    if found is not None:
+        return Position(0, found)  # events of that time have xid 0, in id order
+    if floor is not None:
+        raise CursorExpired  # deleted by retention since
+    raise InvalidInput("after", "This cursor was not issued by this feed.")
+
+
 def cursor_at(client: ApiClient, since: datetime) -> str:
     """A cursor from which the feed goes on with every event created at or after ``since``:
-    the position just before the first of them.
+    the position just before the first of them, and never past the horizon (an event still
+    being written may be older in feed order than the first one found).
 
-    Event numbers follow commit order and times follow the clocks of the servers that wrote
-    them, so an event a little older than ``since`` may come after that position: delivery
-    stays at least once, never a gap. A ``since`` in the future gives the end of the feed as
-    it is now. (Index ``ix_event_group_created``: the events after ``since``, not the whole
-    feed, are read.)
+    Positions follow commit order and times follow the clocks of the servers that wrote them,
+    so an event a little older than ``since`` may come after that position: delivery stays at
+    least once, never a gap. A ``since`` in the future gives the end of the feed as it is now;
+    one before what is kept, the oldest event kept. (Index ``ix_event_group_created``: the
+    events after ``since``, not the whole feed, are read.)
     """
-    first = db.session.scalar(
-        select(func.min(Event.seq)).where(
-            Event.group_id == client.group_id, Event.created_at >= since
-        )
-    )
-    if first is not None:
-        return cursors.encode(first - 1)
-    last = db.session.scalar(select(func.max(Event.seq)).where(Event.group_id == client.group_id))
-    return cursors.encode(last or 0)
+    group = Event.group_id == client.group_id
+    first = db.session.execute(
+        select(Event.xid, Event.id)
+        .where(group, Event.created_at >= since)
+        .order_by(Event.xid, Event.id)
+        .limit(1)
+    ).first()
+    if db.session.get_bind().dialect.name == "postgresql":
+        end = Position(horizon.now(), 0)  # after all that is final
+    else:
+        end = Position(0, db.session.scalar(select(func.max(Event.id)).where(group)) or 0)
+    position = min(Position(first.xid, first.id - 1), end) if first else end
+    floor = _floor(client.group_id)
+    if floor is not None:
+        position = max(position, floor)
+    return cursors.encode(*position)
 
 
 def page(client: ApiClient, after: str | None, limit: int = 100) -> Page:
     """Up to ``limit`` events after the cursor ``after``, the cursor to continue from, and
-    whether more events wait already."""
-    start = cursors.decode(after)
+    whether more events wait already. ``CursorExpired`` for a cursor before the events
+    retention deleted."""
+    start = _start(client, after)
     limit = max(1, min(limit, MAX_PAGE))
     # Core rows, not ORM ones: the ORM's row building took half the time of a page.
-    rows = db.session.connection().execute(_query(client, start, limit + 1)).all()
+    query = _query(client, start, limit + 1)
+    # The connection the statement's bind is chosen for: a read replica's, when the view
+    # allows lagging reads (``portal.replica``).
+    rows = db.session.connection(bind_arguments={"clause": query}).execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    last = rows[-1].seq if rows else start
-    next_cursor = cursors.encode(last)
+    if rows:
+        last = rows[-1]
+        next_cursor = cursors.of(last.xid, last.id, last.seq)
+    else:
+        next_cursor = after or cursors.encode(*start)
+    encode = cursors.of
     external = _Externals()
     body = orjson.dumps(
         {
             "events": [
                 {
-                    "id": cursors.encode(seq),
+                    "id": encode(xid, id_, seq),
                     "type": type_,
                     "created_at": created_at,  # orjson writes it as isoformat() would
                     "data": _data(payload, personal, external(sealed, plain)),
                 }
-                for seq, type_, created_at, payload, personal, sealed, plain in rows
+                for xid, id_, seq, type_, created_at, payload, personal, sealed, plain in rows
             ],
             "next_cursor": next_cursor,
             "has_more": more,

@@ -71,7 +71,7 @@ def integrator_events(subject: Subject) -> list[dict]:
     rows = db.session.scalars(
         select(Event)
         .where(Event.subject_id == subject.id, Event.client_id.is_(None))
-        .order_by(Event.seq)
+        .order_by(Event.xid, Event.id)
     )
     return [
         {

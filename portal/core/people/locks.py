@@ -1,15 +1,13 @@
-"""One order of locks: the people's (subjects') row locks first, the site group's lock last.
+"""People's (subjects') row locks: taken up front, in id order, held until the commit.
 
-Two kinds of lock meet in most writes. A subject's row lock serialises changes to one person,
-so each decides on what is stored when it runs (one intent, one effect), and it also orders
-the person's own ledger chain (``ledger._heads`` takes it before reading the chain's head).
-The site group's row lock serialises the event feed's numbering. A transaction that took
-them the other way round from another waits for it while it waits back: a deadlock, which
-PostgreSQL ends by failing one of them. So every feed event passes through ``group``, which
-takes the people's locks it names first; a transaction that then
-reaches for another person's lock, with the group's already held, is a programming error
-(``LockOrderError``): an operation on many people locks them all up front with ``subjects``,
-in id order, so that two such operations wait for each other in the same order too.
+A subject's row lock serialises changes to one person, so each decides on what is stored
+when it runs (one intent, one effect); it also orders that person's own ledger chain
+(``ledger._heads`` reads the chain's head under it) and their feed events
+(``integrations.events``). No write takes a lock wider than the people it is about: neither
+the ledger nor the feed has a group-wide counter, so writes about different people of one
+company never wait for each other. An operation on many people locks them all up front with
+``subjects``, in id order, so that two such operations wait for each other in the same order
+and never deadlock.
 
 What is held is remembered per transaction in the session's ``info``; SQLite has one writer
 at a time and ignores row locks, so there all this only keeps the bookkeeping.
@@ -27,12 +25,8 @@ from portal.extensions import db
 KEY = "portal.locks"
 
 
-class LockOrderError(RuntimeError):
-    """A person's lock asked for after the group's: the order that can deadlock."""
-
-
 def _held() -> dict:
-    return db.session.info.setdefault(KEY, {"subjects": set(), "groups": set()})
+    return db.session.info.setdefault(KEY, {"subjects": set()})
 
 
 def subjects(ids: Iterable[int | None]) -> None:
@@ -46,10 +40,6 @@ def subjects(ids: Iterable[int | None]) -> None:
     wanted = sorted({i for i in ids if i is not None} - held["subjects"])
     if not wanted:
         return
-    if held["groups"]:
-        raise LockOrderError(
-            f"subjects {wanted[:5]} locked after the group lock: lock every person first"
-        )
     query = select(Subject.id).order_by(Subject.id).with_for_update(key_share=True)
     if len(wanted) == 1:
         query = query.where(Subject.id == wanted[0])
@@ -63,13 +53,6 @@ def subjects(ids: Iterable[int | None]) -> None:
 def created(ids: Iterable[int]) -> None:
     """Subjects this transaction inserted: nobody else sees them yet, so they count as held."""
     _held()["subjects"].update(ids)
-
-
-def group(group_id: int, subject_ids: Iterable[int | None] = ()) -> None:
-    """Before the caller takes the group's row lock (the feed's number):
-    the locks of the people the write is about, then a note that the group's is held."""
-    subjects(subject_ids)
-    _held()["groups"].add(group_id)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -133,6 +133,9 @@ class WebhookDelivery(QueuedWork, db.Model):
         # A delivery's turn: is an earlier one about the same person to the same endpoint
         # still queued? (``webhooks._in_order``), one index probe per delivery claimed.
         Index("ix_webhook_delivery_order", "endpoint_id", "subject_id", "status", "id"),
+        # Retention (``integrations.retention``): the oldest deliveries, those of an event.
+        Index("ix_webhook_delivery_created", "created_at"),
+        Index("ix_webhook_delivery_event", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -40,8 +40,6 @@ class SiteGroup(db.Model):
     # Data minimisation (GDPR Art. 5(1)(c)): a date of birth is asked only where the group
     # has a use for it.
     collect_date_of_birth: Mapped[bool] = mapped_column(default=False, server_default=false())
-    # Last change-feed event number, moved by events.emit() only, under its row lock.
-    event_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at = mapped_column(UTCDateTime, default=clock.now)
 
     brands: Mapped[list["Brand"]] = relationship(

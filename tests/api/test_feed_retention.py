@@ -1,0 +1,80 @@
+"""Events and webhook deliveries are kept for a set time; a client left behind is told so."""
+
+from datetime import timedelta
+
+from portal.core.integrations import retention, webhooks
+from portal.core.kernel import clock
+from tests.api.conftest import NOW, capture
+from tests.api.test_feed import read_all
+from tests.api.test_webhooks import receiver, register  # noqa: F401 - the fixture
+
+LATER = NOW + timedelta(days=31)  # past EVENT_RETENTION_DAYS (30)
+
+
+def grants(api, *topics, email="ada@example.org"):
+    for topic in topics:
+        answer = api.post("/consents", json=capture(topic=topic, email=email))
+        assert answer.status_code == 200, answer.json
+
+
+def test_old_events_go_and_a_cursor_from_before_them_must_start_again(api, runner):
+    clock.freeze(NOW)
+    grants(api, "news", "events", "offers")
+    old, _ = read_all(api, limit=100)
+    clock.freeze(LATER)
+    grants(api, "news", email="bob@example.org")
+
+    output = runner.invoke(args=["lifecycle", "run"]).output
+    assert "events older than EVENT_RETENTION_DAYS: deleted 3" in output
+
+    # A reader starting now gets what is kept (Bob's grant, and what the run itself did).
+    kept, _ = read_all(api, limit=100)
+    assert {e["created_at"][:10] for e in kept} == {LATER.date().isoformat()}
+    assert "bob@example.org" not in str(kept) and len(kept) >= 1
+    # A cursor before the last event deleted may have missed some: a clear 410, not a gap.
+    answer = api.get(f"/events?after={old[0]['id']}")
+    assert answer.status_code == 410
+    assert answer.mimetype == "application/problem+json"
+    assert answer.json["type"].endswith("/cursor-expired")
+    assert "since" in answer.json["detail"]
+    # The last one deleted lost nothing after it; starting from a moment still works.
+    assert api.get(f"/events?after={old[-1]['id']}").json["events"] == kept
+    assert api.get("/events?since=2001-01-01T00:00:00Z").json["events"] == kept
+
+
+def test_each_run_deletes_a_bounded_batch_and_the_next_takes_the_rest(api):
+    clock.freeze(NOW)
+    grants(api, "news", "events", "offers")
+    clock.freeze(LATER)
+    assert retention.purge(batch=2) == (2, 0)
+    assert retention.purge(batch=2) == (1, 0)
+    assert retention.purge(batch=2) == (0, 0)
+    assert read_all(api, limit=100)[0] == []
+
+
+def test_a_delivery_still_owed_keeps_its_event_until_it_is_delivered(api, receiver):  # noqa: F811
+    hook = register(api, receiver)  # registered, not listening yet: the delivery waits
+    grants(api, "news")
+    assert webhooks.deliver_all().retrying == 1
+    later = clock.now() + timedelta(days=31)
+    assert retention.purge(later) == (0, 0)  # owed: kept, event and delivery
+    receiver.start()
+    clock.freeze(clock.now() + timedelta(minutes=1))  # the retry is due (signed now)
+    assert webhooks.deliver_all().sent == 1
+    assert retention.purge(later) == (1, 0)  # delivered: goes with its event
+    assert api.get(f"/webhooks/{hook['id']}/deliveries").json["deliveries"] == []
+
+
+def test_a_delivery_log_line_goes_after_its_own_time_while_the_event_stays(
+    app,
+    api,
+    receiver,  # noqa: F811
+):
+    app.config["WEBHOOK_DELIVERY_RETENTION_DAYS"] = 7
+    receiver.start()
+    hook = register(api, receiver)
+    grants(api, "news")
+    assert webhooks.deliver_all().sent == 1
+    assert retention.purge(clock.now() + timedelta(days=8)) == (0, 1)
+    assert api.get(f"/webhooks/{hook['id']}/deliveries").json["deliveries"] == []
+    assert len(read_all(api, limit=100)[0]) == 1
