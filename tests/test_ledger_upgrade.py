@@ -17,7 +17,7 @@ from portal.core.people.models.subject import Subject
 from portal.extensions import db
 from tests.conftest import BACKENDS, _postgres_database
 
-BEFORE = "5a749177d0c3"  # the revision before per-person chains
+BEFORE = "7c3e1f0a2b9d"  # the revision before per-person chains
 OLD_COLUMNS = [
     c.key
     for c in LedgerEntry.__table__.columns

@@ -157,7 +157,9 @@ def _key() -> str:
     terms = ("Processes subscribers' data for marketing only.", datetime(2025, 1, 15).date())
     with commit_session():
         name = f"CRM {time.monotonic_ns()}"
-        _, key = clients.create("luxe", name, ["consent:read", "consent:write"], terms=terms)
+        _, key = clients.create(
+            "luxe", name, ["consent:read", "consent:write", "events:read"], terms=terms
+        )
     return key
 
 
@@ -170,6 +172,21 @@ def _state(client, key, subject_id) -> str:
         c for c in answer.get_json()["consents"] if c["brand"] == "camille" and c["topic"] == "news"
     ]
     return news["state"]
+
+
+def _events(client, key) -> int:
+    answer = client.get("/api/v1/events?limit=1000", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.get_json()
+    return len(answer.get_json()["events"])
+
+
+def _audience(client, key, email) -> bool:
+    body = {"brand": "camille", "topic": "news", "channel": "email", "emails": [email]}
+    answer = client.post(
+        "/api/v1/consents/check", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["results"][0]["contact"]
 
 
 def _withdraw(client, key, email) -> None:
@@ -201,12 +218,17 @@ def test_an_api_lookup_reads_the_replica_and_a_write_goes_to_the_primary(app, sm
     _pause()
     try:
         assert _state(client, key, subject_id) == "granted"
+        events = _events(client, key)
         _withdraw(client, key, "ann@example.com")
         # Written on the primary; the paused replica still has the grant, and answers.
         assert _state(client, key, subject_id) == "granted"
+        assert _audience(client, key, "ann@example.com") is True
+        assert _events(client, key) == events  # the feed too: no withdrawal yet
     finally:
         _resume()
     assert _state(client, key, subject_id) == "withdrawn"
+    assert _audience(client, key, "ann@example.com") is False
+    assert _events(client, key) == events + 1
 
 
 def test_a_persons_own_export_after_their_own_change_comes_from_the_primary(app, smtp):

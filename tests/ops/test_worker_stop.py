@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from portal.core.kernel import heartbeat
@@ -33,6 +34,9 @@ def start(database_url: str, tmp_path, *command: str, **settings: str) -> subpro
         "FLASK_APP": "portal",
         "PORTAL_ENV": "development",
         "DATABASE_URL": database_url,
+        # The test app's key store: one-off keys (a stranger's sign-up) and people's keys
+        # are read from it by the worker as by any process of the installation.
+        "PORTAL_KEYS_URL": current_app.config["PORTAL_KEYS_URL"],
         "MAILBOX_DIR": str(tmp_path / "mailbox"),
         "MAIL_TRANSPORT": "mailbox",
         "WEBHOOKS_ALLOW_INSECURE": "true",
