@@ -85,8 +85,10 @@ def _held(client: ApiClient, key: str, value) -> tuple[Row | None, list[dict]]:
     if restricted:
         params["brands"] = list(client.brand_ids)
     # Through the session's connection: the ORM's execution path (a Session.execute of a
-    # statement naming mapped columns) cost more than the query itself for one row.
-    rows = db.session.connection().execute(_held_query(key, restricted), params).all()
+    # statement naming mapped columns) cost more than the query itself for one row. The
+    # statement still chooses the connection (the session's get_bind sees it).
+    query = _held_query(key, restricted)
+    rows = db.session.connection(bind_arguments={"clause": query}).execute(query, params).all()
     consents = [
         {
             "brand": row.slug,
