@@ -1,7 +1,9 @@
 """Extension instances, bound to the app in create_app()."""
 
 import math
+import threading
 import time
+from dataclasses import dataclass
 
 from flask import has_request_context, request
 from flask_babel import Babel
@@ -72,11 +74,20 @@ class KnownWindow(FixedWindowRateLimiter):
     def __init__(self, storage):
         super().__init__(storage)
         self._ends: dict[str, float] = {}
+        self._leased = _Leases(self)
 
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        if any(part.startswith(LEASED) for part in identifiers):
+            return self._leased.hit(item, *identifiers, cost=cost)
         key = item.key_for(*identifiers)
         now = time.time()
         count = self.storage.incr(key, item.get_expiry(), amount=cost)
+        self._remember(key, item, count, cost, now, max(0, item.amount - count))
+        return count <= item.amount
+
+    def _remember(self, key, item, count: int, cost: int, now: float, remaining: int) -> float:
+        """The window's end (known from the hit that opened it, else asked once per window) and
+        this request's view of it, for the RateLimit headers."""
         end = self._ends.get(key)
         if count == cost:  # this hit opened the window
             end = now + item.get_expiry()
@@ -86,10 +97,13 @@ class KnownWindow(FixedWindowRateLimiter):
             self._ends.clear()
         self._ends[key] = end
         if has_request_context():
-            request.environ.setdefault(_WINDOWS, {})[key] = WindowStats(
-                end, max(0, item.amount - count)
-            )
-        return count <= item.amount
+            request.environ.setdefault(_WINDOWS, {})[key] = WindowStats(end, remaining)
+        return end
+
+    def forget(self) -> None:
+        """Drop what this process remembers (with ``Limiter.reset``, which empties the storage)."""
+        self._ends.clear()
+        self._leased.forget()
 
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         if has_request_context():
@@ -99,13 +113,88 @@ class KnownWindow(FixedWindowRateLimiter):
         return super().get_window_stats(item, *identifiers)
 
 
+# Keys of limits counted with leases (``_Leases``): an API client's, never a sign-up's.
+LEASED = "api-client:"
+
+
+@dataclass
+class _Lease:
+    end: float  # when the window ends
+    taken: int  # the storage's count after this process's last lease: every process's hits
+    left: int  # hits of the lease not used yet
+
+
+class _Leases:
+    """API clients' limits without a storage round trip on every request.
+
+    A process takes hits from the shared count in leases: one increment of the storage by
+    ``size`` hits, which it then spends locally. The storage's count is never behind what was
+    admitted, so the limit holds exactly across any number of processes and instances (never
+    one request more); what a lease leaves unspent when the window ends is lost, so a client
+    spreading its requests over P processes may be refused up to P leases early. A lease is a
+    64th of what was left of the limit when it was taken (at most 64 hits, at least 1): a
+    small limit, or the last hits of any limit, count one by one as before, and a client
+    sending far below its limit costs one storage round trip per 64 requests.
+    """
+
+    MOST = 64
+    SHARE = 64  # a lease is at most this fraction of what is left
+
+    def __init__(self, window: "KnownWindow"):
+        self.window = window
+        self.lock = threading.Lock()
+        self.leases: dict[str, _Lease] = {}
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        key = item.key_for(*identifiers)
+        now = time.time()
+        with self.lock:
+            lease = self.leases.get(key)
+            if lease is not None and lease.end <= now:
+                lease = None
+            if lease is None or (lease.left < cost and lease.taken < item.amount):
+                lease = self._take(key, item, cost, now, lease)
+            allowed = lease.left >= cost
+            if allowed:
+                lease.left -= cost
+            remaining = max(0, item.amount - (lease.taken - lease.left))
+        if has_request_context():
+            request.environ.setdefault(_WINDOWS, {})[key] = WindowStats(lease.end, remaining)
+        return allowed
+
+    def _take(self, key, item, cost: int, now: float, lease: "_Lease | None") -> _Lease:
+        known = lease.taken if lease is not None else 0
+        size = max(cost, min(self.MOST, (item.amount - known) // self.SHARE))
+        count = self.window.storage.incr(key, item.get_expiry(), amount=size)
+        end = self.window._remember(key, item, count, size, now, 0)
+        # Of the hits just taken, only those still under the limit are this process's to spend.
+        granted = max(0, min(size, item.amount - (count - size)))
+        left = (lease.left if lease is not None and lease.end == end else 0) + granted
+        if len(self.leases) >= KnownWindow._REMEMBERED:
+            self.leases.clear()
+        self.leases[key] = lease = _Lease(end, count, left)
+        return lease
+
+    def forget(self) -> None:
+        with self.lock:
+            self.leases.clear()
+
+
+class PortalLimiter(Limiter):
+    def reset(self) -> None:
+        """Empty the storage and what each strategy remembers of it."""
+        super().reset()
+        if isinstance(self.limiter, KnownWindow):
+            self.limiter.forget()
+
+
 _WINDOWS = "portal.ratelimit_windows"  # this request's hits, by limit key
 STRATEGIES["fixed-window-known"] = KnownWindow
 
 # Flask-Limiter's own headers stay off (they would ask the storage again, see KnownWindow);
 # the API writes RateLimit headers from ``limiter.current_limit`` (``portal.api``), and
 # refused requests say when to come back (``retry_after``).
-limiter = Limiter(
+limiter = PortalLimiter(
     client_address, default_limits=[], headers_enabled=False, strategy="fixed-window-known"
 )
 

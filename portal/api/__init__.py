@@ -6,6 +6,7 @@ import time
 from flask import Blueprint, Flask, current_app, request
 
 from portal.api import auth, problems
+from portal.core.kernel import transaction
 from portal.core.kernel.errors import Forbidden, InvalidInput, NotFound, Refused
 from portal.extensions import csrf, limiter
 
@@ -23,6 +24,18 @@ def limit_body():
     # the limit and hand over a truncated body, which then read as broken JSON: a 400).
     limit = current_app.config["API_MAX_BODY"]
     request.max_content_length = limit if request.content_length is not None else limit + 1
+
+
+# POSTs that only read: the body carries addresses, which stay out of URLs and logs.
+READS = frozenset({"api.lookup_by_email", "api.check"})
+
+
+@blueprint.before_request
+def read_only():
+    """Reads run without BEGIN/ROLLBACK (``transaction.reads_only``): no GET of the API writes
+    more than a client's last use, one statement."""
+    if request.method in ("GET", "HEAD") or request.endpoint in READS:
+        transaction.reads_only()
 
 
 @blueprint.after_request

@@ -6,7 +6,7 @@ from flask import current_app, request
 
 from portal.api.problems import Problem
 from portal.core.integrations import clients, recipients
-from portal.extensions import client_address
+from portal.extensions import LEASED, client_address
 
 _UNSET = object()
 _ENVIRON = "portal.api_client"
@@ -45,9 +45,10 @@ def current_scopes() -> list[str]:
 
 
 def rate_key() -> str:
-    """Limits count per client; requests without a valid key count per address."""
+    """Limits count per client, in leases (``extensions.LEASED``: no storage round trip on
+    most requests); requests without a valid key count per address, one by one."""
     client = current_client()
-    return f"api-client:{client.id}" if client else f"api-anonymous:{client_address()}"
+    return f"{LEASED}{client.id}" if client else f"api-anonymous:{client_address()}"
 
 
 def rate_limit() -> str:
