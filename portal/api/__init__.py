@@ -35,7 +35,19 @@ def read_only():
     """Reads run without BEGIN/ROLLBACK (``transaction.reads_only``): no GET of the API writes
     more than a client's last use, one statement."""
     if request.method in ("GET", "HEAD") or request.endpoint in READS:
-        transaction.reads_only()
+        request.environ[_READS_ONLY] = transaction.reads_only()
+
+
+_READS_ONLY = "portal.api.reads_only"
+
+
+@blueprint.teardown_request
+def end_reads(_error):
+    """The autocommit connection goes back with the request, not with the app context: code
+    after the request in the same context (a test, a command) gets a transaction again. No
+    round trip: a rollback on an autocommit connection sends nothing."""
+    if request.environ.pop(_READS_ONLY, False):
+        transaction.end_reads()
 
 
 @blueprint.after_request

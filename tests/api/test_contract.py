@@ -177,8 +177,12 @@ def test_the_cursor_pattern_describes_every_cursor_and_no_other_string():
 
     pattern = re.compile(cursors.PATTERN)
     for seq in (0, 1, 9, 10, 99, 100, 12345, 10**17, 10**18 - 1):
-        assert pattern.match(cursors.encode(seq)), seq
-    for other in ("", "ZTE6", "abc", cursors.encode(5) + "x", "ZTE6LTE"):  # ZTE6LTE: "e1:-1"
+        assert pattern.match(cursors.encode_legacy(seq)), seq
+    for xid, id_ in ((0, 0), (0, 1), (7, 12345), (2**32 + 5, 10**12), (2**63 - 1, 2**63 - 1)):
+        assert pattern.match(cursors.encode(xid, id_)), (xid, id_)
+        assert cursors.decode(cursors.encode(xid, id_)) == (xid, id_)
+    others = ("", "ZTE6", "ZTI6", "abc", cursors.encode_legacy(5) + "x", cursors.encode(1, 2)[:-1])
+    for other in (*others, "ZTE6LTE"):  # ZTE6LTE: "e1:-1"
         assert not pattern.match(other), other
 
 

@@ -1,7 +1,8 @@
 """Opaque feed cursors: a client stores them and hands them back, never builds them.
 
 A cursor is a position in a group's feed: (the writing transaction's id, the event's id),
-written ``e2:<xid>.<id>`` (see ``events`` on why that order is commit order). Cursors handed
+written ``e2:<xid>.<id>`` with 19 digits each, so that ``PATTERN`` describes every one (see
+``events`` on why that order is commit order). Cursors handed
 out before that order came in say ``e1:<seq>``, the group's event number of the time; they
 still work (``Legacy``: the feed finds the event that bore the number), and events written
 then keep their ``e1`` id, so a client that stored one sees the same id again.
@@ -23,7 +24,12 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 _TRIPLE = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk][w-z0-5]"
 _ONE = "(?:[MN][AQgw]|O[AQ])"
 _TWO = "(?:[MN][DTjz]|O[DT])[AEIMQUYcgk]"
-PATTERN = f"^ZTE6(?:{_TRIPLE}){{0,5}}(?:{_TRIPLE}|{_ONE}|{_TWO})$"
+_LEGACY = f"ZTE6(?:{_TRIPLE}){{0,5}}(?:{_TRIPLE}|{_ONE}|{_TWO})"
+# "e2:" is ZTI6; then xid and id, 19 digits each around a dot: six groups of three digits,
+# the group of digit, dot, digit, and six groups of three digits again.
+_DIGIT_DOT_DIGIT = "(?:[MN][CSiy]|O[CS])4[w-z0-5]"
+_POSITION = f"ZTI6(?:{_TRIPLE}){{6}}{_DIGIT_DOT_DIGIT}(?:{_TRIPLE}){{6}}"
+PATTERN = f"^(?:{_LEGACY}|{_POSITION})$"
 
 
 class Position(NamedTuple):
@@ -48,7 +54,7 @@ def _wrap(plain: bytes) -> str:
 
 
 def encode(xid: int, id_: int) -> str:
-    return _wrap(b"e2:%d.%d" % (xid, id_))
+    return _wrap(b"e2:%019d.%019d" % (xid, id_))
 
 
 def encode_legacy(seq: int) -> str:
@@ -58,7 +64,7 @@ def encode_legacy(seq: int) -> str:
 def of(xid: int, id_: int, seq: int | None) -> str:
     """An event's id as clients see it: its ``e1`` number when it has one, its position else.
     Called 10,000 times a page: one call, no helper."""
-    plain = b"e2:%d.%d" % (xid, id_) if seq is None else b"e1:%d" % seq
+    plain = b"e2:%019d.%019d" % (xid, id_) if seq is None else b"e1:%d" % seq
     return _B64(plain, newline=False).rstrip(b"=").translate(_URLSAFE).decode()
 
 
@@ -73,7 +79,7 @@ def decode(cursor: str | None) -> Position | Legacy:
             found = Legacy(_natural(rest))
         elif kind == "e2":
             xid, _, id_ = rest.partition(".")
-            found = Position(_natural(xid), _natural(id_))
+            found = Position(_natural(xid, clamp=True), _natural(id_, clamp=True))
         else:
             raise ValueError
     except (ValueError, UnicodeDecodeError):
@@ -81,10 +87,14 @@ def decode(cursor: str | None) -> Position | Legacy:
     return found
 
 
-def _natural(text: str) -> int:
+def _natural(text: str, clamp: bool = False) -> int:
+    """A number of at most 19 digits; past 2^63-1 an error, or (``clamp``, a position) the
+    end of the feed: every 19-digit position the documented pattern allows is a place."""
     if not text.isascii() or not text.isdigit() or len(text) > 19:
         raise ValueError
     value = int(text)
     if value >= 2**63:
-        raise ValueError
+        if not clamp:
+            raise ValueError
+        value = 2**63 - 1
     return value

@@ -32,7 +32,6 @@ from portal.core.integrations.models.event import (
     FeedStart,
 )
 from portal.core.kernel.crypto import KeyMissing, keys
-from portal.core.kernel.errors import InvalidInput
 from portal.extensions import db
 
 MAX_PAGE = 10_000
@@ -161,17 +160,19 @@ def _start(client: ApiClient, after: str | None) -> Position:
 
 
 def _legacy(client: ApiClient, seq: int, floor: Position | None) -> Position:
-    """A cursor from before commit-ordered positions: the place of the event it numbered."""
-    if seq == 0:
-        return START
+    """A cursor from before commit-ordered positions: the place of the last event numbered
+    ``seq`` or lower (numbers were given in commit order, so every event after that place
+    came after the cursor). Any number is a place, as it was then."""
     found = db.session.scalar(
-        select(Event.id).where(Event.group_id == client.group_id, Event.seq == seq)
+        select(func.max(Event.id)).where(
+            Event.group_id == client.group_id, Event.seq.is_not(None), Event.seq <= seq
+        )
     )
     if found is not None:
         return Position(0, found)  # events of that time have xid 0, in id order
-    if floor is not None:
-        raise CursorExpired  # deleted by retention since
-    raise InvalidInput("after", "This cursor was not issued by this feed.")
+    if seq > 0 and floor is not None:
+        raise CursorExpired  # its events were deleted by retention since
+    return START
 
 
 def cursor_at(client: ApiClient, since: datetime) -> str:

@@ -21,7 +21,7 @@ def commit_session():
         raise
 
 
-def reads_only() -> None:
+def reads_only() -> bool:
     """What follows in this session only reads: on PostgreSQL its statements run without a
     transaction around them (autocommit), which saves the BEGIN and the closing ROLLBACK, two
     of the three network round trips of a lookup. Each statement still reads one consistent
@@ -32,7 +32,15 @@ def reads_only() -> None:
     remembered object merged in), so the check is on its connections.
     """
     if db.engine.dialect.name != "postgresql":
-        return
+        return False
     begun = db.session().get_transaction()
     if begun is None or not begun._connections:
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return True
+    return False
+
+
+def end_reads() -> None:
+    """End what ``reads_only`` began: the session's next statement takes a connection in a
+    transaction again."""
+    db.session.rollback()
