@@ -149,20 +149,19 @@ def _empty_tables() -> None:
     # A test may have changed keys (a rotation): the check values go back to the app's own.
     subject_keys.store().write_checks(subject_keys.store().started_with)
     _close_key_stores()
+    # DELETE in dependency order, not TRUNCATE: TRUNCATE makes new files for every table and
+    # index, about a second per test on PostgreSQL against a few milliseconds for the handful
+    # of rows a test leaves.
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
+        for name in tables:
+            connection.execute(sa.text(f'DELETE FROM "{name}"'))
+        # Ids start again at 1, as in a new database.
         if db.engine.dialect.name == "postgresql":
             connection.execute(
-                sa.text(
-                    "TRUNCATE "
-                    + ", ".join(f'"{name}"' for name in tables)
-                    + " RESTART IDENTITY CASCADE"
-                )
+                sa.text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
             )
         else:
-            for name in tables:
-                connection.execute(sa.text(f'DELETE FROM "{name}"'))
-            # Ids start again at 1, as PostgreSQL's RESTART IDENTITY does.
             connection.execute(sa.text("DELETE FROM sqlite_sequence"))
 
 
