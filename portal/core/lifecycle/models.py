@@ -53,3 +53,17 @@ class LifecycleNotice(db.Model):
     sent_at = mapped_column(UTCDateTime, default=clock.now)
     answered_at = mapped_column(UTCDateTime, nullable=True)
     lapsed_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class LifecyclePreview(db.Model):
+    """How many people each rule of a group would touch, as the worker last counted it
+    (``previews``): the console shows this, never a count made in a request. ``counts`` maps
+    rule name -> people (None: the rule was off); ``asked_at`` after ``computed_at`` (or no
+    ``computed_at``) means a fresh count is queued."""
+
+    __tablename__ = "lifecycle_preview"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), primary_key=True)
+    counts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    computed_at = mapped_column(UTCDateTime, nullable=True)
+    asked_at = mapped_column(UTCDateTime, nullable=True)
