@@ -195,6 +195,14 @@ class SignupRequest(db.Model):
     __table_args__ = (
         Index("ix_signup_request_brand_requested", "brand_id", "requested_at"),
         Index("ix_signup_request_brand_confirmed", "brand_id", "confirmed_at"),
+        # The unconfirmed sign-ups rule: requests still waiting, by age (a small set: the
+        # rule deletes them once due).
+        Index(
+            "ix_signup_request_unconfirmed",
+            "requested_at",
+            postgresql_where=text("confirmed_at IS NULL"),
+            sqlite_where=text("confirmed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
