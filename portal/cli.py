@@ -363,6 +363,11 @@ def run_lifecycle(dry_run, batch, slug):
             else:
                 click.echo(f"{group.slug} {name}: {verbs[name]} {count} subjects: done")
     if not dry_run:
+        from portal.core.console import rollups
+
+        for group in groups:
+            rows = rollups.roll_up(group.id)
+            click.echo(f"{group.slug} dashboard: {rows} daily figures of closed days written")
         _resend(batch=None)
         from portal.core.integrations import idempotency
 

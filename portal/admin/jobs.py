@@ -17,7 +17,12 @@ from portal.core.mail import health
 from portal.extensions import db, htmx
 
 # The permission a job's page asks for, by kind: who may start it may follow it.
-_ACTION = {"policy.ask_again": "manage_brand", "mail.topic": "manage_brand", "import": "import"}
+_ACTION = {
+    "policy.ask_again": "manage_brand",
+    "mail.topic": "manage_brand",
+    "import": "import",
+    "lifecycle.preview": "view_rules",
+}
 
 
 def _visible(job: Job) -> bool:

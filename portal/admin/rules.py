@@ -1,12 +1,13 @@
-"""The retention rules of the group: settings, how many people each rule would touch now, and
-changes (owners only, audited)."""
+"""The retention rules of the group: settings, how many people each rule would touch (as the
+worker last counted: ``previews``; a request never counts), and changes (owners only,
+audited)."""
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
 from portal.core.kernel.errors import InvalidInput
-from portal.core.lifecycle import policy, run
+from portal.core.lifecycle import policy, previews, run
 from portal.core.people.profile import MOBILE, POSTAL
 
 NUMBERS = (
@@ -28,7 +29,8 @@ def _page(values: dict, errors: dict, status: int = 200):
         "admin/rules.html",
         values=values,
         errors=errors,
-        preview=run.preview(g.admin.group),
+        preview=previews.shown(g.admin.group),
+        switched_on=run.switched_on(g.admin.group),
         fields=(MOBILE, POSTAL),
     ), status
 
@@ -53,5 +55,15 @@ def rules_update():
     except InvalidInput as refused:
         shown = {**typed, "reconfirm_months": reconfirm}
         return _page(shown, {refused.field: str(refused.message)}, 422)
+    previews.ask(g.admin.group, f"admin:{g.admin.id}")  # the stored counts are of the old rules
     flash(_("The rules are saved."))
+    return redirect(url_for("admin.rules"))
+
+
+@blueprint.post("/rules/preview")
+def rules_preview():
+    """Queue a fresh count for the worker: nothing is counted here."""
+    require("view_rules")
+    previews.ask(g.admin.group, f"admin:{g.admin.id}")
+    flash(_("A fresh count is queued for the worker."))
     return redirect(url_for("admin.rules"))

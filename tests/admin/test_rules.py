@@ -1,12 +1,17 @@
 """The retention rules in the console: settings, a preview of each rule, audited changes."""
 
+import re
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from portal.core.console.models import AuditEntry
+from portal.core.kernel import clock
+from portal.core.kernel.models.job import Job
 from portal.core.lifecycle.policy import policy_of
 from portal.extensions import db
-from tests.actions import log_in, post, sign_up
-from tests.factories import make_admin
+from tests.actions import decide, deliver, log_in, post, sign_up
+from tests.factories import START, count, make_admin
 
 
 def test_owner_sees_each_rule_with_its_preview_and_changes_it(client, demo, smtp):
@@ -64,3 +69,53 @@ def test_a_viewer_sees_the_rules_but_cannot_change_them(client, demo):
     page = client.get("/admin/rules")
     assert page.status_code == 200 and "Save the rules" not in page.get_data(as_text=True)
     assert post(client, "/admin/rules", {"unconfirmed_days": "1"}).status_code == 403
+
+
+def _cell(page: str, rule: str) -> str:
+    return re.search(rf"{rule}</td>\s*<td>([^<]*)</td>", page).group(1)
+
+
+def test_the_preview_is_counted_by_the_worker_and_asked_for_again_by_a_button(client, demo, smtp):
+    clock.freeze(START)
+    sign_up(client, "waiting@example.com")
+    decide()
+    clock.freeze(START + timedelta(days=31))  # the sign-up is now due
+    viewer = make_admin(demo, "viewer")
+    log_in(client, viewer)
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert "Not counted yet." in page and "Count again" in page
+    assert _cell(page, "Unconfirmed sign-ups are deleted") == "not counted yet"
+    assert post(client, "/admin/rules/preview", {}).status_code == 302
+    post(client, "/admin/rules/preview", {})  # twice: still one count queued
+    page = client.get("/admin/rules").get_data(as_text=True)
+    # No worker yet: the page says so, and shows no number it has not counted.
+    assert "A fresh count is queued" in page and "Count again" not in page
+    assert _cell(page, "Unconfirmed sign-ups are deleted") == "not counted yet"
+    assert count(Job) == 1
+    deliver()  # the worker
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert "Counted by the worker on" in page and "A fresh count is queued" not in page
+    assert _cell(page, "Unconfirmed sign-ups are deleted") == "1"
+    sign_up(client, "also-waiting@example.com")
+    decide()
+    clock.freeze(START + timedelta(days=62))
+    log_in(client, viewer)
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert _cell(page, "Unconfirmed sign-ups are deleted") == "1"  # stored, not counted now
+    post(client, "/admin/rules/preview", {})
+    deliver()
+    page = client.get("/admin/rules").get_data(as_text=True)
+    assert _cell(page, "Unconfirmed sign-ups are deleted") == "2"
+
+
+def test_saving_the_rules_queues_a_fresh_count(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    values = {
+        "unconfirmed_days": "7",
+        "dormant_months": "24",
+        "repermission_months": "18",
+        "repermission_answer_days": "30",
+        "former_customer_months": "12",
+    }
+    assert post(client, "/admin/rules", values).status_code == 302
+    assert "A fresh count is queued" in client.get("/admin/rules").get_data(as_text=True)

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.core.consent.preferences import unsubscribe_all
 from portal.core.kernel import clock
@@ -146,3 +146,22 @@ def test_people_from_before_the_last_activity_was_kept_are_filled_in_by_the_run(
     assert (_kept(first), _kept(second)) == (START, None)
     run.run(demo)
     assert _kept(second) == START + timedelta(days=7)
+
+
+def test_a_whole_batch_is_filled_in_with_what_each_persons_own_query_says(demo, smtp):
+    people = [member(f"batch-{n}@example.com") for n in range(4)]
+    for n, person in enumerate(people[1:], start=1):
+        _at(START + timedelta(days=n))
+        if n % 2:
+            unsubscribe_all(person, ORIGIN)
+        else:
+            with commit_session():
+                profile.set_field(person, profile.POSTAL, PARIS, actor="subject")
+    with commit_session():
+        db.session.execute(update(Subject).values(active_at=None))
+    everyone = db.session.scalar(select(func.count()).select_from(Subject))
+    assert activity.fill_in(demo.id, limit=everyone - 1) == everyone - 1
+    assert activity.fill_in(demo.id) == 1 and activity.fill_in(demo.id) == 0
+    for subject in db.session.scalars(select(Subject)):
+        assert subject.active_at == db.session.scalar(last_activity(subject.id)), subject.id
+    assert [_kept(p) for p in people] == [START + timedelta(days=n) for n in range(4)]

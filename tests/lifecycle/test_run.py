@@ -1,5 +1,6 @@
 """`flask lifecycle run`: counts, dry runs that change nothing, two runs at once, settings."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -45,8 +46,12 @@ def test_dry_run_prints_counts_and_changes_nothing(runner, client, demo, smtp):
     assert "luxe unconfirmed: erase or drop the unconfirmed sign-ups of 1 subjects: done" in (
         result.output
     )
+    rolled = re.compile(r"luxe dashboard: (\d+) daily figures of closed days written")
+    first = int(rolled.search(result.output).group(1))
     again = runner.invoke(args=["lifecycle", "run"])
     assert "luxe freshness: mail 0 subjects: done" in again.output
+    # The closed days are rolled up already: only the last ones are counted again.
+    assert 0 < int(rolled.search(again.output).group(1)) < first
     deliver()
     assert sorted(m["Subject"] for m in smtp.to("quiet@example.com")) == [
         "Do you still want to hear from LÜXE?",

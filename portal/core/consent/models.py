@@ -98,6 +98,14 @@ class LedgerEntry(db.Model):
         UniqueConstraint("group_id", "seq"),
         UniqueConstraint("chain", "chain_seq"),
         Index("ix_ledger_entry_subject_id_occurred_at", "subject_id", "occurred_at"),
+        # A day's opt-outs of a brand (dashboard, daily roll-ups): withdrawals only.
+        Index(
+            "ix_ledger_entry_withdrawals",
+            "brand_id",
+            "occurred_at",
+            postgresql_where=text("action = 'withdrawn'"),
+            sqlite_where=text("action = 'withdrawn'"),
+        ),
         # What the sealer has left to seal: shrinks back to nothing after every run.
         Index(
             "ix_ledger_entry_unsealed",
@@ -182,6 +190,20 @@ class SignupRequest(db.Model):
     """
 
     __tablename__ = "signup_request"
+    # The dashboard counts today's sign-ups and confirmations, and the roll-ups a closed
+    # day's, by these ranges.
+    __table_args__ = (
+        Index("ix_signup_request_brand_requested", "brand_id", "requested_at"),
+        Index("ix_signup_request_brand_confirmed", "brand_id", "confirmed_at"),
+        # The unconfirmed sign-ups rule: requests still waiting, by age (a small set: the
+        # rule deletes them once due).
+        Index(
+            "ix_signup_request_unconfirmed",
+            "requested_at",
+            postgresql_where=text("confirmed_at IS NULL"),
+            sqlite_where=text("confirmed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)

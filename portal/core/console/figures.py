@@ -1,5 +1,9 @@
 """Dashboard figures for a group or one brand, counted by the database (aggregate SQL).
 
+The weekly series read past days from the daily roll-ups (``rollups``) and count only the
+days not rolled up yet (today) from the records, so a page reads a bounded number of rows
+whatever the size of the ledger.
+
 Figures hold no personal data: only counts per topic, channel and week.
 """
 
@@ -8,25 +12,19 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, literal, select
 
-from portal.core.consent.models import (
-    GRANTED,
-    WITHDRAWAL,
-    Consent,
-    LedgerEntry,
-    SignupRequest,
-)
+from portal.core.consent.models import GRANTED, Consent, SignupRequest
+from portal.core.console import counts, rollups
 from portal.core.console.audit import safe_cell
+from portal.core.console.counts import SERIES
+from portal.core.console.models import DailyFigures
 from portal.core.kernel import clock
-from portal.core.kernel.models.group import Topic
-from portal.core.kernel.models.job import DONE, Job
-from portal.core.people.models.erasure import ErasureRecord
+from portal.core.kernel.models.group import Brand, Topic
 from portal.extensions import db
 
 WEEKS = 12
 STALE_AFTER = timedelta(hours=48)
-SERIES = ("signups", "confirmations", "optouts", "erasures", "imports")
 
 
 @dataclass
@@ -48,25 +46,54 @@ def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _day(column):
-    """The calendar day in UTC (PostgreSQL would otherwise use the session's time zone)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
-def _per_week(query, weeks: list[date]) -> list[int]:
-    counts = dict.fromkeys(weeks, 0)
-    for day, count in db.session.execute(query):
-        monday = _monday(day if isinstance(day, date) else date.fromisoformat(str(day)))
+def _add(counts: dict[date, int], rows) -> None:
+    for day, count in rows:
+        monday = _monday(rollups.as_date(day))
         if monday in counts:
             counts[monday] += int(count or 0)
-    return [counts[week] for week in weeks]
 
 
-def _daily(moment, since, *conditions):
-    day = _day(moment)
-    return select(day, func.count()).where(moment >= since, *conditions).group_by(day)
+def _erasures_column(brand_ids: list[int]):
+    """The roll-up column whose sum over ``brand_ids`` counts each erasure once: a brand's
+    own, or the group's (``erasures_once``) when they are all its brands; None for another
+    set of brands, whose erasures are then counted from the records."""
+    if len(set(brand_ids)) == 1:
+        return DailyFigures.erasures
+    groups = set(db.session.scalars(select(Brand.group_id).where(Brand.id.in_(brand_ids))))
+    if len(groups) != 1:
+        return None
+    every = set(db.session.scalars(select(Brand.id).where(Brand.group_id == groups.pop())))
+    return DailyFigures.erasures_once if every == set(brand_ids) else None
+
+
+def _series(brand_ids: list[int], weeks: list[date], today: date) -> dict[str, list[int]]:
+    """Each series per week: the days rolled up for every brand from ``DailyFigures``, the
+    days after them (today, or more if no run has rolled them up yet) counted from the
+    records, by index ranges."""
+    start = weeks[0]
+    through = rollups.rolled_through(brand_ids, start)
+    live_from = min(through + timedelta(days=1), today) if through else start
+    per_week = {name: dict.fromkeys(weeks, 0) for name in SERIES}
+    erasures = _erasures_column(brand_ids)
+    columns = [getattr(DailyFigures, name) for name in SERIES]
+    columns[SERIES.index("erasures")] = erasures if erasures is not None else literal(0)
+    rolled = db.session.execute(
+        select(DailyFigures.day, *(func.sum(column) for column in columns))
+        .where(
+            DailyFigures.brand_id.in_(brand_ids),
+            DailyFigures.day >= start,
+            DailyFigures.day < live_from,
+        )
+        .group_by(DailyFigures.day)
+    ).all()
+    for n, name in enumerate(SERIES, start=1):
+        _add(per_week[name], ((row[0], row[n]) for row in rolled))
+    live = counts.daily(brand_ids, rollups.midnight(live_from))
+    if erasures is None:
+        live["erasures"] = counts.daily(brand_ids, rollups.midnight(start))["erasures"]
+    for name, query in live.items():
+        _add(per_week[name], db.session.execute(query))
+    return {name: [per_week[name][week] for week in weeks] for name in SERIES}
 
 
 def compute(brand_ids: list[int]) -> Figures:
@@ -74,9 +101,6 @@ def compute(brand_ids: list[int]) -> Figures:
     now = clock.now()
     this_week = _monday(now.date())
     weeks = [this_week - timedelta(weeks=back) for back in range(WEEKS - 1, -1, -1)]
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
-        days=now.weekday() + 7 * (WEEKS - 1)
-    )
     active_rows = db.session.execute(
         select(Consent.topic_id, Consent.channel, func.count())
         .where(Consent.brand_id.in_(brand_ids), Consent.state == GRANTED)
@@ -90,41 +114,10 @@ def compute(brand_ids: list[int]) -> Figures:
         ((topics[topic_id], channel, count) for topic_id, channel, count in active_rows),
         key=lambda row: (row[0].brand_id, row[0].position, row[0].id, row[1]),
     )
+    figures = Figures(active=active, weeks=weeks)
+    figures.series = _series(brand_ids, weeks, now.date())
     # Requests to confirm again after a policy change (source "admin") are not sign-ups.
     requests = and_(SignupRequest.brand_id.in_(brand_ids), SignupRequest.source != "admin")
-    signups = _daily(SignupRequest.requested_at, start, requests)
-    confirmations = _daily(SignupRequest.confirmed_at, start, requests)
-    optouts = _daily(
-        LedgerEntry.occurred_at,
-        start,
-        LedgerEntry.brand_id.in_(brand_ids),
-        LedgerEntry.action == WITHDRAWAL,
-    )
-    # An erasure counts at the brands where the person had consents: their anonymised proof
-    # in the ledger carries the erasure id (the disposal record itself names no brand).
-    erased_here = (
-        select(LedgerEntry.erasure_id)
-        .where(LedgerEntry.brand_id.in_(brand_ids), LedgerEntry.erasure_id.is_not(None))
-        .distinct()
-    )
-    erasures = _daily(ErasureRecord.erased_at, start, ErasureRecord.id.in_(erased_here))
-    # Consents brought in from earlier records arrive with no sign-up behind them: counted in
-    # the week their import finished (the ledger keeps each consent's original date).
-    day = _day(Job.finished_at)
-    imports = (
-        select(day, func.sum(Job.done - Job.failed))
-        .where(
-            Job.finished_at >= start,
-            Job.kind == "import",
-            Job.state == DONE,
-            Job.brand_id.in_(brand_ids),
-        )
-        .group_by(day)
-    )
-    figures = Figures(active=active, weeks=weeks)
-    series = (signups, confirmations, optouts, erasures, imports)
-    for name, query in zip(SERIES, series, strict=True):
-        figures.series[name] = _per_week(query, weeks)
     figures.requested, figures.confirmed = db.session.execute(
         select(func.count(), func.count(SignupRequest.confirmed_at)).where(requests)
     ).one()

@@ -1,6 +1,8 @@
 """Admin accounts of a site group, the brands given to them, and the append-only logs."""
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
+from datetime import date
+
+from sqlalchemy import JSON, Column, Date, ForeignKey, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.kernel import clock, subject_keys
@@ -120,6 +122,28 @@ class Gauge(db.Model):
 
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[float] = mapped_column(default=0.0)
+    computed_at = mapped_column(UTCDateTime, default=clock.now)
+
+
+class DailyFigures(db.Model):
+    """One brand's dashboard figures of one closed day (UTC), written by `flask lifecycle run`
+    (``console.rollups``): recomputing a day writes the same row again. ``erasures`` counts
+    every erasure of a person who had consents at the brand; ``erasures_once`` only those
+    whose first such brand (lowest id) it is, so that a sum over all the group's brands counts
+    each erasure once."""
+
+    __tablename__ = "daily_figures"
+    __table_args__ = (UniqueConstraint("brand_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    signups: Mapped[int] = mapped_column(default=0)
+    confirmations: Mapped[int] = mapped_column(default=0)
+    optouts: Mapped[int] = mapped_column(default=0)
+    erasures: Mapped[int] = mapped_column(default=0)
+    erasures_once: Mapped[int] = mapped_column(default=0)
+    imports: Mapped[int] = mapped_column(default=0)
     computed_at = mapped_column(UTCDateTime, default=clock.now)
 
 

@@ -17,7 +17,8 @@ PostgreSQL's statistics catch up) its planner compared every subject with every 
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, union_all, update
+from sqlalchemy import and_, exists, func, not_, or_, select, union_all, update
+from sqlalchemy.orm import aliased
 
 from portal.core.consent.changes import RETENTION_ACTOR
 from portal.core.consent.models import EXPIRED, WITHDRAWAL, LedgerEntry
@@ -103,34 +104,47 @@ def consent_ended_before(cutoff: datetime):
     return _latest_before(_consent_ends(), cutoff)
 
 
-def last_activity(subject_id: int):
-    """A query of one subject's latest activity (None if nothing is known)."""
-    parts = [
-        select(at.label("at")).where(Subject.id == subject_id, *tied) for at, tied in _activity()
-    ]
+def _latest(subject_id=None):
+    """SQL: the latest activity of the subject ``subject_id``, or, without one, of the row of
+    ``Subject`` the enclosing statement is at (a correlated subquery); None if nothing is
+    known."""
+    parts = []
+    for at, tied in _activity():
+        part = select(at.label("at")).where(*tied)
+        if subject_id is None:
+            part = part.correlate(Subject)
+        else:
+            part = part.where(Subject.id == subject_id)
+        parts.append(part)
     every = union_all(*parts).subquery()
     return select(func.max(every.c.at))
 
 
+def last_activity(subject_id: int):
+    """A query of one subject's latest activity (None if nothing is known)."""
+    return _latest(subject_id)
+
+
 def fill_in(group_id: int, limit: int = 10_000) -> int:
     """Give up to ``limit`` people of the group whose ``active_at`` is not known (people from
-    before it was kept) their latest recorded activity; returns how many. `flask lifecycle
-    run` calls it, so a large group is filled in over a few runs, each in bounded time."""
-    unknown = list(
-        db.session.scalars(
-            select(Subject.id)
-            .where(Subject.group_id == group_id, Subject.active_at.is_(None))
-            .order_by(Subject.id)
-            .limit(limit)
-        )
+    before it was kept) their latest recorded activity; returns how many.
+
+    One UPDATE for the whole batch, each row's value the subquery ``last_activity`` asks of
+    one person, correlated to that row: a batch is one statement however large. `flask
+    lifecycle run` calls it, so a large group is filled in over a few runs, each in bounded
+    time; a row another run filled meanwhile is left as that run wrote it."""
+    unknown = aliased(Subject)
+    batch = (
+        select(unknown.id)
+        .where(unknown.group_id == group_id, unknown.active_at.is_(None))
+        .order_by(unknown.id)
+        .limit(limit)
     )
-    rows = [{"person": i, "at": db.session.scalar(last_activity(i))} for i in unknown]
     with commit_session():
-        if rows:
-            db.session.execute(
-                update(Subject.__table__)
-                .where(Subject.id == bindparam("person"), Subject.active_at.is_(None))
-                .values(active_at=bindparam("at")),
-                rows,
-            )
-    return len(rows)
+        done = db.session.execute(
+            update(Subject)
+            .where(Subject.id.in_(batch.scalar_subquery()), Subject.active_at.is_(None))
+            .values(active_at=_latest().scalar_subquery())
+            .execution_options(synchronize_session=False)
+        )
+    return done.rowcount

@@ -1,6 +1,6 @@
 """Retention and freshness: one policy per site group, and a row per reminder sent."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.kernel import clock
@@ -11,6 +11,7 @@ from portal.extensions import db
 UNCONFIRMED, REPERMISSION, LAPSE = "unconfirmed", "repermission", "lapse"
 FRESHNESS, DORMANT, FORMER_CUSTOMER = "freshness", "dormant", "former_customer"
 RULES = (UNCONFIRMED, LAPSE, REPERMISSION, FRESHNESS, DORMANT, FORMER_CUSTOMER)
+OPEN_REPERMISSION = "rule = 'repermission' AND answered_at IS NULL AND lapsed_at IS NULL"
 
 # A subject's relationship with the group, set by integrating systems.
 CUSTOMER, FORMER, PROSPECT = "customer", "former_customer", "prospect"
@@ -43,7 +44,16 @@ class LifecycleNotice(db.Model):
     `flask lifecycle run` send it once, however often and on however many machines it runs."""
 
     __tablename__ = "lifecycle_notice"
-    __table_args__ = (UniqueConstraint("subject_id", "rule", "period"),)
+    __table_args__ = (
+        UniqueConstraint("subject_id", "rule", "period"),
+        # The lapse rule: re-permission mails neither answered nor lapsed, by age.
+        Index(
+            "ix_lifecycle_notice_open_repermission",
+            "sent_at",
+            postgresql_where=text(OPEN_REPERMISSION),
+            sqlite_where=text(OPEN_REPERMISSION),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)
@@ -53,3 +63,17 @@ class LifecycleNotice(db.Model):
     sent_at = mapped_column(UTCDateTime, default=clock.now)
     answered_at = mapped_column(UTCDateTime, nullable=True)
     lapsed_at = mapped_column(UTCDateTime, nullable=True)
+
+
+class LifecyclePreview(db.Model):
+    """How many people each rule of a group would touch, as the worker last counted it
+    (``previews``): the console shows this, never a count made in a request. ``counts`` maps
+    rule name -> people (None: the rule was off); ``asked_at`` after ``computed_at`` (or no
+    ``computed_at``) means a fresh count is queued."""
+
+    __tablename__ = "lifecycle_preview"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"), primary_key=True)
+    counts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    computed_at = mapped_column(UTCDateTime, nullable=True)
+    asked_at = mapped_column(UTCDateTime, nullable=True)

@@ -1,6 +1,12 @@
 """Each rule: which subjects of a group it applies to now, and what it does to one of them.
 
-``candidates(ctx)`` is a query of subject ids (None when the group turned the rule off);
+``candidates(ctx)`` is a query of subject ids (None when the group turned the rule off).
+Each starts from the people who may be due, by a range of an index on a time kept as things
+happen (``_due``: last activity, the date of an unconfirmed sign-up, of a re-permission mail,
+of a field's last confirmation, of becoming a former customer), and asks its exact question
+of those only: a run reads the people who became due, not every person of the group. The
+exact question alone (``Context.everyone``) gives the same people, reading everyone.
+
 ``act(subject, ctx)`` works in the caller's transaction and is only called after the
 subject's row is locked and the same query found it again, so it acts on fresh facts.
 """
@@ -9,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, true, union_all
+from sqlalchemy.orm import aliased
 
 from portal.core.consent import changes as consent
 from portal.core.consent.changes import Origin
@@ -43,6 +50,7 @@ class Context:
     policy: LifecyclePolicy
     now: datetime
     only: int | None = None  # one subject: the query asked again about it, under its lock
+    everyone: bool = False  # ask every person, not only those an index says may be due
 
 
 def origin(rule: str) -> Origin:
@@ -53,6 +61,14 @@ def origin(rule: str) -> Origin:
 def _of(ctx: Context):
     mine = Subject.group_id == ctx.group.id
     return mine if ctx.only is None else mine & (Subject.id == ctx.only)
+
+
+def _due(ctx: Context, *ids):
+    """SQL on ``Subject``: the subject is among ``ids`` (queries of subject ids, each a range
+    of one index); always true with ``ctx.everyone``."""
+    if ctx.everyone:
+        return true()
+    return Subject.id.in_(union_all(*ids) if len(ids) > 1 else ids[0])
 
 
 def _holds(*states):
@@ -99,8 +115,20 @@ def unconfirmed(ctx: Context):
     never_confirmed = and_(
         Subject.status == UNCONFIRMED_SUBJECT, Subject.created_at < cutoff, ~exists(recent)
     )
+    waiting = aliased(Subject)
+    due = _due(
+        ctx,
+        select(waiting.id).where(
+            waiting.group_id == ctx.group.id,
+            waiting.status == UNCONFIRMED_SUBJECT,
+            waiting.created_at < cutoff,
+        ),
+        select(SignupRequest.subject_id).where(
+            SignupRequest.confirmed_at.is_(None), SignupRequest.requested_at < cutoff
+        ),
+    )
     return select(Subject.id).where(
-        _of(ctx), or_(never_confirmed, and_(Subject.status == ACTIVE, exists(stale)))
+        _of(ctx), due, or_(never_confirmed, and_(Subject.status == ACTIVE, exists(stale)))
     )
 
 
@@ -166,7 +194,13 @@ def lapse(ctx: Context):
     overdue = select(LifecycleNotice.id).where(
         _open_repermission(), LifecycleNotice.sent_at < cutoff
     )
-    return select(Subject.id).where(_of(ctx), exists(overdue))
+    due = _due(
+        ctx,
+        select(LifecycleNotice.subject_id).where(
+            _open_repermission(LifecycleNotice.subject_id), LifecycleNotice.sent_at < cutoff
+        ),
+    )
+    return select(Subject.id).where(_of(ctx), due, exists(overdue))
 
 
 def let_lapse(subject: Subject, ctx: Context) -> bool:
@@ -203,8 +237,17 @@ def freshness(ctx: Context):
         LifecycleNotice.sent_at >= months_ago(ctx.now, min(intervals.values())),
     )
     held = select(ProfileField.id).where(ProfileField.subject_id == Subject.id, due)
+    stale = _due(
+        ctx,
+        *(
+            select(ProfileField.subject_id).where(
+                ProfileField.name == name, ProfileField.confirmed_at < months_ago(ctx.now, months)
+            )
+            for name, months in intervals.items()
+        ),
+    )
     return select(Subject.id).where(
-        _of(ctx), Subject.status == ACTIVE, exists(held), ~exists(recent)
+        _of(ctx), stale, Subject.status == ACTIVE, exists(held), ~exists(recent)
     )
 
 
@@ -235,10 +278,21 @@ def erase_dormant(subject: Subject, ctx: Context) -> bool:
 def former_customer(ctx: Context):
     if not ctx.policy.former_customer_months:
         return None
+    cutoff = months_ago(ctx.now, ctx.policy.former_customer_months)
+    former = aliased(Subject)
+    due = _due(
+        ctx,
+        select(former.id).where(
+            former.group_id == ctx.group.id,
+            former.relationship_status == FORMER,
+            or_(former.relationship_since.is_(None), former.relationship_since < cutoff),
+        ),
+    )
     return select(Subject.id).where(
         _of(ctx),
+        due,
         Subject.relationship_status == FORMER,
-        consent_ended_before(months_ago(ctx.now, ctx.policy.former_customer_months)),
+        consent_ended_before(cutoff),
         ~_holds(GRANTED, PENDING),
     )
 

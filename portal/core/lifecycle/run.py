@@ -30,8 +30,9 @@ def _context(group: SiteGroup) -> Context:
     return Context(group, policy_of(group), clock.now())
 
 
-def preview(group: SiteGroup) -> dict[str, int | None]:
-    """How many subjects each rule would touch now (None: the rule is off). Writes nothing."""
+def count(group: SiteGroup) -> dict[str, int | None]:
+    """How many subjects each rule would touch now (None: the rule is off), read in the
+    caller's transaction. Writes nothing."""
     ctx = _context(group)
     counts = {}
     for rule in RULES:
@@ -41,8 +42,20 @@ def preview(group: SiteGroup) -> dict[str, int | None]:
             if query is None
             else db.session.scalar(select(func.count()).select_from(query.subquery()))
         )
+    return counts
+
+
+def preview(group: SiteGroup) -> dict[str, int | None]:
+    """``count``, in a transaction of its own (ended: it only read)."""
+    counts = count(group)
     db.session.rollback()
     return counts
+
+
+def switched_on(group: SiteGroup) -> dict[str, bool]:
+    """Which rules the group's policy turns on (no query is run)."""
+    ctx = _context(group)
+    return {rule.name: rule.candidates(ctx) is not None for rule in RULES}
 
 
 def run(group: SiteGroup, batch: int = 100) -> dict[str, int | None]:

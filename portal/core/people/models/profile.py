@@ -1,6 +1,6 @@
 """Contact details a subject gives beyond their address: one generic row per named field."""
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.kernel import clock, subject_keys
@@ -18,7 +18,11 @@ class ProfileField(db.Model):
     """
 
     __tablename__ = "profile_field"
-    __table_args__ = (UniqueConstraint("subject_id", "name"),)
+    # (name, confirmed): the freshness rule reads the fields due by a range of it.
+    __table_args__ = (
+        UniqueConstraint("subject_id", "name"),
+        Index("ix_profile_field_name_confirmed_at", "name", "confirmed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id"), index=True)

@@ -1,6 +1,6 @@
 """A person known to one site group, found by the keyed hash of their address."""
 
-from sqlalchemy import ForeignKey, Index, String, event
+from sqlalchemy import ForeignKey, Index, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from portal.core.kernel import clock, subject_keys
@@ -28,6 +28,22 @@ class Subject(db.Model):
         # The lifecycle rules ask "who has done nothing since ...?" by a range of this index:
         # the people who became due, not every person of the group.
         Index("ix_subject_group_id_active_at", "group_id", "active_at"),
+        # The same for the rules on sign-ups never confirmed and on former customers: only
+        # the people in that state are in these indexes, by the time their clock starts.
+        Index(
+            "ix_subject_unconfirmed_since",
+            "group_id",
+            "created_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+        Index(
+            "ix_subject_former_since",
+            "group_id",
+            "relationship_since",
+            postgresql_where=text("relationship_status = 'former_customer'"),
+            sqlite_where=text("relationship_status = 'former_customer'"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
