@@ -137,3 +137,86 @@ class AdminEditForm(Form):
 
     def brand_ids(self) -> list[int]:
         return _brand_ids(self.brands.data or [])
+
+
+def _language_names() -> dict[str, str]:
+    from portal.web import LANGUAGE_NAMES
+
+    return {code: LANGUAGE_NAMES[code] for code in current_app.config["LANGUAGES"]}
+
+
+def topic_form(new: bool, **kwargs) -> Form:
+    """A topic: its key (only when new: it never changes), a name and a description per
+    language offered, its channels and whether it is marketing. The fields are made in this
+    order, so the error summary follows the page; the core checks every value."""
+    from portal.core.kernel.models.base import CHANNELS
+
+    fields = {}
+    if new:
+        fields["key"] = StringField(_l("Key"))
+    for code, name in _language_names().items():
+        fields[f"name_{code}"] = StringField(_l("Name in %(language)s", language=name))
+        fields[f"description_{code}"] = TextAreaField(
+            _l("Description in %(language)s", language=name)
+        )
+    fields["channels"] = SelectMultipleField(
+        _l("Channels this topic may use"), validate_choice=False
+    )
+    fields["marketing"] = BooleanField(_l("Marketing (advertising and offers)"))
+    form = type("TopicForm", (Form,), fields)(**kwargs)
+    form.channels.choices = [(channel, channel) for channel in CHANNELS]
+    return form
+
+
+def text_form(**kwargs) -> Form:
+    """A new version of the consent text: one text per language offered."""
+    fields = {
+        f"text_{code}": TextAreaField(_l("Consent text in %(language)s", language=name))
+        for code, name in _language_names().items()
+    }
+    return type("TextForm", (Form,), fields)(**kwargs)
+
+
+class PolicyForm(Form):
+    """A new privacy-policy version, maybe asking subscribers again (``confirmed`` once the
+    admin has seen how many people that mails)."""
+
+    policy_version = StringField(_l("New version"))
+    ask_again = BooleanField(_l("Ask existing subscribers to confirm again by mail"))
+    confirmed = HiddenField()
+
+
+def _whole_months(form, field):
+    """Empty (the rule is off, where the core allows it) or a whole number from 1 to 1200, so
+    that every number typed wrong is named at once; the core checks the rest."""
+    text = (field.data or "").strip()
+    if text and not (text.isdigit() and 1 <= int(text) <= 1200):
+        raise ValidationError(_l("Enter a whole number from 1 to 1200."))
+
+
+def _number(label):
+    return StringField(label, [_whole_months])
+
+
+class RulesForm(Form):
+    """The retention rules, as typed: the core says which number it takes (empty: off)."""
+
+    unconfirmed_days = _number(_l("Delete sign-ups not confirmed after (days)"))
+    dormant_months = _number(_l("Erase people with no consent and no activity after (months)"))
+    repermission_months = _number(
+        _l("Ask again when consents were not confirmed or used for (months)")
+    )
+    repermission_answer_days = _number(
+        _l("Let consents lapse when there is no answer after (days)")
+    )
+    former_customer_months = _number(
+        _l("Keep former customers after their last consent ended for (months)")
+    )
+    # In the page's fieldset "Ask people to reconfirm their details every (months)".
+    reconfirm_mobile_number = _number(_l("Mobile number"))
+    reconfirm_postal_address = _number(_l("Postal address"))
+
+
+class SupportLookupForm(Form):
+    email = StringField(_l("Email address"))
+    reason = TextAreaField(_l("Reason for this lookup"))
