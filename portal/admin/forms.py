@@ -220,3 +220,65 @@ class RulesForm(Form):
 class SupportLookupForm(Form):
     email = StringField(_l("Email address"))
     reason = TextAreaField(_l("Reason for this lookup"))
+
+
+class ImportForm(Form):
+    """A file to check for one brand (the view offers only brands the admin may import to),
+    maybe asking each person by mail instead; ``held`` names a checked file to import."""
+
+    brand = SelectField(_l("Brand"), validate_choice=False)
+    file = FileField(_l("CSV file"))
+    reconfirm = BooleanField(_l("Ask each person to confirm by mail instead (double opt-in)"))
+    held = HiddenField()
+    mode = HiddenField()
+
+    def brand_id(self) -> int | None:
+        try:
+            return int(self.brand.data or "")
+        except ValueError:
+            return None
+
+
+class ApiClientForm(Form):
+    """A new API client: a name, its scopes, its brands (none: every brand, for an owner) and,
+    for an owner, whether it is a verified source. The core checks them all at once."""
+
+    name = StringField(_l("Name"))
+    scopes = SelectMultipleField(_l("Scopes"), validate_choice=False)
+    brands = SelectMultipleField(_l("Brands"), validate_choice=False)
+    verified_source = BooleanField(_l("Verified source"))
+
+    def brand_ids(self) -> list[int]:
+        return _brand_ids(self.brands.data or [])
+
+
+class RotateForm(Form):
+    overlap_hours = StringField(_l("Hours the current key keeps working"))
+
+    def hours(self) -> float:
+        try:
+            return float(self.overlap_hours.data or "")
+        except ValueError:
+            return -1.0  # refused by the core as out of range
+
+
+class RedeliverForm(Form):
+    """Every failed delivery since a moment typed in the reader's time zone (``since``), or
+    one failed delivery (``delivery``, from its row's button)."""
+
+    delivery = HiddenField()
+    since = StringField(_l("Send failed deliveries again from"))
+
+    def since_utc(self):
+        """The moment typed, read in the reader's time zone, in UTC; None when unreadable."""
+        from datetime import UTC, datetime
+
+        from flask_babel import to_utc
+
+        try:
+            typed = datetime.fromisoformat((self.since.data or "").strip())
+        except ValueError:
+            return None
+        if typed.tzinfo is not None:
+            return typed.astimezone(UTC)
+        return to_utc(typed).replace(tzinfo=UTC)

@@ -178,3 +178,40 @@ def test_the_support_lookup_names_address_then_reason(client, demo):
     assert [anchor for anchor, _ in lines] == ["f-email", "f-reason"]
     assert lines[0][1].startswith("Email address: ")
     assert lines[1][1].startswith("Reason for this lookup: Say why you look this person up")
+
+
+def test_an_import_without_a_file_names_the_file_field(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    camille = brand("camille")
+    answer = post(client, "/admin/import", {"brand": camille.id, "mode": "check"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert _summary(page) == [("f-file", "CSV file: Choose a CSV file.")]
+    assert f'<option selected value="{camille.id}">' in page  # the brand chosen stays
+
+
+def test_a_new_api_client_names_each_field_refused_in_order(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(client, "/admin/api-clients/new", {"name": "", "brands": "999999"})
+    assert answer.status_code == 422
+    assert _summary(answer.get_data(as_text=True)) == [
+        ("f-name", "Name: Give the client a name (at most 80 characters)."),
+        ("f-scopes", "Scopes: Choose at least one scope."),
+        ("f-brands", "Brands: Choose only brands you manage."),
+    ]
+
+
+def test_a_key_rotation_names_the_overlap_it_refuses(client, demo):
+    from portal.core.integrations import clients
+
+    log_in(client, make_admin(demo, "owner"))
+    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    answer = post(client, f"/admin/api-clients/{made.id}/rotate", {"overlap_hours": "many"})
+    assert answer.status_code == 422
+    assert _summary(answer.get_data(as_text=True)) == [
+        (
+            "f-overlap_hours",
+            "Hours the current key keeps working: "
+            "The overlap is more than 0 hours and at most a year.",
+        )
+    ]
