@@ -282,3 +282,78 @@ class RedeliverForm(Form):
         if typed.tzinfo is not None:
             return typed.astimezone(UTC)
         return to_utc(typed).replace(tzinfo=UTC)
+
+
+class LoginForm(Form):
+    """Address, password and, once enrolled, a code. A refusal names no field: it says the
+    same whichever part was wrong (``form_errors``)."""
+
+    email = StringField(_l("Email address"))
+    password = PasswordField(_l("Password"))
+    code = StringField(_l("Code from your authenticator app"))
+
+
+class EnrolForm(Form):
+    code = StringField(_l("Code from your authenticator app"))
+
+
+class ForgotForm(Form):
+    email = StringField(_l("Email address"))
+
+
+def brand_form(new: bool, **kwargs) -> Form:
+    """A brand's settings in the page's order: for a new brand its policy version and a
+    consent text per language, for an existing one a new logo. The core checks them all."""
+    fields = {
+        "name": StringField(_l("Name")),
+        "slug": StringField(_l("Slug")),
+        "colour": StringField(_l("Colour")),
+        "privacy_policy_url": StringField(_l("Privacy policy address")),
+        "sender_name": StringField(_l("Sender name")),
+        "sender_address": StringField(_l("Sender address")),
+        "reply_to": StringField(_l("Reply-to address (optional)")),
+        "postal_address": TextAreaField(_l("Postal address for the mail footer")),
+    }
+    if new:
+        fields["policy_version"] = StringField(_l("Privacy policy version"))
+        for code, name in _language_names().items():
+            fields[f"text_{code}"] = TextAreaField(
+                _l("Consent text in %(language)s", language=name)
+            )
+    else:
+        fields["logo"] = FileField(_l("New logo (PNG or JPEG)"))
+    return type("BrandForm", (Form,), fields)(**kwargs)
+
+
+class ArchiveForm(Form):
+    archived = HiddenField()
+
+
+class WithdrawForm(Form):
+    """A withdrawal the person asked for, on one consent (``consent``) of the person's page;
+    the page names its fields' ids after the row, so refusals land beside the right one."""
+
+    consent = HiddenField()
+    requested_by = StringField(_l("How did the person ask?"))
+    reason = TextAreaField(_l("Reason"))
+
+    def consent_id(self) -> int | None:
+        try:
+            return int(self.consent.data or "")
+        except ValueError:
+            return None
+
+
+class EraseForm(Form):
+    """An erasure the person asked for: checked, then confirmed (``confirm``)."""
+
+    subject = HiddenField()
+    requested_by = StringField(_l("How did the person ask?"))
+    reason = TextAreaField(_l("Reason for the erasure"))
+    confirm = HiddenField()
+
+    def subject_id(self) -> int | None:
+        try:
+            return int(self.subject.data or "")
+        except ValueError:
+            return None

@@ -215,3 +215,16 @@ def test_a_key_rotation_names_the_overlap_it_refuses(client, demo):
             "The overlap is more than 0 hours and at most a year.",
         )
     ]
+
+
+def test_a_new_brand_names_every_field_refused_in_the_page_order(client, demo):
+    log_in(client, make_admin(demo, "owner"))
+    answer = post(client, "/admin/brands/new", {"name": "", "slug": "Bad Slug", "colour": "red"})
+    assert answer.status_code == 422
+    lines = _summary(answer.get_data(as_text=True))
+    anchors = [anchor for anchor, _ in lines]
+    page_order = ["f-name", "f-slug", "f-colour", "f-privacy_policy_url", "f-sender_name"]
+    assert anchors[:3] == page_order[:3]
+    assert anchors[-3:] == ["f-text_en", "f-text_fr", "f-text_de"]
+    assert lines[1] == ("f-slug", "Slug: Use 1 to 40 lower-case letters, digits and hyphens.")
+    assert lines[2] == ("f-colour", "Colour: Enter a colour like #7a1f3d.")
