@@ -1,19 +1,19 @@
 """API clients of the group: list, create (the key shown once), rotate and retire keys, revoke,
 webhook delivery log."""
 
-from datetime import UTC, datetime
-
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_timezone, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from portal.admin import blueprint, require
+from portal.admin.forms import ApiClientForm, RedeliverForm, RotateForm
 from portal.core.console import admins, client_admin
 from portal.core.integrations.models.api import SCOPES, ApiClient
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidFields, NotFound
 from portal.core.kernel.models.base import MAX_ID
 from portal.extensions import db
+from portal.forms import refuse
 
 
 def client_or_404(client_id: int) -> ApiClient:
@@ -23,13 +23,6 @@ def client_or_404(client_id: int) -> ApiClient:
     if client is None or not client_admin.may_manage(g.admin, client):
         abort(404)
     return client
-
-
-def _brand_ids() -> list[int]:
-    try:
-        return [int(value) for value in request.form.getlist("brands")]
-    except ValueError:
-        return [-1]  # refused by the core as "not a brand you manage"
 
 
 def _brand_names() -> dict:
@@ -49,59 +42,59 @@ def api_client_list():
 @blueprint.route("/api-clients/new", methods=["GET", "POST"])
 def api_client_new():
     require("manage_api_clients")
-    errors = {}
-    if request.method == "POST":
+    form = ApiClientForm()
+    brands = admins.visible_brands(g.admin)
+    form.scopes.choices = [(scope, scope) for scope in SCOPES]
+    form.brands.choices = [(str(brand.id), brand.name) for brand in brands]
+    if form.validate_on_submit():
         try:
             client, key = client_admin.create(
                 g.admin,
-                request.form.get("name", ""),
-                request.form.getlist("scopes"),
-                _brand_ids(),
-                request.form.get("verified_source") == "1",
+                form.name.data or "",
+                form.scopes.data or [],
+                form.brand_ids(),
+                form.verified_source.data,
             )
         except InvalidFields as refused:
-            errors = refused.errors
+            refuse(form, refused.errors)
         else:
             # Rendered, not redirected: the key exists only in this answer (no-store).
             return render_template("admin/api_client_key.html", client=client, key=key)
-    return render_template(
-        "admin/api_client_form.html",
-        values=request.form,
-        errors=errors,
-        scopes=SCOPES,
-        brands=admins.visible_brands(g.admin),
-    ), 422 if errors else 200
+    return render_template("admin/api_client_form.html", form=form), 422 if form.errors else 200
 
 
 @blueprint.get("/api-clients/<int:client_id>")
-def api_client_show(client_id: int, errors=None):
+def api_client_show(client_id: int, form: RotateForm | None = None):
     client = client_or_404(client_id)
+    if form is None:
+        hours = round(current_app.config["API_KEY_OVERLAP_HOURS"])
+        form = RotateForm(formdata=None, data={"overlap_hours": str(hours)})
     return render_template(
         "admin/api_client.html",
         client=client,
         endpoints=client_admin.endpoints(client),
         brand_names=_brand_names(),
-        overlap_hours=current_app.config["API_KEY_OVERLAP_HOURS"],
         previous_valid=client.previous_key_until is not None
         and client.previous_key_until > clock.now(),
-        errors=errors or {},
-        values=request.form,
-    ), 422 if errors else 200
+        form=form,
+    ), 422 if form.errors else 200
 
 
 @blueprint.post("/api-clients/<int:client_id>/rotate")
 def api_client_rotate(client_id: int):
     client = client_or_404(client_id)
-    try:
-        hours = float(request.form.get("overlap_hours", ""))
-    except ValueError:
-        hours = -1.0  # refused by the core as out of range
-    try:
-        key = client_admin.rotate_key(g.admin, client, hours)
-    except InvalidFields as refused:
-        return api_client_show(client_id, errors=refused.errors)
-    # Rendered, not redirected: the key exists only in this answer (no-store).
-    return render_template("admin/api_client_key.html", client=client, key=key, rotated=True)
+    form = RotateForm()
+    if form.validate_on_submit():
+        try:
+            key = client_admin.rotate_key(g.admin, client, form.hours())
+        except InvalidFields as refused:
+            refuse(form, refused.errors)
+        else:
+            # Rendered, not redirected: the key exists only in this answer (no-store).
+            return render_template(
+                "admin/api_client_key.html", client=client, key=key, rotated=True
+            )
+    return api_client_show(client_id, form)
 
 
 @blueprint.route("/api-clients/<int:client_id>/retire", methods=["GET", "POST"])
@@ -125,21 +118,22 @@ def api_client_revoke(client_id: int):
 
 
 @blueprint.get("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>")
-def webhook_deliveries(client_id: int, endpoint_id: int, errors=None):
+def webhook_deliveries(client_id: int, endpoint_id: int, form: RedeliverForm | None = None):
     client = client_or_404(client_id)
     try:
         deliveries = client_admin.deliveries(client, endpoint_id)
     except NotFound:
         abort(404)
     endpoint = next(e for e in client_admin.endpoints(client) if e.id == endpoint_id)
+    form = form or RedeliverForm(formdata=None)
     return render_template(
         "admin/webhook_deliveries.html",
         client=client,
         endpoint=endpoint,
         deliveries=deliveries,
-        errors=errors or {},
-        values=request.form,
-    ), 422 if errors else 200
+        form=form,
+        zone=str(get_timezone()),
+    ), 422 if form.errors else 200
 
 
 @blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/ping")
@@ -157,27 +151,32 @@ def webhook_ping(client_id: int, endpoint_id: int):
 
 @blueprint.post("/api-clients/<int:client_id>/webhooks/<int:endpoint_id>/redeliver")
 def webhook_redeliver(client_id: int, endpoint_id: int):
-    """One failed delivery (``delivery``), or every failed one since a time (``since``, UTC)."""
+    """One failed delivery (``delivery``), or every failed one since a time (``since``, in the
+    reader's time zone)."""
     client = client_or_404(client_id)
+    form = RedeliverForm()
+    if not form.validate_on_submit():
+        return webhook_deliveries(client_id, endpoint_id, form)
     delivery_id, since = None, None
-    if request.form.get("delivery"):
+    if form.delivery.data:
         try:
-            delivery_id = min(int(request.form["delivery"]), MAX_ID)
+            delivery_id = min(int(form.delivery.data), MAX_ID)
         except ValueError:
             abort(404)
     else:
-        try:
-            since = datetime.fromisoformat(request.form.get("since", ""))
-            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
-        except ValueError:
+        since = form.since_utc()
+        if since is None:
             message = _("Give the time to send failed deliveries again from.")
-            return webhook_deliveries(client_id, endpoint_id, errors={"since": message})
+            refuse(form, {"since": message})
+            return webhook_deliveries(client_id, endpoint_id, form)
     try:
         count = client_admin.redeliver(g.admin, client, endpoint_id, delivery_id, since)
     except NotFound:
         abort(404)
     except InvalidFields as refused:
-        return webhook_deliveries(client_id, endpoint_id, errors=refused.errors)
+        # A delivery that has not failed: its row's button is no field to name.
+        form.form_errors.extend(refused.errors.values())
+        return webhook_deliveries(client_id, endpoint_id, form)
     flash(ngettext("%(num)d delivery queued again.", "%(num)d deliveries queued again.", count))
     return redirect(
         url_for("admin.webhook_deliveries", client_id=client_id, endpoint_id=endpoint_id)

@@ -10,7 +10,7 @@ from flask_babel import ngettext
 from markupsafe import Markup
 
 from portal.admin import blueprint, pending_account, sign_in, sign_out
-from portal.admin.forms import NewPasswordForm
+from portal.admin.forms import EnrolForm, LoginForm, NewPasswordForm
 from portal.core.console import admins, recovery, team
 from portal.core.kernel import clock
 from portal.core.kernel.errors import InvalidInput
@@ -30,6 +30,7 @@ def _not_post() -> bool:
 
 
 def _address_key() -> str:
+    """The rate limit's key, read before the view (and its form) runs."""
     try:
         address = normalise_email(request.form.get("email", ""))
     except InvalidInput:
@@ -48,16 +49,16 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
 @limiter.limit(_limit, key_func=_address_key, exempt_when=_not_post, scope="admin-login-address")
 def login():
-    error = None
-    if request.method == "POST":
-        account = admins.authenticate(
-            request.form.get("email", ""), request.form.get("password", "")
-        )
-        code = request.form.get("code", "")
+    form = LoginForm()
+    if form.validate_on_submit():
+        account = admins.authenticate(form.email.data or "", form.password.data or "")
+        code = form.code.data or ""
         if account is not None and account.totp_enabled and not _second_factor(account, code):
             account = None
         if account is None:
-            error = _("These details do not open an account. Check them and try again.")
+            form.form_errors.append(
+                _("These details do not open an account. Check them and try again.")
+            )
         elif admins.must_enrol(account):
             sign_out()
             session["admin_pending"] = account.id
@@ -67,10 +68,8 @@ def login():
             sign_in(account)
             return redirect(_safe_next(request.args.get("next")))
     expired = request.args.get("expired") and request.method == "GET"
-    page = render_template(
-        "admin/login.html", error=error, email=request.form.get("email", ""), expired=expired
-    )
-    return page, 401 if error else 200
+    page = render_template("admin/login.html", form=form, expired=expired)
+    return page, 401 if form.form_errors else 200
 
 
 def _second_factor(account, code: str) -> bool:
@@ -107,9 +106,9 @@ def enrol():
     if account.totp_enabled:
         return redirect(url_for("admin.account"))
     secret = admins.enrolment_secret(account)
-    error = None
-    if request.method == "POST":
-        if admins.enrol(account, request.form.get("code", "")):
+    form = EnrolForm()
+    if form.validate_on_submit():
+        if admins.enrol(account, form.code.data or ""):
             if g.admin is None:
                 sign_in(account)
                 g.admin = account
@@ -119,14 +118,15 @@ def enrol():
                 codes=recovery.new_recovery_codes(account),
                 next=_safe_next(request.args.get("next")),
             )
-        error = _("This code is not right. Enter the six digits your app shows now.")
+        wrong = _("This code is not right. Enter the six digits your app shows now.")
+        refuse(form, {"code": wrong})
     return render_template(
         "admin/enrol.html",
         qr=qr_svg(admins.provisioning_uri(account)),
         secret=secret,
-        error=error,
+        form=form,
         first_login=g.admin is None,
-    ), 422 if error else 200
+    ), 422 if form.errors else 200
 
 
 @blueprint.post("/logout")

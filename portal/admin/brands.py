@@ -4,8 +4,10 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, brand_or_404, require
+from portal.admin.forms import ArchiveForm, brand_form
 from portal.core.console import admins, brands
 from portal.core.kernel.errors import InvalidFields, InvalidInput
+from portal.forms import refuse
 
 
 @blueprint.get("/brands")
@@ -17,20 +19,18 @@ def brand_list():
 @blueprint.route("/brands/new", methods=["GET", "POST"])
 def brand_new():
     require("create_brand")
-    errors = {}
-    if request.method == "POST":
-        form = request.form
-        texts = {language: form.get(f"text_{language}", "") for language in _languages()}
+    form = brand_form(new=True, data=_group_defaults() if request.method == "GET" else None)
+    if form.validate_on_submit():
+        texts = {language: form[f"text_{language}"].data or "" for language in _languages()}
         try:
-            brand = brands.create(g.admin, form, texts, form.get("policy_version", ""))
+            brand = brands.create(g.admin, form.data, texts, form.policy_version.data or "")
         except InvalidFields as refused:
-            errors = refused.errors
+            refuse(form, refused.errors)
         else:
             flash(_("The brand %(name)s is set up. Now add its topics.", name=brand.name))
             return redirect(url_for("admin.topic_list", brand_id=brand.id))
-    values = request.form if request.method == "POST" else _group_defaults()
-    return render_template("admin/brand_form.html", brand=None, values=values, errors=errors), (
-        422 if errors else 200
+    return render_template("admin/brand_form.html", brand=None, form=form), (
+        422 if form.errors else 200
     )
 
 
@@ -38,25 +38,21 @@ def brand_new():
 def brand_edit(brand_id: int):
     brand = brand_or_404(brand_id)
     require("manage_brand", brand)
-    errors = {}
-    if request.method == "POST":
+    saved = {key: getattr(brand, key) for key in brands.SETTINGS}
+    form = brand_form(new=False, data=saved if request.method == "GET" else None)
+    if form.validate_on_submit():
         try:
             logo = uploaded_logo()
-            brands.update(g.admin, brand, request.form, logo)
+            brands.update(g.admin, brand, form.data, logo)
         except InvalidFields as refused:
-            errors = refused.errors
+            refuse(form, refused.errors)
         except InvalidInput as refused:
-            errors = {refused.field: refused.message}
+            refuse(form, {refused.field: refused.message})
         else:
             flash(_("Your changes to %(name)s are saved.", name=brand.name))
             return redirect(url_for("admin.brand_edit", brand_id=brand.id))
-    values = (
-        request.form
-        if request.method == "POST"
-        else {key: getattr(brand, key) for key in brands.SETTINGS}
-    )
-    return render_template("admin/brand_form.html", brand=brand, values=values, errors=errors), (
-        422 if errors else 200
+    return render_template("admin/brand_form.html", brand=brand, form=form), (
+        422 if form.errors else 200
     )
 
 
@@ -87,7 +83,7 @@ def uploaded_logo():
 def brand_archive(brand_id: int):
     brand = brand_or_404(brand_id)
     require("manage_brand", brand)
-    archive = request.form.get("archived") == "1"
+    archive = ArchiveForm().archived.data == "1"
     brands.set_archived(g.admin, brand, archive)
     if archive:
         flash(

@@ -1,13 +1,16 @@
 """The import page: check a file (kept, encrypted, for the import that follows), then import
 it or ask by mail, as a job the worker runs in batches; and a template file to start from."""
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import FileStorage
 
 from portal.admin import blueprint, brand_or_404, require
+from portal.admin.forms import ImportForm
 from portal.core.consent import imports
 from portal.core.console import admins
 from portal.core.kernel.errors import InvalidInput, NotFound
+from portal.forms import refuse
 
 TEMPLATE = (
     "email,topic,channel,consented_at,source,language\n"
@@ -19,40 +22,32 @@ TEMPLATE = (
 def import_subscribers():
     require("import")
     brands = [b for b in admins.visible_brands(g.admin) if b.archived_at is None]
-    errors, plan, held = {}, None, None
-    if request.method == "POST":
-        if request.form.get("mode") == "run" and request.form.get("held"):
-            return _start()
-        try:
-            brand_id = int(request.form.get("brand", ""))
-        except ValueError:
+    form, plan, held = ImportForm(), None, None
+    form.brand.choices = [(str(b.id), b.name) for b in brands]
+    if form.validate_on_submit():
+        if form.mode.data == "run" and form.held.data:
+            return _start(form.held.data)
+        brand_id = form.brand_id()
+        if brand_id is None:
             abort(404)
         brand = brand_or_404(brand_id)
         require("import", brand)
-        reconfirm = request.form.get("reconfirm") == "1"
         try:
-            text, filename = _upload()
+            text, filename = _upload(form.file.data)
             plan, held = imports.hold(
-                g.admin, brand, text, filename, reconfirm, current_app.config["LANGUAGES"]
+                g.admin, brand, text, filename, form.reconfirm.data, current_app.config["LANGUAGES"]
             )
         except InvalidInput as refused:
-            errors = {refused.field: refused.message}
+            refuse(form, {refused.field: refused.message})
     return render_template(
-        "admin/import.html",
-        brands=brands,
-        errors=errors,
-        plan=plan,
-        held=held,
-        values=request.form,
-        columns=COLUMNS,
-    ), 422 if errors else 200
+        "admin/import.html", brands=brands, form=form, plan=plan, held=held, columns=COLUMNS
+    ), 422 if form.errors else 200
 
 
-def _start():
+def _start(held: str):
     """The admin confirmed a checked file: the held job starts; its page shows progress."""
     try:
-        job_id = int(request.form.get("held", ""))
-        job = imports.release(g.admin, job_id)
+        job = imports.release(g.admin, int(held))
     except (ValueError, NotFound):
         abort(404)
     return redirect(url_for("admin.job", job_id=job.id))
@@ -83,9 +78,8 @@ COLUMNS = (
 )
 
 
-def _upload():
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
+def _upload(upload):
+    if not isinstance(upload, FileStorage) or not upload.filename:
         raise InvalidInput("file", _l("Choose a CSV file."))
     limit = current_app.config["ADMIN_IMPORT_MAX_BYTES"]
     content = upload.stream.read(limit + 1)

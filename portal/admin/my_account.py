@@ -3,13 +3,14 @@ starts from the login page with a mailed link."""
 
 from email.utils import parseaddr
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, keep_session, sign_out
 from portal.admin.auth import _limit, _not_post
 from portal.admin.forms import (
+    ForgotForm,
     NewPasswordForm,
     PasswordChangeForm,
     RecoveryCodesForm,
@@ -114,14 +115,15 @@ def recovery_codes():
 @limiter.limit(_limit, exempt_when=_not_post, scope="admin-login-ip")
 def forgot_password():
     """The same answer for every address: the form tells no one who has an account."""
-    if request.method == "POST":
+    form = ForgotForm()
+    if form.validate_on_submit():
         recovery.request_reset(
-            request.form.get("email", ""),
+            form.email.data or "",
             str(get_locale()),
             parseaddr(current_app.config["ADMIN_MAIL_SENDER"]),
         )
         return render_template("admin/forgot.html", sent=True)
-    return render_template("admin/forgot.html", sent=False)
+    return render_template("admin/forgot.html", sent=False, form=form)
 
 
 def _reset_refused(reason: str):

@@ -1,75 +1,78 @@
-"""Support lookup: one person by exact address, with a reason, written to the access log."""
+"""Support lookup: one person by exact address, with a reason, written to the access log.
 
-from flask import abort, g, render_template, request
+The lookup is a form of its own (``SupportLookupForm``); the person's page then holds one
+small withdrawal form per consent and an erasure form, whose fields are named after the row
+they act on, so their refusals (keyed the same way) land beside the right field."""
+
+from flask import abort, g, render_template
 from flask_babel import gettext as _
 
 from portal.admin import blueprint, require
+from portal.admin.forms import EraseForm, SupportLookupForm, WithdrawForm
 from portal.core.console import support, support_erasure
 from portal.core.kernel.errors import InvalidFields
+from portal.forms import refuse
 
 
 @blueprint.route("/support", methods=["GET", "POST"])
 def support_lookup():
     require("support")
-    errors, result = {}, None
-    if request.method == "POST":
+    form, result = SupportLookupForm(), None
+    if form.validate_on_submit():
         try:
-            result = support.look_up(
-                g.admin, request.form.get("email", ""), request.form.get("reason", "")
-            )
+            result = support.look_up(g.admin, form.email.data or "", form.reason.data or "")
         except InvalidFields as refused:
-            errors = refused.errors
-    return _page(errors, result, None)
+            refuse(form, refused.errors)
+    return _page(form, {}, result, None)
 
 
-def _page(errors: dict, result, done: str | None):
-    """The support page as it stands after a lookup or a withdrawal, typed values kept."""
+def _page(form: SupportLookupForm, errors: dict, result, done: str | None, erase=None):
+    """The support page as it stands after a lookup, a withdrawal or an erasure refused:
+    the lookup as typed, and the refusals of a row's form keyed by its field's id."""
     return render_template(
         "admin/support.html",
+        form=form,
         errors=errors,
         result=result,
-        values=request.form,
+        erase_values=erase.data if erase is not None else {},
         requested_by=support.REQUESTED_BY,
         done=done,
-    ), 422 if errors else 200
+    ), 422 if errors or form.errors else 200
 
 
 @blueprint.post("/support/withdraw")
 def support_withdraw():
     require("support")
-    try:
-        consent_id = int(request.form.get("consent", ""))
-    except ValueError:
+    form = WithdrawForm()
+    consent_id = form.consent_id()
+    if consent_id is None or not form.validate_on_submit():
         abort(404)
     errors, done = {}, None
     try:
         result = support.withdraw(
-            g.admin,
-            consent_id,
-            request.form.get("requested_by", ""),
-            # The page names each row's reason box after its consent, so errors land in place.
-            request.form.get(f"reason-{consent_id}", request.form.get("reason", "")),
+            g.admin, consent_id, form.requested_by.data or "", form.reason.data or ""
         )
         done = _("The withdrawal is recorded.")
     except LookupError:
         abort(404)
     except InvalidFields as refused:
+        # Keyed by the row's field ids, so each refusal lands beside its field.
         errors = {f"{key}-{consent_id}": message for key, message in refused.errors.items()}
         result = refused.lookup
-    return _page(errors, result, done)
+    return _page(SupportLookupForm(formdata=None), errors, result, done)
 
 
 @blueprint.post("/support/erase")
 def support_erase():
     """Two steps without JavaScript: check and ask to confirm, then (``confirm=1``) erase."""
     require("support")
-    try:
-        subject_id = int(request.form.get("subject", ""))
-    except ValueError:
+    form = EraseForm()
+    subject_id = form.subject_id()
+    if subject_id is None or not form.validate_on_submit():
         abort(404)
-    requested_by, reason = request.form.get("requested_by", ""), request.form.get("reason", "")
+    requested_by, reason = form.requested_by.data or "", form.reason.data or ""
     try:
-        if request.form.get("confirm") != "1":
+        if form.confirm.data != "1":
             support_erasure.check(g.admin, subject_id, requested_by, reason)
             return render_template(
                 "admin/support_erase.html",
@@ -81,12 +84,5 @@ def support_erase():
     except LookupError:
         abort(404)
     except InvalidFields as refused:
-        return render_template(
-            "admin/support.html",
-            errors=refused.errors,
-            result=refused.lookup,
-            values=request.form,
-            requested_by=support.REQUESTED_BY,
-            done=None,
-        ), 422
+        return _page(SupportLookupForm(formdata=None), refused.errors, refused.lookup, None, form)
     return render_template("admin/support_erased.html", record=record)

@@ -184,3 +184,25 @@ def test_only_an_owner_records_terms(client, demo):
     assert client.get(url).status_code == 403
     answer = post(client, url, {"text": "x", "agreed_on": "2025-01-15"})
     assert answer.status_code == 403 and db.session.get(ApiClient, made.id).terms_version is None
+
+
+def test_failed_deliveries_are_sent_again_from_a_time_in_the_readers_zone(client, demo):
+    made, _ = clients.create("luxe", "CRM", ["events:read"])
+    endpoint, _ = webhooks.register(made, "https://hooks.example.com/in", [CONSENT_CHANGED])
+    admin = make_admin(demo, "owner", "boss@luxe.example")
+    admin.time_zone = "Europe/Paris"
+    db.session.commit()
+    log_in(client, admin)
+    page = f"/admin/api-clients/{made.id}/webhooks/{endpoint.id}"
+    shown = client.get(page).get_data(as_text=True)
+    assert "In your time zone, Europe/Paris." in shown and "(UTC)" not in shown
+    answer = post(client, page + "/redeliver", {"since": "2026-01-15T10:00"})
+    assert answer.status_code == 302
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.redeliver"))
+    assert entry.after["since"] == "2026-01-15T09:00:00+00:00"  # 10:00 in Paris, in winter
+    refused = post(client, page + "/redeliver", {"since": "soon"})
+    assert refused.status_code == 422
+    assert (
+        "Send failed deliveries again from: Give the time to send failed deliveries again from."
+        in refused.get_data(as_text=True)
+    )

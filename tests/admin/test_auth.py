@@ -73,7 +73,12 @@ def test_a_new_owner_must_set_up_two_factor_codes_first(client, runner, demo):
     secret = account.totp_secret
     assert secret in page
     wrong = client.post("/admin/enrol", data={"csrf_token": csrf_token(page), "code": "000000"})
-    assert wrong.status_code == 422 and "This code is not right" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422
+    shown = wrong.get_data(as_text=True)
+    assert (
+        '<li><a href="#f-code">Code from your authenticator app: This code is not right.' in shown
+    )  # in the summary, named by its label, and beside the field
+    assert 'id="f-code-error"' in shown and 'value="000000"' not in shown
     done = client.post(
         "/admin/enrol",
         data={"csrf_token": csrf_token(page), "code": pyotp.TOTP(secret).at(clock.now())},

@@ -54,13 +54,18 @@ def test_recording_a_withdrawal_asked_by_phone(client, demo, smtp):
     assert bad.status_code == 422
     page = bad.get_data(as_text=True)
     assert f'id="f-requested_by-{row.id}-error"' in page and "ann@example.com" in page
+    assert (
+        f'<li><a href="#f-requested_by-{row.id}">How did the person ask?: Say how the person asked.'
+        in page
+    )  # in the summary too, named by the field's label
     lookup = post(client, "/admin/support", {"email": "ann@example.com", "reason": "complaint"})
     # The field names the browser sends, read from the page itself.
-    assert f'name="reason-{row.id}"' in lookup.get_data(as_text=True)
+    shown = lookup.get_data(as_text=True)
+    assert f'id="f-reason-{row.id}" name="reason"' in shown
     done = post(
         client,
         "/admin/support/withdraw",
-        {"consent": row.id, "requested_by": "phone", f"reason-{row.id}": "called on Monday"},
+        {"consent": row.id, "requested_by": "phone", "reason": "called on Monday"},
     )
     assert done.status_code == 200 and "The withdrawal is recorded" in done.get_data(as_text=True)
     db.session.expire_all()
@@ -107,6 +112,12 @@ def test_starting_an_erasure_asked_by_letter(client, demo, smtp):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422
     assert 'id="f-erase-requested_by-error"' in page and 'id="f-erase-reason-error"' in page
+    summary = page.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'<a href="#(f-[a-z_-]+)">', summary) == [
+        "f-erase-requested_by",
+        "f-erase-reason",
+    ]
+    assert "Reason for the erasure: " in summary
     assert "ann@example.com" in page  # the person's page again, to correct the form
     question = _erase(client, subject.id)
     page = question.get_data(as_text=True)
