@@ -1,15 +1,18 @@
 """What every page shares: the neutral home page, template helpers, per-group CSS."""
 
 import hashlib
+from datetime import UTC
 from urllib.parse import urlencode
 
 from flask import Flask, abort, g, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime, format_time, get_locale
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, undefer
 from werkzeug.routing import BuildError
 
 from portal.core.consent import labels
+from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand, SiteGroup
 from portal.extensions import db
 
@@ -108,19 +111,33 @@ def init_app(app: Flask) -> None:
             "signed_in": _signed_in,
             "countries": _countries,
             "consent_labels": labels,  # the words for channels, states, sources: one place
+            "time_zone_chosen": _time_zone_chosen,
         }
 
 
-def format_moment(moment) -> str:
+def _time_zone_chosen() -> bool:
+    """Whether the reader chose the zone dates are shown in (an admin, in My account): then
+    static/timezone.js leaves the page's dates as they are."""
+    admin = g.get("admin")
+    return bool(admin is not None and admin.time_zone and clock.known_zone(admin.time_zone))
+
+
+def format_moment(moment) -> Markup:
     """A moment as a reader wants it: date and time in their language and time zone, naming
     the zone ("1 Dec 2026, 13:26 UTC", "1 déc. 2026, 14:26 UTC+01:00"): the zone's short name
     where the language has one, else its offset. The zone is the reader's (see
-    ``portal.select_time_zone``), else the portal's BABEL_DEFAULT_TIMEZONE."""
+    ``portal.select_time_zone``), else the portal's BABEL_DEFAULT_TIMEZONE.
+
+    In a ``<time datetime>`` element with the moment in UTC: on a browser's first page,
+    before the server knows its zone, static/timezone.js rewrites it in the browser's zone."""
     day, time = format_date(moment, "medium"), format_time(moment, "short")
     zone = format_time(moment, "z")
     if not zone.isalpha():
         zone = format_time(moment, "ZZZZ")
-    return f"{day}, {time} {zone}"
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return Markup('<time datetime="{}" data-moment>{}</time>').format(
+        utc.strftime("%Y-%m-%dT%H:%M:%SZ"), f"{day}, {time} {zone}"
+    )
 
 
 def brand_styles_version(group: SiteGroup) -> str:

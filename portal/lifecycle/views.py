@@ -4,7 +4,7 @@ Every link's GET only shows a page with a button: mail scanners open links, and 
 must not confirm anything on the person's behalf. Only the POST acts.
 """
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template
 from flask_babel import gettext as _
 
 from portal.core.kernel.errors import InvalidInput
@@ -15,7 +15,7 @@ from portal.core.lifecycle.reminders import shown
 from portal.core.people import profile
 from portal.core.people.access import LinkRefused
 from portal.mailed import Link, mailed_link
-from portal.preferences.forms import read_contact, typed
+from portal.preferences.forms import ContactForm, read_contact
 from portal.web import client_origin, scope_to_group
 
 blueprint = Blueprint("lifecycle", __name__, url_prefix="/<group>")
@@ -91,14 +91,15 @@ def _update_page(link: Link, errors=None, filled=None):
 def update(link: Link):
     """ "Update": the listed fields, filled in, to correct and save (confirming them)."""
     notice = _notice(link, FRESHNESS)
+    form = ContactForm()
     try:
-        values = read_contact(request.form)
+        values = read_contact(form.typed())
         for name in notice.fields:
             if name not in values:
                 raise _missing(name)
         return _answered(answers.update(g.group.id, link.payload, values), "details")
     except InvalidInput as problem:
-        return _update_page(link, {problem.field: str(problem.message)}, typed(request.form))
+        return _update_page(link, {problem.field: str(problem.message)}, form.typed())
 
 
 def _missing(name: str) -> InvalidInput:

@@ -1,16 +1,13 @@
-"""Input of the preference centre: the sign-in form, and the rows of the centre's form."""
+"""Input of the preference centre's simple forms (WTForms): the sign-in form and the contact
+fields a channel needs. The grid of topics x channels is read by ``portal.preferences.rows``,
+the one parser for it."""
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, HiddenField
+from wtforms import EmailField, HiddenField, StringField
 
-from portal.core.consent.preferences import Change
-from portal.core.kernel.errors import InvalidInput
-from portal.core.kernel.models.base import CHANNELS
 from portal.core.people import profile
 from portal.forms import Form
-
-STALE = _l("This form is out of date. Reload the page and choose again.")
 
 
 class SignInForm(Form):
@@ -19,33 +16,24 @@ class SignInForm(Form):
     brand = HiddenField()
 
 
-def _key(raw: str) -> tuple[int, str]:
-    topic, _, channel = raw.partition(":")
-    if not topic.isdigit() or channel not in CHANNELS:
-        raise InvalidInput("form", STALE)
-    return int(topic), channel
+class ContactForm(Form):
+    """The contact fields a channel needs (``_forms.html``'s mobile and postal inputs), as the
+    reminder's "update" page posts them; ``typed()`` is what they hold, for ``read_contact``."""
+
+    mobile_number = StringField(_l("Mobile number"))
+    postal_line1 = StringField(_l("Street and number"))
+    postal_line2 = StringField(_l("Address line 2 (optional)"))
+    postal_postcode = StringField(_l("Postcode"))
+    postal_city = StringField(_l("Town or city"))
+    postal_country = StringField(_l("Country"))
+
+    def typed(self) -> dict[str, str]:
+        return {
+            name: field.data or "" for name, field in self._fields.items() if name != "csrf_token"
+        }
 
 
-def read_changes(form: MultiDict) -> list[Change]:
-    """Every row the page showed (``shown`` = "topic:channel:0|1") against the ticked ones.
-
-    Unticked checkboxes send nothing, so the hidden ``shown`` field is what says a row was
-    on the page at all: rows that were not on it are never changed.
-    """
-    ticked = {_key(raw) for raw in form.getlist("consent")}
-    changes = {}
-    for raw in form.getlist("shown"):
-        head, _, state = raw.rpartition(":")
-        if state not in ("0", "1"):
-            raise InvalidInput("form", STALE)
-        key = _key(head)
-        changes[key] = Change(key[0], key[1], wanted=key in ticked, shown=state == "1")
-    if not ticked <= changes.keys():
-        raise InvalidInput("form", STALE)
-    return list(changes.values())
-
-
-def read_contact(form: MultiDict) -> dict[str, str]:
+def read_contact(form) -> dict[str, str]:
     """Contact fields typed in the page, validated; only those given are returned."""
     contact = {}
     if form.get("mobile_number", "").strip():

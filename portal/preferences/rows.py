@@ -1,4 +1,10 @@
-"""The centre's rows as the page shows them, worked out in Python before the template runs.
+"""The centre's grid of topics x channels, both ways: the rows as the page shows them, worked
+out in Python before the template runs, and ``read_changes``, the one parser of the grid the
+page posts back (the centre's Save, and one row's toggle with htmx). The centre's other inputs
+are WTForms forms (``portal.preferences.forms``), like every other form of the portal; the
+grid is not, because its fields are the rows themselves: one checkbox per row a person may
+tick (``consent`` = "topic:channel") and one hidden ``shown`` per row the page showed
+("topic:channel:0|1", the state shown), which is what says a row was on the page at all.
 
 A page has 100-odd rows (brands x topics x channels). Translating, formatting dates and
 building URLs inside the row template cost most of the page's time, so every word is
@@ -11,12 +17,43 @@ from dataclasses import dataclass
 from flask import url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
 
 from portal.core.consent import labels
-from portal.core.consent.preferences import Centre, Key, Outcome
+from portal.core.consent.preferences import Centre, Change, Key, Outcome
+from portal.core.kernel.errors import InvalidInput
+from portal.core.kernel.models.base import CHANNELS
 from portal.core.people import profile
 
 HOW_BY_DEFAULT = "api"
+STALE = _l("This form is out of date. Reload the page and choose again.")
+
+
+def _key(raw: str) -> tuple[int, str]:
+    topic, _, channel = raw.partition(":")
+    if not topic.isdigit() or channel not in CHANNELS:
+        raise InvalidInput("form", STALE)
+    return int(topic), channel
+
+
+def read_changes(form: MultiDict) -> list[Change]:
+    """Every row the page showed (``shown`` = "topic:channel:0|1") against the ticked ones.
+
+    Unticked checkboxes send nothing, so the hidden ``shown`` field is what says a row was
+    on the page at all: rows that were not on it are never changed.
+    """
+    ticked = {_key(raw) for raw in form.getlist("consent")}
+    changes = {}
+    for raw in form.getlist("shown"):
+        head, _, state = raw.rpartition(":")
+        if state not in ("0", "1"):
+            raise InvalidInput("form", STALE)
+        key = _key(head)
+        changes[key] = Change(key[0], key[1], wanted=key in ticked, shown=state == "1")
+    if not ticked <= changes.keys():
+        raise InvalidInput("form", STALE)
+    return list(changes.values())
 
 
 @dataclass(slots=True)

@@ -7,12 +7,14 @@ without a redirect. A GET only shows a page with one button: mail scanners open 
 
 from dataclasses import replace
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, render_template
 from flask_babel import gettext as _
+from wtforms import StringField
 
 from portal.core.consent import unsubscribe
 from portal.core.kernel.errors import InvalidInput
 from portal.extensions import csrf
+from portal.forms import Form
 from portal.mailed import Link, mailed_link
 from portal.web import client_origin, scope_to_group
 
@@ -20,6 +22,19 @@ blueprint = Blueprint("unsubscribe", __name__, url_prefix="/<group>/unsubscribe"
 scope_to_group(blueprint)
 csrf.exempt(blueprint)
 ONE_CLICK = "One-Click"
+
+
+class OneClickForm(Form):
+    """The body RFC 8058 prescribes (``List-Unsubscribe=One-Click``), which the page's button
+    posts too. No CSRF token: the mailed link's own token proves where it comes from."""
+
+    class Meta:
+        csrf = False
+
+    list_unsubscribe = StringField(name="List-Unsubscribe")
+
+    def is_one_click(self) -> bool:
+        return self.list_unsubscribe.data == ONE_CLICK
 
 
 def _problem(message: str, status: int):
@@ -46,7 +61,7 @@ def _page(link: Link):
 @blueprint.route("/<token>", methods=["GET", "POST"])
 @mailed_link("unsubscribe", refused=_refused, show=_page)
 def one_click(link: Link):
-    if request.form.get("List-Unsubscribe") != ONE_CLICK:
+    if not OneClickForm().is_one_click():
         return _problem(_("Press the button on the unsubscribe page to unsubscribe."), 400)
     origin = replace(client_origin("preference_centre"), evidence={"via": "List-Unsubscribe"})
     try:

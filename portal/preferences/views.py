@@ -14,8 +14,8 @@ from portal.core.people import access, passkeys
 from portal.extensions import db, htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.mailed import Link, mailed_link
-from portal.preferences.forms import SignInForm, read_changes, read_contact, typed
-from portal.preferences.rows import Rows
+from portal.preferences.forms import SignInForm, read_contact, typed
+from portal.preferences.rows import Rows, read_changes
 from portal.web import client_origin, scope_to_group
 
 blueprint = Blueprint("preferences", __name__, url_prefix="/<group>/preferences")

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField
+from wtforms import EmailField, StringField
 
 from portal.core.kernel.errors import InvalidInput
 from portal.core.people import profile
@@ -31,6 +31,28 @@ FIELD_OF = {key: name for name, keys in INPUTS.items() for key in (name, *keys)}
 
 class EmailForm(Form):
     email = EmailField(_l("New email address"))
+
+
+class ProfileForm(Form):
+    """Every input of the profile section, posted at once (``INPUTS``); ``read_field`` turns
+    each field's inputs into its value, the core's parsers checking them."""
+
+    first_name = StringField(_l("First name"))
+    last_name = StringField(_l("Last name"))
+    preferred_language = StringField(_l("Preferred language"))
+    mobile_number = StringField(_l("Mobile number"))
+    postal_line1 = StringField(_l("Street and number"))
+    postal_line2 = StringField(_l("Address line 2 (optional)"))
+    postal_postcode = StringField(_l("Postcode"))
+    postal_city = StringField(_l("Town or city"))
+    postal_country = StringField(_l("Country"))
+    birth_day = StringField(_l("Day"))
+    birth_month = StringField(_l("Month"))
+    birth_year = StringField(_l("Year"))
+
+    def typed(self) -> dict[str, str]:
+        """What each input holds ("" when not posted)."""
+        return {key: self[key].data or "" for keys in INPUTS.values() for key in keys}
 
 
 def read_field(name: str, form: MultiDict) -> str | None:

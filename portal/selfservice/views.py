@@ -4,7 +4,7 @@ Everything here needs the "full" level (a fresh magic link), except opening the 
 to a new address, which proves itself.
 """
 
-from flask import Response, abort, g, render_template, request
+from flask import Response, abort, g, render_template
 from flask_babel import gettext as _
 
 from portal import sessions
@@ -16,7 +16,15 @@ from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.mailed import Link, mailed_link
 from portal.selfservice.blueprint import SOURCE, blueprint, language, refused, sender
-from portal.selfservice.forms import FIELD_OF, INPUTS, EmailForm, read_field, stored, typed
+from portal.selfservice.forms import (
+    FIELD_OF,
+    INPUTS,
+    EmailForm,
+    ProfileForm,
+    read_field,
+    stored,
+    typed,
+)
 from portal.web import client_origin
 
 
@@ -67,10 +75,11 @@ def page():
 def save_profile():
     """Save the whole profile in one transaction; with htmx the answer is that section alone."""
     names = profile.names_of(g.group)
+    typed_in = ProfileForm().typed()
     values, errors = {}, {}
     for name in names:
         try:
-            values[name] = read_field(name, request.form)
+            values[name] = read_field(name, typed_in)
         except InvalidInput as refused:
             errors[refused.field] = str(refused.message)
     if not errors:
@@ -80,7 +89,7 @@ def save_profile():
             errors.update(refused.errors)
     context = {"errors": errors, "saved": not errors}
     if errors:
-        context["typed"] = typed(names, request.form)
+        context["typed"] = typed(names, typed_in)
     if htmx:  # htmx swaps only 2xx answers: the errors are in the swapped section
         return render_template("selfservice/_profile.html", **_context(**context))
     return _page(422 if errors else 200, **context)

@@ -2,6 +2,7 @@
 cookie static/timezone.js sets, checked against the machine's zones), else the portal's;
 the zone shown is always named."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from tests.actions import log_in, post, sign_in, subscribed
 from tests.factories import make_admin
 
 MOMENT = datetime(2026, 12, 1, 13, 26, tzinfo=UTC)
+TIME_TAG = re.compile(r"</?time[^>]*>")
 
 
 @pytest.fixture
@@ -22,8 +24,10 @@ def frozen():
 
 
 def _get(client, path: str) -> str:
+    """The page as a reader without JavaScript sees it (each date's <time> element dropped:
+    only timezone.js reads it, on a first page)."""
     refresh()  # the test's app context outlives requests: forget the zone of the last one
-    return client.get(path).get_data(as_text=True)
+    return TIME_TAG.sub("", client.get(path).get_data(as_text=True))
 
 
 def _account(client) -> str:
@@ -81,3 +85,19 @@ def test_my_data_shows_its_dates_in_the_browser_zone_named(client, demo, smtp):
     client.delete_cookie("tz")
     page = _get(client, "/luxe/my-data/")
     assert " UTC<" in page and "GMT+09:00" not in page
+
+
+def test_each_date_carries_its_moment_in_utc_for_the_browser(client, demo, frozen):
+    """The first page a browser opens is in the portal's zone; timezone.js rewrites each date
+    from its UTC moment in the browser's zone (tests/browser), unless the admin chose one."""
+    log_in(client, make_admin(demo, "viewer", "viewer@luxe.example"))
+    frozen()
+    refresh()
+    page = client.get("/admin/account").get_data(as_text=True)
+    assert (
+        '<time datetime="2026-12-01T13:26:00Z" data-moment>Dec 1, 2026, 1:26\u202fPM UTC</time>'
+        in page
+    )
+    assert 'data-time-zone="chosen"' not in page
+    post(client, "/admin/account/time-zone", {"time_zone": "Asia/Tokyo"})
+    assert 'data-time-zone="chosen"' in _get(client, "/admin/account")
