@@ -160,21 +160,34 @@ def import_subscribers(file, slug, group_slug, dry_run, reconfirm):
             f"no brand {slug!r}" if not found else f"several brands {slug!r}: give --group"
         )
     brand = found[0]
+    languages = current_app.config["LANGUAGES"]
+    # Read as a stream, twice: the check (a report of every refused line, and the count for
+    # the progress bar), then the run, 5,000 lines at a time in one transaction.
     with file.open(encoding="utf-8-sig", newline="") as handle:
         try:
-            plan = imports.plan(brand, handle, reconfirm, current_app.config["LANGUAGES"])
+            checked = imports.check(brand, handle, reconfirm, languages)
         except (InvalidInput, InvalidFields) as refused:
             raise click.ClickException(str(refused)) from None
-    for line in plan.refused:
-        click.echo(f"line {line.number}: refused: {line.reason}")
-    if plan.ignored_columns:
-        click.echo(f"columns not imported: {', '.join(plan.ignored_columns)}")
-    click.echo(f"{len(plan.accepted)} lines accepted, {len(plan.refused)} refused")
-    if dry_run:
-        click.echo("dry run: nothing written")
-        return
-    with click.progressbar(length=len(plan.accepted), label="importing") as bar:
-        outcome = imports.run(None, plan, file.name, progress=bar.update)
+        for number, reason in checked.refused:
+            click.echo(f"line {number}: refused: {reason}")
+        if checked.ignored_columns:
+            click.echo(f"columns not imported: {', '.join(checked.ignored_columns)}")
+        click.echo(f"{checked.accepted} lines accepted, {len(checked.refused)} refused")
+        if dry_run:
+            click.echo("dry run: nothing written")
+            return
+        handle.seek(0)
+        with click.progressbar(length=checked.accepted, label="importing") as bar:
+            outcome = imports.run_file(
+                None,
+                brand,
+                handle,
+                file.name,
+                reconfirm,
+                languages,
+                known=checked.known,
+                progress=bar.update,
+            )
     click.echo(
         f"imported {outcome.imported} consents, {outcome.new_subjects} new subjects, "
         f"{outcome.asked} asked to confirm"

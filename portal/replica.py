@@ -1,10 +1,11 @@
 """Reads that tolerate a little lag go to a PostgreSQL read replica (DATABASE_REPLICA_URL).
 
 A few answers may be a second old without harm: an integrator's lookups and audience checks,
-the change feed, a person's export, the console's figures (``LAGGING``). While one of them
-runs, the session sends its plain reads to the replica; everything else stays on the primary:
-writes, reads that lock (``FOR UPDATE``), raw SQL, and any read after the transaction wrote
-(it must see its own write). Every other route never touches the replica.
+the change feed, a person's export, the console's figures (``LAGGING``, and the API's
+operations declared ``may_lag``). While one of them runs, the session sends its plain reads to
+the replica; everything else stays on the primary: writes, reads that lock (``FOR UPDATE``),
+raw SQL, and any read after the transaction wrote (it must see its own write). Every other
+route never touches the replica.
 
 The replica is used only while it is healthy: reachable, still a standby, and no more than
 REPLICA_MAX_LAG_SECONDS behind (asked at most once a second per process). Otherwise the
@@ -33,18 +34,10 @@ _WROTE = "portal.replica.wrote"  # session.info: this transaction wrote (reads g
 _WROTE_ANY = "portal.replica.wrote_any"  # session.info: something was written in this context
 _POSITION = "lsn"  # Flask session: the primary's WAL position after this person's last write
 
-# The views whose reads may lag, by endpoint (a test checks each still names a route).
+# The views outside the API whose reads may lag, by endpoint (a test checks each still names a
+# route). The API's are its operations declared ``may_lag`` (``lagging_endpoints``).
 LAGGING = frozenset(
     {
-        "api.lookup_by_id",
-        "api.lookup_by_email",
-        "api.lookup_by_external_id",
-        "api.check",
-        "api.events",
-        "api.profile_of",
-        "api.brands",
-        "api.topics",
-        "api.consent_texts",
         "selfservice.download",
         "admin.dashboard",
         "admin.brand_figures",
@@ -52,6 +45,19 @@ LAGGING = frozenset(
         "admin.brand_figures_csv",
     }
 )
+
+
+def lagging_endpoints(app: Flask) -> frozenset[str]:
+    """Every view of ``app`` whose reads may lag: LAGGING and the API operations declared so
+    (read from the declaration ``portal.api.contract.operation`` leaves on a view: the core,
+    which imports this module, stands below the API)."""
+    declared = {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if getattr(getattr(view, "operation", None), "may_lag", False)
+    }
+    return LAGGING | declared
+
 
 _HEALTH_SQL = text(
     """
@@ -215,6 +221,6 @@ def init_app(app: Flask) -> None:
     """After every blueprint: wrap the LAGGING views, remember browser writes."""
     if not app.config.get("DATABASE_REPLICA_URL"):
         return
-    for endpoint in LAGGING:
+    for endpoint in lagging_endpoints(app):
         app.view_functions[endpoint] = lagging(app.view_functions[endpoint])
     app.after_request(_remember_write)

@@ -11,6 +11,9 @@ from portal.core.kernel.errors import Forbidden, InvalidInput, NotFound, Refused
 from portal.extensions import csrf, limiter
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from portal.api import contract  # noqa: E402 - it reads nothing of this module
+
 # Once, at import: the extensions are module-level and would stack a limit per create_app().
 csrf.exempt(blueprint)
 limiter.limit(auth.rate_limit, key_func=auth.rate_key)(blueprint)
@@ -26,15 +29,14 @@ def limit_body():
     request.max_content_length = limit if request.content_length is not None else limit + 1
 
 
-# POSTs that only read: the body carries addresses, which stay out of URLs and logs.
-READS = frozenset({"api.lookup_by_email", "api.check"})
-
-
 @blueprint.before_request
 def read_only():
-    """Reads run without BEGIN/ROLLBACK (``transaction.reads_only``): no GET of the API writes
-    more than a client's last use, one statement."""
-    if request.method in ("GET", "HEAD") or request.endpoint in READS:
+    """Operations declared ``reads_only`` (``contract.Operation``; some are POSTs, whose body
+    carries addresses that stay out of URLs and logs) run without BEGIN/ROLLBACK
+    (``transaction.reads_only``); so do the API's other GETs (its documents), which read
+    nothing."""
+    declared = contract.of(current_app.view_functions.get(request.endpoint))
+    if declared.reads_only if declared is not None else request.method in ("GET", "HEAD"):
         request.environ[_READS_ONLY] = transaction.reads_only()
 
 

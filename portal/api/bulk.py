@@ -19,6 +19,8 @@ COUNTED = ("applied", "unchanged", "stale", "refused")
 @blueprint.post("/consents/bulk")
 @operation(
     operation_id="recordConsentsInBulk",
+    reads_only=False,
+    may_lag=False,
     summary="Record up to 1,000 grants and withdrawals captured elsewhere, each decided, "
     "kept and answered on its own (applied, unchanged, stale or refused with its problem), "
     "each idempotent by its own key; one request against the rate limit",

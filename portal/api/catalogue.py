@@ -46,6 +46,8 @@ BRAND_FILTER = {
 @blueprint.get("/brands")
 @operation(
     operation_id="listBrands",
+    reads_only=True,
+    may_lag=True,
     summary="The brands open to this client, with their latest consent-text version",
     scope="consent:read",
     ok="BrandList",
@@ -59,6 +61,8 @@ def brands(client):
 @blueprint.get("/topics")
 @operation(
     operation_id="listTopics",
+    reads_only=True,
+    may_lag=True,
     summary="The topics of the client's brands: keys, channels, names in each language",
     scope="consent:read",
     ok="TopicList",
@@ -74,6 +78,8 @@ def topics(client):
 @blueprint.get("/consent-texts")
 @operation(
     operation_id="listConsentTexts",
+    reads_only=True,
+    may_lag=True,
     summary="Every version of the client's brands' consent texts, with their languages: "
     "a grant's text_version is one of these",
     scope="consent:read",

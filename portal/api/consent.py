@@ -15,6 +15,8 @@ from portal.core.integrations import lookup
 @blueprint.post("/consents/lookup")
 @operation(
     operation_id="lookupConsentsByEmail",
+    reads_only=True,
+    may_lag=True,
     summary="The consents of one subject, found by address",
     scope="consent:read",
     personal=True,
@@ -35,6 +37,8 @@ def lookup_by_email(client, body):
 @blueprint.get("/subjects/<int:subject_id>/consents")
 @operation(
     operation_id="getSubjectConsents",
+    reads_only=True,
+    may_lag=True,
     summary="The consents of one subject, by id",
     scope="consent:read",
     personal=True,
@@ -52,6 +56,8 @@ def lookup_by_id(client, subject_id: int):
 @blueprint.post("/consents/check")
 @operation(
     operation_id="checkAudience",
+    reads_only=True,
+    may_lag=True,
     summary="May we contact each of these addresses about a topic on a channel?",
     scope="consent:read",
     personal=True,
@@ -92,6 +98,8 @@ def capture_of(data: dict) -> recording.Capture:
 @blueprint.post("/consents")
 @operation(
     operation_id="recordConsent",
+    reads_only=False,
+    may_lag=False,
     summary="Record a grant or withdrawal captured elsewhere",
     scope="consent:write",
     body="RecordRequest",

@@ -4,8 +4,9 @@ OpenAPI document says.
 ``@operation(...)`` sits under a view's route. It names the operation (operationId, summary),
 the scope and whether the answer holds personal data (``auth.requires``), the request body's
 schema (validated here, handed to the view as ``body``), the answers and their schemas, an
-example of each, the errors the view may answer and the links a client (or a stateful fuzzer)
-follows from one answer to the next operation. ``openapi.document`` assembles the document
+example of each, the errors the view may answer, the links a client (or a stateful fuzzer)
+follows from one answer to the next operation, and whether the view only reads and may read
+from the replica. ``openapi.document`` assembles the document
 from the views registered on the blueprint at that moment, so an operation cannot be served
 without being documented, nor documented the way it is not served.
 """
@@ -49,6 +50,12 @@ class Operation:
     links: dict = field(default_factory=dict)  # name -> (operationId, {parameter: expression})
     responses: dict = field(default_factory=dict)  # other answers: status -> OpenAPI object
     openapi: dict = field(default_factory=dict)  # merged last: what the helpers cannot say
+    # Both declared by every operation (``operation`` refuses one without), so no view is left
+    # out of either choice. ``reads_only``: the view writes nothing but the client's last use
+    # (one statement), so it runs without BEGIN/ROLLBACK (``transaction.reads_only``).
+    # ``may_lag``: its plain reads may go to the read replica (``portal.replica``).
+    reads_only: bool | None = None
+    may_lag: bool | None = None
 
 
 def _checked_ids(kwargs: dict) -> None:
@@ -62,6 +69,10 @@ def operation(**declared):
     """Declare a view as an API operation (see ``Operation``); guards it with its scope and
     reads its body against its schema, so what is documented is what is enforced."""
     declaration = Operation(**declared)
+    if declaration.reads_only is None or declaration.may_lag is None:
+        raise TypeError(f"{declaration.operation_id}: declare reads_only and may_lag")
+    if declaration.reads_only and declaration.write:
+        raise TypeError(f"{declaration.operation_id}: a write is one transaction, never reads_only")
 
     def decorator(view):
         @wraps(view)

@@ -16,6 +16,8 @@ def _acknowledge(client, request_id: str, answer: str, reference: str | None):
 @blueprint.post("/erasures/<request_id>/acknowledgement")
 @operation(
     operation_id="acknowledgeErasureRequest",
+    reads_only=False,
+    may_lag=False,
     summary="Answer an erasure request you were sent (event erasure.requested): 'done' or "
     "'not_held', with your own reference; the same answer again is the same answer, another "
     "one is 409",

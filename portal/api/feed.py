@@ -60,6 +60,8 @@ PARAMETERS = (
 @blueprint.get("/events")
 @operation(
     operation_id="listEvents",
+    reads_only=True,
+    may_lag=True,
     summary="Consent events after a cursor, oldest first",
     scope="events:read",
     personal=True,

@@ -138,6 +138,8 @@ def access(token: str) -> tuple[ApiClient, list[str]] | None:
 @blueprint.post("/oauth/token")
 @operation(
     operation_id="issueAccessToken",
+    reads_only=False,
+    may_lag=False,
     summary="A short-lived access token for an API client (OAuth 2.0 client credentials)",
     scope=PUBLIC,
     ok="TokenResponse",

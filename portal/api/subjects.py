@@ -23,6 +23,8 @@ def _answer(change, *args) -> tuple[int, dict]:
 @blueprint.post("/subjects/erasures")
 @operation(
     operation_id="eraseSubject",
+    reads_only=False,
+    may_lag=False,
     summary="Erase one person (asked by phone or letter): the same erasure as self-service; "
     "'unknown' and 'suppressed' are answers",
     scope="subjects:erase",
@@ -52,6 +54,8 @@ def erase(client, body):
 @blueprint.post("/subjects/relationship")
 @operation(
     operation_id="setRelationship",
+    reads_only=False,
+    may_lag=False,
     summary="Say what a person is to the group (customer, former customer, prospect); "
     "retention rules read it",
     scope="consent:write",
@@ -79,6 +83,8 @@ def relationship(client, body):
 @blueprint.put("/subjects/<int:subject_id>/external-id")
 @operation(
     operation_id="setExternalId",
+    reads_only=False,
+    may_lag=False,
     summary="Attach your own id for a subject (your CRM's); it comes back in your feed and "
     "webhook events about the person, to you alone, and finds them",
     scope="consent:write",
@@ -103,6 +109,8 @@ def external_id(client, subject_id: int, body):
 @blueprint.get("/subjects/external/<external_id>/consents")
 @operation(
     operation_id="lookupByExternalId",
+    reads_only=True,
+    may_lag=True,
     summary="The consents of one subject, by the id you attached",
     scope="consent:read",
     personal=True,
@@ -124,6 +132,8 @@ def lookup_by_external_id(client, external_id: str):
 @blueprint.get("/subjects/<int:subject_id>/profile")
 @operation(
     operation_id="getProfile",
+    reads_only=True,
+    may_lag=True,
     summary="Names, mobile number and postal address of one subject, each with its source "
     "and when it was last confirmed",
     scope="profile:read",
@@ -139,6 +149,8 @@ def profile_of(client, subject_id: int):
 @blueprint.patch("/subjects/<int:subject_id>/profile")
 @operation(
     operation_id="updateProfile",
+    reads_only=False,
+    may_lag=False,
     summary="Set profile fields (a profile.updated event per changed field); answers the "
     "fields sent as now stored",
     scope="profile:write",

@@ -38,6 +38,8 @@ def _remove(client, endpoint_id):
 @blueprint.post("/webhooks")
 @operation(
     operation_id="createWebhook",
+    reads_only=False,
+    may_lag=False,
     summary="Register an HTTPS endpoint; the answer holds its signing secret, shown once",
     scope=SCOPE,
     personal=True,
@@ -62,6 +64,8 @@ def create(client, body):
 @blueprint.get("/webhooks")
 @operation(
     operation_id="listWebhooks",
+    reads_only=True,
+    may_lag=False,
     summary="This client's webhook endpoints",
     scope=SCOPE,
     ok="WebhookList",
@@ -74,6 +78,8 @@ def listing(client):
 @blueprint.delete("/webhooks/<int:endpoint_id>")
 @operation(
     operation_id="deleteWebhook",
+    reads_only=False,
+    may_lag=False,
     summary="Stop deliveries to an endpoint",
     scope=SCOPE,
     ok="Removed",
@@ -105,6 +111,8 @@ def _rotate(client, endpoint_id):
 @blueprint.post("/webhooks/<int:endpoint_id>/ping")
 @operation(
     operation_id="pingWebhook",
+    reads_only=False,
+    may_lag=False,
     summary="Queue a signed test event (webhook.ping) to this endpoint alone; it never shows "
     "in the feed",
     scope=SCOPE,
@@ -122,6 +130,8 @@ def ping(client, endpoint_id: int):
 @blueprint.post("/webhooks/<int:endpoint_id>/secret")
 @operation(
     operation_id="rotateWebhookSecret",
+    reads_only=False,
+    may_lag=False,
     summary="A new signing secret, shown once; the previous one keeps signing beside it (a "
     "second v1) until previous_secret_until",
     scope=SCOPE,
@@ -137,6 +147,8 @@ def rotate_secret(client, endpoint_id: int):
 @blueprint.get("/webhooks/<int:endpoint_id>/deliveries")
 @operation(
     operation_id="listDeliveries",
+    reads_only=True,
+    may_lag=False,
     summary="The latest deliveries to an endpoint: status, attempts, last error",
     scope=SCOPE,
     ok="DeliveryList",
@@ -190,6 +202,8 @@ def _redeliver(client, endpoint_id, delivery_id=None, since=None):
 @blueprint.post("/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redelivery")
 @operation(
     operation_id="redeliverDelivery",
+    reads_only=False,
+    may_lag=False,
     summary="Send one failed delivery again, with a fresh set of attempts (audited); 409 for "
     "a delivery that has not failed every attempt",
     scope=SCOPE,
@@ -206,6 +220,8 @@ def redeliver_one(client, endpoint_id: int, delivery_id: int):
 @blueprint.post("/webhooks/<int:endpoint_id>/redeliveries")
 @operation(
     operation_id="redeliverWebhookSince",
+    reads_only=False,
+    may_lag=False,
     summary="Send again every failed delivery to an endpoint created at or after a time, "
     "each with a fresh set of attempts (audited); answers how many",
     scope=SCOPE,

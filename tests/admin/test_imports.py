@@ -109,6 +109,66 @@ def test_the_command_line_with_dry_run_and_progress(runner, demo, tmp_path):
     assert missing.exit_code != 0 and "no brand 'nope'" in missing.output
 
 
+def _long_file(path):
+    """130 lines (in batches of 50 below): a bad address on line 77, line 2 again on line 120,
+    and the person of line 3 again on line 100 with another topic."""
+    lines = ["email,topic,channel,consented_at,source"]
+    for number in range(2, 132):
+        address = {77: "not an address", 120: "person2@example.com"}.get(
+            number, f"person{number}@example.com"
+        )
+        topic = "news"
+        if number == 100:
+            address, topic = "person3@example.com", "events"
+        lines.append(f"{address},{topic},email,2024-05-01T10:00:00Z,crm")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_command_line_reads_a_long_file_batch_by_batch(runner, demo, tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 50)  # 130 lines are three batches
+    monkeypatch.setattr(imports, "WRITES", 20)
+    source = tmp_path / "long.csv"
+    _long_file(source)
+    result = runner.invoke(args=["import", "subscribers", str(source), "--brand", "camille"])
+    assert result.exit_code == 0, result.output
+    assert "line 77: refused: bad address" in result.output
+    assert "line 120: refused: duplicate" in result.output
+    assert "128 lines accepted, 2 refused" in result.output
+    assert "imported 128 consents, 127 new subjects" in result.output
+    assert (_count(Subject), _count(Consent)) == (127, 128)
+    assert audit.verify(demo.id).breaks == []
+    lines = db.session.scalars(
+        select(LedgerEntry.evidence).where(LedgerEntry.source == "import")
+    ).all()
+    assert sorted(evidence["line"] for evidence in lines) == [
+        n for n in range(2, 132) if n not in (77, 120)
+    ]
+
+
+def test_a_long_file_is_still_all_or_nothing(runner, demo, tmp_path, monkeypatch):
+    monkeypatch.setattr(imports, "BATCH", 50)
+    source = tmp_path / "long.csv"
+    _long_file(source)
+    written = imports.consent.record_imported
+    calls = []
+
+    def broken_in_the_third_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(imports.consent, "record_imported", broken_in_the_third_batch)
+    result = runner.invoke(args=["import", "subscribers", str(source), "--brand", "camille"])
+    assert result.exit_code != 0 and len(calls) == 3
+    assert (_count(Subject), _count(Consent), _count(LedgerEntry), _count(AuditEntry)) == (
+        0,
+        0,
+        0,
+        0,
+    )
+
+
 def test_a_file_without_the_needed_columns_is_refused(demo):
     with pytest.raises(imports.InvalidInput):
         imports.plan(brand("camille"), io.StringIO("mail,what\nx@example.com,news\n"))

@@ -270,6 +270,7 @@ def test_a_replica_too_far_behind_or_down_is_passed_over(app, smtp, pair):
 
 def test_every_lagging_view_names_a_route(app):
     assert set(app.view_functions) >= replica.LAGGING
+    assert set(app.view_functions) >= replica.lagging_endpoints(app)
 
 
 def test_without_a_replica_nothing_is_routed(app, tmp_path):

@@ -55,8 +55,9 @@ from portal.core.kernel.crypto import KeyMissing, Keys, Sealed, personal_ref, se
 
 __all__ = ["KeyMissing", "KeyStore", "WrongKey"]
 
-_NEW, _DROP = "portal.keys.new", "portal.keys.drop"
+_NEW, _DROP, _ENTRIES = "portal.keys.new", "portal.keys.drop", "portal.keys.entries"
 _CACHE_SIZE = 50_000
+_WRITE_BATCH = 5000
 _DATA_CHECK = b"portal:data-key-check"
 
 metadata = MetaData()
@@ -128,9 +129,12 @@ class KeyStore:
         # erased by another process has their key deleted from the store, and this process
         # stops holding it (and serving their data) within that time. 0: never kept.
         self.cache_seconds = cache_seconds
-        self._cache: OrderedDict[str, tuple[float, AESGCM]] = OrderedDict()
+        # Raw key bytes, not AESGCM objects: each of those holds about 2.5 KB of OpenSSL
+        # context, so 50,000 cached keys (or an import's 100,000 new ones) would be 125 MB
+        # (250 MB); making one per use costs about 3 microseconds.
+        self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         # Keys made by transactions not yet committed: not in the store yet, so never expired.
-        self._pending: dict[str, AESGCM] = {}
+        self._pending: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     @property
@@ -197,16 +201,16 @@ class KeyStore:
     def _wrap(self, ref: str, raw: bytes) -> bytes:
         return self.keys.encrypt_bytes(raw, context=ref.encode())
 
-    def _remember(self, ref: str, aead: AESGCM) -> None:
+    def _remember(self, ref: str, raw: bytes) -> None:
         if self.cache_seconds <= 0:
             return
         with self._lock:
-            self._cache[ref] = (time.monotonic(), aead)
+            self._cache[ref] = (time.monotonic(), raw)
             self._cache.move_to_end(ref)
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
 
-    def _cached(self, ref: str) -> AESGCM | None:
+    def _cached(self, ref: str) -> bytes | None:
         with self._lock:
             pending = self._pending.get(ref)
             if pending is not None:
@@ -233,15 +237,15 @@ class KeyStore:
         """Keys just written to the store: from pending to the (expiring) cache."""
         for ref in refs:
             with self._lock:
-                aead = self._pending.pop(ref, None)
-            if aead is not None:
-                self._remember(ref, aead)
+                raw = self._pending.pop(ref, None)
+            if raw is not None:
+                self._remember(ref, raw)
 
     def aead(self, ref: str) -> AESGCM:
         """The person's key, unwrapped; KeyMissing once it was deleted."""
         found = self._cached(ref)
         if found is not None:
-            return found
+            return AESGCM(found)
         with self.engine.connect() as connection:
             wrapped = connection.scalar(
                 select(subject_key.c.wrapped)
@@ -250,9 +254,9 @@ class KeyStore:
             )
         if wrapped is None:
             raise KeyMissing(ref)
-        aead = AESGCM(self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode()))
-        self._remember(ref, aead)
-        return aead
+        raw = self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode())
+        self._remember(ref, raw)
+        return AESGCM(raw)
 
     def existing(self, refs: list[str]) -> set[str]:
         """Which of ``refs`` still have a key in the store."""
@@ -271,9 +275,11 @@ class KeyStore:
         with self.engine.connect() as connection:
             return len(connection.scalars(select(subject_key.c.ref)).all())
 
-    def write(self, new: dict[str, bytes], dropped: set[str], one_off: frozenset = frozenset()):
-        """Add and delete keys in one transaction of the store. Refs in ``one_off`` are one-off
-        keys (``row_key``); a drop of one never touches a person's key."""
+    def write(self, new, dropped: set[str], one_off: frozenset = frozenset()):
+        """Add and delete keys in one transaction of the store: ``new``, (ref, wrapped key)
+        pairs (a dict's items, or made as they are read), are inserted 5,000 at a time, so an
+        import of 100,000 people never holds all their rows at once. Refs in ``one_off`` are
+        one-off keys (``row_key``); a drop of one never touches a person's key."""
         with self.engine.begin() as connection:
             people = sorted(r for r in dropped if r not in one_off)
             rows = sorted(r for r in dropped if r in one_off)
@@ -281,10 +287,14 @@ class KeyStore:
                 connection.execute(delete(subject_key).where(subject_key.c.ref.in_(people)))
             if rows:
                 connection.execute(delete(row_key).where(row_key.c.ref.in_(rows)))
-            for table, wanted in ((subject_key, False), (row_key, True)):
-                values = [
-                    {"ref": r, "wrapped": w} for r, w in new.items() if (r in one_off) == wanted
-                ]
+            waiting = {subject_key: [], row_key: []}
+            for ref, wrapped in new.items() if isinstance(new, dict) else new:
+                values = waiting[row_key if ref in one_off else subject_key]
+                values.append({"ref": ref, "wrapped": wrapped})
+                if len(values) >= _WRITE_BATCH:
+                    connection.execute(insert(row_key if ref in one_off else subject_key), values)
+                    values.clear()
+            for table, values in waiting.items():
                 if values:
                     connection.execute(insert(table), values)
 
@@ -350,10 +360,17 @@ def new_key(session, one_off: bool = False) -> str:
     its reference."""
     ref, raw = os.urandom(16).hex(), AESGCM.generate_key(bit_length=256)
     keystore = store()
-    entry = (_innermost(session), keystore._wrap(ref, raw), one_off)
+    # Wrapped at the commit (``_write_keys``): until then only the raw bytes are held, in
+    # ``_pending``; the entry (its transaction, whether one-off) is one tuple for all the keys
+    # of a transaction, so an import of 100,000 people holds little more than their keys.
+    transaction = _innermost(session)
+    entries = session.info.setdefault(_ENTRIES, {})
+    entry = entries.get((id(transaction), one_off))
+    if entry is None or entry[0] is not transaction:
+        entry = entries[(id(transaction), one_off)] = (transaction, one_off)
     session.info.setdefault(_NEW, {})[ref] = entry
     with keystore._lock:
-        keystore._pending[ref] = AESGCM(raw)
+        keystore._pending[ref] = raw
     return ref
 
 
@@ -427,14 +444,18 @@ def _write_keys(session):
         # then (``one_off_columns``, a new subject), too late for the store. Flush first.
         session.flush()
     new, dropped = session.info.pop(_NEW, None) or {}, session.info.pop(_DROP, None) or {}
+    session.info.pop(_ENTRIES, None)
     if (new or dropped) and has_app_context():
         one_off = frozenset(
-            [r for r, (_, _, once) in new.items() if once]
+            [r for r, (_, once) in new.items() if once]
             + [r for r, (_, once) in dropped.items() if once]
         )
-        new = {ref: wrapped for ref, (_, wrapped, _) in new.items() if ref not in dropped}
-        store().write(new, set(dropped), one_off)
-        store()._settle(new)
+        keystore = store()
+        wrapped = (
+            (ref, keystore._wrap(ref, keystore._pending[ref])) for ref in new if ref not in dropped
+        )
+        keystore.write(wrapped, set(dropped), one_off)
+        keystore._settle(ref for ref in new if ref not in dropped)
         if dropped:
             # A person's key deleted: the store is rewritten at once (see _compact); one-off
             # keys wait for the next `flask lifecycle run`, which rewrites their small table.
@@ -465,6 +486,8 @@ def _forget_pending(session):
         if has_app_context():
             store().forget(ref)
     undone = session._transaction  # the transaction (or savepoint) being rolled back
+    if undone is None or undone.parent is None:
+        session.info.pop(_ENTRIES, None)
     for name in (_NEW, _DROP):
         pending = session.info.get(name)
         if not pending:

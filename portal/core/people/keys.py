@@ -26,17 +26,20 @@ def ref_of(subject_id: int | None, connection=None) -> str | None:
 
 
 def refs_of(subject_ids) -> dict[int, str | None]:
-    """``ref_of`` for many people at once (one query)."""
-    refs = db.session.info.setdefault(_REFS, {})
-    missing = [i for i in set(subject_ids) if i is not None and i not in refs]
+    """``ref_of`` for many people at once (a query per thousand not remembered yet). What it
+    reads is not remembered for the transaction: a bulk write (an import of 100,000 people, a
+    batch at a time) would hold every one until its commit."""
+    remembered = db.session.info.get(_REFS) or {}
+    found = {i: remembered[i] for i in subject_ids if i in remembered}
+    missing = [i for i in set(subject_ids) if i is not None and i not in found]
     for start in range(0, len(missing), 1000):
         chunk = missing[start : start + 1000]
-        for subject_id, ref in db.session.execute(
-            select(Subject.id, Subject.key_ref).where(Subject.id.in_(chunk))
-        ):
-            if ref is not None:
-                refs[subject_id] = ref
-    return {i: refs.get(i) for i in subject_ids}
+        found.update(
+            db.session.execute(
+                select(Subject.id, Subject.key_ref).where(Subject.id.in_(chunk))
+            ).all()
+        )
+    return {i: found.get(i) for i in subject_ids}
 
 
 @event.listens_for(Session, "after_commit")
