@@ -205,6 +205,19 @@ def _indexes(connection) -> list[tuple[str, str]]:
     ).all()
 
 
+def _unique(connection) -> list[tuple[str, str, str]]:
+    """The unique constraints (not primary keys) of the loaded tables: (table, name, definition).
+    Built once after the load rather than row by row (a chain id is random: each row would
+    land on a random page of a 50,000,000-row index)."""
+    return connection.execute(
+        sa.text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE contype = 'u' AND conrelid::regclass::text = ANY(:tables)"
+        ),
+        {"tables": list(TABLES)},
+    ).all()
+
+
 _JOB: dict = {}
 
 
@@ -443,6 +456,9 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
         dropped = _indexes(c)
         for name, _ in dropped:
             c.execute(sa.text(f'DROP INDEX "{name}"'))
+        unique = _unique(c)
+        for table, name, _ in unique:
+            c.execute(sa.text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
         anchor_base = c.execute(sa.text("SELECT coalesce(max(id), 0) FROM ledger_anchor")).scalar()
         base_seq = c.execute(
             sa.text("SELECT coalesce(max(seq), 0) FROM ledger_anchor WHERE group_id = :g"),
@@ -486,6 +502,8 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
         c.execute(sa.text("SET maintenance_work_mem = '512MB'"))
         for _, definition in dropped:
             c.execute(sa.text(definition))
+        for table, name, definition in unique:
+            c.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
         for table, column in (("subject", "id"), ("ledger_entry", "id"), ("ledger_anchor", "id")):
             c.execute(
                 sa.text(
