@@ -586,8 +586,11 @@ def _fill_anchors(engine, group_id: int, base_seq: int, anchor_base: int, roots)
 def _timed(client, method: str, path: str, **kwargs) -> tuple[float, int]:
     started = time.perf_counter()
     response = client.open(path, method=method, **kwargs)
-    response.get_data()
-    return time.perf_counter() - started, response.status_code
+    body = response.get_data()
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200 or (path == "/admin/support" and b"consent-row" not in body):
+        raise RuntimeError(f"{path} answered {response.status_code} without the person")
+    return elapsed, response.status_code
 
 
 def pages(app, info: dict, people: int, results: Results) -> None:
