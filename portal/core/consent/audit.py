@@ -24,6 +24,7 @@ database connections.
 
 import json
 import multiprocessing
+from collections import namedtuple
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from sqlalchemy import LargeBinary, select, type_coerce
 from portal.core.consent import ledger, merkle
 from portal.core.consent.anchors import LEGACY, MERKLE, as_dict
 from portal.core.consent.models import LedgerAnchor, LedgerEntry
+from portal.core.kernel import subject_keys
+from portal.core.kernel.crypto import KeyMissing, keys, personal_ref
 from portal.core.kernel.models.group import SiteGroup
 from portal.extensions import db
 
@@ -78,9 +81,13 @@ class Report:
 
 # Plain rows, not ORM objects: millions of them pass, none is kept, and the caller's session
 # (and what it holds) is left alone. ``sealed_personal``: the stored bytes, to tell a personal
-# part that is not there from one that cannot be read.
+# part that is not there from one that cannot be read; they are opened in ``_stream``, after
+# the keys of a whole batch of rows were read at once.
 _TABLE = LedgerEntry.__table__
-_ROW = (*_TABLE.c, type_coerce(_TABLE.c.personal, LargeBinary).label("sealed_personal"))
+_ROW = (
+    *(column for column in _TABLE.c if column.key != "personal"),
+    type_coerce(_TABLE.c.personal, LargeBinary).label("sealed_personal"),
+)
 
 
 def _entry_problem(entry, sealed: bytes | None) -> str | None:
@@ -257,11 +264,32 @@ def against_file(document: dict, group_id: int | None = None) -> Report:
     return report
 
 
+# A row of ``_ROW`` with its personal part opened (None: no part, or its key is gone).
+_Entry = namedtuple("_Entry", [column.key for column in _ROW] + ["personal"])
+
+
+def _open(sealed: bytes | None) -> str | None:
+    if sealed is None:
+        return None
+    try:
+        return keys().decrypt(sealed)
+    except KeyMissing:
+        return None  # as ``Encrypted`` reads it: an erased person's part
+
+
 def _stream(query) -> Iterable:
-    """(row, stored personal bytes) in order, read a few thousand at a time."""
+    """(entry, stored personal bytes) in order, read a few thousand at a time. The people's
+    keys of each batch are read from the key store in a few queries (``KeyStore.prefetch``),
+    not one query per person: at millions of people that was most of the run."""
     result = db.session.execute(query.execution_options(yield_per=2000))
-    for row in result:
-        yield row, row.sealed_personal
+    store = subject_keys.store()
+    for rows in result.partitions():
+        stored = [
+            None if row.sealed_personal is None else bytes(row.sealed_personal) for row in rows
+        ]
+        store.prefetch({ref for blob in stored if blob and (ref := personal_ref(blob))})
+        for row, sealed in zip(rows, stored, strict=True):
+            yield _Entry(*row, _open(sealed)), sealed
 
 
 # --- running the parts, in this process or in several ---------------------------------------
