@@ -1,11 +1,12 @@
-"""The upgrade that partitions events and webhook deliveries by day (migration 5e1d7a3c9b20), on
-a populated PostgreSQL database: how long it holds its locks, statement by statement, and how
+"""The upgrades that partition events, webhook deliveries (migration 5e1d7a3c9b20) and the
+outbox (8a4f2c6e1d37) by day, on a populated PostgreSQL database: how long it holds its locks, statement by statement, and how
 long the lifecycle run's drop of a whole day takes.
 
-N events (1,000,000; 100,000 with --quick) over 60 days, one delivery each, written with one
+N events (1,000,000; 100,000 with --quick) over 60 days, one delivery and one sent mail each,
+written with one
 INSERT ... SELECT from generate_series at the revision before. The upgrade runs in one
-transaction: every lock it takes (ACCESS EXCLUSIVE on ``event`` and ``webhook_delivery``, from
-its first statement on each) is held until it commits, so the upgrade's time is the time both
+transaction: every lock it takes (ACCESS EXCLUSIVE on ``event``, ``webhook_delivery`` and
+``outbox_message``, from its first statement on each) is held until it commits, so the upgrade's time is the time both
 tables are closed to reads and writes. Then a day of N/60 rows after the upgrade is dropped by
 ``retention.rotate``: the parent's ACCESS EXCLUSIVE moment, against the row-by-row purge of the
 same number of rows it replaces. No target: the figures go to the README's upgrade notes.
@@ -57,7 +58,16 @@ def _populate(count: int) -> None:
             " SELECT 1, id, 'delivered', 1, created_at, created_at, created_at, 200 FROM event"
         )
     )
+    db.session.execute(
+        text(
+            "INSERT INTO outbox_message (group_id, kind, content, status, attempts,"
+            " next_attempt_at, created_at, sent_at, discard_when_done)"
+            " SELECT 1, 'topic_mail', '\\x7b7d', 'sent', 1, created_at, created_at, created_at,"
+            " false FROM event"
+        )
+    )
     db.session.commit()
+    db.session.execute(text("ANALYZE outbox_message"))
     db.session.execute(text("ANALYZE event"))
     db.session.execute(text("ANALYZE webhook_delivery"))
     db.session.commit()
@@ -108,10 +118,13 @@ def run(quick: bool) -> list[Figure]:
             took = time.perf_counter() - started
             figures.append(
                 Figure(
-                    "partitions", f"upgrade, {count:,} events + deliveries (locks held)", took, "s"
+                    "partitions",
+                    f"upgrade, {count:,} events, deliveries, mails (locks held)",
+                    took,
+                    "s",
                 )
             )
-            slow = sorted(timings.rows, reverse=True)[:8]
+            slow = sorted(timings.rows, reverse=True)[:12]
             for seconds, statement in slow:
                 print(f"   {seconds:7.3f} s  {statement}")
             figures.extend(

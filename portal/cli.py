@@ -368,13 +368,15 @@ def run_lifecycle(dry_run, batch, slug):
 
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
-        click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
         from portal.core.integrations import retention
 
-        days = retention.rotate()  # PostgreSQL: whole days, before rows one by one
+        mails, mail_days_kept = outbox.rotate()  # PostgreSQL: whole days, before rows
+        click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {mails + outbox.purge()}")
+        days = retention.rotate()
         if db.engine.dialect.name == "postgresql":
             click.echo(
-                f"partitions: {days.made} days made ahead, {days.kept} past their time kept back"
+                f"partitions: {days.made} days made ahead,"
+                f" {days.kept + mail_days_kept} past their time kept back"
             )
         events, deliveries = retention.purge()
         click.echo(f"events older than EVENT_RETENTION_DAYS: deleted {events + days.events}")

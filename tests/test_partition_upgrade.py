@@ -1,9 +1,9 @@
-"""The upgrade that partitions events and webhook deliveries (PostgreSQL; on SQLite only their
-keys change), on a populated database, and the downgrade: every row is kept both ways, ids go
-on from the last one, and an old cursor's event is still found by its number.
+"""The upgrades that partition events, webhook deliveries and the outbox (PostgreSQL; on
+SQLite only their keys change), on a populated database, and the downgrade: every row is kept
+both ways, ids go on from the last one, and an old cursor's event is still found by its number.
 
-The test's own database is taken back one revision and brought to the head again (cheaper than
-migrating a fresh one from nothing)."""
+The test's own database is taken back to the revision before and brought to the head again
+(cheaper than migrating a fresh one from nothing)."""
 
 from datetime import timedelta
 
@@ -15,6 +15,7 @@ from portal.core.integrations.models.api import WebhookDelivery, WebhookEndpoint
 from portal.core.integrations.models.event import Event, FeedStart
 from portal.core.kernel import clock, partitions
 from portal.core.kernel.models.group import SiteGroup
+from portal.core.mail import outbox
 from portal.extensions import db
 
 BEFORE = "7c3e0f9a41d2"  # the revision before partitions
@@ -28,8 +29,11 @@ def _rows():
     deliveries = db.session.execute(
         sa.text("SELECT id, event_id, status, created_at FROM webhook_delivery ORDER BY id")
     ).all()
+    mails = db.session.execute(
+        sa.text("SELECT id, status, created_at, sent_at FROM outbox_message ORDER BY id")
+    ).all()
     db.session.commit()
-    return events, deliveries
+    return events, deliveries, mails
 
 
 def _kind(table: str) -> str:
@@ -79,6 +83,14 @@ def _populate() -> None:
             ),
             {"e": endpoint.id, "ev": event_id, "at": created_at},
         )
+        db.session.execute(
+            sa.text(
+                "INSERT INTO outbox_message (group_id, kind, content, status, attempts,"
+                " next_attempt_at, created_at, sent_at, discard_when_done)"
+                " VALUES (:g, 'test', :content, 'sent', 1, :at, :at, :at, false)"
+            ),
+            {"g": group.id, "content": b"sealed", "at": created_at},
+        )
     db.session.commit()
 
 
@@ -91,7 +103,7 @@ def test_a_populated_database_upgrades_to_partitions_and_back(app):
         upgrade()
         assert _rows() == before
         postgresql = db.engine.dialect.name == "postgresql"
-        assert _kind("event") == _kind("webhook_delivery")
+        assert _kind("event") == _kind("webhook_delivery") == _kind("outbox_message")
         assert _kind("event") == ("partitioned" if postgresql else "plain")
 
         # Written after the upgrade: a new id after the last, found with its delivery.
@@ -116,17 +128,21 @@ def test_a_populated_database_upgrades_to_partitions_and_back(app):
         db.session.remove()
 
         downgrade(revision=BEFORE)
-        assert _rows() == after and _kind("event") == "plain"
+        assert _rows() == after and _kind("event") == _kind("outbox_message") == "plain"
 
         # Once its last day is past its time, the table from before goes whole (PostgreSQL),
         # with its deliveries, and the feed starts after its last event.
         upgrade()
         later = clock.now() + timedelta(days=32)
+        app.config["OUTBOX_KEEP_DAYS"] = 30
+        mails, _ = outbox.rotate(later)
+        assert mails + outbox.purge(later) == len(after[2])
         days = retention.rotate(later)
         events, _ = retention.purge(later)
-        assert days.events + events == len(after[0]) and _rows() == ([], [])
+        assert days.events + events == len(after[0]) and _rows() == ([], [], [])
         if postgresql:
-            assert days.events == len(after[0]) and "event_plegacy" not in _partition_names()
+            assert days.events == len(after[0]) and mails == len(after[2])
+            assert not {"event_plegacy", "outbox_message_plegacy"} & _partition_names()
         start = db.session.scalars(sa.select(FeedStart.event_id)).one()
         assert start == max(row.id for row in after[0])
     finally:

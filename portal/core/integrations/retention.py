@@ -28,7 +28,6 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 
 from portal.core.integrations.models.api import WebhookDelivery
 from portal.core.integrations.models.event import Event, FeedStart
@@ -139,17 +138,15 @@ def rotate(now=None, batch: int | None = None) -> Rotation:
         return done
     now = now or clock.now()
     batch = batch or current_app.config["RETENTION_BATCH"]
-    for table in partitions.TABLES:
-        made = _step(lambda connection, table=table: partitions.ensure(connection, table, now))
-        done.made += len(made or [])
+    done.made = partitions.make_ahead(now)  # every partitioned table's
     cut = _cut(now, "WEBHOOK_DELIVERY_RETENTION_DAYS")
     for name, *_ in _expired("webhook_delivery", cut):
-        dropped = _step(lambda connection, name=name: _drop_deliveries(connection, name))
+        dropped = partitions.step(lambda connection, name=name: _drop_deliveries(connection, name))
         done.deliveries += dropped or 0
         done.kept += dropped is None
     cut = _cut(now, "EVENT_RETENTION_DAYS")
     for name, *bounds in _expired("event", cut):
-        dropped = _step(
+        dropped = partitions.step(
             lambda connection, name=name, bounds=bounds: _drop_events(
                 connection, name, bounds, now, batch
             )
@@ -163,22 +160,6 @@ def _expired(table: str, cut) -> list[tuple]:
     names = partitions.expired(db.session.connection(), table, cut)[:DAYS_PER_RUN]
     db.session.rollback()
     return names
-
-
-def _step(work):
-    """``work(connection)`` in a transaction of its own, by one process at a time (another run
-    doing it: skipped); None when skipped, or when it gave up waiting for a lock."""
-    try:
-        with commit_session():
-            connection = db.session.connection()
-            held = connection.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtext('portal.partitions'))")
-            )
-            return work(connection) if held else None
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
-            return None
-        raise
 
 
 def _drop_deliveries(connection, name: str) -> int | None:

@@ -1,5 +1,6 @@
-"""Tables partitioned by day on PostgreSQL, so that retention drops a whole old day instead of
-deleting its rows one by one (no dead rows, no vacuum, no index bloat); SQLite keeps plain tables.
+"""Tables partitioned by day on PostgreSQL (events, webhook deliveries, the outbox), so that
+retention drops a whole old day instead of deleting its rows one by one (no dead rows, no
+vacuum, no index bloat); SQLite keeps plain tables.
 
 Each partitioned table (``TABLES``) is split by its creation time into one partition a day,
 ``<table>_p<YYYYMMDD>`` holding ``[day, day + 1)`` in UTC, plus ``<table>_pdefault`` that takes
@@ -23,9 +24,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 # The tables partitioned by day, and the column the day is read from.
-TABLES = {"event": "created_at", "webhook_delivery": "created_at"}
+TABLES = {"event": "created_at", "webhook_delivery": "created_at", "outbox_message": "created_at"}
 AHEAD_DAYS = 3  # days made ahead of today, today included
 LOCK_TIMEOUT = "1s"
 _BOUND = re.compile(r"FROM \((MINVALUE|'[^']+')\) TO \((MAXVALUE|'[^']+')\)")
@@ -167,3 +169,36 @@ def include_name(connection):
         return name not in skipped[0]
 
     return include
+
+
+def step(work):
+    """``work(connection)`` in a transaction of its own (committed), by one process at a time
+    (another run doing it: skipped); None when skipped, or when it gave up waiting for a lock
+    (the next run does it)."""
+    from portal.core.kernel.transaction import commit_session
+    from portal.extensions import db
+
+    try:
+        with commit_session():
+            connection = db.session.connection()
+            held = connection.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtext('portal.partitions'))")
+            )
+            return work(connection) if held else None
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            return None
+        raise
+
+
+def make_ahead(now: datetime) -> int:
+    """The days ahead of every partitioned table (``ensure``), a transaction each; how many
+    were made. Nothing on SQLite."""
+    from portal.extensions import db
+
+    if not is_postgresql(db.session.get_bind()):
+        return 0
+    made = 0
+    for table in TABLES:
+        made += len(step(lambda connection, table=table: ensure(connection, table, now)) or [])
+    return made
