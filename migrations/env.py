@@ -99,6 +99,10 @@ def run_migrations_online():
             # SQLite's own procedure: keys off outside the transaction, checked at the end.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
+        from portal.core.kernel import partitions
+
+        # Partitions (PostgreSQL) are not tables of their own for autogenerate: see the models.
+        conf_args.setdefault("include_name", partitions.include_name(connection))
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

@@ -373,13 +373,21 @@ def run_lifecycle(dry_run, batch, slug):
 
         purged = idempotency.purge()
         click.echo(f"idempotency records older than IDEMPOTENCY_HOURS: deleted {purged}")
-        click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {outbox.purge()}")
         from portal.core.integrations import retention
 
+        mails, mail_days_kept = outbox.rotate()  # PostgreSQL: whole days, before rows
+        click.echo(f"mails sent before OUTBOX_KEEP_DAYS: deleted {mails + outbox.purge()}")
+        days = retention.rotate()
+        if db.engine.dialect.name == "postgresql":
+            click.echo(
+                f"partitions: {days.made} days made ahead,"
+                f" {days.kept + mail_days_kept} past their time kept back"
+            )
         events, deliveries = retention.purge()
-        click.echo(f"events older than EVENT_RETENTION_DAYS: deleted {events}")
+        click.echo(f"events older than EVENT_RETENTION_DAYS: deleted {events + days.events}")
         click.echo(
-            f"webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS: deleted {deliveries}"
+            "webhook deliveries older than WEBHOOK_DELIVERY_RETENTION_DAYS: deleted "
+            f"{deliveries + days.deliveries}"
         )
         from portal.core.kernel import subject_keys
 

@@ -3,11 +3,11 @@
 import json
 import socket
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from portal.core.kernel import clock, leases
+from portal.core.kernel import clock, leases, partitions
 from portal.core.mail import envelope, outbox
 from portal.core.mail.models import OutboxMessage
 from portal.extensions import db
@@ -136,6 +136,40 @@ def test_a_delivered_mail_keeps_only_its_sender_and_goes_after_the_keep_days(app
     app.config["OUTBOX_KEEP_DAYS"] = 30
     clock.freeze(start + timedelta(days=30))
     assert outbox.purge() == 0  # not older than the keep days yet
-    clock.freeze(start + timedelta(days=30, seconds=1))
+    # A second later; on PostgreSQL, where whole days go, at the end of that day.
+    past = start + timedelta(days=30, seconds=1)
+    if partitions.is_postgresql(db.session.get_bind()):
+        clock.freeze(partitions.day(past) - timedelta(seconds=1))
+        assert outbox.purge() == 0
+        past = partitions.day(past) + timedelta(days=1)
+    clock.freeze(past)
     assert outbox.purge(batch=2) == 2 and outbox.purge(batch=2) == 1
     assert [row.status for row in db.session.scalars(select(OutboxMessage))] == ["queued"]
+
+
+def test_whole_days_of_mail_go_after_the_keep_days_once_none_waits(app, demo, smtp):
+    """On PostgreSQL a day of mail is dropped whole (no row deleted alone), once every mail of
+    it was sent more than OUTBOX_KEEP_DAYS ago; SQLite deletes the rows."""
+    app.config["OUTBOX_KEEP_DAYS"] = 30
+    # A day after the upgrade: the days before are the table as it was (``_plegacy``).
+    start = partitions.day(datetime.now(UTC)) + timedelta(days=5, hours=12)
+    clock.freeze(start)
+    _queue(3, demo.id)
+    partitions.make_ahead(start)  # the day, with the mails the default partition caught
+    assert outbox.send_all().sent == 3
+    _queue(1, demo.id)
+    later = start + timedelta(days=31)
+
+    def run():  # as `flask lifecycle run` does: whole days, then rows
+        dropped, kept = outbox.rotate(later)
+        return dropped + outbox.purge(later), kept
+
+    postgresql = partitions.is_postgresql(db.session.get_bind())
+    # One mail still waits: its day is kept back (PostgreSQL), the others' rows go.
+    assert run() == (3, 1 if postgresql else 0)
+    assert outbox.send_all().sent == 1  # sent on the same day, long ago by ``later``
+    assert run() == (1, 0)
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+    if postgresql:
+        names = partitions.partition_names(db.session.connection())
+        assert f"outbox_message_p{start:%Y%m%d}" not in names

@@ -4,7 +4,7 @@ the address requests (sign-up, magic link, ...) the worker decides on before sen
 from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.kernel import clock, subject_keys
+from portal.core.kernel import clock, partitions, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.core.kernel.models.queued import FAILED, QUEUED, QueuedWork, due_index
@@ -16,8 +16,14 @@ __all__ = ["FAILED", "QUEUED", "SENT", "AddressRequest", "OutboxMessage"]
 
 
 class OutboxMessage(QueuedWork, db.Model):
+    """A mail to send. On PostgreSQL partitioned by day of ``created_at``
+    (``kernel.partitions``): OUTBOX_KEEP_DAYS drops whole days (``outbox.rotate``)."""
+
     __tablename__ = "outbox_message"
-    __table_args__ = (due_index("ix_outbox_due"),)
+    __table_args__ = (
+        due_index("ix_outbox_due"),
+        {"postgresql_partition_by": partitions.partition_by("outbox_message")},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("site_group.id"))
@@ -26,7 +32,7 @@ class OutboxMessage(QueuedWork, db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     # The whole rendered message (recipient, headers, bodies) as encrypted JSON.
     content: Mapped[str] = mapped_column(Encrypted)
-    created_at = mapped_column(UTCDateTime, default=clock.now)
+    created_at = mapped_column(UTCDateTime, default=clock.now, nullable=False)
     sent_at = mapped_column(UTCDateTime, nullable=True)
     # The last mail to an erased person: deleted once sent or finally failed, so nothing of
     # the address outlives its delivery.

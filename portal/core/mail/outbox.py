@@ -17,9 +17,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
-from portal.core.kernel import clock, leases, subject_keys
+from portal.core.kernel import clock, leases, partitions, subject_keys
 from portal.core.kernel.leases import Pass
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail import address_requests, envelope
@@ -195,13 +195,19 @@ def retry_failed() -> int:
     return count
 
 
+def _cut(now):
+    return (now or clock.now()) - timedelta(days=current_app.config["OUTBOX_KEEP_DAYS"])
+
+
 def purge(now=None, batch: int = 10_000) -> int:
     """Delete up to ``batch`` mails sent or given up more than OUTBOX_KEEP_DAYS ago (oldest
     first), so the table holds the backlog and a window of history, not every mail ever sent;
     returns how many went. Bounded, so a run never holds a long transaction: each
-    ``flask lifecycle run`` takes the next batch."""
-    days = current_app.config["OUTBOX_KEEP_DAYS"]
-    cut = (now or clock.now()) - timedelta(days=days)
+    ``flask lifecycle run`` takes the next batch. On PostgreSQL, where ``rotate`` drops whole
+    days, the cut is the start of its day: no row is deleted alone from a day that goes whole."""
+    cut = _cut(now)
+    if partitions.is_postgresql(db.session.get_bind()):
+        cut = partitions.day(cut)
     old = (
         select(OutboxMessage.id)
         .where(
@@ -217,6 +223,41 @@ def purge(now=None, batch: int = 10_000) -> int:
             return 0
         _drop_keys(OutboxMessage.id.in_(ids))
         return db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))).rowcount
+
+
+def rotate(now=None, days: int = 7) -> tuple[int, int]:
+    """PostgreSQL: drop whole days of mail (``kernel.partitions``) created before the start of
+    the day OUTBOX_KEEP_DAYS ago, at most ``days`` a run, before ``purge``. A day still holding
+    a mail that waits, or one sent less than OUTBOX_KEEP_DAYS ago, is kept back (``purge``
+    takes its other rows). (mails dropped, days kept back); nothing on SQLite."""
+    if not partitions.is_postgresql(db.session.get_bind()):
+        return 0, 0
+    cut = _cut(now)
+    old = partitions.expired(db.session.connection(), "outbox_message", partitions.day(cut))
+    db.session.rollback()
+    dropped = kept = 0
+    for name, start, end in old[:days]:
+        count = partitions.step(
+            lambda connection, name=name, start=start, end=end: _drop_day(
+                connection, name, start, end, cut
+            )
+        )
+        dropped += count or 0
+        kept += count is None
+    return dropped, kept
+
+
+def _drop_day(connection, name: str, start, end, cut) -> int | None:
+    waiting = text(f"SELECT 1 FROM {name} WHERE status = :queued OR sent_at >= :cut LIMIT 1")
+    if connection.scalar(waiting, {"queued": QUEUED, "cut": cut}):
+        return None
+    day = [OutboxMessage.created_at < end]
+    if start is not None:
+        day.append(OutboxMessage.created_at >= start)
+    _drop_keys(*day)
+    count = connection.scalar(text(f"SELECT count(*) FROM {name}"))
+    partitions.drop(connection, "outbox_message", name)
+    return count
 
 
 def _drop_keys(*where) -> None:

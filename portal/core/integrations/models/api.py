@@ -3,7 +3,7 @@
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.kernel import clock, subject_keys
+from portal.core.kernel import clock, partitions, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.core.kernel.models.queued import QueuedWork, due_index
@@ -125,7 +125,10 @@ class WebhookEndpoint(db.Model):
 
 
 class WebhookDelivery(QueuedWork, db.Model):
-    """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox."""
+    """One event owed to one endpoint; the worker sends it with a lease, like the mail outbox.
+
+    On PostgreSQL partitioned by day of ``created_at``, like events (``kernel.partitions``).
+    """
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
@@ -136,20 +139,23 @@ class WebhookDelivery(QueuedWork, db.Model):
         # Retention (``integrations.retention``): the oldest deliveries, those of an event.
         Index("ix_webhook_delivery_created", "created_at"),
         Index("ix_webhook_delivery_event", "event_id"),
+        {"postgresql_partition_by": partitions.partition_by("webhook_delivery")},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoint.id"), index=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    # No foreign key: a key into a partitioned table would have to name the event's
+    # created_at too. Retention deletes a delivery with its event, never the event first.
+    event_id: Mapped[int] = mapped_column()
     # The person the event is about (copied from it, no foreign key: the order of what is
     # owed stays kept after an erasure), None for events about no one.
     subject_id: Mapped[int | None] = mapped_column(nullable=True)
     last_status: Mapped[int | None] = mapped_column()
-    created_at = mapped_column(UTCDateTime, default=clock.now)
+    created_at = mapped_column(UTCDateTime, default=clock.now, nullable=False)
     delivered_at = mapped_column(UTCDateTime, nullable=True)
 
     endpoint = relationship("WebhookEndpoint")
-    event = relationship("Event")
+    event = relationship("Event", primaryjoin="foreign(WebhookDelivery.event_id) == Event.id")
 
 
 subject_keys.personal_columns(ExternalId, ("sealed",), keys.by_subject_id)

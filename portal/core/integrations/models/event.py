@@ -1,9 +1,9 @@
 """Consent events for the change feed and webhooks, in commit order (``integrations.events``)."""
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from portal.core.kernel import clock, subject_keys
+from portal.core.kernel import clock, partitions, subject_keys
 from portal.core.kernel.crypto import Encrypted
 from portal.core.kernel.models.base import UTCDateTime
 from portal.core.people import keys
@@ -32,17 +32,30 @@ class Event(db.Model):
     it. The payload holds identifiers, never an address or a name; what personal data an
     event must carry (a profile change's new values) is in ``personal``, encrypted like every
     personal field, and dropped when the person is erased.
+
+    On PostgreSQL the table is partitioned by day of ``created_at`` (``kernel.partitions``):
+    retention drops whole days. Its key there is (``id``, ``created_at``), and nothing
+    refers to it by foreign key (a delivery names its event by ``event_id`` alone).
     """
 
     __tablename__ = "event"
     __table_args__ = (
-        UniqueConstraint("group_id", "seq"),  # an old cursor's event (``cursors.Legacy``)
+        # An old cursor's event (``cursors.Legacy``): numbers were unique when they were
+        # given, and none is given since; a unique constraint would have to hold created_at.
+        Index(
+            "ix_event_group_seq",
+            "group_id",
+            "seq",
+            postgresql_where=text("seq IS NOT NULL"),
+            sqlite_where=text("seq IS NOT NULL"),
+        ),
         # The feed from a moment (``feed.cursor_at``) reads the events after it, not all.
         Index("ix_event_group_created", "group_id", "created_at"),
         # A page of the feed: the group's events after a position, in order.
         Index("ix_event_group_position", "group_id", "xid", "id"),
         # A person's events in order (their export, ``events.emit``'s look at the last one).
         Index("ix_event_subject_position", "subject_id", "xid", "id"),
+        {"postgresql_partition_by": partitions.partition_by("event")},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +69,7 @@ class Event(db.Model):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"), nullable=True)
     payload: Mapped[dict] = mapped_column(JSON)
     personal: Mapped[str | None] = mapped_column(Encrypted, nullable=True)  # JSON, merged in data
-    created_at = mapped_column(UTCDateTime, default=clock.now)
+    created_at = mapped_column(UTCDateTime, default=clock.now, nullable=False)
 
 
 class FeedStart(db.Model):
