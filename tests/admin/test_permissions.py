@@ -62,6 +62,7 @@ ALLOWED = {
     "group_settings": {"owner"},
     "rules": {"owner", "viewer"},
     "rules_update": {"owner"},
+    "rules_preview": {"owner", "viewer"},
     "audit_log": {"owner"},
     "audit_csv": {"owner"},
     "access_log": {"owner"},
