@@ -275,7 +275,7 @@ class KeyStore:
                     )
                 ):
                     raw = self.keys.decrypt_bytes(bytes(wrapped), context=ref.encode())
-                    self._remember(ref, AESGCM(raw))
+                    self._remember(ref, raw)
 
     def existing(self, refs: list[str]) -> set[str]:
         """Which of ``refs`` still have a key in the store."""
