@@ -40,13 +40,22 @@ def old_app(request, tmp_path):
         admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{server}?options=-csearch_path%3D{schema}"
+        url = server
     else:
         url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "PORTAL_KEYS_URL": f"sqlite:///{tmp_path / 'k.db'}"}
     )
     with app.app_context():
+        if schema is not None:  # every connection in the schema, and only there
+
+            @sa.event.listens_for(db.engine, "connect")
+            def _in_schema(connection, record):
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SET search_path TO "{schema}"')
+                connection.commit()
+
+            db.engine.dispose()
         upgrade(revision=BEFORE)
         yield app
         db.session.remove()
