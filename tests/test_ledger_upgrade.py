@@ -3,6 +3,7 @@ the old group chain keeps every hash, is recorded as the group's first anchor, v
 against it, gets sealed like the new rows, and a row cut from it is named."""
 
 import json
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -15,7 +16,7 @@ from portal.core.consent.models import LedgerAnchor, LedgerEntry
 from portal.core.kernel import clock
 from portal.core.people.models.subject import Subject
 from portal.extensions import db
-from tests.conftest import BACKENDS, _postgres_database
+from tests.conftest import BACKENDS
 
 BEFORE = "7c3e1f0a2b9d"  # the revision before per-person chains
 OLD_COLUMNS = [
@@ -27,23 +28,42 @@ OLD_COLUMNS = [
 
 @pytest.fixture(params=BACKENDS)
 def old_app(request, tmp_path):
-    """An app on a database of its own, migrated only up to ``BEFORE``."""
-    made = None
+    """An app on a database of its own, migrated only up to ``BEFORE``.
+
+    On PostgreSQL, a schema of its own in the run's database rather than a database of its
+    own: dropping a database makes the server checkpoint, which on a server busy with other
+    work took over a minute."""
+    schema = None
     if request.param == "postgresql":
-        made = _postgres_database("_upgrade")
-        url = next(made)
+        server = request.getfixturevalue("postgres_url")
+        schema = f"upgrade_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = server
     else:
         url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": url, "PORTAL_KEYS_URL": f"sqlite:///{tmp_path / 'k.db'}"}
     )
     with app.app_context():
+        if schema is not None:  # every connection in the schema, and only there
+
+            @sa.event.listens_for(db.engine, "connect")
+            def _in_schema(connection, record):
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SET search_path TO "{schema}"')
+                connection.commit()
+
+            db.engine.dispose()
         upgrade(revision=BEFORE)
         yield app
         db.session.remove()
         db.engine.dispose()
-    if made is not None:
-        next(made, None)
+    if schema is not None:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def _old_chain(group_id: int, people: list[int]) -> str:

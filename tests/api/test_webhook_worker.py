@@ -10,13 +10,15 @@ from portal.extensions import db
 from tests.api import test_webhooks
 from tests.api.conftest import capture
 from tests.api.test_webhooks import register
+from tests.ops import test_worker_stop
 from tests.ops.test_worker_stop import start, stop, wait_for
 
 receiver = test_webhooks.receiver  # the fixture: a real receiver on loopback
+forker = test_worker_stop.forker  # the fixture: workers forked from one import of the app
 
 
 def test_a_worker_stopped_mid_batch_finishes_the_delivery_under_way_and_hands_back_the_rest(
-    app, api, receiver, database_url, tmp_path
+    app, api, receiver, forker, database_url, tmp_path
 ):
     receiver.start()
     register(api, receiver)
@@ -24,7 +26,7 @@ def test_a_worker_stopped_mid_batch_finishes_the_delivery_under_way_and_hands_ba
         api.post("/consents", json=capture(email=f"p{number}@example.org"))
     receiver.on_request = lambda: time.sleep(0.5)  # a slow receiver: the batch takes seconds
     db.session.remove()
-    worker = start(database_url, tmp_path, "webhooks", "work", "--interval", "0.2")
+    worker = start(forker, database_url, tmp_path, "webhooks", "work", "--interval", "0.2")
     try:
         wait_for(lambda: len(receiver.peers) >= 2)
     finally:
