@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask, g, has_request_context, request, session
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from portal import replica
 from portal.config import from_environment
@@ -163,9 +163,19 @@ def _database_timeouts(app: Flask) -> None:
         return
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     connect_args = dict(options.get("connect_args") or {})
-    connect_args["options"] = (
-        f"-c lock_timeout={int(app.config['DATABASE_LOCK_TIMEOUT_MS'])} "
-        f"-c statement_timeout={int(app.config['DATABASE_STATEMENT_TIMEOUT_MS'])}"
+    # The URL's own `options` (a search_path, an application_name) are kept: connect_args
+    # would otherwise replace them. A timeout the URL sets wins, being later on the line.
+    given = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    connect_args["options"] = " ".join(
+        part
+        for part in (
+            connect_args.get("options", ""),
+            f"-c lock_timeout={int(app.config['DATABASE_LOCK_TIMEOUT_MS'])} "
+            f"-c statement_timeout={int(app.config['DATABASE_STATEMENT_TIMEOUT_MS'])}",
+            given,
+        )
+        if part
     )
     options["connect_args"] = connect_args
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
