@@ -83,18 +83,19 @@ def test_the_preview_is_counted_by_the_worker_and_asked_for_again_by_a_button(cl
     viewer = make_admin(demo, "viewer")
     log_in(client, viewer)
     page = client.get("/admin/rules").get_data(as_text=True)
-    assert "Not counted yet." in page and "Count again" in page
+    assert "Not counted yet." in page and "Count now" in page
     assert _cell(page, "Unconfirmed sign-ups are deleted") == "not counted yet"
     assert post(client, "/admin/rules/preview", {}).status_code == 302
     post(client, "/admin/rules/preview", {})  # twice: still one count queued
     page = client.get("/admin/rules").get_data(as_text=True)
     # No worker yet: the page says so, and shows no number it has not counted.
-    assert "A fresh count is queued" in page and "Count again" not in page
+    assert "A fresh count is queued" in page and "Count now" not in page
     assert _cell(page, "Unconfirmed sign-ups are deleted") == "not counted yet"
     assert count(Job) == 1
     deliver()  # the worker
     page = client.get("/admin/rules").get_data(as_text=True)
     assert "Counted by the worker on" in page and "A fresh count is queued" not in page
+    assert "Count again" in page
     assert _cell(page, "Unconfirmed sign-ups are deleted") == "1"
     sign_up(client, "also-waiting@example.com")
     decide()
