@@ -30,16 +30,11 @@ def run(quick: bool = False) -> list[Figure]:
         api._events(sa.create_engine(url), group_id, count)
         api._vacuum(sa.create_engine(url))
         key, _ = api._new_key(url)
-        server = api._serve(url, port)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            api._feed(base, key, 10_000)  # warm the workers and the cache once
-            large = statistics.median(api._feed(base, key, 10_000)[0] for _ in range(3))
+        with api._portal(url, port) as server:
+            api._feed(server.base, key, 10_000)  # warm the workers and the cache once
+            large = statistics.median(api._feed(server.base, key, 10_000)[0] for _ in range(3))
             load = load_average()
-            small = statistics.median(api._feed(base, key, 1_000)[0] for _ in range(3))
-        finally:
-            server.terminate()
-            server.wait()
+            small = statistics.median(api._feed(server.base, key, 1_000)[0] for _ in range(3))
     return [
         Figure(
             "feed",
