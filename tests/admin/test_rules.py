@@ -3,14 +3,18 @@
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal.core.console.models import AuditEntry
 from portal.core.kernel import clock
 from portal.core.kernel.models.job import Job
+from portal.core.lifecycle import previews
 from portal.core.lifecycle.policy import policy_of
 from portal.extensions import db
+from tests import actions
 from tests.actions import decide, deliver, log_in, post, sign_up
+from tests.conftest import csrf_token
 from tests.factories import START, count, make_admin
 
 
@@ -107,6 +111,35 @@ def test_the_preview_is_counted_by_the_worker_and_asked_for_again_by_a_button(cl
     deliver()
     page = client.get("/admin/rules").get_data(as_text=True)
     assert _cell(page, "Unconfirmed sign-ups are deleted") == "2"
+
+
+@pytest.mark.one_database("postgresql")
+def test_two_first_clicks_at_once_queue_one_count(app, demo, monkeypatch):
+    """Two admins press "Count now" at once, before anything was ever counted. The first is
+    held after it took the group's row and before it looked for a waiting count; the second
+    runs meanwhile and waits for the row's lock (asked of pg_locks). Checking first and
+    inserting after, both found nothing waiting: two jobs, or a unique-key error (a 500)."""
+    clients = []
+    for role in ("viewer", "owner"):
+        client = app.test_client()
+        log_in(client, make_admin(demo, role))
+        page = client.get("/admin/rules").get_data(as_text=True)
+        assert "Count now" in page
+        clients.append((client, csrf_token(page)))
+    db.session.remove()
+
+    def click(client, token):
+        return lambda: client.post("/admin/rules/preview", data={"csrf_token": token})
+
+    answers, errors = actions.held_at(
+        app, monkeypatch, previews, "_waiting", *(click(*pair) for pair in clients)
+    )
+    assert errors == []
+    assert [answer.status_code for answer in answers] == [302, 302]
+    assert count(Job) == 1
+    for client, _ in clients:
+        page = client.get("/admin/rules").get_data(as_text=True)
+        assert "A fresh count is queued" in page and "Count now" not in page
 
 
 def test_saving_the_rules_queues_a_fresh_count(client, demo):
