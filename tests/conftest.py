@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from flask_migrate import upgrade
 
 from portal import create_app
@@ -127,6 +128,8 @@ def database_url(request, tmp_path_factory):
     )
     with app.app_context():
         upgrade()
+        with db.engine.connect() as connection:
+            _PARTITIONS[url] = _partitions(connection)
         db.engine.dispose()
     _close_key_stores()
     return url
@@ -137,6 +140,50 @@ def _close_key_stores() -> None:
 
     for store in list(KeyStore.opened):
         store.engine.dispose()
+
+
+# The day partitions each PostgreSQL session database had once migrated: {url: {name: (parent,
+# bound)}}. A test that makes days ahead or drops past ones changes the database's shape, which
+# emptying the tables does not undo; ``_partitions_back`` does, so that every test starts from
+# the same days (a retention test counts the days it finds past their time).
+_PARTITIONS: dict[str, dict[str, tuple[str, str]]] = {}
+
+
+def _partitions(connection) -> dict[str, tuple[str, str]]:
+    if connection.dialect.name != "postgresql":
+        return {}
+    rows = connection.execute(
+        sa.text(
+            "SELECT c.relname, p.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+            " WHERE c.relkind = 'r' AND c.relispartition AND pg_table_is_visible(c.oid)"
+        )
+    )
+    return {name: (parent, bound) for name, parent, bound in rows}
+
+
+def _same(found: dict, wanted: dict) -> set[str]:
+    return {name for name in found.keys() & wanted.keys() if found[name] == wanted[name]}
+
+
+def _partitions_back(connection, url: str) -> None:
+    """Drop the partitions the test made and make again (empty) those it dropped: one catalog
+    read when the test changed nothing. Inside the emptying's transaction, once the rows are
+    deleted: a day made again must find none of its rows in the default partition."""
+    wanted = _PARTITIONS.get(url)
+    if not wanted:
+        return
+    found = _partitions(connection)
+    if found == wanted:
+        return
+    # A connection the test left open on a table would hold the drop for ever: fail instead.
+    connection.execute(sa.text("SET LOCAL lock_timeout = '30s'"))
+    for name in found.keys() - wanted.keys() - _same(found, wanted):
+        connection.execute(sa.text(f'DROP TABLE "{name}"'))
+    missing = wanted.keys() - _same(found, wanted)
+    for name in sorted(missing, key=lambda name: wanted[name][1] == "DEFAULT"):  # days first
+        parent, bound = wanted[name]
+        connection.execute(sa.text(f'CREATE TABLE "{name}" PARTITION OF "{parent}" {bound}'))
 
 
 def _empty_tables() -> None:
@@ -156,6 +203,7 @@ def _empty_tables() -> None:
     with db.engine.begin() as connection:
         for name in tables:
             connection.execute(sa.text(f'DELETE FROM "{name}"'))
+        _partitions_back(connection, current_app.config["SQLALCHEMY_DATABASE_URI"])
         # Ids start again at 1, as in a new database.
         if db.engine.dialect.name == "postgresql":
             connection.execute(

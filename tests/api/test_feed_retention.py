@@ -149,13 +149,13 @@ def test_a_day_a_long_reader_holds_is_kept_back_and_goes_with_the_next_run(api):
     grants(api, "news")
     partitions.make_ahead(start)
     if partitions.is_postgresql(db.session.get_bind()):
+        # The days before the test's (the migration's, every test starts with them) go first,
+        # so that the test's day is the only one past its time at ``later``.
+        retention.rotate(start + timedelta(days=30))
         with db.engine.connect() as reader:
             reader.execute(sa.text("SELECT count(*) FROM event"))  # its transaction stays open
             held = retention.rotate(later)
-            # The day waits for the reader (as would any past day an earlier test left in the
-            # shared database: partitions outlive the rows a test deletes).
-            assert held.events == 0 and held.kept >= 1
-            assert f"event_p{start:%Y%m%d}" in partitions.partition_names(reader)
+            assert (held.events, held.kept) == (0, 1)
             reader.rollback()
     days = retention.rotate(later)
     events, _ = retention.purge(later)
