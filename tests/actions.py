@@ -205,8 +205,10 @@ def side_by_side(app, monkeypatch, module, name: str):
     made it too, or is waiting for a lock this one holds (PostgreSQL's ``pg_blocking_pids``),
     or has finished: a race made certain, without waiting on a timeout."""
     read = getattr(module, name)
-    has_read, done = {}, {}  # thread -> event
-    both_started = threading.Barrier(2, timeout=30)
+    # One slot per thread, made before either starts: a thread finds the other's events
+    # without a rendezvous, whether the other has started yet or not.
+    has_read, done = (threading.Event(), threading.Event()), (threading.Event(), threading.Event())
+    slots, taking = iter(range(2)), threading.Lock()
     mine = threading.local()
 
     def blocked_by(pid: int) -> bool:
@@ -221,11 +223,11 @@ def side_by_side(app, monkeypatch, module, name: str):
 
     def read_then_wait(*args, **kwargs):
         found = read(*args, **kwargs)
-        me = threading.get_ident()
-        if me in has_read and not getattr(mine, "paused", False):  # not the test's own reads
+        me = getattr(mine, "slot", None)  # None: the test's own reads
+        if me is not None and not getattr(mine, "paused", False):
             mine.paused = True
             has_read[me].set()
-            other = next(thread for thread in has_read if thread != me)
+            other = 1 - me
             pid = db.session.scalar(text("SELECT pg_backend_pid()"))  # the one holding my locks
             deadline = time.monotonic() + 30
             while not (has_read[other].is_set() or done[other].is_set() or blocked_by(pid)):
@@ -235,18 +237,24 @@ def side_by_side(app, monkeypatch, module, name: str):
 
     def started(work):
         def run():
-            me = threading.get_ident()
-            has_read[me], done[me] = threading.Event(), threading.Event()
-            both_started.wait()
+            with taking:
+                mine.slot = next(slots)
             try:
                 return work()
             finally:
-                done[me].set()
+                done[mine.slot].set()
 
         return run
 
+    def runner(work):
+        nonlocal slots
+        slots = iter(range(2))  # a runner may be used again: fresh slots and events
+        for flag in (*has_read, *done):
+            flag.clear()
+        return at_once(app, started(work), workers=2)
+
     monkeypatch.setattr(module, name, read_then_wait)
-    return lambda work: at_once(app, started(work), workers=2)
+    return runner
 
 
 # The console

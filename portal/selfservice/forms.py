@@ -8,6 +8,7 @@ from portal.core.kernel.errors import InvalidInput
 from portal.core.people import profile
 from portal.core.people.models.subject import Subject
 from portal.forms import Form
+from portal.preferences.forms import ContactForm
 
 # The inputs of each field, as the page names them.
 INPUTS = {
@@ -33,19 +34,15 @@ class EmailForm(Form):
     email = EmailField(_l("New email address"))
 
 
-class ProfileForm(Form):
+class ProfileForm(ContactForm):
     """Every input of the profile section, posted at once (``INPUTS``); ``read_field`` turns
-    each field's inputs into its value, the core's parsers checking them."""
+    each field's inputs into its value, the core's parsers checking them. The contact fields
+    (mobile, postal) are the centre's own (``ContactForm``), so both pages read them alike; the
+    error summary's order comes from ``INPUTS`` and the profile's field names, not from here."""
 
     first_name = StringField(_l("First name"))
     last_name = StringField(_l("Last name"))
     preferred_language = StringField(_l("Preferred language"))
-    mobile_number = StringField(_l("Mobile number"))
-    postal_line1 = StringField(_l("Street and number"))
-    postal_line2 = StringField(_l("Address line 2 (optional)"))
-    postal_postcode = StringField(_l("Postcode"))
-    postal_city = StringField(_l("Town or city"))
-    postal_country = StringField(_l("Country"))
     birth_day = StringField(_l("Day"))
     birth_month = StringField(_l("Month"))
     birth_year = StringField(_l("Year"))

@@ -6,9 +6,11 @@ console steps, which Chromium then follows: the owner enrols two-factor sign-in 
 recovery codes, sets the group's postal address, sets up two brands with topics and consent
 texts, invites a brand admin who accepts; a person signs up on a new brand and confirms through
 the mail; the owner forgets the password, resets it by mail and signs in with a recovery code.
-Only the port differs from the README: 5000 may be taken on a shared machine.
+Only the port differs from the README: 5000 may be taken on a shared machine, so the server
+runs on a free port, and again on another if that one is taken before the server binds it.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -106,16 +108,42 @@ def _run(lines: list[str], env: dict, stdin: str = "") -> str:
     return done.stdout
 
 
-def _wait_for_server(port: int, server) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the README's server stopped"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
+def _serve(script: list[str], env_at, log: Path):
+    """The README's serve block, its port replaced by a free one; (server, port) once this
+    server says it listens. A port is picked free and then bound by another process, so a
+    port another program took in between is no failure: the block runs again on another.
+    Only the server's own "Running on" counts: a connection could reach the other program."""
+    for _ in range(5):
+        port = _free_port()
+        lines = [*script[:-1], script[-1].replace("5000", str(port))]
+        with log.open("w") as output:
+            server = subprocess.Popen(
+                ["bash", "-c", "\n".join(lines)],
+                cwd=ROOT,
+                env=env_at(port),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: server and worker end together
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            said = log.read_text()
+            if f"Running on http://127.0.0.1:{port}" in said:
+                return server, port
+            if f"Port {port} is in use by another program" in said:
+                break
+            assert server.poll() is None, f"the README's server stopped:\n{said}"
             time.sleep(0.2)
-    raise AssertionError("the README's server did not start")
+        else:
+            raise AssertionError(f"the README's server did not start:\n{log.read_text()}")
+        _stop(server)
+    raise AssertionError("five free ports were each taken before the README's server bound them")
+
+
+def _stop(server) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group may have ended already
+        os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
 
 
 def _mail_to(smtp, address: str, count: int = 1):
@@ -134,7 +162,7 @@ def _link(message, part: str) -> str:
 
 
 @pytest.fixture
-def served(fresh_database, smtp_sink):
+def served(fresh_database, smtp_sink, tmp_path):
     """Blocks 1 to 3 of the section run; yields (base URL, the output of block 2)."""
     smtp_sink.clear()
     blocks = readme_blocks()
@@ -142,30 +170,21 @@ def served(fresh_database, smtp_sink):
     assert kinds == ["sh", "sh", "text", "sh"], kinds
     (_, get), (_, setup), (_, shown), (_, serve) = blocks
     assert get[0].startswith("git clone ") and get[1:] == ["make install"]
-    port = _free_port()
-    env = _environment(fresh_database, port, smtp_sink.port)
+    shown_port = _free_port()  # what block 2 prints; the server's may differ (see _serve)
+    env = _environment(fresh_database, shown_port, smtp_sink.port)
     _run(get[1:], env)  # the clone is this folder; `make install` runs as written
     output = _run(setup, env, stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    expected = [line.replace("127.0.0.1:5000", f"127.0.0.1:{port}") for line in shown]
+    expected = [line.replace("127.0.0.1:5000", f"127.0.0.1:{shown_port}") for line in shown]
     assert all(line in output.splitlines() for line in expected), output
     assert "owner admin:1 created for maison-ferrand" in output
     exports = [line for line in setup if line.startswith("export ")]
     assert serve[-1] == ".venv/bin/flask run --port 5000"
-    script = [*exports, *serve[:-1], serve[-1].replace("5000", str(port))]
-    server = subprocess.Popen(
-        ["bash", "-c", "\n".join(script)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the server and the worker end together
-    )
+    at = lambda port: _environment(fresh_database, port, smtp_sink.port)  # noqa: E731
+    server, port = _serve([*exports, *serve], at, tmp_path / "served.log")
     try:
-        _wait_for_server(port, server)
         yield f"http://127.0.0.1:{port}"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        _stop(server)
 
 
 def _sign_in(page, base, email, password, code=""):
