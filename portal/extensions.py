@@ -181,6 +181,14 @@ class _Leases:
 
 
 class PortalLimiter(Limiter):
+    """Flask-Limiter for the pages' limits (sign-up, sign-in, console); API requests are
+    counted by ``portal.api.limits`` instead, which it leaves alone."""
+
+    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
+        if request.blueprint == "api":
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
     def reset(self) -> None:
         """Empty the storage and what each strategy remembers of it."""
         super().reset()
@@ -189,6 +197,14 @@ class PortalLimiter(Limiter):
 
 
 _WINDOWS = "portal.ratelimit_windows"  # this request's hits, by limit key
+# The API's limit shown to the client in this request: (RateLimitItem, WindowStats), set by
+# ``portal.api.limits`` (RateLimit headers, and Retry-After when it refused the request).
+RATE_SHOWN = "portal.ratelimit_shown"
+
+
+def window_of(strategy, item: RateLimitItem, identifiers) -> WindowStats:
+    """The window a hit just counted in (KnownWindow remembers it: no storage round trip)."""
+    return strategy.get_window_stats(item, *identifiers)
 STRATEGIES["fixed-window-known"] = KnownWindow
 
 # Flask-Limiter's own headers stay off (they would ask the storage again, see KnownWindow);
@@ -201,6 +217,9 @@ limiter = PortalLimiter(
 
 def retry_after() -> dict[str, str]:
     """``Retry-After`` for a request the limiter refused: seconds until its window resets."""
+    shown = request.environ.get(RATE_SHOWN)
+    if shown is not None:
+        return {"Retry-After": str(max(1, math.ceil(shown[1].reset_time - time.time())))}
     limit = limiter.current_limit
     if limit is None:
         return {}

@@ -5,18 +5,19 @@ import time
 
 from flask import Blueprint, Flask, current_app, request
 
-from portal.api import auth, problems
+from portal.api import limits, problems
 from portal.core.kernel import transaction
 from portal.core.kernel.errors import Forbidden, InvalidInput, NotFound, Refused
-from portal.extensions import csrf, limiter
+from portal.extensions import RATE_SHOWN, csrf
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from portal.api import contract  # noqa: E402 - it reads nothing of this module
 
-# Once, at import: the extensions are module-level and would stack a limit per create_app().
+# Once, at import: the extensions are module-level and would stack one per create_app().
 csrf.exempt(blueprint)
-limiter.limit(auth.rate_limit, key_func=auth.rate_key)(blueprint)
+# Clients' rate limits: first, so a refused request takes no database connection.
+blueprint.before_request(limits.check)
 
 
 @blueprint.before_request
@@ -63,17 +64,17 @@ def rate_limit_headers(response):
     """The client's quota on every answer, in the names of the IETF draft
     (draft-ietf-httpapi-ratelimit-headers-07): RateLimit-Limit, -Remaining, -Reset (seconds
     until the window ends) and -Policy (quota;w=window seconds). Read from what the limiter's
-    hit learnt (``extensions.KnownWindow``): no storage round trip of their own.
+    hit learnt (``limits.check``, ``extensions.KnownWindow``): no storage round trip of their
+    own.
     """
-    limit = limiter.current_limit
-    if limit is not None:
-        window = limit.window
-        amount = limit.limit.amount
-        response.headers["RateLimit-Limit"] = str(amount)
-        response.headers["RateLimit-Remaining"] = str(window.remaining)
-        reset = max(0, math.ceil(window.reset_time - time.time()))
-        response.headers["RateLimit-Reset"] = str(reset)
-        response.headers["RateLimit-Policy"] = f"{amount};w={limit.limit.get_expiry()}"
+    shown = request.environ.get(RATE_SHOWN)
+    if shown is not None:
+        item, window = shown
+        headers = response.headers
+        headers["RateLimit-Limit"] = str(item.amount)
+        headers["RateLimit-Remaining"] = str(window.remaining)
+        headers["RateLimit-Reset"] = str(max(0, math.ceil(window.reset_time - time.time())))
+        headers["RateLimit-Policy"] = f"{item.amount};w={item.get_expiry()}"
     return response
 
 

@@ -2,7 +2,7 @@
 
 from functools import wraps
 
-from flask import current_app, request
+from flask import request
 
 from portal.api.problems import Problem
 from portal.core.integrations import clients, recipients
@@ -49,10 +49,6 @@ def rate_key() -> str:
     most requests); requests without a valid key count per address, one by one."""
     client = current_client()
     return f"{LEASED}{client.id}" if client else f"api-anonymous:{client_address()}"
-
-
-def rate_limit() -> str:
-    return current_app.config["RATELIMIT_API"]
 
 
 def requires(scope: str | None, *, personal: bool = False):
