@@ -368,6 +368,8 @@ def run_lifecycle(dry_run, batch, slug):
         for group in groups:
             rows = rollups.roll_up(group.id)
             click.echo(f"{group.slug} dashboard: {rows} daily figures of closed days written")
+        pruned = rollups.prune()
+        click.echo(f"daily figures older than DAILY_FIGURES_DAYS: deleted {pruned}")
         _resend(batch=None)
         from portal.core.integrations import idempotency
 

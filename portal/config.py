@@ -36,6 +36,11 @@ class ConfigError(RuntimeError):
 KNOWN_DEFAULTS = {"change-me", "changeme", "secret", "dev", "development", "test", "password"}
 
 
+# The dashboard's window of daily figures (``console.rollups.WINDOW_DAYS``): its 12 weeks from
+# whichever weekday it is. No shorter retention of them is accepted.
+FIGURES_WINDOW_DAYS = 12 * 7 + 7
+
+
 def check_secrets(env) -> None:
     """Outside development, refuse to start with a default, short or reused secret."""
     from portal.core.kernel.crypto import decode_key
@@ -87,6 +92,12 @@ def from_environment(instance_path: str) -> dict:
         replica_url = "postgresql+psycopg://" + replica_url[len("postgresql://") :]
 
     mail_server = env.get("MAIL_SERVER", "")
+    figures_days = int(env.get("DAILY_FIGURES_DAYS", "400"))
+    if figures_days < FIGURES_WINDOW_DAYS:
+        raise ConfigError(
+            f"DAILY_FIGURES_DAYS must be at least {FIGURES_WINDOW_DAYS}: the dashboard shows"
+            " 12 weeks of daily figures."
+        )
     return {
         "PORTAL_ENV": "development" if development else env.get("PORTAL_ENV"),
         "SECRET_KEY": secret("SECRET_KEY", "secret_key", lambda: secrets.token_hex(32)),
@@ -162,6 +173,8 @@ def from_environment(instance_path: str) -> dict:
         "EVENT_RETENTION_DAYS": int(env.get("EVENT_RETENTION_DAYS", "30")),
         "WEBHOOK_DELIVERY_RETENTION_DAYS": int(env.get("WEBHOOK_DELIVERY_RETENTION_DAYS", "30")),
         "RETENTION_BATCH": int(env.get("RETENTION_BATCH", "10000")),
+        # The dashboard's daily roll-ups (``console.rollups.prune``).
+        "DAILY_FIGURES_DAYS": figures_days,
         "ERASURE_RESEND_BATCH": int(env.get("ERASURE_RESEND_BATCH", "100")),
         "ERASURE_STATUS_MAX_AGE": int(env.get("ERASURE_STATUS_MAX_AGE", str(365 * 86400))),
         # Passkeys (WebAuthn): both default to what PORTAL_BASE_URL says (see the README).

@@ -1,14 +1,16 @@
 """The dashboard's past days come from daily roll-ups that `flask lifecycle run` writes; the
 figures are the same as counted from the records."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from babel.dates import format_skeleton
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
+from portal.core.consent.models import SignupRequest
 from portal.core.consent.preferences import unsubscribe_all
 from portal.core.console import rollups
-from portal.core.console.models import DailyFigures
+from portal.core.console.models import DailyFigures, FiguresBefore
 from portal.core.kernel import clock
 from portal.core.kernel.transaction import commit_session
 from portal.core.people import erasure
@@ -113,3 +115,82 @@ def test_a_day_rolled_up_again_is_the_same_row(client, demo, smtp):
     }
     assert rollups.roll_up(demo.id) == rollups.AGAIN_DAYS * len(demo.brands)
     assert rows() == before
+
+
+CONFIRMED = re.compile(r"(\d+) of (\d+) sign-ups confirmed")
+STALE = re.compile(r"Pending sign-ups older than 48 hours</span><span class=\"value\">(\d+)<")
+
+
+def _all_time(client) -> tuple[int, int, int]:
+    """(confirmed, requested, pending over 48 hours) as the dashboard shows them."""
+    page = client.get("/admin/").get_data(as_text=True)
+    confirmed, requested = map(int, CONFIRMED.search(page).groups())
+    return confirmed, requested, int(STALE.search(page).group(1))
+
+
+def _records() -> tuple[int, int, int]:
+    """The same figures counted from the sign-up requests alone."""
+    signups = select(func.count()).where(SignupRequest.source != "admin")
+    return (
+        db.session.scalar(signups.where(SignupRequest.confirmed_at.is_not(None))),
+        db.session.scalar(signups),
+        db.session.scalar(
+            signups.where(
+                SignupRequest.confirmed_at.is_(None),
+                SignupRequest.requested_at < clock.now() - timedelta(hours=48),
+            )
+        ),
+    )
+
+
+def test_all_time_figures_are_carried_by_the_run_and_equal_a_count_of_the_records(
+    client, demo, smtp
+):
+    _journey(client, demo, smtp)  # Thursday: Monday is carried, Tuesday and Wednesday rolled
+    log_in(client, make_admin(demo, "viewer"))
+    sign_up(client, "today@example.com")  # today's, counted live
+    decide()
+    carried = db.session.scalars(select(FiguresBefore)).all()
+    assert {row.before for row in carried} == {(MONDAY + timedelta(days=1)).date()}
+    assert sum(row.signups for row in carried) == 2  # Ann and Vee, on Monday
+    shown = _all_time(client)
+    assert shown == _records() == (1, 4, 1)  # Ann confirmed; Vee waiting since Monday
+    camille = brand("camille")
+    with commit_session():  # edited rows show: the page read them
+        db.session.execute(
+            update(FiguresBefore)
+            .where(FiguresBefore.brand_id == camille.id)
+            .values(
+                signups=FiguresBefore.signups + 100,
+                confirmations=FiguresBefore.confirmations + 50,
+            )
+        )
+        db.session.execute(
+            update(DailyFigures)
+            .where(
+                DailyFigures.brand_id == camille.id,
+                DailyFigures.day == (MONDAY + timedelta(days=2)).date(),
+            )
+            .values(signups=DailyFigures.signups + 10)
+        )
+    assert _all_time(client) == (1 + 50, 4 + 110, 1)
+    with commit_session():  # before any run: what the records alone say
+        db.session.execute(delete(FiguresBefore))
+    assert _all_time(client) == shown
+
+
+def test_old_daily_figures_go_a_batch_a_run_and_no_figure_changes(client, demo, smtp, app):
+    _journey(client, demo, smtp)
+    log_in(client, make_admin(demo, "viewer"))
+    app.config["DAILY_FIGURES_DAYS"] = rollups.WINDOW_DAYS
+    before, page = _csv(client), _all_time(client)
+    rows = db.session.scalar(select(func.count()).select_from(DailyFigures))
+    # The first run rolled up the window back from Tuesday; two of its days are now older.
+    old = 2 * len(demo.brands)
+    assert rollups.prune(batch=old - 1) == old - 1
+    assert rollups.prune(batch=old - 1) == 1
+    assert rollups.prune() == 0
+    assert db.session.scalar(select(func.count()).select_from(DailyFigures)) == rows - old
+    oldest = db.session.scalar(select(func.min(DailyFigures.day)))
+    assert oldest == clock.now().date() - timedelta(days=rollups.WINDOW_DAYS)
+    assert (_csv(client), _all_time(client)) == (before, page)

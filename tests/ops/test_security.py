@@ -82,3 +82,9 @@ def test_proxy_hops_decide_the_client_address(app, client, demo, monkeypatch):
     from portal.core.consent.ledger import personal_part
 
     assert personal_part(row)["ip"] == "127.0.0.0"  # no proxy configured: the header is ignored
+
+
+def test_a_retention_of_daily_figures_shorter_than_the_dashboard_is_refused(monkeypatch):
+    monkeypatch.setenv("DAILY_FIGURES_DAYS", "30")
+    with pytest.raises(ConfigError, match="DAILY_FIGURES_DAYS must be at least 91"):
+        create_app()

@@ -203,6 +203,15 @@ class SignupRequest(db.Model):
             postgresql_where=text("confirmed_at IS NULL"),
             sqlite_where=text("confirmed_at IS NULL"),
         ),
+        # The dashboard's pending sign-ups older than 48 hours, a brand's waiting requests
+        # by age: a range of the same small set.
+        Index(
+            "ix_signup_request_brand_unconfirmed",
+            "brand_id",
+            "requested_at",
+            postgresql_where=text("confirmed_at IS NULL"),
+            sqlite_where=text("confirmed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,7 +2,15 @@
 
 The weekly series read past days from the daily roll-ups (``rollups``) and count only the
 days not rolled up yet (today) from the records, so a page reads a bounded number of rows
-whatever the size of the ledger.
+whatever the size of the ledger. So does the confirmation rate (``totals``: all-time counts
+carried by the lifecycle run, plus the roll-ups and today's records).
+
+Two figures are states of now, which no sum of past days gives, and are counted live: pending
+sign-ups older than 48 hours (a request confirmed since no longer counts) by a range of the
+index of waiting requests (a small set: the ``unconfirmed`` rule deletes them once due), and
+the active consents per topic and channel (a consent leaves "granted" by withdrawal, expiry,
+the lifecycle's rules or erasure) by a range of the (topic, channel, state) index, one entry
+per consent granted.
 
 Figures hold no personal data: only counts per topic, channel and week.
 """
@@ -12,10 +20,10 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import func, literal, select
 
 from portal.core.consent.models import GRANTED, Consent, SignupRequest
-from portal.core.console import counts, rollups
+from portal.core.console import counts, rollups, totals
 from portal.core.console.audit import safe_cell
 from portal.core.console.counts import SERIES
 from portal.core.console.models import DailyFigures
@@ -66,13 +74,11 @@ def _erasures_column(brand_ids: list[int]):
     return DailyFigures.erasures_once if every == set(brand_ids) else None
 
 
-def _series(brand_ids: list[int], weeks: list[date], today: date) -> dict[str, list[int]]:
-    """Each series per week: the days rolled up for every brand from ``DailyFigures``, the
-    days after them (today, or more if no run has rolled them up yet) counted from the
-    records, by index ranges."""
+def _series(brand_ids: list[int], weeks: list[date], live_from: date) -> dict[str, list[int]]:
+    """Each series per week: the days rolled up for every brand (before ``live_from``) from
+    ``DailyFigures``, the days after them (today, or more if no run has rolled them up yet)
+    counted from the records, by index ranges."""
     start = weeks[0]
-    through = rollups.rolled_through(brand_ids, start)
-    live_from = min(through + timedelta(days=1), today) if through else start
     per_week = {name: dict.fromkeys(weeks, 0) for name in SERIES}
     erasures = _erasures_column(brand_ids)
     columns = [getattr(DailyFigures, name) for name in SERIES]
@@ -115,12 +121,16 @@ def compute(brand_ids: list[int]) -> Figures:
         key=lambda row: (row[0].brand_id, row[0].position, row[0].id, row[1]),
     )
     figures = Figures(active=active, weeks=weeks)
-    figures.series = _series(brand_ids, weeks, now.date())
-    # Requests to confirm again after a policy change (source "admin") are not sign-ups.
-    requests = and_(SignupRequest.brand_id.in_(brand_ids), SignupRequest.source != "admin")
-    figures.requested, figures.confirmed = db.session.execute(
-        select(func.count(), func.count(SignupRequest.confirmed_at)).where(requests)
-    ).one()
+    through = rollups.rolled_through(brand_ids, weeks[0])
+    live_from = min(through + timedelta(days=1), now.date()) if through else weeks[0]
+    figures.series = _series(brand_ids, weeks, live_from)
+    requests = totals.requests(brand_ids)
+    found = totals.all_time(brand_ids, live_from if through else None)
+    if found is None:  # no run has carried a brand's figures yet: count the records
+        found = db.session.execute(
+            select(func.count(), func.count(SignupRequest.confirmed_at)).where(requests)
+        ).one()
+    figures.requested, figures.confirmed = found
     figures.stale_pending = db.session.scalar(
         select(func.count()).where(
             requests,

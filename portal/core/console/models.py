@@ -147,4 +147,21 @@ class DailyFigures(db.Model):
     computed_at = mapped_column(UTCDateTime, default=clock.now)
 
 
+class FiguresBefore(db.Model):
+    """One brand's all-time sign-up figures of the days before ``before`` (UTC; that day not
+    included): sign-up requests made, and requests confirmed, by the day of each. `flask
+    lifecycle run` carries it forward over the days no run counts again (``console.totals``);
+    the dashboard adds the roll-ups of the days since and today's records."""
+
+    __tablename__ = "figures_before"
+
+    brand_id: Mapped[int] = mapped_column(
+        ForeignKey("brand.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    before: Mapped[date] = mapped_column(Date)
+    signups: Mapped[int] = mapped_column(default=0)
+    confirmations: Mapped[int] = mapped_column(default=0)
+    computed_at = mapped_column(UTCDateTime, default=clock.now)
+
+
 subject_keys.personal_columns(AccessEntry, ("reason",), keys.by_subject_id)

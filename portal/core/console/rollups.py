@@ -10,22 +10,28 @@ in one transaction by insert-or-update on (brand, day). So:
 - no lock beyond the rows written: consent changes never wait for a roll-up;
 - the last ``AGAIN_DAYS`` closed days are counted again on every run, for rows committed
   just after midnight with a time before it;
-- a run reads the days it writes, never the whole ledger.
+- a run reads the days it writes, never the whole ledger;
+- it carries the all-time sign-up figures forward in the same transaction (``totals``).
+
+``prune`` deletes the rows older than ``DAILY_FIGURES_DAYS`` (carried already: the dashboard
+reads 12 weeks), ``RETENTION_BATCH`` a run.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.core.console import counts
-from portal.core.console.models import DailyFigures
+from portal.config import FIGURES_WINDOW_DAYS
+from portal.core.console import counts, totals
+from portal.core.console.models import DailyFigures, FiguresBefore
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import commit_session
 from portal.extensions import db
 
-WINDOW_DAYS = 12 * 7 + 7  # the dashboard's 12 weeks, from whichever weekday it is
+WINDOW_DAYS = FIGURES_WINDOW_DAYS  # the dashboard's 12 weeks, from whichever weekday it is
 AGAIN_DAYS = 2
 FIGURES = ("signups", "confirmations", "optouts", "erasures", "erasures_once", "imports")
 
@@ -80,6 +86,8 @@ def roll_up(group_id: int) -> int:
     with commit_session():
         for start in range(0, len(rows), 500):
             db.session.execute(_upsert(), rows[start : start + 500])
+        # The days no run counts again go into the all-time figures (confirmation rate).
+        totals.carry(brands, today - timedelta(days=AGAIN_DAYS))
     return len(rows)
 
 
@@ -88,3 +96,26 @@ def _upsert():
     statement = dialect.insert(DailyFigures.__table__)
     again = {name: statement.excluded[name] for name in (*FIGURES, "computed_at")}
     return statement.on_conflict_do_update(index_elements=["brand_id", "day"], set_=again)
+
+
+def prune(now=None, batch: int | None = None) -> int:
+    """Delete the rows of days older than ``DAILY_FIGURES_DAYS`` (at least the dashboard's
+    window, checked at start-up), ``batch`` (``RETENTION_BATCH``) at most, oldest first; only
+    days their brand's all-time figures carry already (``totals``), so no total changes."""
+    today = (now or clock.now()).date()
+    cut = today - timedelta(days=current_app.config["DAILY_FIGURES_DAYS"])
+    batch = batch or current_app.config["RETENTION_BATCH"]
+    carried = select(FiguresBefore.brand_id).where(
+        FiguresBefore.brand_id == DailyFigures.brand_id, FiguresBefore.before > DailyFigures.day
+    )
+    old = (
+        select(DailyFigures.id)
+        .where(DailyFigures.day < cut, carried.exists())
+        .order_by(DailyFigures.day)
+        .limit(batch)
+    )
+    with commit_session():
+        ids = db.session.scalars(old).all()
+        if ids:
+            db.session.execute(delete(DailyFigures).where(DailyFigures.id.in_(ids)))
+    return len(ids)

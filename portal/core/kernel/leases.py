@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from portal.core.kernel import clock
+from portal.core.kernel import clock, partitions
 from portal.core.kernel.models.queued import FAILED, QUEUED
 from portal.extensions import db
 
@@ -28,40 +28,43 @@ def due(model, now):
     )
 
 
-def claim(model, owner: str, limit: int, *conditions) -> list[int]:
-    """Lease up to ``limit`` due rows of ``model`` to ``owner``; returns their ids, in order.
+def claim(model, owner: str, limit: int, *conditions) -> list:
+    """Lease up to ``limit`` due rows of ``model`` to ``owner``; returns their keys in order
+    (``partitions.key_of``: the id, and the creation time of a table partitioned by day, so
+    that what the worker does next with a row reads only the row's own day).
     ``conditions``: more a row must meet to be taken now (webhooks: its turn in order).
 
     Commits, so the lease is visible to other workers before any slow work starts.
     """
     now = clock.now()
-    query = select(model.id).where(*due(model, now), *conditions).order_by(model.id).limit(limit)
+    key = partitions.key_of(model)
+    query = select(*key).where(*due(model, now), *conditions).order_by(model.id).limit(limit)
     if db.engine.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(query))
-    if ids:
+    keys = db.session.execute(query).all()
+    if keys:
         lease = now + timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
         db.session.execute(
             update(model)
-            .where(model.id.in_(ids), *due(model, now))
+            .where(*partitions.named(model, keys), *due(model, now))
             .values(lease_owner=owner, lease_until=lease)
         )
     db.session.commit()
-    if not ids:
+    if not keys:
         return []
-    return list(
-        db.session.scalars(
-            select(model.id).where(model.id.in_(ids), model.lease_owner == owner).order_by(model.id)
-        )
-    )
+    mine = partitions.named(model, keys)
+    return db.session.execute(
+        select(*key).where(*mine, model.lease_owner == owner).order_by(model.id)
+    ).all()
 
 
-def release(model, owner: str, ids: list[int] | None = None) -> int:
-    """Hand back rows of ``model`` that ``owner`` leased and did not start (``ids``; None:
-    all it holds), due again at once for any worker; commits. Returns how many."""
+def release(model, owner: str, keys: list | None = None) -> int:
+    """Hand back rows of ``model`` that ``owner`` leased and did not start (``keys``, as
+    ``claim`` gave them; None: all it holds), due again at once for any worker; commits.
+    Returns how many."""
     query = update(model).where(model.lease_owner == owner, model.status == QUEUED)
-    if ids is not None:
-        query = query.where(model.id.in_(ids))
+    if keys is not None:
+        query = query.where(*partitions.named(model, keys))
     count = db.session.execute(query.values(lease_owner=None, lease_until=None)).rowcount
     db.session.commit()
     return count

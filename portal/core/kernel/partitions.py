@@ -33,6 +33,22 @@ LOCK_TIMEOUT = "1s"
 _BOUND = re.compile(r"FROM \((MINVALUE|'[^']+')\) TO \((MAXVALUE|'[^']+')\)")
 
 
+def key_of(model) -> tuple:
+    """The columns that name one row of ``model``: its id and, for a table partitioned by day,
+    its creation time too. By id alone PostgreSQL probes every partition's key index (one a
+    day kept); with the time it reads the row's own day. Ids come from one sequence, so the
+    time only narrows the search."""
+    table = model.__tablename__
+    return (model.id, getattr(model, TABLES[table])) if table in TABLES else (model.id,)
+
+
+def named(model, keys) -> tuple:
+    """Where-clauses naming the rows ``keys`` (rows of ``key_of(model)``'s columns)."""
+    return tuple(
+        column.in_(sorted({key[n] for key in keys})) for n, column in enumerate(key_of(model))
+    )
+
+
 def partition_by(table: str) -> str:
     """What a model passes as ``postgresql_partition_by``."""
     return f"RANGE ({TABLES[table]})"

@@ -104,7 +104,7 @@ def decide_due(limit: int = 100, owner: str | None = None) -> Pass:
     for joins the outbox."""
     owner = owner or uuid.uuid4().hex
     result = Pass()
-    for row_id in leases.claim(AddressRequest, owner, limit):
+    for (row_id,) in leases.claim(AddressRequest, owner, limit):
         try:
             _decide(row_id, owner)
         except Exception as error:  # noqa: BLE001 - one bad request must not stop the others

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -55,19 +55,21 @@ def queue(
 
 
 def _claim(owner: str, limit: int) -> list[OutboxMessage]:
-    ids = leases.claim(OutboxMessage, owner, limit)
-    if not ids:
+    keys = leases.claim(OutboxMessage, owner, limit)
+    if not keys:
         return []
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    rows = db.session.scalars(select(OutboxMessage).where(*partitions.named(OutboxMessage, keys)))
     return sorted(rows, key=lambda row: row.id)
 
 
 @dataclass(frozen=True)
 class _Claimed:
     """What recording a claimed row's fate needs, read once: each fate is its own commit,
-    which expires the ORM rows, and reading them again cost a query per mail."""
+    which expires the ORM rows, and reading them again cost a query per mail. Its
+    ``created_at`` names its day's partition on PostgreSQL, with the id."""
 
     id: int
+    created_at: datetime
     attempts: int
     discard_when_done: bool
     sender: list
@@ -124,7 +126,11 @@ def send_due(
 
     def record(row: _Claimed, error: Exception | None) -> None:
         now = clock.now()
-        mine = (OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
+        mine = (
+            OutboxMessage.id == row.id,
+            OutboxMessage.created_at == row.created_at,  # its day's partition only
+            OutboxMessage.lease_owner == owner,
+        )
         if error is None:
             values = {
                 "status": SENT,
@@ -153,7 +159,10 @@ def send_due(
         db.session.commit()
 
     claimed = [
-        (_Claimed(r.id, r.attempts, r.discard_when_done, content.get("sender")), content)
+        (
+            _Claimed(r.id, r.created_at, r.attempts, r.discard_when_done, content.get("sender")),
+            content,
+        )
         for r, content in ((r, json.loads(r.content)) for r in rows)
     ]
     # A message is started only while the batch's lease still covers a whole send (connect
@@ -173,7 +182,7 @@ def send_due(
         return stopping() or (bool(handled) and clock.now() >= covered_until)
 
     _deliver(claimed, recorded, stop_starting)
-    unsent = [row.id for row, _ in claimed if row.id not in handled]
+    unsent = [(row.id, row.created_at) for row, _ in claimed if row.id not in handled]
     if unsent and not stopping():  # a stopping worker hands back everything it holds itself
         leases.release(OutboxMessage, owner, unsent)
     return result
