@@ -29,6 +29,7 @@ import orjson
 import sqlalchemy as sa
 
 from bench.common import Figure, WorkerMemory, resident_mb, server_cpu
+from bench.load import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = 10_000  # subjects with genuine keyed hashes: the ones looked up and checked
@@ -400,7 +401,7 @@ def _run(argv: list[str]) -> list[Figure]:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of wrk")
     args = parser.parse_args(argv)
     total = max(REAL, int(1_000_000 * args.scale))
-    port = 18000 + os.getpid() % 1000
+    port, bare_port = _free_port(), _free_port()
     url, generated = _database(args, total)
     try:
         key, _ = _new_key(url)
@@ -409,7 +410,7 @@ def _run(argv: list[str]) -> list[Figure]:
             upto = c.execute(sa.text("SELECT max(id) FROM subject")).scalar()
             ledger_rows = c.execute(sa.text("SELECT count(*) FROM ledger_entry")).scalar()
         engine.dispose()
-        with _bare(url, port + 1, key) as bare_server, _portal(url, port) as portal:
+        with _bare(url, bare_port, key) as bare_server, _portal(url, port) as portal:
             measured = _lookups(bare_server, portal, key, upto, args)
             figures = _scale(upto, ledger_rows, generated) + measured
             figures += _bulk_and_feed(portal, key)

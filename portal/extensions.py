@@ -4,6 +4,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from functools import wraps
 
 from flask import has_request_context, request
 from flask_babel import Babel
@@ -180,6 +181,19 @@ class _Leases:
             self.leases.clear()
 
 
+def _pages_only(hook):
+    """``hook`` (Flask-Limiter's) for every request but the API's; an API answer passes as is."""
+
+    @wraps(hook)
+    def pages_only(argument):
+        if has_request_context() and request.blueprint == "api":
+            return argument
+        return hook(argument)
+
+    pages_only.pages_only = True
+    return pages_only
+
+
 class PortalLimiter(Limiter):
     """Flask-Limiter for the pages' limits (sign-up, sign-in, console); API requests are
     counted by ``portal.api.limits`` instead, which it leaves alone."""
@@ -188,6 +202,17 @@ class PortalLimiter(Limiter):
         if request.blueprint == "api":
             return
         super()._check_request_limit(callable_name, in_middleware)
+
+    def init_app(self, app) -> None:
+        super().init_app(app)
+        # Its after-request (its headers, conditional deductions) and teardown have nothing to
+        # do on an API request either; they built its per-request state for nothing.
+        for hooks in (app.after_request_funcs, app.teardown_request_funcs):
+            app_wide = hooks.get(None, [])
+            for index, hook in enumerate(app_wide):
+                owner = getattr(hook, "__self__", None) or getattr(hook, "args", (None,))[0]
+                if owner is self:
+                    app_wide[index] = _pages_only(hook)
 
     def reset(self) -> None:
         """Empty the storage and what each strategy remembers of it."""
@@ -205,6 +230,8 @@ RATE_SHOWN = "portal.ratelimit_shown"
 def window_of(strategy, item: RateLimitItem, identifiers) -> WindowStats:
     """The window a hit just counted in (KnownWindow remembers it: no storage round trip)."""
     return strategy.get_window_stats(item, *identifiers)
+
+
 STRATEGIES["fixed-window-known"] = KnownWindow
 
 # Flask-Limiter's own headers stay off (they would ask the storage again, see KnownWindow);

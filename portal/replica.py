@@ -27,6 +27,8 @@ from sqlalchemy import Select, event, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CompoundSelect
 
+from portal import reading
+
 BIND = "replica"
 CHECK_EVERY = 1.0  # seconds between two health checks of the replica, per process
 _PREFER = "portal.replica.prefer"  # session.info: plain reads of this view may lag
@@ -72,6 +74,14 @@ _health: dict[int, tuple[float, bool]] = {}  # id(engine) -> (checked at, usable
 
 class RoutingSession(flask_sqlalchemy.session.Session):
     """Flask-SQLAlchemy's session, sending a lagging view's plain reads to the replica."""
+
+    def _connection_for_bind(self, engine, execution_options=None, **kwargs):
+        # While reading only (``reading``), each engine's first connection is in autocommit.
+        if reading.active():
+            begun = self._transaction
+            if begun is None or engine not in begun._connections:
+                execution_options = {**(execution_options or {}), "isolation_level": "AUTOCOMMIT"}
+        return super()._connection_for_bind(engine, execution_options, **kwargs)
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         if (

@@ -4,6 +4,7 @@ import math
 import time
 
 from flask import Blueprint, Flask, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from portal.api import limits, problems
 from portal.core.kernel import transaction
@@ -108,7 +109,27 @@ def refused(error):
     return problems.response(409, str(error.message), error.reason)
 
 
+class _Unsaved(SecureCookieSession):
+    """The session of an API request: empty, and never written to a cookie."""
+
+
+class PageSessions(SecureCookieSessionInterface):
+    """The signed session cookie, for pages only. An API request is authenticated by its bearer
+    key, never by a cookie: it gets an empty session that is not read from a cookie, signed or
+    set as one (what a request writes into it, a ``?lang=`` choice, is forgotten with it)."""
+
+    def open_session(self, app, request):
+        if problems.wants_problem(request.path):
+            return _Unsaved()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if not isinstance(session, _Unsaved):
+            super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = PageSessions()
     from portal.api import (  # noqa: F401 - routes
         bulk,
         catalogue,

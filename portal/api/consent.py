@@ -3,7 +3,7 @@
 from functools import partial
 
 import orjson
-from flask import Response, jsonify, request
+from flask import Response, request
 
 from portal.api import blueprint, examples, io
 from portal.api.contract import operation
@@ -31,7 +31,7 @@ from portal.core.integrations import lookup
 )
 def lookup_by_email(client, body):
     """By address in the body, never in the URL: addresses stay out of access logs."""
-    return jsonify(lookup.by_email(client, body["email"]))
+    return io.answer(lookup.by_email(client, body["email"]))
 
 
 @blueprint.get("/subjects/<int:subject_id>/consents")
@@ -50,7 +50,7 @@ def lookup_by_email(client, body):
     },
 )
 def lookup_by_id(client, subject_id: int):
-    return jsonify(lookup.by_id(client, subject_id))
+    return io.answer(lookup.by_id(client, subject_id))
 
 
 @blueprint.post("/consents/check")

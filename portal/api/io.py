@@ -4,7 +4,7 @@ from datetime import datetime
 
 import jsonschema_rs
 import orjson
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from portal.api import schemas
 from portal.api.problems import Problem
@@ -209,3 +209,10 @@ def idempotent(client, operation):
     response = jsonify(answer)
     response.status_code = status
     return response
+
+
+def answer(data: dict) -> Response:
+    """``data`` as a JSON answer: what ``jsonify`` writes (keys sorted, a closing newline), in a
+    fraction of its time (a single lookup spent 7 % of its CPU in Flask's encoder)."""
+    encoded = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+    return Response(encoded, mimetype="application/json")

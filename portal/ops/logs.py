@@ -4,11 +4,13 @@ A request line names the route rule (``/<group>/confirm/<token>``), never the pa
 tokens and addresses in URLs never reach the logs.
 """
 
+import itertools
 import logging
+import os
 import re
+import secrets
 import sys
 import time
-import uuid
 
 from flask import Flask, g, request
 from pythonjsonlogger.json import JsonFormatter
@@ -41,6 +43,23 @@ def configure(level: str = "INFO") -> None:
     logging.getLogger("werkzeug").addFilter(_NoAccessLines())
 
 
+# A request id of our own: this process's random prefix and a count, unique across processes
+# and restarts like a uuid4, without asking the system for random bytes on every request.
+_ids = [secrets.token_hex(8), itertools.count(1)]
+
+
+def _renew() -> None:
+    _ids[:] = [secrets.token_hex(8), itertools.count(1)]
+
+
+os.register_at_fork(after_in_child=_renew)  # a forked worker never repeats its parent's ids
+
+
+def _new_request_id() -> str:
+    prefix, count = _ids
+    return f"{prefix}{next(count):016x}"
+
+
 def init_app(app: Flask) -> None:
     if app.config["LOG_JSON"]:
         configure(app.config["LOG_LEVEL"])
@@ -50,7 +69,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def start():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if _REQUEST_ID.match(given) else _new_request_id()
         g.started = time.perf_counter()
 
     @app.after_request
@@ -58,6 +77,8 @@ def init_app(app: Flask) -> None:
         duration = time.perf_counter() - getattr(g, "started", time.perf_counter())
         g.duration = duration
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        if not log.isEnabledFor(logging.INFO):
+            return response  # LOG_LEVEL above INFO: no line to build
         log.info(
             "request",
             extra={

@@ -14,11 +14,11 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import make_dataclass, replace
 from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import inspect, or_, select, update
-from sqlalchemy.orm import make_transient_to_detached
 
 from portal.core.integrations import recipients
 from portal.core.integrations.models.api import SCOPES, ApiClient
@@ -151,7 +151,7 @@ def find(key: str) -> ApiClient | None:
     return client
 
 
-def authenticate(key: str) -> ApiClient | None:
+def authenticate(key: str) -> "RememberedClient | None":
     """The live client a key belongs to, or None; records when the client was last used."""
     prefix = key.split(".", 1)[0]
     if not key.startswith(KEY_PREFIX) or len(prefix) > 16:
@@ -162,75 +162,108 @@ def authenticate(key: str) -> ApiClient | None:
         _recent.pop(digest, None)  # the overlap of a remembered previous key ended
         client = None
     if client is None:
-        client = find(key)
-        if client is None:
+        found = find(key)
+        if found is None:
             return None
+        client = remembered(found)
         _remember(digest, client)
     return used(client, digest)
 
 
-def used(client: ApiClient, remembered: str) -> ApiClient:
-    """Record the client's last use (to the minute); returns it."""
+def used(client: "RememberedClient", digest: str) -> "RememberedClient":
+    """Record the client's last use (to the minute); returns it as a request sees it."""
     now = clock.now()
     if client.last_used_at is None or now - client.last_used_at > LAST_USE_PRECISION:
         with commit_session():
             db.session.execute(
                 update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=now)
             )
-        if remembered in _recent:
-            _recent[remembered][1]["last_used_at"] = now
+        client = replace(client, last_used_at=now)
+        entry = _recent.get(digest)
+        if entry is not None:
+            _recent[digest] = (entry[0], client)
     return client
 
 
-def by_token(client_id: int, prefix: str) -> ApiClient | None:
+def by_token(client_id: int, prefix: str) -> "RememberedClient | None":
     """The live client an access token names, if the key it was issued for still opens it
     (a retired or rotated-out key ends its tokens too); cached like keys."""
-    remembered = f"token:{client_id}:{prefix}"
-    client = _remembered(remembered)
+    digest = f"token:{client_id}:{prefix}"
+    client = _remembered(digest)
     if client is None:
-        client = db.session.get(ApiClient, client_id)
-        if client is None:
+        found = db.session.get(ApiClient, client_id)
+        if found is None:
             return None
-        _remember(remembered, client)
+        client = remembered(found)
+        _remember(digest, client)
     if not prefix_valid(client, prefix):
         return None
-    return used(client, remembered)
+    return used(client, digest)
 
 
 # Clients this process authenticated in the last API_KEY_CACHE_SECONDS, by key hash: a busy
 # client's requests skip a database round trip each. Revoking or re-keying forgets the client
 # here at once; other processes stop accepting the old key within those seconds (0: never kept).
-_recent: dict[str, tuple[float, dict]] = {}
+_recent: dict[str, tuple[float, "RememberedClient"]] = {}
 _MAX_REMEMBERED = 1000
-_COLUMNS = [attribute.key for attribute in inspect(ApiClient).column_attrs]
+_COLUMNS = tuple(attribute.key for attribute in inspect(ApiClient).column_attrs)
 
 
-def _remember(digest: str, client: ApiClient) -> None:
+def _group(client) -> SiteGroup:
+    return db.session.get(SiteGroup, client.group_id)
+
+
+# An API client as the request's guard checked it: its columns, read-only, with its group
+# loaded from the request's session when asked. Made once per key and cache time, not per
+# request: attaching a fresh ORM object to each request's session cost a tenth of a lookup.
+# Changing a client (revoke, rotate, terms) goes through the ORM object in the console and the
+# command line, never through this one (its attributes cannot be set).
+RememberedClient = make_dataclass(
+    "RememberedClient",
+    _COLUMNS,
+    frozen=True,
+    slots=True,
+    namespace={
+        "group": property(_group),
+        "may_see": ApiClient.may_see,
+        "__doc__": "An API client's columns as checked (see the comment above).",
+    },
+)
+
+
+def remembered(client: ApiClient) -> "RememberedClient":
+    """The client as a request sees it: its columns, lists as tuples (shared between threads)."""
+    values = {name: getattr(client, name) for name in _COLUMNS}
+    for name in ("scopes", "brand_ids"):
+        if values[name] is not None:
+            values[name] = tuple(values[name])
+    return RememberedClient(**values)
+
+
+def _remember(digest: str, client: "RememberedClient") -> None:
     if current_app.config["API_KEY_CACHE_SECONDS"] <= 0:
         return
     if len(_recent) >= _MAX_REMEMBERED:
         _recent.clear()
-    _recent[digest] = (time.monotonic(), {name: getattr(client, name) for name in _COLUMNS})
+    _recent[digest] = (time.monotonic(), client)
 
 
-def _remembered(digest: str) -> ApiClient | None:
+def _remembered(digest: str) -> "RememberedClient | None":
     entry = _recent.get(digest)
     if entry is None:
         return None
-    remembered_at, columns = entry
+    remembered_at, client = entry
     if time.monotonic() - remembered_at > current_app.config["API_KEY_CACHE_SECONDS"]:
         _recent.pop(digest, None)
         return None
-    client = ApiClient(**columns)
-    make_transient_to_detached(client)  # as if loaded: no query until a relationship is used
-    return db.session.merge(client, load=False)
+    return client
 
 
 def forget(client_id: int) -> None:
     """Stop accepting the client's remembered key in this process (revoked or re-keyed).
     Called once the change is committed, so no request can remember the old state again."""
-    for digest, (_, columns) in list(_recent.items()):
-        if columns["id"] == client_id:
+    for digest, (_, client) in list(_recent.items()):
+        if client.id == client_id:
             _recent.pop(digest, None)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, and_, bindparam, exists, or_, select
 
 from portal.core.consent.models import GRANTED, Consent
 from portal.core.integrations.models.api import ApiClient
-from portal.core.kernel import many
+from portal.core.kernel import many, transaction
 from portal.core.kernel.errors import InvalidInput, NotFound
 from portal.core.kernel.models.group import Brand, ConsentText, Topic
 from portal.core.people import subjects
@@ -84,11 +84,10 @@ def _held(client: ApiClient, key: str, value) -> tuple[Row | None, list[dict]]:
     params = {"group": client.group_id, "value": value}
     if restricted:
         params["brands"] = list(client.brand_ids)
-    # Through the session's connection: the ORM's execution path (a Session.execute of a
-    # statement naming mapped columns) cost more than the query itself for one row. The
+    # Not through the ORM: its execution path cost more than the query itself for one row;
+    # while reading only, not through the session either (``transaction.read``). The
     # statement still chooses the connection (the session's get_bind sees it).
-    query = _held_query(key, restricted)
-    rows = db.session.connection(bind_arguments={"clause": query}).execute(query, params).all()
+    rows = transaction.read(_held_query(key, restricted), params)
     consents = [
         {
             "brand": row.slug,

@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+from portal import reading
 from portal.extensions import db
 
 
@@ -22,25 +23,39 @@ def commit_session():
 
 
 def reads_only() -> bool:
-    """What follows in this session only reads: on PostgreSQL its statements run without a
-    transaction around them (autocommit), which saves the BEGIN and the closing ROLLBACK, two
-    of the three network round trips of a lookup. Each statement still reads one consistent
-    snapshot. A write would commit statement by statement: only for work that writes nothing
-    but single statements (an API client's last use, which commits on its own as it would
-    have). Only before the session's first statement: a session holding a connection keeps it
-    (SQLAlchemy would ignore the option, and warn). A session may have begun without one (a
-    remembered object merged in), so the check is on its connections.
+    """What follows only reads: on PostgreSQL its statements run without a transaction around
+    them (autocommit), which saves the BEGIN and the closing ROLLBACK, two of the three network
+    round trips of a lookup, and hot paths may read through ``read`` without the session at
+    all (``reading``). Each statement still reads one consistent snapshot. A write would
+    commit statement by statement: only for work that writes nothing but single statements
+    (an API client's last use, which commits on its own as it would have). Only before the
+    session's first statement: a session holding a connection keeps it (False).
     """
     if db.engine.dialect.name != "postgresql":
         return False
-    begun = db.session().get_transaction()
-    if begun is None or not begun._connections:
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        return True
-    return False
+    if db.session.registry.has():
+        begun = db.session().get_transaction()
+        if begun is not None and begun._connections:
+            return False
+    reading.begin()
+    return True
 
 
 def end_reads() -> None:
-    """End what ``reads_only`` began: the session's next statement takes a connection in a
-    transaction again."""
-    db.session.rollback()
+    """End what ``reads_only`` began: its connections go back to the pool, and the session's
+    next statement takes a connection in a transaction again."""
+    reading.end()
+    if db.session.registry.has():
+        db.session.rollback()
+
+
+def read(statement, params: dict) -> list:
+    """Every row of ``statement`` (a statement built once and kept: its SQL is compiled once),
+    on the connection the session would choose for it (a read replica when the view allows):
+    without the session while reading only (``reading.rows``), else through it."""
+    engine = db.engine if len(db.engines) == 1 else db.session.get_bind(clause=statement)
+    found = reading.rows(engine, statement, params)
+    if found is None:
+        connection = db.session.connection(bind_arguments={"clause": statement})
+        found = connection.execute(statement, params).all()
+    return found
