@@ -83,6 +83,18 @@ class Section:
     rows: list[Row]
 
 
+@dataclass(slots=True)
+class HouseRows:
+    """A brand as the centre shows it: a disclosure with a summary of what is on."""
+
+    brand: object  # the core's House: id, slug, name
+    leave: str  # its "Unsubscribe from all" URL
+    sections: list[Section]
+    on: int  # rows ticked
+    total: int  # rows shown
+    opened: bool  # shown open (see Rows.houses)
+
+
 def _words() -> dict:
     """Words every row repeats, translated once per page rather than once per row."""
     return {
@@ -185,24 +197,34 @@ class Rows:
             saved=key in self.changed,
         )
 
-    def houses(self) -> list[tuple]:
-        """Every brand with its "Unsubscribe from all" URL and its topics' rows:
-        [(house, url, [Section, ...]), ...]."""
-        return [
-            (
-                house,
-                self.leave_base + house.slug,
-                [
-                    Section(
-                        offer.name,
-                        offer.description,
-                        [self.row(offer.id, channel, house.name) for channel in offer.channels],
-                    )
-                    for offer in house.offers
-                ],
-            )
-            for house in self.centre.houses
-        ]
+    def houses(self, came_from: str | None = None) -> list[HouseRows]:
+        """Every brand with its "Unsubscribe from all" URL, its topics' rows and what is on.
+
+        Open are the house the person came from (``came_from``, a brand's slug), any house
+        with something to answer (a row asking, in conflict, or just saved), and otherwise the
+        first house where something is on, else the first house. Closed houses' rows are still
+        in the form: Save sends them all.
+        """
+        shown, attention = [], []
+        for house in self.centre.houses:
+            sections = [
+                Section(
+                    offer.name,
+                    offer.description,
+                    [self.row(offer.id, channel, house.name) for channel in offer.channels],
+                )
+                for offer in house.offers
+            ]
+            rows = [row for section in sections for row in section.rows]
+            attention.append(any(r.asks or r.conflict is not None or r.saved for r in rows))
+            on = sum(row.checked for row in rows)
+            leave = self.leave_base + house.slug
+            shown.append(HouseRows(house, leave, sections, on, len(rows), False))
+        first = came_from or next((h.brand.slug for h in shown if h.on), None)
+        first = first or (shown[0].brand.slug if shown else None)
+        for house, asks in zip(shown, attention, strict=True):
+            house.opened = asks or house.brand.slug == first
+        return shown
 
     def find(self, topic_id: int, channel: str) -> Row | None:
         """The one row of ``topic_id`` on ``channel``, if the page shows it."""

@@ -115,7 +115,7 @@ def _rows(context: dict) -> Rows:
 
 
 def _centre_page(status=200, **context):
-    houses = _rows(context).houses()
+    houses = _rows(context).houses(came_from=request.args.get("brand"))
     context.setdefault("errors", {})
     context.update(houses=houses, level=g.access_level)
     return render_template("preferences/centre.html", **context), status

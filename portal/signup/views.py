@@ -3,13 +3,12 @@
 from flask import Blueprint, abort, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from portal import tokens
 from portal.core.consent import signup
 from portal.core.kernel.errors import InvalidInput
 from portal.core.kernel.models.group import Brand
-from portal.extensions import db, htmx, limiter
+from portal.extensions import htmx, limiter
 from portal.limits import ADDRESS_SCOPE, IP_SCOPE, address_key, address_limit, ip_limit, post_only
 from portal.mailed import Link, mailed_link
 from portal.signup.forms import SignupForm
@@ -20,14 +19,12 @@ scope_to_group(blueprint)
 
 
 def _brand(slug: str) -> Brand:
-    brand = db.session.scalar(
-        select(Brand).where(
-            Brand.group_id == g.group.id, Brand.slug == slug, Brand.archived_at.is_(None)
-        )
-    )
-    if brand is None or brand.missing():
-        abort(404)  # a draft has no public page: there would be nothing to agree to
-    return brand
+    """The group's active brand ``slug``, taken from ``g.group``'s brands (loaded with the
+    group, so no query of its own)."""
+    for brand in g.group.brands:
+        if brand.slug == slug and brand.archived_at is None:
+            return brand
+    abort(404)
 
 
 @blueprint.get("/")
@@ -40,10 +37,12 @@ def home():
 @limiter.limit(address_limit, key_func=address_key, exempt_when=post_only, scope=ADDRESS_SCOPE)
 def join(brand: str):
     brand = _brand(brand)
-    form = SignupForm()
     topics = signup.signup_topics(brand)
-    form.topics.choices = [(topic.id, topic.id) for topic in topics]
     text = signup.latest_text(brand)
+    if not brand.topics or text is None:
+        abort(404)  # a draft (Brand.missing) has no page: there would be nothing to agree to
+    form = SignupForm()
+    form.topics.choices = [(topic.id, topic.id) for topic in topics]
     language = str(get_locale())
     errors: dict[str, str] = {}
     sent_to = None

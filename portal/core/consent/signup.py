@@ -79,7 +79,8 @@ def sign_up(
                 ),
             )
     # The same single row whoever holds the address; the worker decides the rest (see below).
-    with commit_session():
+    # It changes nothing already loaded: the page that follows shows the brand as it was read.
+    with commit_session(keep_loaded=True):
         address_requests.record(
             SIGN_UP,
             brand.group_id,

@@ -7,19 +7,29 @@ from portal.extensions import db
 
 
 @contextmanager
-def commit_session():
+def commit_session(keep_loaded: bool = False):
     """Commit the whole session at the end of the block, or roll all of it back on any error.
 
     Everything the session holds is committed, not only what the block did: rows written and
     locks taken before the block (``consent.lock``) end with it. A nested block commits early;
     so a change is one ``with commit_session():`` around all of it, in the core only.
+
+    With ``keep_loaded``, the objects the session had loaded keep the values they were read
+    with after the commit, instead of being read again on their next use: for a block that
+    only adds rows (a sign-up's request), whose page then shows the brand and the group it
+    read before, at no query more.
     """
+    session = db.session()
+    expiring = session.expire_on_commit
+    session.expire_on_commit = not keep_loaded
     try:
         yield db.session
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
+    finally:
+        session.expire_on_commit = expiring
 
 
 def reads_only() -> bool:
