@@ -8,21 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import (
-    Integer,
-    Row,
-    Select,
-    Text,
-    and_,
-    bindparam,
-    cast,
-    column,
-    exists,
-    func,
-    or_,
-    select,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Row, Select, and_, bindparam, exists, or_, select
 
 from portal.core.consent.models import GRANTED, Consent
 from portal.core.integrations.models.api import ApiClient
@@ -190,28 +176,6 @@ def topic_of(client: ApiClient, brand_slug: str, topic_key: str, channel: str) -
     return topic
 
 
-def _asked(hashes: list[str | None]):
-    """The audience's hashes as a table of (``value``, ``position`` in the audience).
-
-    On PostgreSQL: two arrays unnested side by side, the hashes in sorted order, so that the
-    10,000 probes of the subject index walk it from left to right and find its pages still
-    in the cache, and an array rather than a JSON document, which the database parsed more
-    slowly than it found the people. Invalid addresses (None) are left out: they match no one.
-    """
-    if db.session.get_bind().dialect.name != "postgresql":
-        return many.values(hashes, Subject.email_hash.type)  # an invalid address is a null
-    pairs = sorted((value, position) for position, value in enumerate(hashes) if value)
-    # Written as array literals here: psycopg's list adapter, in Python, took 90 ms for
-    # 10,000 values, and a hash is hex, which an array literal takes without quotes.
-    values = "{" + ",".join(value for value, _ in pairs) + "}"
-    positions = "{" + ",".join(str(position) for _, position in pairs) + "}"
-    unnested = func.unnest(
-        cast(bindparam("hashes", values, Text), ARRAY(Text)),
-        cast(bindparam("positions", positions, Text), ARRAY(Integer)),
-    ).table_valued(column("value", Text), column("position", Integer))
-    return unnested.render_derived()
-
-
 def check(client: ApiClient, audience: Audience) -> list[dict]:
     """For each address, may we contact it about the topic on the channel? In input order.
 
@@ -227,7 +191,11 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
     hashes = subjects.address_hashes(
         client.group_id, [subjects.lookup_form(email) for email in audience.emails]
     )
-    asked = _asked(hashes)
+    # Asked in the order of their hashes, so that the 10,000 probes of the subject index walk
+    # it from left to right and find its pages still in the cache (a sixth less database time
+    # at 1,000,000 people); ``order`` puts the answers back where the client asked them.
+    order = sorted(range(len(hashes)), key=lambda index: hashes[index] or "")
+    asked = many.values([hashes[index] for index in order], Subject.email_hash.type)
     on_list = (
         exists()
         .where(Suppression.group_id == client.group_id)
@@ -255,7 +223,7 @@ def check(client: ApiClient, audience: Audience) -> list[dict]:
     # The bind chosen for the statement: a read replica when the view allows (portal.replica).
     connection = db.session.connection(bind_arguments={"clause": found})
     for position, state, blocked in connection.execute(found).all():
-        states[position] = SUPPRESSED if blocked else (state or UNKNOWN)
+        states[order[position]] = SUPPRESSED if blocked else (state or UNKNOWN)
     return [
         {"email": email, "state": state, "contact": state == GRANTED}
         for email, state in zip(audience.emails, states, strict=True)
