@@ -36,3 +36,14 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """Once the worker has loaded the app: its modules, mappers and caches live as long as the
+    worker, so they are moved out of the garbage collector's sight (``gc.freeze``). A full
+    collection, which the 10,000 rows of a feed page or of an audience check set off, then
+    walks only what requests made, not the whole app: about 25 ms of app CPU a check before."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

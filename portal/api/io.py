@@ -57,6 +57,9 @@ def raw_body() -> bytes:
     return raw
 
 
+_NESTING = {dict, list}  # what orjson makes of JSON objects and arrays, nothing else
+
+
 def _depth(data) -> int:
     """How deeply ``data`` nests, counted without recursion (it may be 1,000 levels deep)."""
     deepest, stack = 0, [(data, 1)]
@@ -67,7 +70,10 @@ def _depth(data) -> int:
             if level > MAX_DEPTH:
                 break
             children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, level + 1) for child in children)
+            # Only the children that nest further: set(map(type, ...)) looks at the 10,000
+            # addresses of an audience in C, where a tuple for each took a tenth of the check.
+            if set(map(type, children)) & _NESTING:
+                stack.extend((child, level + 1) for child in children if type(child) in _NESTING)
     return deepest
 
 

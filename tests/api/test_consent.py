@@ -70,6 +70,31 @@ def test_bulk_check_answers_each_address_in_order(api, client, smtp):
     ]
 
 
+def test_bulk_check_answers_repeats_and_many_people_in_the_order_asked(api):
+    """The database meets the addresses in another order than the client's (sorted by their
+    hashes, on PostgreSQL); the answers still come back one per address asked, repeats
+    included, in the order asked."""
+    people = [f"person{n}@example.org" for n in range(8)]
+    for email in people:
+        assert api.post("/consents", json=capture(email=email)).status_code == 200
+    withdrawn = people[3]
+    api.post("/consents", json=capture(email=withdrawn, action="withdraw", text_version=None))
+    asked = [people[5], "x@nowhere.example", people[0], withdrawn, people[5], "@", *people[6:]]
+    body = {"brand": "camille", "topic": "events", "channel": "sms", "emails": asked}
+    answer = api.post("/consents/check", json=body)
+    assert answer.status_code == 200, answer.json
+    assert [(r["email"], r["state"]) for r in answer.json["results"]] == [
+        (people[5], "granted"),
+        ("x@nowhere.example", "unknown"),
+        (people[0], "granted"),
+        (withdrawn, "withdrawn"),
+        (people[5], "granted"),
+        ("@", "invalid"),
+        (people[6], "granted"),
+        (people[7], "granted"),
+    ]
+
+
 def test_bulk_check_of_ten_thousand_uses_a_bounded_number_of_queries(api, app):
     emails = [f"person{n}@example.org" for n in range(10_000)]
     statements = []
