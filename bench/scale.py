@@ -40,11 +40,14 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -498,12 +501,15 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
     _fill_anchors(engine, info["group"], base_seq, anchor_base, sorted(roots))
     timings["anchors"] = time.perf_counter() - started
     started = time.perf_counter()
+    statements = [definition for _, definition in dropped] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for table, name, definition in unique
+    ]
+    # The ledger's first (its indexes are most of the work), then dealt between two
+    # connections: one index build is mostly one core, and the machine has two.
+    statements.sort(key=lambda statement: "ledger_entry" not in statement)
+    _in_parallel(engine, [statements[0::2], statements[1::2]])
     with engine.connect() as c:
-        c.execute(sa.text("SET maintenance_work_mem = '512MB'"))
-        for _, definition in dropped:
-            c.execute(sa.text(definition))
-        for table, name, definition in unique:
-            c.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
         for table, column in (("subject", "id"), ("ledger_entry", "id"), ("ledger_anchor", "id")):
             c.execute(
                 sa.text(
@@ -513,8 +519,19 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
             )
     timings["indexes"] = time.perf_counter() - started
     started = time.perf_counter()
-    with engine.connect() as c:
-        c.execute(sa.text("VACUUM ANALYZE"))
+    # The ledger on one connection, everything else on the other (the ledger is most of it).
+    _in_parallel(
+        engine,
+        [
+            ["VACUUM ANALYZE ledger_entry"],
+            [
+                "VACUUM ANALYZE subject",
+                "VACUUM ANALYZE consent",
+                "VACUUM ANALYZE ledger_anchor",
+                "ANALYZE",
+            ],
+        ],
+    )
     keys_engine = sa.create_engine(keys_url, isolation_level="AUTOCOMMIT")
     with keys_engine.connect() as c:
         c.execute(sa.text("VACUUM ANALYZE"))
@@ -522,6 +539,22 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
     timings["vacuum"] = time.perf_counter() - started
     engine.dispose()
     return timings
+
+
+def _in_parallel(engine, lanes: list[list[str]]) -> None:
+    """Run each lane's statements in order on a connection of its own, the lanes at once
+    (``maintenance_work_mem`` raised for these sessions: an index of 50,000,000 rows sorts in
+    memory in far fewer passes)."""
+
+    def lane(statements: list[str]) -> None:
+        with engine.connect() as c:
+            c.execute(sa.text("SET maintenance_work_mem = '1GB'"))
+            for statement in statements:
+                c.execute(sa.text(statement))
+
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        for done in [pool.submit(lane, statements) for statements in lanes]:
+            done.result()
 
 
 def _fill_anchors(engine, group_id: int, base_seq: int, anchor_base: int, roots) -> None:
@@ -826,48 +859,83 @@ def _count_here(db) -> dict[str, int]:
 # --- the run -------------------------------------------------------------------------------
 
 
+STEPS = ("generate", "pages", "lifecycle", "steady", "verify")
+
+
+def _state_file(tag: str) -> Path:
+    """What a kept run knows of its group (ids, the API key) and its figures so far, so a
+    later run can measure the same databases without generating them again."""
+    return Path(tempfile.gettempdir()) / f"portal_scale_{tag}.json"
+
+
 def run(quick: bool = False) -> list[Figure]:
+    """BENCH_SCALE_STEPS (comma-separated, default all of ``STEPS``) picks the steps; without
+    ``generate`` the kept databases of this size (BENCH_SCALE_KEEP=1 earlier) are measured."""
     people, rows = QUICK if quick else FULL
     people = int(os.environ.get("BENCH_SCALE_PEOPLE") or people)
     rows = int(os.environ.get("BENCH_SCALE_LEDGER_ROWS") or rows)
-    keep = os.environ.get("BENCH_SCALE_KEEP") == "1"
+    steps = [s.strip() for s in (os.environ.get("BENCH_SCALE_STEPS") or ",".join(STEPS)).split(",")]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise SystemExit(f"BENCH_SCALE_STEPS: unknown steps {sorted(unknown)}; known: {STEPS}")
+    generating = "generate" in steps
+    keep = os.environ.get("BENCH_SCALE_KEEP") == "1" or not generating
     tag = f"{people}" if keep else uuid.uuid4().hex[:8]
     results = Results(quick, f"{people:,} people, {rows:,} ledger rows wanted")
-    url, keys_url = _databases(tag)
+    state, info = _state_file(tag), None
+    if generating:
+        url, keys_url = _databases(tag)
+    else:
+        if not state.exists():
+            raise SystemExit(f"no kept run of {people:,} people ({state} is missing)")
+        saved = json.loads(state.read_text())
+        url, keys_url, info = saved["url"], saved["keys_url"], saved["info"]
+        results.figures = [Figure(**f) for f in saved["figures"]]
     os.environ["PORTAL_KEYS_URL"] = keys_url
     smtp = _smtp()
     try:
-        started = time.perf_counter()
-        info = _prepare(url, keys_url)
-        timings = generate(url, keys_url, info, people, rows, print)
-        total = time.perf_counter() - started
-        made = _count(url, "subject", "consent", "ledger_entry", "ledger_anchor")
-        results.add(
-            f"generated {made['subject']:,} people, {made['consent']:,} consents, "
-            f"{made['ledger_entry']:,} ledger rows, {made['ledger_anchor']:,} anchors; "
-            + ", ".join(f"{k} {v:,.0f} s" for k, v in timings.items()),
-            total,
-            "s",
-        )
+        if generating:
+            started = time.perf_counter()
+            info = _prepare(url, keys_url)
+            timings = generate(url, keys_url, info, people, rows, print)
+            total = time.perf_counter() - started
+            made = _count(url, "subject", "consent", "ledger_entry", "ledger_anchor")
+            results.add(
+                f"generated {made['subject']:,} people, {made['consent']:,} consents, "
+                f"{made['ledger_entry']:,} ledger rows, {made['ledger_anchor']:,} anchors; "
+                + ", ".join(f"{k} {v:,.0f} s" for k, v in timings.items()),
+                total,
+                "s",
+            )
         app = _app(url, keys_url)
-        pages(app, info, people, results)
-        lifecycle(url, keys_url, results)
-        pages(app, info, people, results)  # after the run's rows (and its caches) too
-        steady(
-            app,
-            info,
-            people,
-            results,
-            per_round=int(os.environ.get("BENCH_SCALE_ROUND") or (300 if quick else 1_000)),
-        )
+        if "pages" in steps:
+            pages(app, info, people, results)
+        if "lifecycle" in steps:
+            lifecycle(url, keys_url, results)
+            if "pages" in steps:
+                pages(app, info, people, results)  # after the run's rows (and its caches) too
+        if "steady" in steps:
+            steady(
+                app,
+                info,
+                people,
+                results,
+                per_round=int(os.environ.get("BENCH_SCALE_ROUND") or (300 if quick else 1_000)),
+            )
         with app.app_context():
             from portal.extensions import db
 
             db.engine.dispose()
-        verify(url, keys_url, results)
+        if "verify" in steps:
+            verify(url, keys_url, results)
     finally:
         smtp.stop()
-        if not keep:
+        if keep:
+            figures = [vars(f) for f in results.figures]
+            state.write_text(
+                json.dumps({"url": url, "keys_url": keys_url, "info": info, "figures": figures})
+            )
+        else:
             _drop(url, keys_url)
     print(machine())
     return results.figures
