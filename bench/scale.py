@@ -1,7 +1,9 @@
 """A group at internet scale (issue 18): 5,000,000 people and 50,000,000 ledger rows.
 
 ``python -m bench scale`` (``--quick``: 200,000 people, 2,000,000 rows; BENCH_SCALE_PEOPLE and
-BENCH_SCALE_LEDGER_ROWS for any other size, BENCH_SCALE_KEEP=1 to keep the databases).
+BENCH_SCALE_LEDGER_ROWS for any other size, BENCH_SCALE_KEEP=1 to keep the databases,
+BENCH_SCALE_DATABASE for their names' prefix, BENCH_SCALE_STEPS to take some steps only: a run
+without ``generate`` measures the databases an earlier kept run left).
 
 The people are real to the product: each has a key of their own in a key store of its own
 (a PostgreSQL database beside the data), their address sealed under it and hashed with the
@@ -63,6 +65,8 @@ SIGNING_KEY = "5c" * 32
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 ROUNDS, ROUND_DAYS, RETENTION_DAYS = 10, 7, 30
 TABLES = ("subject", "consent", "ledger_entry")
+# The databases' names start with this (a shared server: each user's runs apart).
+PREFIX = os.environ.get("BENCH_SCALE_DATABASE") or "portal_scale"
 
 
 def _libpq(url: str) -> str:
@@ -121,7 +125,7 @@ def _databases(tag: str) -> tuple[str, str]:
     base = POSTGRES_ADMIN.rsplit("/", 1)[0]
     urls = []
     with admin.connect() as c:
-        for name in (f"portal_scale_{tag}", f"portal_scale_{tag}_keys"):
+        for name in (f"{PREFIX}_{tag}", f"{PREFIX}_{tag}_keys"):
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             c.execute(sa.text(f'CREATE DATABASE "{name}"'))
             urls.append(f"{base}/{name}")
@@ -865,7 +869,7 @@ STEPS = ("generate", "pages", "lifecycle", "steady", "verify")
 def _state_file(tag: str) -> Path:
     """What a kept run knows of its group (ids, the API key) and its figures so far, so a
     later run can measure the same databases without generating them again."""
-    return Path(tempfile.gettempdir()) / f"portal_scale_{tag}.json"
+    return Path(tempfile.gettempdir()) / f"{PREFIX}_{tag}.json"
 
 
 def run(quick: bool = False) -> list[Figure]:
