@@ -42,8 +42,7 @@ def personal_digest(salt: str, subject_id: int | None, ip: str | None, ua: str |
 
 def sealed_digest(subject_id: int | None, personal: str) -> str:
     """The digest of an entry's personal part (``personal``: its JSON, salt included)."""
-    material = json.dumps([subject_id, personal], separators=(",", ":"))
-    return hashlib.sha256(material.encode()).hexdigest()
+    return merkle.personal_digest(subject_id, personal)
 
 
 def _personal_part(fields: dict) -> str:
