@@ -772,7 +772,7 @@ def steady(app, info: dict, people: int, results: Results, per_round: int) -> No
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = app.test_client()
     headers = {"Authorization": f"Bearer {info['api_key']}"}
-    counts = []
+    counts, sizes = [], []
     try:
         with app.app_context():
             api_client = db.session.scalar(
@@ -835,12 +835,15 @@ def steady(app, info: dict, people: int, results: Results, per_round: int) -> No
                     pass
                 db.session.remove()
                 counts.append(_count_here(db))
+                sizes.append(_sizes(db.session, ("event", "outbox_message", "webhook_delivery")))
             clock.freeze(None)
     finally:
         server.shutdown()
     for name in ("event", "outbox_message", "webhook_delivery"):
         line = " / ".join(f"{c[name]:,}" for c in counts)
         results.add(f"{name} rows after each of {ROUNDS} weekly rounds of {per_round:,}", line, "")
+    for number in (ROUNDS // 2 - 1, ROUNDS - 1):
+        results.add(f"sizes on disk after round {number + 1}", sizes[number], "")
     last = counts[-1]
     plateau = max(counts[-3:], key=lambda c: sum(c.values()))
     level = all(c["event"] <= counts[len(counts) // 2]["event"] * 1.1 for c in counts[-3:])
@@ -858,6 +861,20 @@ def _count_here(db) -> dict[str, int]:
         name: db.session.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
         for name in ("event", "outbox_message", "webhook_delivery")
     }
+
+
+SIZE = (  # a partitioned table's partitions, or the table itself
+    "SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)), "
+    "pg_total_relation_size(:t))"
+)
+
+
+def _sizes(connection, tables) -> str:
+    """Each table's size on disk, its partitions, indexes and TOAST included."""
+    return ", ".join(
+        f"{t} {connection.execute(sa.text(SIZE), {'t': t}).scalar() / 2**20:,.1f} MB"
+        for t in tables
+    )
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -911,6 +928,10 @@ def run(quick: bool = False) -> list[Figure]:
                 total,
                 "s",
             )
+        engine = sa.create_engine(url)
+        with engine.connect() as c:
+            results.add("sizes on disk", _sizes(c, (*TABLES, "ledger_anchor")), "")
+        engine.dispose()
         app = _app(url, keys_url)
         if "pages" in steps:
             pages(app, info, people, results)
