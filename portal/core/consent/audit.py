@@ -385,12 +385,14 @@ def _open(sealed: bytes | None, openers: dict) -> str | None:
 
 def _read(query) -> Iterable:
     """A batch's rows, read at once (a batch is a thousand people's chains)."""
-    return _opened(db.session.execute(query).all())
+    # Through the connection, not the session: plain rows, without the ORM's loading steps
+    # (they were a fifth of the time per entry).
+    return _opened(db.session.connection().execute(query).all())
 
 
 def _stream(query) -> Iterable:
     """(entry, stored personal bytes) in order, read a few thousand at a time."""
-    result = db.session.execute(query.execution_options(yield_per=2000))
+    result = db.session.connection().execute(query.execution_options(yield_per=2000))
     for rows in result.partitions():
         yield from _opened(rows)
 
