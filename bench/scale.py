@@ -1,7 +1,9 @@
 """A group at internet scale (issue 18): 5,000,000 people and 50,000,000 ledger rows.
 
 ``python -m bench scale`` (``--quick``: 200,000 people, 2,000,000 rows; BENCH_SCALE_PEOPLE and
-BENCH_SCALE_LEDGER_ROWS for any other size, BENCH_SCALE_KEEP=1 to keep the databases).
+BENCH_SCALE_LEDGER_ROWS for any other size, BENCH_SCALE_KEEP=1 to keep the databases,
+BENCH_SCALE_DATABASE for their names' prefix, BENCH_SCALE_STEPS to take some steps only: a run
+without ``generate`` measures the databases an earlier kept run left).
 
 The people are real to the product: each has a key of their own in a key store of its own
 (a PostgreSQL database beside the data), their address sealed under it and hashed with the
@@ -40,11 +42,14 @@ import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -60,6 +65,8 @@ SIGNING_KEY = "5c" * 32
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
 ROUNDS, ROUND_DAYS, RETENTION_DAYS = 10, 7, 30
 TABLES = ("subject", "consent", "ledger_entry")
+# The databases' names start with this (a shared server: each user's runs apart).
+PREFIX = os.environ.get("BENCH_SCALE_DATABASE") or "portal_scale"
 
 
 def _libpq(url: str) -> str:
@@ -118,7 +125,7 @@ def _databases(tag: str) -> tuple[str, str]:
     base = POSTGRES_ADMIN.rsplit("/", 1)[0]
     urls = []
     with admin.connect() as c:
-        for name in (f"portal_scale_{tag}", f"portal_scale_{tag}_keys"):
+        for name in (f"{PREFIX}_{tag}", f"{PREFIX}_{tag}_keys"):
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             c.execute(sa.text(f'CREATE DATABASE "{name}"'))
             urls.append(f"{base}/{name}")
@@ -498,12 +505,15 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
     _fill_anchors(engine, info["group"], base_seq, anchor_base, sorted(roots))
     timings["anchors"] = time.perf_counter() - started
     started = time.perf_counter()
+    statements = [definition for _, definition in dropped] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for table, name, definition in unique
+    ]
+    # The ledger's first (its indexes are most of the work), then dealt between two
+    # connections: one index build is mostly one core, and the machine has two.
+    statements.sort(key=lambda statement: "ledger_entry" not in statement)
+    _in_parallel(engine, [statements[0::2], statements[1::2]])
     with engine.connect() as c:
-        c.execute(sa.text("SET maintenance_work_mem = '512MB'"))
-        for _, definition in dropped:
-            c.execute(sa.text(definition))
-        for table, name, definition in unique:
-            c.execute(sa.text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
         for table, column in (("subject", "id"), ("ledger_entry", "id"), ("ledger_anchor", "id")):
             c.execute(
                 sa.text(
@@ -513,8 +523,19 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
             )
     timings["indexes"] = time.perf_counter() - started
     started = time.perf_counter()
-    with engine.connect() as c:
-        c.execute(sa.text("VACUUM ANALYZE"))
+    # The ledger on one connection, everything else on the other (the ledger is most of it).
+    _in_parallel(
+        engine,
+        [
+            ["VACUUM ANALYZE ledger_entry"],
+            [
+                "VACUUM ANALYZE subject",
+                "VACUUM ANALYZE consent",
+                "VACUUM ANALYZE ledger_anchor",
+                "ANALYZE",
+            ],
+        ],
+    )
     keys_engine = sa.create_engine(keys_url, isolation_level="AUTOCOMMIT")
     with keys_engine.connect() as c:
         c.execute(sa.text("VACUUM ANALYZE"))
@@ -522,6 +543,22 @@ def generate(url: str, keys_url: str, info: dict, people: int, rows: int, log) -
     timings["vacuum"] = time.perf_counter() - started
     engine.dispose()
     return timings
+
+
+def _in_parallel(engine, lanes: list[list[str]]) -> None:
+    """Run each lane's statements in order on a connection of its own, the lanes at once
+    (``maintenance_work_mem`` raised for these sessions: an index of 50,000,000 rows sorts in
+    memory in far fewer passes)."""
+
+    def lane(statements: list[str]) -> None:
+        with engine.connect() as c:
+            c.execute(sa.text("SET maintenance_work_mem = '1GB'"))
+            for statement in statements:
+                c.execute(sa.text(statement))
+
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        for done in [pool.submit(lane, statements) for statements in lanes]:
+            done.result()
 
 
 def _fill_anchors(engine, group_id: int, base_seq: int, anchor_base: int, roots) -> None:
@@ -735,7 +772,7 @@ def steady(app, info: dict, people: int, results: Results, per_round: int) -> No
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = app.test_client()
     headers = {"Authorization": f"Bearer {info['api_key']}"}
-    counts = []
+    counts, sizes = [], []
     try:
         with app.app_context():
             api_client = db.session.scalar(
@@ -798,12 +835,15 @@ def steady(app, info: dict, people: int, results: Results, per_round: int) -> No
                     pass
                 db.session.remove()
                 counts.append(_count_here(db))
+                sizes.append(_sizes(db.session, ("event", "outbox_message", "webhook_delivery")))
             clock.freeze(None)
     finally:
         server.shutdown()
     for name in ("event", "outbox_message", "webhook_delivery"):
         line = " / ".join(f"{c[name]:,}" for c in counts)
         results.add(f"{name} rows after each of {ROUNDS} weekly rounds of {per_round:,}", line, "")
+    for number in (ROUNDS // 2 - 1, ROUNDS - 1):
+        results.add(f"sizes on disk after round {number + 1}", sizes[number], "")
     last = counts[-1]
     plateau = max(counts[-3:], key=lambda c: sum(c.values()))
     level = all(c["event"] <= counts[len(counts) // 2]["event"] * 1.1 for c in counts[-3:])
@@ -823,51 +863,104 @@ def _count_here(db) -> dict[str, int]:
     }
 
 
+SIZE = (  # a partitioned table's partitions, or the table itself
+    "SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(:t)), "
+    "pg_total_relation_size(:t))"
+)
+
+
+def _sizes(connection, tables) -> str:
+    """Each table's size on disk, its partitions, indexes and TOAST included."""
+    return ", ".join(
+        f"{t} {connection.execute(sa.text(SIZE), {'t': t}).scalar() / 2**20:,.1f} MB"
+        for t in tables
+    )
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
+STEPS = ("generate", "pages", "lifecycle", "steady", "verify")
+
+
+def _state_file(tag: str) -> Path:
+    """What a kept run knows of its group (ids, the API key) and its figures so far, so a
+    later run can measure the same databases without generating them again."""
+    return Path(tempfile.gettempdir()) / f"{PREFIX}_{tag}.json"
+
+
 def run(quick: bool = False) -> list[Figure]:
+    """BENCH_SCALE_STEPS (comma-separated, default all of ``STEPS``) picks the steps; without
+    ``generate`` the kept databases of this size (BENCH_SCALE_KEEP=1 earlier) are measured."""
     people, rows = QUICK if quick else FULL
     people = int(os.environ.get("BENCH_SCALE_PEOPLE") or people)
     rows = int(os.environ.get("BENCH_SCALE_LEDGER_ROWS") or rows)
-    keep = os.environ.get("BENCH_SCALE_KEEP") == "1"
+    steps = [s.strip() for s in (os.environ.get("BENCH_SCALE_STEPS") or ",".join(STEPS)).split(",")]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        raise SystemExit(f"BENCH_SCALE_STEPS: unknown steps {sorted(unknown)}; known: {STEPS}")
+    generating = "generate" in steps
+    keep = os.environ.get("BENCH_SCALE_KEEP") == "1" or not generating
     tag = f"{people}" if keep else uuid.uuid4().hex[:8]
     results = Results(quick, f"{people:,} people, {rows:,} ledger rows wanted")
-    url, keys_url = _databases(tag)
+    state, info = _state_file(tag), None
+    if generating:
+        url, keys_url = _databases(tag)
+    else:
+        if not state.exists():
+            raise SystemExit(f"no kept run of {people:,} people ({state} is missing)")
+        saved = json.loads(state.read_text())
+        url, keys_url, info = saved["url"], saved["keys_url"], saved["info"]
+        results.figures = [Figure(**f) for f in saved["figures"]]
     os.environ["PORTAL_KEYS_URL"] = keys_url
     smtp = _smtp()
     try:
-        started = time.perf_counter()
-        info = _prepare(url, keys_url)
-        timings = generate(url, keys_url, info, people, rows, print)
-        total = time.perf_counter() - started
-        made = _count(url, "subject", "consent", "ledger_entry", "ledger_anchor")
-        results.add(
-            f"generated {made['subject']:,} people, {made['consent']:,} consents, "
-            f"{made['ledger_entry']:,} ledger rows, {made['ledger_anchor']:,} anchors; "
-            + ", ".join(f"{k} {v:,.0f} s" for k, v in timings.items()),
-            total,
-            "s",
-        )
+        if generating:
+            started = time.perf_counter()
+            info = _prepare(url, keys_url)
+            timings = generate(url, keys_url, info, people, rows, print)
+            total = time.perf_counter() - started
+            made = _count(url, "subject", "consent", "ledger_entry", "ledger_anchor")
+            results.add(
+                f"generated {made['subject']:,} people, {made['consent']:,} consents, "
+                f"{made['ledger_entry']:,} ledger rows, {made['ledger_anchor']:,} anchors; "
+                + ", ".join(f"{k} {v:,.0f} s" for k, v in timings.items()),
+                total,
+                "s",
+            )
+        engine = sa.create_engine(url)
+        with engine.connect() as c:
+            results.add("sizes on disk", _sizes(c, (*TABLES, "ledger_anchor")), "")
+        engine.dispose()
         app = _app(url, keys_url)
-        pages(app, info, people, results)
-        lifecycle(url, keys_url, results)
-        pages(app, info, people, results)  # after the run's rows (and its caches) too
-        steady(
-            app,
-            info,
-            people,
-            results,
-            per_round=int(os.environ.get("BENCH_SCALE_ROUND") or (300 if quick else 1_000)),
-        )
+        if "pages" in steps:
+            pages(app, info, people, results)
+        if "lifecycle" in steps:
+            lifecycle(url, keys_url, results)
+            if "pages" in steps:
+                pages(app, info, people, results)  # after the run's rows (and its caches) too
+        if "steady" in steps:
+            steady(
+                app,
+                info,
+                people,
+                results,
+                per_round=int(os.environ.get("BENCH_SCALE_ROUND") or (300 if quick else 1_000)),
+            )
         with app.app_context():
             from portal.extensions import db
 
             db.engine.dispose()
-        verify(url, keys_url, results)
+        if "verify" in steps:
+            verify(url, keys_url, results)
     finally:
         smtp.stop()
-        if not keep:
+        if keep:
+            figures = [vars(f) for f in results.figures]
+            state.write_text(
+                json.dumps({"url": url, "keys_url": keys_url, "info": info, "figures": figures})
+            )
+        else:
             _drop(url, keys_url)
     print(machine())
     return results.figures

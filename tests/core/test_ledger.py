@@ -276,3 +276,48 @@ def test_the_worker_seals_a_backlog_a_few_anchors_per_pass(app, client, demo, sm
     assert [a.seq for a in anchors.seal_due(0)] == [5, 6]
     assert anchors.seal_due(0) == []
     assert anchors.unsealed_count() == 0
+
+
+def test_an_entry_moved_to_a_person_read_in_another_batch_is_named_once(
+    client, demo, smtp, monkeypatch
+):
+    """Verify reads people a batch at a time (here one person per batch) and each chain whole:
+    a chain's last entry given to someone read in another batch is still named, once, by the
+    batch of the chain's first entry, and no entry is counted twice."""
+    monkeypatch.setattr(audit, "PEOPLE_PER_QUERY", 1)
+    _some_history(client, smtp)
+    assert audit.verify(demo.id).breaks == []
+    two = subjects.find(demo.id, "two@example.com")
+    last = _chain_of("one@example.com", demo.id)[-1]
+    _sql("UPDATE ledger_entry SET subject_id = :two WHERE id = :id", two=two.id, id=last.id)
+    report = audit.verify(demo.id)
+    assert (report.entries, report.chains) == (6, 2)
+    assert [(b.entry_id, b.position, b.reason) for b in report.breaks] == [
+        (last.id, 4, "is about someone other than the rest of its chain")
+    ]
+
+
+def test_anchors_are_checked_in_ranges_and_the_first_broken_one_is_named(
+    app, client, demo, smtp, monkeypatch
+):
+    """Anchors are checked a few at a time (here one per part): the entries cut from under the
+    second and the eleventh anchors are both found, and the second is named first."""
+    monkeypatch.setattr(audit, "ANCHORS_PER_TASK", 1)
+    app.config["LEDGER_SEAL_BATCH"] = 1
+    _some_history(client, smtp)
+    for n in range(5):
+        sign_up(client, f"more{n}@example.com")
+    deliver()
+    sealed = anchors.seal()
+    assert len(sealed) >= 11
+    report = audit.verify(demo.id)
+    assert report.breaks == [] and report.anchors == len(sealed)
+    for anchor in (sealed[1], sealed[10]):
+        _sql("UPDATE ledger_entry SET anchor_id = NULL WHERE anchor_id = :a", a=anchor.id)
+    report = audit.verify(demo.id)
+    assert [b.where for b in report.breaks] == [
+        f"anchor 2 of group {demo.id}",
+        f"anchor 11 of group {demo.id}",
+    ]
+    assert report.first.where == f"anchor 2 of group {demo.id}"
+    assert report.first.reason.startswith("1 of its 1 entries (ids ")

@@ -134,8 +134,13 @@ def personal_ref(blob: bytes) -> str | None:
 def _open_personal(blob: bytes) -> str:
     from portal.core.kernel import subject_keys
 
+    return open_personal(subject_keys.store().aead(blob[1 : 1 + _REF].hex()), blob)
+
+
+def open_personal(aead: AESGCM, blob: bytes) -> str:
+    """A value sealed under a person's own key (``personal_ref(blob)`` names it), opened with
+    that key, ``aead``, already in hand."""
     header, rest = blob[: 1 + _REF], blob[1 + _REF :]
-    aead = subject_keys.store().aead(header[1:].hex())
     return aead.decrypt(rest[:_NONCE], rest[_NONCE:], header).decode()
 
 
