@@ -261,21 +261,25 @@ def app(_apps, tmp_path):
     app = _apps
     config, extensions = dict(app.config), dict(app.extensions)
     app.config["MAILBOX_DIR"] = str(tmp_path / "mailbox")
-    with app.app_context():
-        limiter.reset()
-        yield app
-        clock.freeze(None)
-        pinned.close()  # the webhook client's kept-alive connections, to servers now gone
-        _empty_tables()
-        # A connection still out now would never be closed (dispose closes only idle ones) and
-        # the garbage collector would report it later, in some other test: name this one.
-        leaked = getattr(db.engine.pool, "checkedout", lambda: 0)()
-        db.engine.dispose()
-        assert leaked == 0, f"{leaked} database connection(s) still checked out after the test"
-    app.config.clear()
-    app.config.update(config)
-    app.extensions.clear()
-    app.extensions.update(extensions)
+    try:
+        with app.app_context():
+            limiter.reset()
+            yield app
+            clock.freeze(None)
+            pinned.close()  # the webhook client's kept-alive connections, to servers now gone
+            _empty_tables()
+            # A connection still out now would never be closed (dispose closes only idle ones)
+            # and the garbage collector would report it later, in some other test: name this one.
+            leaked = getattr(db.engine.pool, "checkedout", lambda: 0)()
+            db.engine.dispose()
+            assert leaked == 0, f"{leaked} database connection(s) still checked out after the test"
+    finally:
+        # Put back even when the teardown failed: the app is shared by every later test, which
+        # would otherwise inherit this one's settings (its base URL, say) and fail for it.
+        app.config.clear()
+        app.config.update(config)
+        app.extensions.clear()
+        app.extensions.update(extensions)
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@ Playwright cannot download browsers here, so it drives /usr/bin/chromium.
 """
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
+from portal.extensions import db
 from tests.actions import deliver, magic_link
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,17 @@ def live_server(app):
     yield base
     server.shutdown()
     thread.join()
+    _answered_in_flight()
+
+
+def _answered_in_flight(seconds: float = 15.0) -> None:
+    """Wait for requests still being answered when the test ended (the browser's last fetch):
+    the server's shutdown does not wait for its request threads, and one of them holding a
+    database connection would fail the app's teardown, which counts them. A request that
+    never ends still fails it, after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while db.engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 @pytest.fixture
