@@ -60,6 +60,7 @@ def _answered_in_flight(seconds: float = 15.0) -> None:
     the server's shutdown does not wait for its request threads, and one of them holding a
     database connection would fail the app's teardown, which counts them. A request that
     never ends still fails it, after ``seconds``."""
+    db.session.remove()  # the test's own connection: only the server's threads are waited on
     deadline = time.monotonic() + seconds
     while db.engine.pool.checkedout() and time.monotonic() < deadline:
         time.sleep(0.02)
