@@ -153,8 +153,9 @@ def one_click_url(message) -> str:
     return re.search(r"<(https?://[^>]+)>", message["List-Unsubscribe"]).group(1)
 
 
-def get_counting_queries(client, path: str):
-    """GET ``path`` with a cold session; returns (the response, how many SQL statements ran)."""
+def counting_queries(request, *args, **kwargs):
+    """``request(*args, **kwargs)`` (a test client's get or post) with a cold session; returns
+    (the response, how many SQL statements ran)."""
     count = 0
 
     def counted(*_args):
@@ -164,10 +165,15 @@ def get_counting_queries(client, path: str):
     db.session.expire_all()
     event.listen(db.engine, "before_cursor_execute", counted)
     try:
-        response = client.get(path)
+        response = request(*args, **kwargs)
     finally:
         event.remove(db.engine, "before_cursor_execute", counted)
     return response, count
+
+
+def get_counting_queries(client, path: str):
+    """GET ``path`` with a cold session; returns (the response, how many SQL statements ran)."""
+    return counting_queries(client.get, path)
 
 
 def _in_own_context(app, results: list, errors: list):

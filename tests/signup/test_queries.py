@@ -1,14 +1,14 @@
 """The group's home page runs a fixed number of SQL queries, whatever the number of brands;
 a sign-up's POST runs a few, and reads nothing again after its commit."""
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from portal.core.kernel import clock
 from portal.core.kernel.models.group import Brand
 from portal.core.kernel.transaction import commit_session
 from portal.core.mail.models import AddressRequest
 from portal.extensions import db
-from tests.actions import TEXT_VERSION, TOPIC, get_counting_queries, signup_page
+from tests.actions import TEXT_VERSION, TOPIC, counting_queries, get_counting_queries, signup_page
 from tests.conftest import csrf_token
 from tests.factories import brand, sized_group
 
@@ -28,23 +28,6 @@ def test_the_same_number_of_queries_for_one_and_for_ten_brands(app):
     assert _queries_for_home(app, "one") == _queries_for_home(app, "ten") <= 3
 
 
-def _statements_of(client, *args, **kwargs):
-    """(the response of ``client.post(*args)``, how many SQL statements it ran)."""
-    count = 0
-
-    def counted(*_args):
-        nonlocal count
-        count += 1
-
-    db.session.expire_all()
-    event.listen(db.engine, "before_cursor_execute", counted)
-    try:
-        response = client.post(*args, **kwargs)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counted)
-    return response, count
-
-
 def test_a_sign_up_reads_the_brand_once_and_shows_it_after_its_commit(client, demo):
     """The group with its brands, the brand's topics, its latest text, the request's row:
     the page after the commit shows the brand as read, without reading it again."""
@@ -55,7 +38,7 @@ def test_a_sign_up_reads_the_brand_once_and_shows_it_after_its_commit(client, de
         "topics": TOPIC.findall(page)[:2],
         "text_version": TEXT_VERSION.search(page).group(1),
     }
-    answer, count = _statements_of(client, "/luxe/join/camille", data=data)
+    answer, count = counting_queries(client.post, "/luxe/join/camille", data=data)
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert "Check your inbox" in html and "Camille" in html
